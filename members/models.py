@@ -110,7 +110,10 @@ class Person(models.Model):
     display_name = models.CharField(_("name shown to other members"), max_length=80)
     bio = models.TextField(_("a little about you"), blank=True, max_length=1000)
     area = models.CharField(
-        _("area"), max_length=40, blank=True, help_text=_("For example a postcode district such as GL50.")
+        _("area"),
+        max_length=40,
+        blank=True,
+        help_text=_("For example a postcode district such as GL50."),
     )
     phone = models.CharField(_("phone (optional)"), max_length=30, blank=True)
     contact_preference = models.CharField(
@@ -119,7 +122,9 @@ class Person(models.Model):
         choices=ContactPreference.choices,
         default=ContactPreference.EMAIL,
     )
-    share_phone = models.BooleanField(_("show my phone number to members I exchange with"), default=False)
+    share_phone = models.BooleanField(
+        _("show my phone number to members I exchange with"), default=False
+    )
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -169,9 +174,12 @@ class MembershipQuerySet(models.QuerySet["Membership"]):
 
     def brokered_by(self, user: object) -> QuerySet[Membership]:
         """Memberships in the time banks where ``user`` is an approved broker or admin."""
-        banks = Membership.objects.for_user(user).approved().filter(
-            role__in=[Role.BROKER, Role.ADMIN]
-        ).values("time_bank")
+        banks = (
+            Membership.objects.for_user(user)
+            .approved()
+            .filter(role__in=[Role.BROKER, Role.ADMIN])
+            .values("time_bank")
+        )
         return self.filter(time_bank__in=banks)
 
 
@@ -185,9 +193,13 @@ class Membership(models.Model):
     applied_at = models.DateTimeField(default=timezone.now)
     # The application: two referees and agreement to the time bank's code of conduct.
     referee_1_name = models.CharField(_("first referee's name"), max_length=80, blank=True)
-    referee_1_contact = models.CharField(_("first referee's phone or email"), max_length=120, blank=True)
+    referee_1_contact = models.CharField(
+        _("first referee's phone or email"), max_length=120, blank=True
+    )
     referee_2_name = models.CharField(_("second referee's name"), max_length=80, blank=True)
-    referee_2_contact = models.CharField(_("second referee's phone or email"), max_length=120, blank=True)
+    referee_2_contact = models.CharField(
+        _("second referee's phone or email"), max_length=120, blank=True
+    )
     agreed_code_of_conduct_at = models.DateTimeField(null=True, blank=True)
     # The decision: who approved or declined, when, and why when declined.
     decided_by = models.ForeignKey(
@@ -203,8 +215,7 @@ class Membership(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["person", "time_bank"], name="one_membership_per_bank"),
             models.CheckConstraint(
-                condition=Q(status__in=["applied"])
-                | Q(decided_at__isnull=False),
+                condition=Q(status__in=["applied"]) | Q(decided_at__isnull=False),
                 name="membership_decision_has_time",
             ),
             models.CheckConstraint(
@@ -238,7 +249,9 @@ class Organisation(models.Model):
     class Meta:
         ordering = ["name"]
         constraints = [
-            models.UniqueConstraint(fields=["time_bank", "name"], name="organisation_name_unique_per_bank")
+            models.UniqueConstraint(
+                fields=["time_bank", "name"], name="organisation_name_unique_per_bank"
+            )
         ]
 
     def __str__(self) -> str:
@@ -254,5 +267,10 @@ class Representative(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["organisation", "person"], name="one_representative_row")
+            models.UniqueConstraint(
+                fields=["organisation", "person"], name="one_representative_row"
+            )
         ]
+
+    def __str__(self) -> str:
+        return f"{self.person} for {self.organisation}"

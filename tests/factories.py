@@ -40,7 +40,11 @@ def make_user(email: str | None = None, *, verified: bool = True) -> User:
 def make_person(
     display_name: str, *, email: str | None = None, offline: bool = False, **fields: object
 ) -> Person:
-    user = None if offline else make_user(email or f"{display_name.lower().replace(' ', '.')}@example.org")
+    user = (
+        None
+        if offline
+        else make_user(email or f"{display_name.lower().replace(' ', '.')}@example.org")
+    )
     return Person.objects.create(user=user, display_name=display_name, **fields)
 
 
@@ -71,7 +75,9 @@ def make_member(
     return person
 
 
-def make_organisation(bank: TimeBank, name: str, *, representative: Person | None = None) -> Organisation:
+def make_organisation(
+    bank: TimeBank, name: str, *, representative: Person | None = None
+) -> Organisation:
     org = Organisation.objects.create(time_bank=bank, name=name, kind="Charity")
     if representative is not None:
         Representative.objects.create(organisation=org, person=representative)

@@ -83,7 +83,9 @@ def env_email(name: str) -> dict:
         return {"EMAIL_BACKEND": "django.core.mail.backends.console.EmailBackend"}
     url = urlparse(raw)
     if url.scheme not in {"smtp", "smtps"} or not url.hostname:
-        raise SettingError(name, f"expected console:// or smtp://user:password@host:port, got {raw!r}")
+        raise SettingError(
+            name, f"expected console:// or smtp://user:password@host:port, got {raw!r}"
+        )
     query = {key: values[-1].lower() for key, values in parse_qs(url.query).items()}
     try:
         port = url.port or (465 if url.scheme == "smtps" else 587)
@@ -170,6 +172,9 @@ TEMPLATES = [
 # --- Data -------------------------------------------------------------------------------
 
 VAR_DIR = Path(env_str("VAR_DIR") or BASE_DIR / "var")
+# The embedded defaults keep their files here: SQLite, the file broker, beat's schedule.
+for _folder in ("celery/queue", "celery/processed", "celery/results", "static"):
+    (VAR_DIR / _folder).mkdir(parents=True, exist_ok=True)
 DATABASES = {"default": env_database("DATABASE_URL", f"sqlite:///{VAR_DIR / 'timebank.sqlite3'}")}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # WAL lets the web server and the worker read while the other writes; the busy timeout
@@ -183,7 +188,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 
 REDIS_URL = env_url("REDIS_URL", {"redis", "rediss"})
 if REDIS_URL:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+    CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+    }
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 

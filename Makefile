@@ -1,0 +1,51 @@
+# The README's commands. `make run` serves the demo; `make test` runs the whole suite.
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+ADDRESS ?= 127.0.0.1:8000
+# Optional dependency groups to install: the image for production sets EXTRAS to nothing.
+EXTRAS ?= dev
+
+.PHONY: run test install lint serve migrate worker beat web bench-short
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+# Installs the project and its test tools into .venv (again only when pyproject.toml changes).
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet --disable-pip-version-check -e '.$(if $(EXTRAS),[$(EXTRAS)])'
+	touch $@
+
+install: $(VENV)/.installed
+
+# Set up everything and serve the demo time bank, with a Celery worker and beat beside it.
+run: install
+	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py load_demo
+	$(MAKE) --no-print-directory serve
+
+serve:
+	@$(BIN)/celery -A timebank worker --beat --concurrency=1 --loglevel=INFO & worker=$$!; \
+	trap 'kill $$worker 2>/dev/null; wait $$worker' EXIT INT TERM; \
+	$(BIN)/python manage.py runserver $(ADDRESS)
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/python manage.py makemigrations --check --dry-run
+
+# The whole test suite on the database and broker named by DATABASE_URL and REDIS_URL
+# (SQLite and the embedded broker when they are unset).
+test: lint
+	$(BIN)/python manage.py check
+	$(BIN)/pytest
+
+# Production processes (docker-compose.yml runs these).
+migrate:
+	$(BIN)/python manage.py migrate --noinput
+web:
+	$(BIN)/gunicorn timebank.wsgi --bind 0.0.0.0:8000 --workers 3 --access-logfile -
+worker:
+	$(BIN)/celery -A timebank worker --loglevel=INFO
+beat:
+	$(BIN)/celery -A timebank beat --loglevel=INFO

@@ -1,0 +1,63 @@
+from django.contrib import admin
+from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+
+from .models import Membership, Organisation, Person, Representative, TimeBank, User
+
+
+@admin.register(User)
+class UserAdmin(BaseUserAdmin):
+    ordering = ["email"]
+    list_display = ["email", "is_staff", "is_active", "date_joined"]
+    search_fields = ["email"]
+    fieldsets = (
+        (None, {"fields": ("email", "password")}),
+        (
+            "Permissions",
+            {"fields": ("is_active", "is_staff", "is_superuser", "groups", "user_permissions")},
+        ),
+        ("Dates", {"fields": ("last_login", "date_joined")}),
+    )
+    add_fieldsets = ((None, {"classes": ("wide",), "fields": ("email", "password1", "password2")}),)
+
+
+@admin.register(TimeBank)
+class TimeBankAdmin(admin.ModelAdmin):
+    list_display = ["name", "slug", "area", "accepting_applications"]
+    prepopulated_fields = {"slug": ["name"]}
+
+
+class MembershipInline(admin.TabularInline):
+    model = Membership
+    fk_name = "person"
+    extra = 0
+    fields = ["time_bank", "role", "status", "applied_at", "decided_at"]
+    readonly_fields = ["applied_at", "decided_at"]
+
+
+@admin.register(Person)
+class PersonAdmin(admin.ModelAdmin):
+    list_display = ["display_name", "area", "user", "contact_preference"]
+    search_fields = ["display_name", "user__email", "area"]
+    inlines = [MembershipInline]
+    raw_id_fields = ["user", "created_by"]
+
+
+@admin.register(Membership)
+class MembershipAdmin(admin.ModelAdmin):
+    list_display = ["person", "time_bank", "role", "status", "applied_at"]
+    list_filter = ["time_bank", "role", "status"]
+    search_fields = ["person__display_name"]
+    raw_id_fields = ["person", "decided_by"]
+
+
+class RepresentativeInline(admin.TabularInline):
+    model = Representative
+    extra = 0
+    raw_id_fields = ["person"]
+
+
+@admin.register(Organisation)
+class OrganisationAdmin(admin.ModelAdmin):
+    list_display = ["name", "time_bank", "kind", "area"]
+    list_filter = ["time_bank"]
+    inlines = [RepresentativeInline]

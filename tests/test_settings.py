@@ -1,0 +1,48 @@
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from django.test import SimpleTestCase
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def manage_check(**env: str) -> subprocess.CompletedProcess:
+    clean = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL", "DEBUG"}}
+    return subprocess.run(
+        [sys.executable, "manage.py", "check"],
+        cwd=ROOT,
+        env={**clean, **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+class MalformedSettingsStopStartUp(SimpleTestCase):
+    def assert_one_clear_line(self, result: subprocess.CompletedProcess, variable: str) -> None:
+        self.assertNotEqual(result.returncode, 0)
+        lines = result.stderr.strip().splitlines()
+        self.assertEqual(len(lines), 1, result.stderr)
+        self.assertIn(f"setting {variable} is malformed", lines[0])
+
+    def test_a_malformed_boolean_names_its_variable(self):
+        self.assert_one_clear_line(manage_check(DEBUG="maybe"), "DEBUG")
+
+    def test_a_malformed_database_url_names_its_variable(self):
+        self.assert_one_clear_line(manage_check(DATABASE_URL="nonsense://x"), "DATABASE_URL")
+
+    def test_a_redis_url_of_the_wrong_kind_names_its_variable(self):
+        self.assert_one_clear_line(manage_check(REDIS_URL="http://127.0.0.1:6379"), "REDIS_URL")
+
+    def test_a_malformed_email_url_names_its_variable(self):
+        self.assert_one_clear_line(manage_check(EMAIL_URL="smtp://host:notaport"), "EMAIL_URL")
+
+    def test_production_refuses_to_start_without_a_secret_key(self):
+        result = manage_check(DEBUG="false", SECRET_KEY="")
+        self.assert_one_clear_line(result, "SECRET_KEY")
+
+    def test_the_local_defaults_start_cleanly(self):
+        result = manage_check()
+        self.assertEqual(result.returncode, 0, result.stderr)
