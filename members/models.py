@@ -60,6 +60,23 @@ class User(AbstractUser):
         return self.email
 
 
+class ApprovalRule(models.TextChoices):
+    NONE = "none", _("No exchange needs a broker's approval")
+    ALL = "all", _("Every exchange needs a broker's approval")
+    OVER_HOURS = "over_hours", _("Exchanges over a number of hours need approval")
+    NEWCOMERS = "newcomers", _("Exchanges of members in their first few exchanges need approval")
+
+
+class LimitRule(models.TextChoices):
+    BLOCK = "block", _("Refuse an exchange that would take a member past their limit")
+    FLAG = "flag", _("Allow it, and flag the account to the broker")
+
+
+class GroupRemainderRule(models.TextChoices):
+    POT = "pot", _("The community pot makes up or keeps the difference")
+    NONE = "none", _("Group exchanges must balance exactly")
+
+
 class TimeBank(models.Model):
     """One time bank: its name, address on the site, and the policies its brokers set."""
 
@@ -76,6 +93,45 @@ class TimeBank(models.Model):
         default=-600,
         help_text=_("How far into debt a member may go, e.g. -600 for -10 hours."),
     )
+    limit_rule = models.CharField(
+        _("when a member reaches their limit"),
+        max_length=10,
+        choices=LimitRule.choices,
+        default=LimitRule.BLOCK,
+    )
+    # Exchanges: confirmation by the other party, and when a broker must approve.
+    confirmation_required = models.BooleanField(
+        _("the other party confirms each exchange"), default=True
+    )
+    auto_confirm_days = models.PositiveSmallIntegerField(
+        _("confirm automatically after this many days"), default=14
+    )
+    approval_rule = models.CharField(
+        _("when a broker approves exchanges"),
+        max_length=12,
+        choices=ApprovalRule.choices,
+        default=ApprovalRule.NONE,
+    )
+    approval_over_minutes = models.PositiveIntegerField(
+        _("approval needed above (minutes)"),
+        default=480,
+        help_text=_("With the 'over a number of hours' rule."),
+    )
+    approval_first_exchanges = models.PositiveSmallIntegerField(
+        _("approval needed for a member's first N exchanges"), default=3
+    )
+    max_exchange_minutes = models.PositiveIntegerField(
+        _("most hours in one exchange (minutes)"), default=24 * 60
+    )
+    group_remainder_rule = models.CharField(
+        _("in a group exchange, the difference"),
+        max_length=10,
+        choices=GroupRemainderRule.choices,
+        default=GroupRemainderRule.POT,
+    )
+    listing_months = models.PositiveSmallIntegerField(
+        _("offers and requests last (months)"), default=3
+    )
     created_at = models.DateTimeField(default=timezone.now, editable=False)
 
     class Meta:
@@ -84,7 +140,11 @@ class TimeBank(models.Model):
             models.CheckConstraint(
                 condition=Q(default_credit_limit_minutes__lte=0),
                 name="timebank_credit_limit_not_positive",
-            )
+            ),
+            models.CheckConstraint(
+                condition=Q(max_exchange_minutes__gte=15),
+                name="timebank_max_exchange_at_least_a_quarter_hour",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -1,0 +1,631 @@
+"""The only way hours move: open accounts, post, hold, resolve, reverse, read, verify.
+
+Every function is keyword-only and atomic, and raises ``ledger.exceptions.LedgerError``
+subclasses for refusals a person can act on.
+
+Why posting has two implementations. On PostgreSQL a posting is one call to the PL/pgSQL
+function ``ledger_post_journal`` (installed by migration 0002): it claims the idempotency key,
+locks the accounts in ascending id order, checks the limits inside the locks, moves the
+balances and writes the entries, all in one client/server round trip. The same steps done
+through the ORM take ~8 round trips plus ORM CPU per transfer, which on a 2-core machine caps
+throughput at ~650 transfers/s against ~3,200/s for one call (see
+``/work/shared/research/ledger_anchors.md`` §5.4). SQLite is embedded, so round trips cost
+nothing and writers are serialised by the database (``transaction_mode=IMMEDIATE``); there the
+same steps run in Python (``_post_in_python``). The two are kept line-for-line parallel:
+1. claim the key (replay -> return the original; other payload -> IdempotencyConflict);
+2. lock the accounts in ascending id order;
+3. for each leg, move the posted balance (or the hold) only if the account stays within its
+   credit limit and maximum balance, then write the entry with its running balance.
+Both return ``(journal id, recorded_at, replayed)``; everything around them is shared, and the
+whole test suite runs against each backend.
+
+Resolving (post/void/expire) and reversing are rarer and run through the ORM on both backends.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from django.db import DatabaseError, IntegrityError, connection, transaction
+from django.utils import timezone
+
+from members.models import Organisation, Person, TimeBank
+
+from .exceptions import (
+    AccountMismatch,
+    AlreadyResolved,
+    AlreadyReversed,
+    IdempotencyConflict,
+    InsufficientHours,
+    InvalidJournal,
+    LedgerError,
+    LimitsBelowBalance,
+    MaximumBalanceReached,
+    NotPosted,
+    UnbalancedJournal,
+)
+from .models import Account, AccountKind, Entry, Journal, JournalState
+
+logger = logging.getLogger(__name__)
+
+# SQLSTATEs raised by ledger_post_journal (migration 0002).
+_SQLSTATE_INVALID = "TBL01"
+_SQLSTATE_CONFLICT = "TBL02"
+_SQLSTATE_LIMIT = "TBL03"
+_SQLSTATE_MAXIMUM = "TBL04"
+_SQLSTATE_MISMATCH = "TBL05"
+# Deadlock and serialization failures: retried inside the service, never shown to callers.
+_SQLSTATE_RETRY = {"40P01", "40001"}
+_RETRIES = 3
+
+
+# --- Accounts -------------------------------------------------------------------------------
+
+
+def open_account(
+    *, time_bank: TimeBank, person: Person | None = None, organisation: Organisation | None = None
+) -> Account:
+    """Return the hours account of ``person`` or ``organisation`` in ``time_bank``, opening it
+    (with the time bank's default credit limit) if it does not exist yet. Safe to call twice."""
+    if (person is None) == (organisation is None):
+        raise ValueError("Open an account for exactly one person or one organisation.")
+    if organisation is not None:
+        if organisation.time_bank_id != time_bank.pk:
+            raise AccountMismatch(organisation.pk)
+        owner: dict[str, Any] = {"kind": AccountKind.ORGANISATION, "organisation": organisation}
+    else:
+        owner = {"kind": AccountKind.MEMBER, "person": person}
+    account, _ = Account.objects.get_or_create(
+        time_bank=time_bank,
+        **owner,
+        defaults={"credit_limit_minutes": time_bank.default_credit_limit_minutes},
+    )
+    return account
+
+
+def community_pot(*, time_bank: TimeBank) -> Account:
+    """Return the time bank's community pot, opening it if needed. It has no credit limit."""
+    account, _ = Account.objects.get_or_create(
+        time_bank=time_bank, kind=AccountKind.POT, defaults={"credit_limit_minutes": None}
+    )
+    return account
+
+
+def set_limits(
+    *, account: Account, credit_limit_minutes: int | None, max_balance_minutes: int | None
+) -> Account:
+    """Give ``account`` a new credit limit and maximum balance (``None``: no limit).
+
+    Refuses (``LimitsBelowBalance``) limits the account is already past, counting holds:
+    settle or void first. Locks the account, so no posting slips in between check and change.
+    """
+    with transaction.atomic():
+        locked = Account.objects.select_for_update().get(pk=account.pk)
+        available = locked.posted_minutes - locked.pending_out_minutes
+        incoming = locked.posted_minutes + locked.pending_in_minutes
+        if credit_limit_minutes is not None and available < credit_limit_minutes:
+            raise LimitsBelowBalance(account.pk, available, credit_limit_minutes)
+        if max_balance_minutes is not None and incoming > max_balance_minutes:
+            raise LimitsBelowBalance(account.pk, incoming, max_balance_minutes)
+        locked.credit_limit_minutes = credit_limit_minutes
+        locked.max_balance_minutes = max_balance_minutes
+        locked.save(update_fields=["credit_limit_minutes", "max_balance_minutes"])
+    return locked
+
+
+# --- Posting --------------------------------------------------------------------------------
+
+
+def post_journal(
+    *,
+    time_bank: TimeBank,
+    legs: Sequence[tuple[Account, int]],
+    idempotency_key: str,
+    effective_date: date,
+    recorded_by: Person | None,
+    description: str,
+    category: str = "",
+    pending: bool = False,
+) -> Journal:
+    """Record an exchange of hours: two or more ``(account, minutes)`` legs summing to zero
+    (positive: the account gains hours). ``pending=True`` holds the payers' hours until a
+    broker posts or voids it.
+
+    Replaying ``idempotency_key`` with the same details returns the original journal and
+    changes nothing; with different details it raises ``IdempotencyConflict``.
+    Raises ``InsufficientHours``, ``MaximumBalanceReached``, ``AccountMismatch``,
+    ``UnbalancedJournal`` / ``InvalidJournal``.
+    """
+    return _post(
+        time_bank_id=time_bank.pk,
+        time_bank=time_bank,
+        legs=legs,
+        idempotency_key=idempotency_key,
+        effective_date=effective_date,
+        recorded_by=recorded_by,
+        description=description,
+        category=category,
+        pending=pending,
+        reverses=None,
+    )
+
+
+def transfer(
+    *,
+    from_account: Account,
+    to_account: Account,
+    minutes: int,
+    idempotency_key: str,
+    effective_date: date,
+    recorded_by: Person | None,
+    description: str,
+    category: str = "",
+    pending: bool = False,
+) -> Journal:
+    """``from_account`` gives ``minutes`` to ``to_account``: a two-leg ``post_journal``."""
+    if isinstance(minutes, bool) or not isinstance(minutes, int) or minutes <= 0:
+        raise InvalidJournal("An exchange must move a positive whole number of minutes.")
+    # The bank by id only: loading it would cost a round trip on the hottest path.
+    return _post(
+        time_bank_id=from_account.time_bank_id,
+        time_bank=None,
+        legs=[(from_account, -minutes), (to_account, minutes)],
+        idempotency_key=idempotency_key,
+        effective_date=effective_date,
+        recorded_by=recorded_by,
+        description=description,
+        category=category,
+        pending=pending,
+        reverses=None,
+    )
+
+
+def _post(
+    *,
+    time_bank_id: int,
+    time_bank: TimeBank | None,
+    legs: Sequence[tuple[Account, int]],
+    idempotency_key: str,
+    effective_date: date,
+    recorded_by: Person | None,
+    description: str,
+    category: str,
+    pending: bool,
+    reverses: Journal | None,
+) -> Journal:
+    pairs = _validated_legs(time_bank_id, legs)
+    if not idempotency_key:
+        raise InvalidJournal("Every exchange needs an idempotency key.")
+    args = {
+        "time_bank_id": time_bank_id,
+        "key": idempotency_key,
+        "fingerprint": _fingerprint(
+            time_bank_id,
+            pairs,
+            effective_date,
+            recorded_by,
+            description,
+            category,
+            pending,
+            reverses,
+        ),
+        "pairs": pairs,
+        "effective_date": effective_date,
+        "recorded_by_id": recorded_by.pk if recorded_by is not None else None,
+        "description": description,
+        "category": category,
+        "pending": pending,
+        "reverses_id": reverses.pk if reverses is not None else None,
+    }
+    if connection.vendor == "postgresql":
+        journal_id, recorded_at, replayed = _post_on_postgresql(**args)
+    else:
+        journal_id, recorded_at, replayed = _post_in_python(**args)
+    if replayed:
+        return Journal.objects.get(pk=journal_id)
+    # Built from what we sent rather than read back: saves a round trip on the hot path.
+    journal = Journal(
+        id=journal_id,
+        time_bank_id=time_bank_id,
+        state=JournalState.PENDING if pending else JournalState.POSTED,
+        effective_date=effective_date,
+        recorded_at=recorded_at,
+        recorded_by=recorded_by,
+        description=description,
+        category=category,
+        idempotency_key=idempotency_key,
+        fingerprint=args["fingerprint"],
+        reverses=reverses,
+    )
+    if time_bank is not None:
+        journal.time_bank = time_bank
+    journal._state.adding = False
+    journal._state.db = connection.alias
+    return journal
+
+
+def _validated_legs(
+    time_bank_id: int, legs: Sequence[tuple[Account, int]]
+) -> list[tuple[int, int]]:
+    pairs: list[tuple[int, int]] = []
+    for account, minutes in legs:
+        if isinstance(minutes, bool) or not isinstance(minutes, int):
+            raise InvalidJournal("Hours are recorded in whole minutes.")
+        if minutes == 0:
+            raise InvalidJournal("An entry cannot be for zero minutes.")
+        if account.pk is None:
+            raise InvalidJournal("Every account must be opened before hours can move.")
+        if account.time_bank_id != time_bank_id:
+            raise AccountMismatch(account.pk)
+        pairs.append((account.pk, minutes))
+    if len(pairs) < 2:
+        raise InvalidJournal("An exchange needs at least two accounts.")
+    if len({account_id for account_id, _ in pairs}) != len(pairs):
+        raise InvalidJournal("An account can appear only once in an exchange.")
+    total = sum(minutes for _, minutes in pairs)
+    if total != 0:
+        raise UnbalancedJournal(total)
+    return pairs
+
+
+def _fingerprint(
+    time_bank_id: int,
+    pairs: list[tuple[int, int]],
+    effective_date: date,
+    recorded_by: Person | None,
+    description: str,
+    category: str,
+    pending: bool,
+    reverses: Journal | None,
+) -> str:
+    payload = [
+        time_bank_id,
+        sorted(pairs),
+        effective_date.isoformat(),
+        recorded_by.pk if recorded_by is not None else None,
+        description,
+        category,
+        pending,
+        reverses.pk if reverses is not None else None,
+    ]
+    return hashlib.sha256(json.dumps(payload, separators=(",", ":")).encode()).hexdigest()
+
+
+def _post_on_postgresql(
+    *,
+    time_bank_id: int,
+    key: str,
+    fingerprint: str,
+    pairs: list[tuple[int, int]],
+    effective_date: date,
+    recorded_by_id: int | None,
+    description: str,
+    category: str,
+    pending: bool,
+    reverses_id: int | None,
+) -> tuple[int, datetime, bool]:
+    """One call to ``ledger_post_journal``. Outside a transaction the call is its own
+    transaction (one round trip); inside the caller's, a savepoint keeps a refusal from
+    spoiling it."""
+    params = [
+        time_bank_id,
+        key,
+        fingerprint,
+        [account_id for account_id, _ in pairs],
+        [minutes for _, minutes in pairs],
+        effective_date,
+        recorded_by_id,
+        description,
+        category,
+        pending,
+        reverses_id,
+    ]
+    sql = (
+        "SELECT * FROM ledger_post_journal(%s::bigint, %s::text, %s::text, %s::bigint[], "
+        "%s::bigint[], %s::date, %s::bigint, %s::text, %s::text, %s::boolean, %s::bigint)"
+    )
+    for attempt in range(_RETRIES + 1):
+        try:
+            if connection.in_atomic_block:
+                with transaction.atomic(), connection.cursor() as cursor:
+                    cursor.execute(sql, params)
+                    row = cursor.fetchone()
+            else:
+                with connection.cursor() as cursor:
+                    cursor.execute(sql, params)
+                    row = cursor.fetchone()
+            return row[0], row[1], row[2]
+        except DatabaseError as error:
+            state = getattr(error.__cause__, "sqlstate", None)
+            # A lone call can be retried whole; inside the caller's transaction it cannot.
+            if state in _SQLSTATE_RETRY and attempt < _RETRIES and not connection.in_atomic_block:
+                logger.warning("ledger: retrying a posting after %s", state)
+                continue
+            raise _translated(error, key, pairs, reverses_id) from error
+    raise AssertionError("unreachable")
+
+
+def _translated(
+    error: DatabaseError, key: str, pairs: list[tuple[int, int]], reverses_id: int | None
+) -> Exception:
+    """The domain error for a refusal raised inside ``ledger_post_journal``."""
+    cause = error.__cause__
+    state = getattr(cause, "sqlstate", None)
+    diag = getattr(cause, "diag", None)
+    detail = getattr(diag, "message_detail", None) or ""
+    if state == _SQLSTATE_CONFLICT:
+        return IdempotencyConflict(key, int(detail))
+    if state in {_SQLSTATE_LIMIT, _SQLSTATE_MAXIMUM}:
+        account_id = int(detail)
+        return _refusal(account_id, dict(pairs)[account_id])
+    if state == _SQLSTATE_MISMATCH:
+        return AccountMismatch(int(detail))
+    if state == _SQLSTATE_INVALID:
+        return UnbalancedJournal(sum(minutes for _, minutes in pairs))
+    if (
+        isinstance(error, IntegrityError)
+        and reverses_id is not None
+        and getattr(diag, "constraint_name", None) == "journal_reversed_at_most_once"
+    ):
+        return AlreadyReversed(reverses_id)
+    return error
+
+
+def _post_in_python(
+    *,
+    time_bank_id: int,
+    key: str,
+    fingerprint: str,
+    pairs: list[tuple[int, int]],
+    effective_date: date,
+    recorded_by_id: int | None,
+    description: str,
+    category: str,
+    pending: bool,
+    reverses_id: int | None,
+) -> tuple[int, datetime, bool]:
+    """The steps of ``ledger_post_journal`` through the ORM (SQLite; see the module docstring)."""
+    with transaction.atomic():
+        # 1. Claim the idempotency key.
+        existing = (
+            Journal.objects.filter(time_bank_id=time_bank_id, idempotency_key=key)
+            .values_list("pk", "recorded_at", "fingerprint")
+            .first()
+        )
+        if existing is not None:
+            if existing[2] != fingerprint:
+                raise IdempotencyConflict(key, existing[0])
+            return existing[0], existing[1], True
+        if reverses_id is not None and Journal.objects.filter(reverses_id=reverses_id).exists():
+            raise AlreadyReversed(reverses_id)
+        recorded_at = timezone.now()
+        journal = Journal.objects.create(
+            time_bank_id=time_bank_id,
+            state=JournalState.PENDING if pending else JournalState.POSTED,
+            effective_date=effective_date,
+            recorded_at=recorded_at,
+            recorded_by_id=recorded_by_id,
+            description=description,
+            category=category,
+            idempotency_key=key,
+            fingerprint=fingerprint,
+            reverses_id=reverses_id,
+        )
+        # 2. Lock the accounts in ascending id order.
+        accounts = Account.objects.select_for_update().filter(pk__in=[a for a, _ in pairs])
+        locked = {account.pk: account for account in accounts.order_by("pk")}
+        posted_at = timezone.now()
+        # 3. Move each balance (or hold) within the limits, and write the entry.
+        entries = []
+        for account_id, minutes in pairs:
+            account = locked.get(account_id)
+            if account is None or account.time_bank_id != time_bank_id:
+                raise AccountMismatch(account_id)
+            if not _within_limits(account, minutes):
+                raise _refusal(account_id, minutes)
+            if pending:
+                account.pending_out_minutes += max(-minutes, 0)
+                account.pending_in_minutes += max(minutes, 0)
+                account.save(update_fields=["pending_out_minutes", "pending_in_minutes"])
+            else:
+                account.posted_minutes += minutes
+                account.version += 1
+                account.save(update_fields=["posted_minutes", "version"])
+            entries.append(
+                Entry(
+                    journal=journal,
+                    account_id=account_id,
+                    amount_minutes=minutes,
+                    balance_after=None if pending else account.posted_minutes,
+                    account_version=None if pending else account.version,
+                    posted_at=None if pending else posted_at,
+                )
+            )
+        Entry.objects.bulk_create(entries)
+        return journal.pk, recorded_at, False
+
+
+def _within_limits(account: Account, minutes: int) -> bool:
+    """Whether adding ``minutes`` (posted or held) keeps ``account`` within its limits; the same
+    test as the WHERE clause in ``ledger_post_journal``. Only the leg's direction is checked, so
+    an account already past a limit that was tightened can still be paid."""
+    if minutes < 0:
+        limit = account.credit_limit_minutes
+        return (
+            limit is None or account.posted_minutes - account.pending_out_minutes + minutes >= limit
+        )
+    maximum = account.max_balance_minutes
+    return (
+        maximum is None or account.posted_minutes + account.pending_in_minutes + minutes <= maximum
+    )
+
+
+def _refusal(account_id: int, minutes: int) -> LedgerError:
+    """The error for a leg that would take ``account_id`` past a limit, from its current row."""
+    account = Account.objects.select_related("person", "organisation").get(pk=account_id)
+    if minutes < 0:
+        return InsufficientHours(
+            account_id,
+            account.holder_name,
+            account.available_minutes + minutes,
+            account.credit_limit_minutes or 0,
+        )
+    return MaximumBalanceReached(
+        account_id,
+        account.holder_name,
+        account.posted_minutes + account.pending_in_minutes + minutes,
+        account.max_balance_minutes or 0,
+    )
+
+
+# --- Pending journals (broker approval) -------------------------------------------------------
+
+
+def post_pending(*, journal: Journal, decided_by: Person | None) -> Journal:
+    """Post a pending journal: the held hours move for good. At most once."""
+    return _resolve(journal=journal, state=JournalState.POSTED, decided_by=decided_by, reason="")
+
+
+def void_pending(*, journal: Journal, decided_by: Person | None, reason: str) -> Journal:
+    """Void a pending journal: the held hours are released. At most once; a reason is required."""
+    if not reason.strip():
+        raise ValueError("Say why the exchange is voided.")
+    return _resolve(
+        journal=journal, state=JournalState.VOIDED, decided_by=decided_by, reason=reason
+    )
+
+
+def expire_pending(*, journal: Journal) -> Journal:
+    """Expire a pending journal nobody decided: the held hours are released. At most once."""
+    return _resolve(journal=journal, state=JournalState.EXPIRED, decided_by=None, reason="")
+
+
+def _resolve(*, journal: Journal, state: str, decided_by: Person | None, reason: str) -> Journal:
+    """1. Claim the journal with a conditional UPDATE (pending -> ``state``); a second claim
+    updates nothing and raises ``AlreadyResolved``. 2. Lock its accounts in ascending id order.
+    3. Release the holds and, when posting, move the balances and fill in each entry's running
+    balance. Available hours never drop here, so no limit can be crossed."""
+    decided_at = timezone.now()
+    with transaction.atomic():
+        claimed = Journal.objects.filter(pk=journal.pk, state=JournalState.PENDING).update(
+            state=state, decided_by=decided_by, decided_at=decided_at, decision_reason=reason
+        )
+        if not claimed:
+            current = Journal.objects.values_list("state", flat=True).get(pk=journal.pk)
+            raise AlreadyResolved(journal.pk, JournalState(current).label.lower())
+        entries = list(Entry.objects.filter(journal_id=journal.pk))
+        accounts = Account.objects.select_for_update().filter(
+            pk__in=[e.account_id for e in entries]
+        )
+        locked = {account.pk: account for account in accounts.order_by("pk")}
+        posted_at = timezone.now()
+        for entry in sorted(entries, key=lambda e: e.account_id):
+            account = locked[entry.account_id]
+            account.pending_out_minutes -= max(-entry.amount_minutes, 0)
+            account.pending_in_minutes -= max(entry.amount_minutes, 0)
+            fields = ["pending_out_minutes", "pending_in_minutes"]
+            if state == JournalState.POSTED:
+                account.posted_minutes += entry.amount_minutes
+                account.version += 1
+                fields += ["posted_minutes", "version"]
+                Entry.objects.filter(pk=entry.pk).update(
+                    balance_after=account.posted_minutes,
+                    account_version=account.version,
+                    posted_at=posted_at,
+                )
+            account.save(update_fields=fields)
+    journal.state = state
+    journal.decided_by = decided_by
+    journal.decided_at = decided_at
+    journal.decision_reason = reason
+    return journal
+
+
+# --- Corrections ----------------------------------------------------------------------------
+
+
+def reverse_journal(
+    *,
+    journal: Journal,
+    recorded_by: Person | None,
+    reason: str,
+    idempotency_key: str,
+    effective_date: date | None = None,
+) -> Journal:
+    """Undo a posted journal with a new journal of the opposite entries, pointing at it.
+
+    At most once (``AlreadyReversed``); only posted journals (``NotPosted``). The reversal is
+    subject to the same limits as any posting. ``effective_date`` defaults to today.
+    """
+    if not reason.strip():
+        raise ValueError("Say why the exchange is reversed.")
+    current = Journal.objects.select_related("time_bank").get(pk=journal.pk)
+    if current.state != JournalState.POSTED:
+        raise NotPosted(journal.pk, JournalState(current.state).label.lower())
+    entries = Entry.objects.filter(journal_id=journal.pk).select_related("account").order_by("pk")
+    return _post(
+        time_bank_id=current.time_bank_id,
+        time_bank=current.time_bank,
+        legs=[(entry.account, -entry.amount_minutes) for entry in entries],
+        idempotency_key=idempotency_key,
+        effective_date=effective_date or timezone.localdate(),
+        recorded_by=recorded_by,
+        description=reason,
+        category=current.category,
+        pending=False,
+        reverses=current,
+    )
+
+
+# --- Reading balances -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Balance:
+    """An account's hours in minutes. ``available`` = ``posted`` - ``pending_out``."""
+
+    posted: int
+    pending_out: int
+    pending_in: int
+    available: int
+
+
+def balance(*, account: Account, at: datetime | None = None) -> Balance:
+    """The balance now (from the account row, one indexed read), or as it stood at ``at``
+    (the running balance of the latest entry posted at or before ``at``, one index probe).
+
+    Holds are not kept historically: a point-in-time balance has no pending hours, so its
+    ``available`` equals ``posted``.
+    """
+    if at is None:
+        posted, pending_out, pending_in = (
+            Account.objects.filter(pk=account.pk)
+            .values_list("posted_minutes", "pending_out_minutes", "pending_in_minutes")
+            .get()
+        )
+        return Balance(posted, pending_out, pending_in, posted - pending_out)
+    latest = (
+        Entry.objects.filter(account_id=account.pk, posted_at__lte=at)
+        .order_by("-posted_at", "-account_version")
+        .values_list("balance_after", flat=True)
+        .first()
+    )
+    posted = latest or 0
+    return Balance(posted, 0, 0, posted)
+
+
+# --- Verification -----------------------------------------------------------------------------
+
+
+def verify_ledger(*, time_bank: TimeBank | None = None) -> list[str]:
+    """Check every invariant of the ledger (or of one time bank) with a few set-based queries.
+    Returns one plain line per violation; an empty list means the ledger is sound."""
+    from . import verification
+
+    return verification.violations(time_bank_id=time_bank.pk if time_bank is not None else None)
