@@ -35,7 +35,7 @@ from typing import Any
 from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.utils import timezone
 
-from members.models import Organisation, Person, TimeBank
+from members.models import LimitRule, Organisation, Person, TimeBank
 
 from .exceptions import (
     AccountMismatch,
@@ -72,7 +72,8 @@ def open_account(
     *, time_bank: TimeBank, person: Person | None = None, organisation: Organisation | None = None
 ) -> Account:
     """Return the hours account of ``person`` or ``organisation`` in ``time_bank``, opening it
-    (with the time bank's default credit limit) if it does not exist yet. Safe to call twice."""
+    (with the time bank's default credit limit, or none under its "flag" rule) if it does not
+    exist yet. Safe to call twice."""
     if (person is None) == (organisation is None):
         raise ValueError("Open an account for exactly one person or one organisation.")
     if organisation is not None:
@@ -81,10 +82,12 @@ def open_account(
         owner: dict[str, Any] = {"kind": AccountKind.ORGANISATION, "organisation": organisation}
     else:
         owner = {"kind": AccountKind.MEMBER, "person": person}
+    # Under the bank's "flag" rule its limit is a line brokers watch, not one the ledger holds.
+    hard_limit = (
+        None if time_bank.limit_rule == LimitRule.FLAG else time_bank.default_credit_limit_minutes
+    )
     account, _ = Account.objects.get_or_create(
-        time_bank=time_bank,
-        **owner,
-        defaults={"credit_limit_minutes": time_bank.default_credit_limit_minutes},
+        time_bank=time_bank, **owner, defaults={"credit_limit_minutes": hard_limit}
     )
     return account
 

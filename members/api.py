@@ -1,19 +1,42 @@
-"""The members API: who am I, and the broker's application queue. Boring on purpose:
-validate, call a service, render."""
+"""The members API: who am I, the broker's application queue, offers and requests, replies
+and categories. Boring on purpose: validate, call a service, render.
+
+Every queryset is limited to the caller's time banks; what lies outside is 404. Unknown
+fields in a request body are refused with 400, so a typo never passes silently."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from django.core.exceptions import PermissionDenied
-from drf_spectacular.utils import extend_schema
-from rest_framework import mixins, serializers, viewsets
+from django.db.models import QuerySet
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiParameter,
+    extend_schema,
+    extend_schema_field,
+    extend_schema_view,
+)
+from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from . import services
-from .access import get_application_for, person_for
-from .models import Membership, Person, TimeBank
+from .access import get_application_for, get_listing_for, person_for
+from .models import (
+    TRADING_ROLES,
+    Category,
+    Contact,
+    Listing,
+    ListingKind,
+    Membership,
+    Organisation,
+    Person,
+    Status,
+    TimeBank,
+)
 
 
 class TimeBankSerializer(serializers.ModelSerializer):
@@ -122,3 +145,360 @@ class ApplicationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, views
             membership=application, broker=self._broker(), reason=body.validated_data["reason"]
         )
         return Response(ApplicationSerializer(membership).data)
+
+
+# --- Offers and requests ---------------------------------------------------------------------
+
+
+class StrictSerializer(serializers.Serializer):
+    """Refuses fields it does not know, naming each one."""
+
+    def to_internal_value(self, data: object) -> dict:
+        if isinstance(data, Mapping):
+            unknown = sorted(set(data) - set(self.fields))
+            if unknown:
+                raise serializers.ValidationError(
+                    {name: ["This field is not recognised."] for name in unknown}
+                )
+        return super().to_internal_value(data)
+
+
+class CategorySerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Category
+        fields = ["id", "name", "slug"]
+
+
+class OwnerSerializer(serializers.Serializer):
+    type = serializers.ChoiceField(choices=["person", "organisation"])
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    area = serializers.CharField()
+    phone = serializers.CharField(help_text="Only when the person chose to share it; else empty.")
+
+
+class ListingSerializer(serializers.ModelSerializer):
+    """An offer or request as members see it: the owner's name and area, never their email."""
+
+    time_bank = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    category = CategorySerializer(read_only=True)
+    owner = serializers.SerializerMethodField()
+    is_open = serializers.BooleanField(read_only=True)
+
+    class Meta:
+        model = Listing
+        fields = [
+            "id",
+            "time_bank",
+            "kind",
+            "category",
+            "title",
+            "description",
+            "area",
+            "availability",
+            "expires_on",
+            "state",
+            "is_open",
+            "owner",
+            "created_at",
+        ]
+
+    @extend_schema_field(OwnerSerializer)
+    def get_owner(self, listing: Listing) -> dict:
+        if listing.person is not None:
+            person = listing.person
+            return {
+                "type": "person",
+                "id": person.pk,
+                "name": person.display_name,
+                "area": person.area,
+                "phone": person.phone if person.share_phone else "",
+            }
+        organisation = listing.organisation
+        assert organisation is not None
+        return {
+            "type": "organisation",
+            "id": organisation.pk,
+            "name": organisation.name,
+            "area": organisation.area,
+            "phone": "",
+        }
+
+
+class ListingWriteSerializer(StrictSerializer):
+    """Publish or change an offer or request."""
+
+    time_bank = serializers.SlugField(
+        help_text="The time bank's short name; on create only.", required=False
+    )
+    kind = serializers.ChoiceField(choices=ListingKind.choices)
+    category = serializers.SlugRelatedField(slug_field="slug", queryset=Category.objects.all())
+    title = serializers.CharField(max_length=100)
+    description = serializers.CharField(max_length=2000, required=False, allow_blank=True)
+    area = serializers.CharField(max_length=40, required=False, allow_blank=True)
+    availability = serializers.CharField(max_length=120, required=False, allow_blank=True)
+    expires_on = serializers.DateField(required=False, allow_null=True)
+    person = serializers.IntegerField(
+        required=False, help_text="Brokers: publish for this member (e.g. an offline member)."
+    )
+    organisation = serializers.IntegerField(
+        required=False, help_text="Publish for this organisation, which you represent."
+    )
+
+    def details(self, listing: Listing | None = None) -> services.ListingDetails:
+        data = self.validated_data
+
+        def pick(name: str, default: object = "") -> object:
+            if name in data:
+                return data[name]
+            return getattr(listing, name) if listing is not None else default
+
+        return services.ListingDetails(
+            kind=pick("kind"),  # type: ignore[arg-type]
+            category=pick("category"),  # type: ignore[arg-type]
+            title=pick("title"),  # type: ignore[arg-type]
+            description=pick("description"),  # type: ignore[arg-type]
+            area=pick("area"),  # type: ignore[arg-type]
+            availability=pick("availability"),  # type: ignore[arg-type]
+            expires_on=data.get("expires_on"),
+        )
+
+
+class ReplySerializer(StrictSerializer):
+    message = serializers.CharField(max_length=2000)
+    to_person = serializers.IntegerField(
+        required=False,
+        help_text="The owner answering someone who wrote to them; leave out to write to the owner.",
+    )
+
+
+class ContactSerializer(serializers.ModelSerializer):
+    kind = serializers.CharField(read_only=True, help_text="reply, introduction or accepted")
+    to = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Contact
+        fields = ["id", "kind", "listing", "to", "message", "created_at"]
+
+    def get_to(self, contact: Contact) -> str:
+        if contact.to_person is not None:
+            return contact.to_person.display_name
+        return contact.to_organisation.name if contact.to_organisation else ""
+
+
+class ListingFilterSerializer(StrictSerializer):
+    time_bank = serializers.SlugField(required=False)
+    kind = serializers.ChoiceField(choices=ListingKind.choices, required=False)
+    category = serializers.SlugField(required=False)
+    q = serializers.CharField(required=False, max_length=100)
+    area = serializers.CharField(required=False, max_length=40)
+    mine = serializers.BooleanField(required=False, default=False)
+    page = serializers.IntegerField(required=False, min_value=1)
+
+
+LISTING_EXAMPLE = OpenApiExample(
+    "An offer of help",
+    value={
+        "time_bank": "riverside",
+        "kind": "offer",
+        "category": "gardening",
+        "title": "Help with the garden",
+        "description": "Weeding, pruning, mowing.",
+        "area": "GL50",
+        "availability": "Weekday mornings",
+    },
+    request_only=True,
+)
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary="Open offers and requests in your time banks",
+        parameters=[
+            OpenApiParameter("time_bank", str, description="A time bank's short name"),
+            OpenApiParameter("kind", str, enum=["offer", "request"]),
+            OpenApiParameter("category", str, description="A category's slug"),
+            OpenApiParameter("q", str, description="Words in the title or description"),
+            OpenApiParameter("area", str, description="Area, e.g. GL50 (matches the start)"),
+            OpenApiParameter(
+                "mine", bool, description="Only yours and your organisations', also closed"
+            ),
+        ],
+    ),
+    retrieve=extend_schema(summary="One offer or request"),
+    create=extend_schema(
+        summary="Publish an offer or request",
+        request=ListingWriteSerializer,
+        responses={201: ListingSerializer},
+        examples=[LISTING_EXAMPLE],
+    ),
+    update=extend_schema(
+        summary="Change an offer or request",
+        request=ListingWriteSerializer,
+        responses=ListingSerializer,
+    ),
+    partial_update=extend_schema(
+        summary="Change part of an offer or request",
+        request=ListingWriteSerializer,
+        responses=ListingSerializer,
+    ),
+)
+class ListingViewSet(
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    viewsets.GenericViewSet,
+):
+    serializer_class = ListingSerializer
+    lookup_value_regex = r"[0-9]+"
+    writes = frozenset({"update", "partial_update", "close", "renew"})
+
+    def get_queryset(self) -> QuerySet[Listing]:
+        listings = Listing.objects.visible_to(self.request.user).with_owner()
+        if self.action != "list":
+            return listings
+        filters = ListingFilterSerializer(data=self.request.query_params.dict())
+        filters.is_valid(raise_exception=True)
+        data = filters.validated_data
+        if data["mine"]:
+            me = person_for(self.request.user)
+            listings = listings.owned_by(me) if me else listings.none()  # type: ignore[arg-type]
+        else:
+            listings = listings.open()
+        if "time_bank" in data:
+            listings = listings.filter(time_bank__slug=data["time_bank"])
+        if "kind" in data:
+            listings = listings.filter(kind=data["kind"])
+        if "category" in data:
+            listings = listings.filter(category__slug=data["category"])
+        if data.get("q"):
+            listings = listings.search(data["q"])
+        if data.get("area"):
+            listings = listings.filter(area__istartswith=data["area"].strip())
+        return listings
+
+    def get_object(self) -> Listing:
+        return get_listing_for(
+            self.request.user, int(self.kwargs["pk"]), write=self.action in self.writes
+        )
+
+    def _me(self) -> Person:
+        me = person_for(self.request.user)
+        if me is None:
+            raise PermissionDenied("Please make your profile first.")
+        return me
+
+    def create(self, request: Request) -> Response:
+        body = ListingWriteSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        data = body.validated_data
+        if not data.get("time_bank"):
+            raise serializers.ValidationError({"time_bank": ["This field is required."]})
+        me = self._me()
+        bank = TimeBank.objects.filter(
+            slug=data["time_bank"],
+            memberships__person=me,
+            memberships__status=Status.APPROVED,
+            memberships__role__in=TRADING_ROLES,
+        ).first()
+        if bank is None:
+            raise serializers.ValidationError(
+                {"time_bank": ["You are not a member of a time bank with that name."]}
+            )
+        owner: dict = {}
+        if "organisation" in data:
+            organisation = Organisation.objects.filter(
+                pk=data["organisation"], time_bank=bank
+            ).first()
+            if organisation is None:
+                raise serializers.ValidationError(
+                    {"organisation": ["No such organisation in this time bank."]}
+                )
+            owner["for_organisation"] = organisation
+        elif "person" in data:
+            person = Person.objects.filter(pk=data["person"], memberships__time_bank=bank).first()
+            if person is None:
+                raise serializers.ValidationError({"person": ["No such member in this time bank."]})
+            owner["for_person"] = person
+        listing = services.publish_listing(
+            author=me, time_bank=bank, details=body.details(), **owner
+        )
+        return Response(
+            ListingSerializer(self._reload(listing)).data, status=status.HTTP_201_CREATED
+        )
+
+    def _reload(self, listing: Listing) -> Listing:
+        return Listing.objects.with_owner().get(pk=listing.pk)
+
+    def _update(self, request: Request, *, partial: bool) -> Response:
+        listing = self.get_object()
+        body = ListingWriteSerializer(data=request.data, partial=partial)
+        body.is_valid(raise_exception=True)
+        fixed = sorted({"time_bank", "person", "organisation"} & set(body.validated_data))
+        if fixed:
+            raise serializers.ValidationError(
+                {
+                    name: ["This cannot be changed; close it and publish a new one."]
+                    for name in fixed
+                }
+            )
+        updated = services.update_listing(
+            listing=listing, editor=self._me(), details=body.details(listing)
+        )
+        return Response(ListingSerializer(self._reload(updated)).data)
+
+    def update(self, request: Request, pk: str) -> Response:
+        return self._update(request, partial=False)
+
+    def partial_update(self, request: Request, pk: str) -> Response:
+        return self._update(request, partial=True)
+
+    @extend_schema(request=None, responses=ListingSerializer, summary="Close an offer or request")
+    @action(detail=True, methods=["post"])
+    def close(self, request: Request, pk: str) -> Response:
+        listing = services.close_listing(listing=self.get_object(), editor=self._me())
+        return Response(ListingSerializer(self._reload(listing)).data)
+
+    @extend_schema(
+        request=None, responses=ListingSerializer, summary="Renew: show it for longer, reopened"
+    )
+    @action(detail=True, methods=["post"])
+    def renew(self, request: Request, pk: str) -> Response:
+        listing = services.renew_listing(listing=self.get_object(), editor=self._me())
+        return Response(ListingSerializer(self._reload(listing)).data)
+
+    @extend_schema(
+        request=ReplySerializer,
+        responses={201: ContactSerializer},
+        summary="Write to the owner through the site (their email stays private)",
+        examples=[
+            OpenApiExample(
+                "A reply",
+                value={"message": "I could help on Saturday morning."},
+                request_only=True,
+            )
+        ],
+    )
+    @action(detail=True, methods=["post"])
+    def reply(self, request: Request, pk: str) -> Response:
+        listing = self.get_object()
+        body = ReplySerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        to_person = None
+        if "to_person" in body.validated_data:
+            to_person = Person.objects.filter(pk=body.validated_data["to_person"]).first()
+            if to_person is None:
+                raise serializers.ValidationError({"to_person": ["No such person."]})
+        contact = services.reply_to_listing(
+            listing=listing,
+            sender=self._me(),
+            message=body.validated_data["message"],
+            to_person=to_person,
+        )
+        return Response(ContactSerializer(contact).data, status=status.HTTP_201_CREATED)
+
+
+@extend_schema_view(list=extend_schema(summary="Categories of help"))
+class CategoryViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
+    serializer_class = CategorySerializer
+    queryset = Category.objects.all()
+    pagination_class = None

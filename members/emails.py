@@ -1,18 +1,25 @@
-"""Emails about memberships. Called after commit; offline members (no login) get none."""
+"""Emails about memberships, replies and introductions. Called after commit; offline members
+(no login) get none.
+
+Every email comes from the site's own address (DEFAULT_FROM_EMAIL) with no Reply-To: a
+member's email address is never shown to another member.
+"""
 
 from __future__ import annotations
 
 from django.conf import settings
 from django.core.mail import send_mail
 from django.template.loader import render_to_string
+from django.urls import reverse
 
-from .models import Membership
+from .models import Contact, Membership, Person
 
 
 def send(name: str, *, to: str, context: dict) -> None:
     """Render templates/emails/<name>-subject.txt and -body.txt and send one email."""
     context = {"site_url": settings.SITE_URL, **context}
-    subject = render_to_string(f"emails/{name}-subject.txt", context).strip()
+    # One line, whatever a member typed into a title: a newline in a header is refused.
+    subject = " ".join(render_to_string(f"emails/{name}-subject.txt", context).split())
     body = render_to_string(f"emails/{name}-body.txt", context)
     send_mail(subject, body, None, [to])
 
@@ -32,3 +39,55 @@ def application_declined(membership: Membership) -> None:
     to = _applicant_email(membership)
     if to:
         send("application-declined", to=to, context={"membership": membership})
+
+
+def _address(person: Person | None) -> str | None:
+    user = person.user if person is not None else None
+    return user.email if user is not None and user.email else None
+
+
+def _recipients(contact: Contact) -> list[Person]:
+    """The person written to, or every representative of the organisation written to."""
+    if contact.to_person is not None:
+        return [contact.to_person]
+    if contact.to_organisation is not None:
+        return list(contact.to_organisation.representatives.select_related("user"))
+    return []
+
+
+def listing_reply(contact: Contact) -> None:
+    """Tell the owner of a listing (or the person answered) that someone wrote to them."""
+    listing = contact.listing
+    assert listing is not None
+    link = settings.SITE_URL + reverse("listing-detail", args=[listing.pk])
+    for person in _recipients(contact):
+        to = _address(person)
+        if to:
+            send(
+                "listing-reply",
+                to=to,
+                context={"contact": contact, "listing": listing, "recipient": person, "link": link},
+            )
+
+
+def introduction(contact: Contact) -> None:
+    """Tell both sides of a broker's introduction about each other, by display name only."""
+    listing = contact.listing
+    assert listing is not None
+    link = settings.SITE_URL + reverse("listing-detail", args=[listing.pk])
+    helper = contact.from_person
+    to_helper = _address(helper)
+    if to_helper:
+        send(
+            "introduction-helper",
+            to=to_helper,
+            context={"contact": contact, "listing": listing, "recipient": helper, "link": link},
+        )
+    for person in _recipients(contact):
+        to = _address(person)
+        if to:
+            send(
+                "introduction-requester",
+                to=to,
+                context={"contact": contact, "listing": listing, "recipient": person, "link": link},
+            )

@@ -3,8 +3,8 @@ from __future__ import annotations
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from .models import Person
-from .services import Profile, Referees
+from .models import Capability, Category, Listing, ListingKind, Person, Status
+from .services import ListingDetails, Profile, Referees
 
 
 class ProfileForm(forms.ModelForm):
@@ -51,3 +51,115 @@ class DeclineForm(forms.Form):
 
 class OfflineMemberForm(ProfileForm):
     """A broker adds a member who will not use the website."""
+
+
+# --- Offers and requests ---------------------------------------------------------------------
+
+
+class ListingForm(forms.ModelForm):
+    """An offer or request. ``owners`` lists who the author may publish for, as
+    ("person:<id>" or "organisation:<id>", label) pairs; the first is the default."""
+
+    # Left empty, it is for the author.
+    owner = forms.ChoiceField(label=_("Who is this for?"), required=False)
+
+    class Meta:
+        model = Listing
+        fields = ["kind", "category", "title", "description", "area", "availability", "expires_on"]
+        widgets = {
+            "kind": forms.RadioSelect,
+            "description": forms.Textarea(attrs={"rows": 4}),
+            "expires_on": forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+        }
+        labels = {"kind": _("Are you offering help or asking for help?")}
+
+    def __init__(
+        self, *args: object, owners: list[tuple[str, str]] | None = None, **kwargs: object
+    ) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.fields["expires_on"].required = False
+        self.fields["expires_on"].help_text = _("Leave empty for the usual time.")
+        self.fields["category"].empty_label = _("Choose a category")
+        if owners and len(owners) > 1:
+            self.fields["owner"].choices = owners
+            self.fields["owner"].initial = owners[0][0]
+            self.order_fields(["owner"])
+        else:
+            del self.fields["owner"]
+
+    def details(self) -> ListingDetails:
+        data = self.cleaned_data
+        return ListingDetails(
+            kind=data["kind"],
+            category=data["category"],
+            title=data["title"],
+            description=data["description"],
+            area=data["area"],
+            availability=data["availability"],
+            expires_on=data["expires_on"],
+        )
+
+
+class ListingSearchForm(forms.Form):
+    """Browse filters; every one optional, bad values just show an error."""
+
+    q = forms.CharField(label=_("Words to look for"), required=False, max_length=100)
+    kind = forms.ChoiceField(
+        label=_("Offers or requests"),
+        required=False,
+        choices=[("", _("Both")), *ListingKind.choices],
+    )
+    category = forms.ModelChoiceField(
+        label=_("Category"),
+        required=False,
+        queryset=Category.objects.all(),
+        to_field_name="slug",
+        empty_label=_("Any category"),
+    )
+    area = forms.CharField(label=_("Area"), required=False, max_length=40)
+
+
+class ReplyForm(forms.Form):
+    message = forms.CharField(
+        label=_("Your message"),
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 4}),
+        help_text=_("Say who you are and when you could help. Your email address is not shown."),
+    )
+
+
+class AnswerForm(ReplyForm):
+    to_person = forms.IntegerField(widget=forms.HiddenInput)
+
+
+class CapabilityForm(forms.ModelForm):
+    class Meta:
+        model = Capability
+        fields = ["category", "description", "level"]
+        widgets = {"level": forms.RadioSelect}
+
+
+class IntroduceForm(forms.Form):
+    message = forms.CharField(
+        label=_("A word to both of them (optional)"),
+        required=False,
+        max_length=1000,
+        widget=forms.Textarea(attrs={"rows": 2}),
+    )
+
+
+class MemberSearchForm(forms.Form):
+    name = forms.CharField(label=_("Name"), required=False, max_length=80)
+    area = forms.CharField(label=_("Area"), required=False, max_length=40)
+    status = forms.ChoiceField(
+        label=_("Status"), required=False, choices=[("", _("Any")), *Status.choices]
+    )
+
+
+class NoteForm(forms.Form):
+    text = forms.CharField(
+        label=_("Add a private note"),
+        max_length=4000,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text=_("Only brokers of this time bank see notes. The member may ask to read them."),
+    )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from datetime import timedelta
 
 from django.utils import timezone
 
@@ -59,6 +60,8 @@ def make_member(
 ) -> Person:
     person = make_person(display_name, offline=offline, **fields)
     decided = status != Status.APPLIED
+    # The cast joined a year ago, so tests can record help on earlier dates.
+    joined = timezone.now() - timedelta(days=365)
     Membership.objects.create(
         person=person,
         time_bank=bank,
@@ -68,8 +71,9 @@ def make_member(
         referee_1_contact="01234 567890",
         referee_2_name="Ref Two",
         referee_2_contact="ref2@example.org",
-        agreed_code_of_conduct_at=timezone.now(),
-        decided_at=timezone.now() if decided else None,
+        applied_at=joined,
+        agreed_code_of_conduct_at=joined,
+        decided_at=joined if decided else None,
         decline_reason="Not a fit" if status == Status.DECLINED else "",
     )
     return person

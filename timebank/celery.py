@@ -23,4 +23,39 @@ app.conf.beat_schedule = {
         "task": "ledger.tasks.verify_ledger",
         "schedule": crontab(hour=3, minute=15),
     },
+    # manage.py send_reminders --job auto_confirm
+    "reminders-auto-confirm-daily": {
+        "task": "reminders.tasks.run_reminder_job",
+        "schedule": crontab(hour=8, minute=0),
+        "args": ("auto_confirm",),
+    },
+    # manage.py send_reminders --job confirm
+    "reminders-please-confirm-daily": {
+        "task": "reminders.tasks.run_reminder_job",
+        "schedule": crontab(hour=8, minute=5),
+        "args": ("confirm",),
+    },
+    # manage.py send_reminders --job expiry
+    "reminders-listing-expiry-daily": {
+        "task": "reminders.tasks.run_reminder_job",
+        "schedule": crontab(hour=8, minute=30),
+        "args": ("expiry",),
+    },
+    # manage.py send_reminders --job log_hours
+    "reminders-log-hours-monthly": {
+        "task": "reminders.tasks.run_reminder_job",
+        "schedule": crontab(day_of_month=1, hour=9, minute=0),
+        "args": ("log_hours",),
+    },
+    # manage.py send_reminders --job digest
+    "reminders-broker-digest-weekly": {
+        "task": "reminders.tasks.run_reminder_job",
+        "schedule": crontab(day_of_week="mon", hour=7, minute=30),
+        "args": ("digest",),
+    },
+    # manage.py monthly_reports (one reports.tasks.build_monthly_report per time bank)
+    "monthly-reports": {
+        "task": "reports.tasks.schedule_monthly_reports",
+        "schedule": crontab(day_of_month=1, hour=6, minute=0),
+    },
 }

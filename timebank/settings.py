@@ -133,6 +133,9 @@ INSTALLED_APPS = [
     "allauth.account",
     "members",
     "ledger",
+    "exchanges",
+    "reminders",
+    "reports",
 ]
 
 MIDDLEWARE = [
@@ -173,7 +176,7 @@ TEMPLATES = [
 
 VAR_DIR = Path(env_str("VAR_DIR") or BASE_DIR / "var")
 # The embedded defaults keep their files here: SQLite, the file broker, beat's schedule.
-for _folder in ("celery/queue", "celery/processed", "celery/results", "static"):
+for _folder in ("celery/queue", "celery/processed", "celery/control", "celery/results", "static"):
     (VAR_DIR / _folder).mkdir(parents=True, exist_ok=True)
 DATABASES = {"default": env_database("DATABASE_URL", f"sqlite:///{VAR_DIR / 'timebank.sqlite3'}")}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
@@ -208,6 +211,7 @@ else:
         "data_folder_in": str(_queue_dir),
         "data_folder_out": str(_queue_dir),
         "processed_folder": str(VAR_DIR / "celery" / "processed"),
+        "control_folder": str(VAR_DIR / "celery" / "control"),
         "store_processed": False,
     }
     CELERY_RESULT_BACKEND = f"file://{VAR_DIR / 'celery' / 'results'}"

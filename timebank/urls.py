@@ -15,8 +15,12 @@ def health(request: HttpRequest) -> HttpResponse:
 urlpatterns = [
     path("health/", health, name="health"),
     path("", include("members.urls")),
+    path("", include("exchanges.urls")),
+    path("", include("reminders.urls")),
+    path("", include("reports.urls")),
     path("accounts/", include("allauth.urls")),
     path("api/", include("members.api_urls")),
+    path("api/", include("exchanges.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("admin/", admin.site.urls),

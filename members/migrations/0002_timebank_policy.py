@@ -57,6 +57,6 @@ class Migration(migrations.Migration):
         ),
         migrations.AddConstraint(
             model_name='timebank',
-            constraint=models.CheckConstraint(condition=models.Q(('max_exchange_minutes__gte', 15)), name='timebank_max_exchange_at_least_a_quarter_hour'),
+            constraint=models.CheckConstraint(condition=models.Q(('max_exchange_minutes__gte', 15), ('max_exchange_minutes__lte', 10080)), name='timebank_max_exchange_within_a_week'),
         ),
     ]

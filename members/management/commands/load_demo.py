@@ -56,6 +56,36 @@ APPLICANTS = [
     ("Grace Kim", "GL51", "Student nurse; could help with shopping and chats."),
     ("Harold Webb", "GL53", "Former teacher; reading and homework help."),
 ]
+LISTINGS = [
+    ("offer", "gardening", "Help with your garden"),
+    ("offer", "lifts-and-transport", "Lifts to the GP or hospital"),
+    ("offer", "computers-and-phones", "Help with phones, tablets and video calls"),
+    ("offer", "sewing-and-knitting", "Sewing repairs and knitting lessons"),
+    ("offer", "diy-and-repairs", "Small repairs and flat-pack furniture"),
+    ("request", "shopping-and-errands", "Someone to come shopping with me"),
+    ("offer", "lifts-and-transport", "Collecting prescriptions"),
+    ("request", "forms-and-paperwork", "Help reading my post"),
+    ("offer", "music-and-arts", "Guitar lessons for beginners"),
+    ("request", "company-and-befriending", "A weekly chat over a cup of tea"),
+    ("offer", "diy-and-repairs", "Heavy lifting and moving help"),
+    ("offer", "forms-and-paperwork", "Help with forms and benefits paperwork"),
+    ("request", "diy-and-repairs", "Fix my bicycle brakes"),
+    ("offer", "health-and-wellbeing", "Haircuts at home"),
+    ("request", "diy-and-repairs", "Paint the back bedroom"),
+    ("offer", "health-and-wellbeing", "Chair-based exercise"),
+]
+SKILLS = [
+    ("gardening", "Vegetable growing and pruning"),
+    ("lifts-and-transport", "Has a car; happy to drive"),
+    ("computers-and-phones", "Video calls, online shopping, email"),
+    ("sewing-and-knitting", "Mending, hemming, knitting"),
+    ("diy-and-repairs", "Shelves, flat-pack, light bulbs"),
+    ("cooking-and-baking", "Home cooking for one or two"),
+    ("pets", "Dog walking"),
+    ("forms-and-paperwork", "Reading and writing letters"),
+    ("music-and-arts", "Guitar and singing"),
+    ("company-and-befriending", "Phone chats and visits"),
+]
 EXCHANGES = [
     "Two hours in the garden",
     "A lift to the GP",
@@ -212,41 +242,142 @@ class Command(BaseCommand):
         Representative.objects.create(organisation=centre, person=members[18])
         for org in (gp, centre):
             ledger.open_account(time_bank=bank, organisation=org)
-        pot = ledger.community_pot(time_bank=bank)
+        ledger.community_pot(time_bank=bank)
 
-        # A few months of exchanges, each one through the ledger's service function.
-        accounts = [ledger.open_account(time_bank=bank, person=p) for p in members]
+        self._activity(rng, bank, brenda, members, gp, centre)
+
+    def _activity(
+        self,
+        rng: random.Random,
+        bank: TimeBank,
+        brenda: Person,
+        members: list[Person],
+        gp: Organisation,
+        centre: Organisation,
+    ) -> None:
+        """Offers, requests, skills and a few months of exchanges, each through its service."""
+        from exchanges import services as exchanges
+        from members.models import CapabilityLevel, Category, Membership
+
+        categories = {c.slug: c for c in Category.objects.all()}
         today = timezone.localdate()
+        # Everyone joined a while ago, so the history below is possible.
+        Membership.objects.filter(time_bank=bank).exclude(status=Status.APPLIED).update(
+            decided_at=timezone.now() - timedelta(days=200)
+        )
+        for person, (kind, slug, title) in zip(members, LISTINGS, strict=False):
+            services.publish_listing(
+                author=brenda if person.user_id is None else person,
+                time_bank=bank,
+                for_person=person,
+                details=services.ListingDetails(
+                    kind=kind,
+                    category=categories[slug],
+                    title=title,
+                    area=person.area,
+                    availability=rng.choice(
+                        ["Weekday mornings", "Evenings", "Weekends", "Most days"]
+                    ),
+                ),
+            )
+        services.publish_listing(
+            author=members[11],
+            time_bank=bank,
+            for_organisation=gp,
+            details=services.ListingDetails(
+                kind="request",
+                category=categories["company-and-befriending"],
+                title="Befrienders for patients living alone",
+                area="GL50",
+            ),
+        )
+        for person, (slug, description) in zip(members, SKILLS, strict=False):
+            membership = person.memberships.get(time_bank=bank)
+            services.add_capability(
+                editor=brenda,
+                membership=membership,
+                category=categories[slug],
+                description=description,
+                level=rng.choice(list(CapabilityLevel.values)),
+            )
+
+        accounts = [ledger.open_account(time_bank=bank, person=p) for p in members]
+        # Volunteers at the community lunch earn from the centre in one journal; a computer
+        # class pays its teacher, the difference going to the community pot.
+        exchanges.record_group_exchange(
+            recorded_by=brenda,
+            time_bank=bank,
+            providers=[(accounts[i], 120) for i in (3, 9, 18)],
+            receivers=[(ledger.open_account(time_bank=bank, organisation=centre), 360)],
+            details=exchanges.Details(
+                effective_date=today - timedelta(days=7), description="Thursday community lunch"
+            ),
+            idempotency_key="demo-lunch",
+        )
+        exchanges.record_group_exchange(
+            recorded_by=brenda,
+            time_bank=bank,
+            providers=[(accounts[2], 120)],
+            receivers=[(accounts[i], 60) for i in (5, 7, 21)],
+            details=exchanges.Details(
+                effective_date=today - timedelta(days=10),
+                description="Phones and tablets class",
+                category=categories["computers-and-phones"],
+                coproduction="co-design",
+            ),
+            idempotency_key="demo-class",
+        )
+        exchanges.donate_hours(
+            recorded_by=members[0],
+            donor=accounts[0],
+            to_account=ledger.community_pot(time_bank=bank),
+            minutes=120,
+            idempotency_key="demo-donation",
+        )
+        exchanges.grant_from_pot(
+            broker=brenda,
+            time_bank=bank,
+            to_account=accounts[-1],
+            minutes=60,
+            reason="Welcome hour for Edna",
+            idempotency_key="demo-grant",
+        )
+        # Some left for people to act on: one waiting for Bob to confirm, one for the broker.
+        exchanges.record_exchange(
+            recorded_by=members[0],
+            giver=accounts[0],
+            receiver=accounts[1],
+            minutes=90,
+            details=exchanges.Details(
+                effective_date=today - timedelta(days=2), description="Pruned the apple tree"
+            ),
+            idempotency_key="demo-unconfirmed",
+        )
+        exchanges.record_exchange(
+            recorded_by=members[2],
+            giver=accounts[2],
+            receiver=accounts[-1],
+            minutes=60,
+            details=exchanges.Details(
+                effective_date=today - timedelta(days=1), description="Set up Edna's tablet"
+            ),
+            idempotency_key="demo-for-approval",
+        )
+        # And a few months of everyday exchanges, recorded by the broker.
         for n in range(120):
             giver, receiver = rng.sample(accounts, 2)
             minutes = rng.choice([30, 60, 60, 90, 120, 180])
             if ledger.balance(account=receiver).available - minutes < receiver.credit_limit_minutes:
                 continue
-            ledger.transfer(
-                from_account=receiver,
-                to_account=giver,
-                minutes=minutes,
-                idempotency_key=f"demo-{n}",
-                effective_date=today - timedelta(days=rng.randint(1, 150)),
+            exchanges.record_exchange(
                 recorded_by=brenda,
-                description=rng.choice(EXCHANGES),
+                giver=giver,
+                receiver=receiver,
+                minutes=minutes,
+                details=exchanges.Details(
+                    effective_date=today - timedelta(days=rng.randint(1, 150)),
+                    description=rng.choice(EXCHANGES),
+                    category=categories[rng.choice(list(categories))],
+                ),
+                idempotency_key=f"demo-{n}",
             )
-        # The community centre thanks lunch volunteers from its account; the pot seeds a newcomer.
-        ledger.transfer(
-            from_account=ledger.open_account(time_bank=bank, organisation=centre),
-            to_account=accounts[18],
-            minutes=120,
-            idempotency_key="demo-lunch",
-            effective_date=today - timedelta(days=7),
-            recorded_by=brenda,
-            description="Community lunch volunteering",
-        )
-        ledger.transfer(
-            from_account=pot,
-            to_account=accounts[-1],
-            minutes=60,
-            idempotency_key="demo-pot",
-            effective_date=today - timedelta(days=3),
-            recorded_by=brenda,
-            description="Welcome hour from the community pot",
-        )

@@ -1,0 +1,245 @@
+from __future__ import annotations
+
+import uuid
+from decimal import Decimal, InvalidOperation
+
+from django import forms
+from django.db.models import Q, QuerySet
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from ledger.models import Account, AccountKind
+from members.models import Category, Status, TimeBank
+
+from .models import CoProduction
+from .services import Details
+
+
+def trading_accounts(bank: TimeBank) -> QuerySet[Account]:
+    """Accounts people can exchange with: approved members' and organisations'."""
+    return (
+        Account.objects.filter(time_bank=bank)
+        .filter(
+            Q(kind=AccountKind.ORGANISATION)
+            | Q(
+                kind=AccountKind.MEMBER,
+                person__memberships__time_bank=bank,
+                person__memberships__status=Status.APPROVED,
+            )
+        )
+        .select_related("person", "organisation")
+        .order_by("kind", "person__display_name", "organisation__name")
+    )
+
+
+class AccountChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, obj: Account) -> str:
+        area = obj.person.area if obj.person else obj.organisation.area if obj.organisation else ""
+        return f"{obj.holder_name} ({area})" if area else obj.holder_name
+
+
+class HoursField(forms.DecimalField):
+    """Hours in quarter-hour steps ("1.5"), cleaned to whole minutes."""
+
+    def __init__(self, **kwargs: object) -> None:
+        kwargs.setdefault("label", _("Hours"))
+        kwargs.setdefault(
+            "help_text", _("In quarter hours: 0.25 is 15 minutes, 1.5 is an hour and a half.")
+        )
+        super().__init__(min_value=Decimal("0.25"), max_digits=5, decimal_places=2, **kwargs)
+        self.widget.attrs.update({"step": "0.25", "inputmode": "decimal"})
+
+    def clean(self, value: object) -> int:  # type: ignore[override]
+        hours = super().clean(value)
+        if hours is None:
+            return None  # type: ignore[return-value]
+        try:
+            minutes = hours * 60
+        except InvalidOperation:
+            raise forms.ValidationError(_("Enter a number of hours.")) from None
+        if minutes % 15:
+            raise forms.ValidationError(_("Use quarter hours: for example 0.25, 0.5, 1 or 1.75."))
+        return int(minutes)
+
+
+class DetailsForm(forms.Form):
+    effective_date = forms.DateField(
+        label=_("Date the help happened"), widget=forms.DateInput(attrs={"type": "date"})
+    )
+    description = forms.CharField(
+        label=_("What was the help?"),
+        max_length=200,
+        help_text=_("A few words, e.g. 'Weeded the front garden'."),
+    )
+    category = forms.ModelChoiceField(
+        Category.objects.all(), label=_("Kind of help"), required=False
+    )
+    coproduction = forms.ChoiceField(
+        label=_("Kind of co-production (for reports)"),
+        choices=CoProduction.choices,
+        initial=CoProduction.DELIVERY,
+    )
+    idempotency_key = forms.CharField(widget=forms.HiddenInput)
+
+    def __init__(self, *args: object, bank: TimeBank, **kwargs: object) -> None:
+        kwargs.setdefault("initial", {})
+        kwargs["initial"].setdefault("effective_date", timezone.localdate())  # type: ignore[index]
+        # A fresh key per form shown: a double-clicked submit records the exchange once.
+        kwargs["initial"].setdefault("idempotency_key", uuid.uuid4().hex)  # type: ignore[index]
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.bank = bank
+
+    def details(self, listing: object | None = None) -> Details:
+        data = self.cleaned_data
+        return Details(
+            effective_date=data["effective_date"],
+            description=data["description"],
+            category=data.get("category"),
+            coproduction=data.get("coproduction") or CoProduction.DELIVERY,
+            listing=listing,
+        )
+
+
+class RecordForm(DetailsForm):
+    """A member records an exchange: I gave or I received, with whom, when and how long."""
+
+    direction = forms.ChoiceField(
+        label=_("Did you give or receive help?"),
+        choices=[("gave", _("I gave help")), ("received", _("I received help"))],
+        widget=forms.RadioSelect,
+    )
+    other = AccountChoiceField(queryset=Account.objects.none(), label=_("Who with?"))
+    minutes = HoursField()
+    field_order = [
+        "direction",
+        "other",
+        "effective_date",
+        "minutes",
+        "category",
+        "description",
+        "coproduction",
+    ]
+
+    def __init__(self, *args: object, bank: TimeBank, own: Account, **kwargs: object) -> None:
+        super().__init__(*args, bank=bank, **kwargs)
+        self.fields["other"].queryset = trading_accounts(bank).exclude(pk=own.pk)
+
+
+class BrokerRecordForm(DetailsForm):
+    """A broker records for one or both parties."""
+
+    giver = AccountChoiceField(queryset=Account.objects.none(), label=_("Who gave the help?"))
+    receiver = AccountChoiceField(queryset=Account.objects.none(), label=_("Who received it?"))
+    minutes = HoursField()
+    field_order = [
+        "giver",
+        "receiver",
+        "effective_date",
+        "minutes",
+        "category",
+        "description",
+        "coproduction",
+    ]
+
+    def __init__(self, *args: object, bank: TimeBank, **kwargs: object) -> None:
+        super().__init__(*args, bank=bank, **kwargs)
+        self.fields["giver"].queryset = trading_accounts(bank)
+        self.fields["receiver"].queryset = trading_accounts(bank)
+
+    def clean(self) -> dict:
+        data = super().clean()
+        if data.get("giver") and data.get("giver") == data.get("receiver"):
+            self.add_error("receiver", _("Choose two different people."))
+        return data
+
+
+class GroupForm(DetailsForm):
+    """One provider to many receivers (a class), or many providers to one (a lunch)."""
+
+    providers = forms.ModelMultipleChoiceField(
+        Account.objects.none(), label=_("Who gave help?"), widget=forms.CheckboxSelectMultiple
+    )
+    provider_minutes = HoursField(label=_("Hours each of them earns"))
+    receivers = forms.ModelMultipleChoiceField(
+        Account.objects.none(), label=_("Who received help?"), widget=forms.CheckboxSelectMultiple
+    )
+    receiver_minutes = HoursField(label=_("Hours each of them gives"))
+    field_order = [
+        "providers",
+        "provider_minutes",
+        "receivers",
+        "receiver_minutes",
+        "effective_date",
+        "category",
+        "description",
+        "coproduction",
+    ]
+
+    def __init__(self, *args: object, bank: TimeBank, **kwargs: object) -> None:
+        super().__init__(*args, bank=bank, **kwargs)
+        for name in ("providers", "receivers"):
+            self.fields[name].queryset = trading_accounts(bank)
+            self.fields[name].label_from_instance = lambda a: a.holder_name
+
+    def clean(self) -> dict:
+        data = super().clean()
+        if set(data.get("providers") or []) & set(data.get("receivers") or []):
+            self.add_error(
+                "receivers", _("Someone cannot both give and receive in one group exchange.")
+            )
+        return data
+
+
+class DonationForm(forms.Form):
+    to_account = AccountChoiceField(
+        queryset=Account.objects.none(), label=_("Give hours to"), empty_label=None
+    )
+    minutes = HoursField()
+    note = forms.CharField(label=_("A note (optional)"), max_length=200, required=False)
+    idempotency_key = forms.CharField(widget=forms.HiddenInput)
+
+    def __init__(
+        self, *args: object, bank: TimeBank, own: Account, pot: Account, **kwargs: object
+    ) -> None:
+        kwargs.setdefault("initial", {"idempotency_key": uuid.uuid4().hex, "to_account": pot.pk})
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.fields["to_account"].queryset = (
+            trading_accounts(bank) | Account.objects.filter(pk=pot.pk)
+        ).exclude(pk=own.pk)
+
+
+class GrantForm(forms.Form):
+    to_account = AccountChoiceField(
+        queryset=Account.objects.none(), label=_("Give hours from the pot to")
+    )
+    minutes = HoursField()
+    reason = forms.CharField(label=_("Why (shown on the pot's statement)"), max_length=200)
+    idempotency_key = forms.CharField(widget=forms.HiddenInput)
+
+    def __init__(self, *args: object, bank: TimeBank, **kwargs: object) -> None:
+        kwargs.setdefault("initial", {"idempotency_key": uuid.uuid4().hex})
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.fields["to_account"].queryset = trading_accounts(bank)
+
+
+class ReasonForm(forms.Form):
+    reason = forms.CharField(
+        label=_("Reason (both people will read it)"),
+        max_length=500,
+        widget=forms.Textarea(attrs={"rows": 2}),
+    )
+
+
+class StatementForm(forms.Form):
+    start = forms.DateField(
+        label=_("From"), widget=forms.DateInput(attrs={"type": "date"}), required=False
+    )
+    end = forms.DateField(
+        label=_("To"), widget=forms.DateInput(attrs={"type": "date"}), required=False
+    )
+
+    def clean(self) -> dict:
+        data = super().clean()
+        if data.get("start") and data.get("end") and data["start"] > data["end"]:
+            self.add_error("end", _("The end date must be on or after the start date."))
+        return data

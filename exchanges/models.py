@@ -1,0 +1,196 @@
+"""Exchanges: help given and received, as members and brokers record it.
+
+An exchange is the story around one ledger journal: who recorded it, who must confirm it,
+whether a broker must approve it, and its co-production kind for reports. The hours
+themselves live only in the ledger: a journal that is *pending* (holding the receiver's hours)
+until the exchange is confirmed and approved, then *posted*; *voided* when it is declined.
+
+What holds, and what enforces it:
+- One exchange per journal, and a journal is reversed by at most one correction: one-to-one
+  fields (unique).
+- The state is one of the five below; a declined exchange has a reason and who declined it;
+  an exchange awaiting confirmation names who must confirm: check constraints.
+- Hours are whole quarter hours and positive: check constraint (``minutes`` is the hours of
+  help given: for a group exchange, the total the providers earned).
+- Who recorded, confirmed, approved, declined and reversed it are stored on the row.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from django.db import models
+from django.db.models import Q, Sum
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from ledger.models import Account, Entry, Journal
+from members.models import Person, TimeBank
+
+if TYPE_CHECKING:
+    from django.db.models import QuerySet
+
+
+class Kind(models.TextChoices):
+    SERVICE = "service", _("Exchange of help")
+    GROUP = "group", _("Group exchange")
+    DONATION = "donation", _("Donation of hours")
+    GRANT = "grant", _("Grant from the community pot")
+
+
+class CoProduction(models.TextChoices):
+    """The "Four Co's" of co-production, for commissioners' reports."""
+
+    DELIVERY = "co-delivery", _("Co-delivery (helping to deliver a service)")
+    DESIGN = "co-design", _("Co-design (shaping a service)")
+    COMMISSIONING = "co-commissioning", _("Co-commissioning (deciding what is needed)")
+    ASSESSMENT = "co-assessment", _("Co-assessment (checking how well it works)")
+
+
+class State(models.TextChoices):
+    UNCONFIRMED = "unconfirmed", _("Waiting for the other person to confirm")
+    AWAITING_APPROVAL = "awaiting_approval", _("Waiting for a broker to approve")
+    COMPLETED = "completed", _("Completed")
+    DECLINED = "declined", _("Declined")
+    REVERSED = "reversed", _("Reversed")
+
+
+def hour_totals(account: Account, *, since: object) -> dict[str, int]:
+    """Hours of help ``account`` gave and received, in total and since ``since`` (a date), in
+    minutes, from completed exchanges only (not donations, grants or reversed exchanges).
+    One query."""
+    rows = Entry.objects.filter(
+        account=account,
+        journal__exchange__state=State.COMPLETED,
+        journal__exchange__kind__in=[Kind.SERVICE, Kind.GROUP],
+    )
+    given, received = Q(amount_minutes__gt=0), Q(amount_minutes__lt=0)
+    recent = Q(journal__effective_date__gte=since)
+    totals = rows.aggregate(
+        given=Sum("amount_minutes", filter=given),
+        received=Sum("amount_minutes", filter=received),
+        given_recently=Sum("amount_minutes", filter=given & recent),
+        received_recently=Sum("amount_minutes", filter=received & recent),
+    )
+    return {name: abs(value or 0) for name, value in totals.items()}
+
+
+class ExchangeQuerySet(models.QuerySet["Exchange"]):
+    def involving(self, accounts: QuerySet[Account] | list[Account]) -> QuerySet[Exchange]:
+        """Exchanges with a ledger entry on any of ``accounts``."""
+        return self.filter(journal__entries__account__in=accounts).distinct()
+
+    def awaiting_broker(self) -> QuerySet[Exchange]:
+        return self.filter(state=State.AWAITING_APPROVAL).order_by("recorded_at")
+
+    def unconfirmed_since(self, moment: object) -> QuerySet[Exchange]:
+        return self.filter(state=State.UNCONFIRMED, recorded_at__lte=moment).order_by("recorded_at")
+
+
+class Exchange(models.Model):
+    time_bank = models.ForeignKey(TimeBank, on_delete=models.PROTECT, related_name="exchanges")
+    kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.SERVICE)
+    journal = models.OneToOneField(Journal, on_delete=models.PROTECT, related_name="exchange")
+    state = models.CharField(max_length=20, choices=State.choices)
+    minutes = models.PositiveIntegerField(_("hours of help (minutes)"))
+    effective_date = models.DateField(_("date the help happened"))
+    description = models.CharField(_("what the help was"), max_length=200)
+    category = models.ForeignKey(
+        "members.Category", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    listing = models.ForeignKey(
+        "members.Listing",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="exchanges",
+    )
+    coproduction = models.CharField(
+        _("kind of co-production"),
+        max_length=20,
+        choices=CoProduction.choices,
+        default=CoProduction.DELIVERY,
+    )
+    # The giver and receiver of a one-to-one exchange (group exchanges: see the journal's entries).
+    giver = models.ForeignKey(
+        Account, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    receiver = models.ForeignKey(
+        Account, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    recorded_by = models.ForeignKey(Person, on_delete=models.PROTECT, related_name="+")
+    recorded_at = models.DateTimeField(default=timezone.now)
+    # Confirmation by the other party, with automatic confirmation after the bank's deadline.
+    awaiting_confirmation_from = models.ForeignKey(
+        Person, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    confirm_by = models.DateField(null=True, blank=True)
+    confirmed_by = models.ForeignKey(
+        Person, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+    needs_approval = models.BooleanField(default=False)
+    approved_by = models.ForeignKey(
+        Person, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    approved_at = models.DateTimeField(null=True, blank=True)
+    declined_by = models.ForeignKey(
+        Person, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    declined_at = models.DateTimeField(null=True, blank=True)
+    decline_reason = models.CharField(max_length=500, blank=True)
+    reversal = models.OneToOneField(
+        Journal, on_delete=models.PROTECT, null=True, blank=True, related_name="reversed_exchange"
+    )
+    reversed_by = models.ForeignKey(
+        Person, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    reversed_at = models.DateTimeField(null=True, blank=True)
+    reverse_reason = models.CharField(max_length=500, blank=True)
+    # Posted although it took an account past the bank's limit (the bank's "flag" rule).
+    flagged_over_limit = models.BooleanField(default=False)
+
+    objects = ExchangeQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-effective_date", "-recorded_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(state__in=[s.value for s in State]), name="exchange_state_valid"
+            ),
+            models.CheckConstraint(condition=Q(minutes__gt=0), name="exchange_minutes_positive"),
+            models.CheckConstraint(
+                condition=~Q(state="declined")
+                | (Q(declined_at__isnull=False) & ~Q(decline_reason="")),
+                name="exchange_decline_has_reason",
+            ),
+            models.CheckConstraint(
+                condition=~Q(state="unconfirmed") | Q(awaiting_confirmation_from__isnull=False),
+                name="exchange_unconfirmed_names_who",
+            ),
+            models.CheckConstraint(
+                condition=~Q(state="reversed")
+                | Q(reversal__isnull=False, reversed_at__isnull=False),
+                name="exchange_reversal_recorded",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["time_bank", "state", "recorded_at"]),
+            models.Index(fields=["time_bank", "effective_date"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.description} ({self.get_state_display()})"
+
+    def parties(self) -> list[Person]:
+        """Everyone who took part, through their own account or an organisation they represent."""
+        accounts = Account.objects.filter(entries__journal_id=self.journal_id).exclude(kind="pot")
+        return list(
+            Person.objects.filter(
+                Q(accounts__in=accounts) | Q(representative__organisation__accounts__in=accounts)
+            ).distinct()
+        )
+
+    @property
+    def is_open(self) -> bool:
+        return self.state in {State.UNCONFIRMED, State.AWAITING_APPROVAL}

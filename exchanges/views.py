@@ -1,0 +1,398 @@
+from __future__ import annotations
+
+import csv
+from datetime import datetime, time, timedelta
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.db.models import Q
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
+
+from ledger import services as ledger
+from ledger.exceptions import LedgerError
+from ledger.models import Account, Entry, format_hours
+from members.access import get_bank_for_broker, get_bank_for_member, get_listing_for, is_broker
+from members.models import Listing, Membership, TimeBank
+
+from . import services
+from .access import get_account_for, get_exchange_for
+from .forms import (
+    BrokerRecordForm,
+    DonationForm,
+    GrantForm,
+    GroupForm,
+    ReasonForm,
+    RecordForm,
+    StatementForm,
+)
+from .models import Exchange, State, hour_totals
+
+# How long an exchange may wait for the other party before the desk lists it.
+LONG_WAIT = timedelta(days=7)
+RECENT = 10
+
+
+def _own_account(bank: TimeBank, person: object) -> Account:
+    return ledger.open_account(time_bank=bank, person=person)
+
+
+def _attempt(form: object, action: object) -> object | None:
+    """Run a service call; turn a refusal a person can act on into a form error."""
+    try:
+        return action()  # type: ignore[operator]
+    except ValidationError as error:
+        if hasattr(error, "error_dict"):
+            for field, errors in error.error_dict.items():
+                form.add_error(field if field in form.fields else None, errors)  # type: ignore[attr-defined]
+        else:
+            form.add_error(None, error)  # type: ignore[attr-defined]
+    except LedgerError as error:
+        form.add_error(None, str(error))  # type: ignore[attr-defined]
+    return None
+
+
+@login_required
+def dashboard(request: HttpRequest, slug: str) -> HttpResponse:
+    """A member's page in one time bank: balance, hours, recent exchanges, what needs them."""
+    bank, person, membership = get_bank_for_member(request.user, slug)
+    account = _own_account(bank, person)
+    month_start = timezone.localdate().replace(day=1)
+    recent = (
+        Exchange.objects.involving([account])
+        .select_related(
+            "giver__person", "giver__organisation", "receiver__person", "receiver__organisation"
+        )
+        .order_by("-recorded_at")[:RECENT]
+    )
+    to_confirm = Exchange.objects.filter(
+        state=State.UNCONFIRMED, awaiting_confirmation_from=person
+    ).select_related(
+        "recorded_by",
+        "giver__person",
+        "giver__organisation",
+        "receiver__person",
+        "receiver__organisation",
+    )
+    context = {
+        "bank": bank,
+        "person": person,
+        "membership": membership,
+        "account": account,
+        "totals": hour_totals(account, since=month_start),
+        "recent": recent,
+        "to_confirm": to_confirm,
+        "listings": Listing.objects.owned_by(person)
+        .open()
+        .filter(time_bank=bank)
+        .select_related("category"),
+        "is_broker": membership.is_broker,
+    }
+    return render(request, "exchanges/dashboard.html", context)
+
+
+@login_required
+def record(request: HttpRequest, slug: str) -> HttpResponse:
+    """Record an exchange: a member for themselves; a broker for anyone (``?for=<account>``)."""
+    bank, person, membership = get_bank_for_member(request.user, slug)
+    listing = (
+        get_listing_for(request.user, int(request.GET["listing"]))
+        if request.GET.get("listing")
+        else None
+    )
+    initial = {}
+    if listing is not None:
+        initial = {"category": listing.category_id, "description": listing.title}
+    if membership.is_broker:
+        if request.GET.get("for"):
+            initial["giver"] = get_account_for(request.user, bank, int(request.GET["for"])).pk
+        form = BrokerRecordForm(request.POST or None, bank=bank, initial=initial)
+    else:
+        own = _own_account(bank, person)
+        form = RecordForm(request.POST or None, bank=bank, own=own, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        if membership.is_broker:
+            giver, receiver = data["giver"], data["receiver"]
+        else:
+            giver, receiver = (
+                (own, data["other"]) if data["direction"] == "gave" else (data["other"], own)
+            )
+        exchange = _attempt(
+            form,
+            lambda: services.record_exchange(
+                recorded_by=person,
+                giver=giver,
+                receiver=receiver,
+                minutes=data["minutes"],
+                details=form.details(listing),
+                idempotency_key=data["idempotency_key"],
+            ),
+        )
+        if exchange is not None:
+            messages.success(request, _recorded_message(exchange))
+            return redirect("exchange", pk=exchange.pk)
+    return render(
+        request, "exchanges/record.html", {"bank": bank, "form": form, "listing": listing}
+    )
+
+
+def _recorded_message(exchange: Exchange) -> str:
+    if exchange.state == State.UNCONFIRMED:
+        return f"Recorded. We have asked {exchange.awaiting_confirmation_from.display_name} to confirm it."
+    if exchange.state == State.AWAITING_APPROVAL:
+        return "Recorded. A broker will check it, then the hours will move."
+    return f"Recorded: {format_hours(exchange.minutes)}. The hours have moved."
+
+
+@login_required
+def record_group(request: HttpRequest, slug: str) -> HttpResponse:
+    bank, person, membership = get_bank_for_member(request.user, slug)
+    form = GroupForm(request.POST or None, bank=bank)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        exchange = _attempt(
+            form,
+            lambda: services.record_group_exchange(
+                recorded_by=person,
+                time_bank=bank,
+                providers=[(a, data["provider_minutes"]) for a in data["providers"]],
+                receivers=[(a, data["receiver_minutes"]) for a in data["receivers"]],
+                details=form.details(),
+                idempotency_key=data["idempotency_key"],
+            ),
+        )
+        if exchange is not None:
+            messages.success(request, _recorded_message(exchange))
+            return redirect("exchange", pk=exchange.pk)
+    return render(request, "exchanges/group.html", {"bank": bank, "form": form})
+
+
+@login_required
+def donate(request: HttpRequest, slug: str) -> HttpResponse:
+    bank, person, _membership = get_bank_for_member(request.user, slug)
+    own = _own_account(bank, person)
+    form = DonationForm(
+        request.POST or None, bank=bank, own=own, pot=ledger.community_pot(time_bank=bank)
+    )
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        exchange = _attempt(
+            form,
+            lambda: services.donate_hours(
+                recorded_by=person,
+                donor=own,
+                to_account=data["to_account"],
+                minutes=data["minutes"],
+                note=data["note"],
+                idempotency_key=data["idempotency_key"],
+            ),
+        )
+        if exchange is not None:
+            messages.success(request, f"Thank you: you gave {format_hours(exchange.minutes)}.")
+            return redirect("dashboard", slug=bank.slug)
+    return render(request, "exchanges/donate.html", {"bank": bank, "form": form, "account": own})
+
+
+@login_required
+def grant(request: HttpRequest, slug: str) -> HttpResponse:
+    bank, broker = get_bank_for_broker(request.user, slug)
+    pot = ledger.community_pot(time_bank=bank)
+    form = GrantForm(request.POST or None, bank=bank)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        exchange = _attempt(
+            form,
+            lambda: services.grant_from_pot(
+                broker=broker,
+                time_bank=bank,
+                to_account=data["to_account"],
+                minutes=data["minutes"],
+                reason=data["reason"],
+                idempotency_key=data["idempotency_key"],
+            ),
+        )
+        if exchange is not None:
+            messages.success(
+                request, f"Granted {format_hours(exchange.minutes)} from the community pot."
+            )
+            return redirect("desk", slug=bank.slug)
+    return render(request, "exchanges/grant.html", {"bank": bank, "form": form, "pot": pot})
+
+
+@login_required
+def exchange_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    exchange = get_exchange_for(request.user, pk)
+    person = request.user.person
+    entries = Entry.objects.filter(journal_id=exchange.journal_id).select_related(
+        "account__person", "account__organisation"
+    )
+    broker = is_broker(person, exchange.time_bank)
+    context = {
+        "exchange": exchange,
+        "entries": entries,
+        "can_confirm": exchange.state == State.UNCONFIRMED
+        and exchange.awaiting_confirmation_from_id == person.pk,
+        "can_decide": broker and exchange.is_open and person not in exchange.parties(),
+        "can_reverse": broker and exchange.state == State.COMPLETED,
+        "reason_form": ReasonForm(),
+    }
+    return render(request, "exchanges/detail.html", context)
+
+
+def _decide(request: HttpRequest, pk: int, action: str) -> HttpResponse:
+    exchange = get_exchange_for(request.user, pk, write=True)
+    person = request.user.person
+    form = ReasonForm(request.POST or None)
+    if request.method == "POST" and (action in {"confirm", "approve"} or form.is_valid()):
+        calls = {
+            "confirm": lambda: services.confirm_exchange(exchange=exchange, person=person),
+            "approve": lambda: services.approve_exchange(exchange=exchange, broker=person),
+            "decline": lambda: services.decline_exchange(
+                exchange=exchange, person=person, reason=form.cleaned_data["reason"]
+            ),
+            "reverse": lambda: services.reverse_exchange(
+                exchange=exchange, broker=person, reason=form.cleaned_data["reason"]
+            ),
+        }
+        done = _attempt(form, calls[action])
+        if done is not None:
+            messages.success(
+                request, f"Done: the exchange is now {done.get_state_display().lower()}."
+            )
+            # The desk posts here and wants to come back to itself; only local addresses.
+            back = request.POST.get("next", "")
+            if url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()}):
+                return redirect(back)
+            return redirect("exchange", pk=exchange.pk)
+    return render(
+        request, "exchanges/decide.html", {"exchange": exchange, "form": form, "action": action}
+    )
+
+
+@login_required
+def confirm(request: HttpRequest, pk: int) -> HttpResponse:
+    return _decide(request, pk, "confirm")
+
+
+@login_required
+def approve(request: HttpRequest, pk: int) -> HttpResponse:
+    return _decide(request, pk, "approve")
+
+
+@login_required
+def decline(request: HttpRequest, pk: int) -> HttpResponse:
+    return _decide(request, pk, "decline")
+
+
+@login_required
+def reverse(request: HttpRequest, pk: int) -> HttpResponse:
+    return _decide(request, pk, "reverse")
+
+
+def _statement(account: Account, start: object, end: object) -> dict:
+    """Opening and closing balance and the posted entries between, by when they counted."""
+    tz = timezone.get_current_timezone()
+    since = datetime.combine(start, time.min, tzinfo=tz)
+    until = datetime.combine(end, time.max, tzinfo=tz)
+    lines = (
+        Entry.objects.filter(account=account, posted_at__gte=since, posted_at__lte=until)
+        .select_related("journal")
+        .order_by("account_version")
+    )
+    return {
+        "opening": ledger.balance(account=account, at=since - timedelta(microseconds=1)).posted,
+        "closing": ledger.balance(account=account, at=until).posted,
+        "lines": lines,
+        "start": start,
+        "end": end,
+    }
+
+
+@login_required
+def statement(request: HttpRequest, slug: str) -> HttpResponse:
+    """A statement for any date range, printable, and as CSV with ``?format=csv``."""
+    bank, person, _membership = get_bank_for_member(request.user, slug)
+    account = (
+        get_account_for(request.user, bank, int(request.GET["account"]))
+        if request.GET.get("account")
+        else _own_account(bank, person)
+    )
+    form = StatementForm(request.GET or None)
+    today = timezone.localdate()
+    start, end = today.replace(day=1) - timedelta(days=365), today
+    if form.is_bound and form.is_valid():
+        start = form.cleaned_data["start"] or start
+        end = form.cleaned_data["end"] or end
+    data = _statement(account, start, end)
+    if request.GET.get("format") == "csv" and not form.errors:
+        response = HttpResponse(content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = (
+            f'attachment; filename="statement-{bank.slug}-{start}-{end}.csv"'
+        )
+        writer = csv.writer(response)
+        writer.writerow(
+            ["date_of_help", "recorded_on", "description", "minutes", "hours", "balance_minutes"]
+        )
+        writer.writerow([start.isoformat(), "", "Opening balance", "", "", data["opening"]])
+        for line in data["lines"]:
+            writer.writerow(
+                [
+                    line.journal.effective_date.isoformat(),
+                    timezone.localtime(line.posted_at).date().isoformat(),
+                    line.journal.description,
+                    line.amount_minutes,
+                    format_hours(line.amount_minutes),
+                    line.balance_after,
+                ]
+            )
+        writer.writerow([end.isoformat(), "", "Closing balance", "", "", data["closing"]])
+        return response
+    return render(
+        request,
+        "exchanges/statement.html",
+        {"bank": bank, "account": account, "form": form, **data},
+    )
+
+
+@login_required
+def desk(request: HttpRequest, slug: str) -> HttpResponse:
+    """The broker's desk: everything waiting for a broker, each row actionable in one click."""
+    # Imported here: the follow-up lists belong to the reminders app, which imports exchanges.
+    from reminders.followups import follow_ups
+
+    bank, broker = get_bank_for_broker(request.user, slug)
+    parties = (
+        "recorded_by",
+        "giver__person",
+        "giver__organisation",
+        "receiver__person",
+        "receiver__organisation",
+    )
+    pot = ledger.community_pot(time_bank=bank)
+    context = {
+        "bank": bank,
+        "pot": pot,
+        "applications": Membership.objects.filter(time_bank=bank)
+        .awaiting_decision()
+        .select_related("person"),
+        "to_approve": Exchange.objects.filter(time_bank=bank)
+        .awaiting_broker()
+        .select_related(*parties),
+        "long_unconfirmed": Exchange.objects.filter(time_bank=bank)
+        .unconfirmed_since(timezone.now() - LONG_WAIT)
+        .select_related("awaiting_confirmation_from", *parties),
+        "flagged": Account.objects.filter(time_bank=bank)
+        .exclude(kind="pot")
+        .filter(Q(posted_minutes__lt=bank.default_credit_limit_minutes))
+        .select_related("person", "organisation"),
+        "flagged_exchanges": Exchange.objects.filter(time_bank=bank, flagged_over_limit=True)
+        .order_by("-recorded_at")
+        .select_related(*parties)[:RECENT],
+        "reason_form": ReasonForm(),
+        "followups": follow_ups(time_bank=bank),
+    }
+    return render(request, "exchanges/desk.html", context)

@@ -1,0 +1,347 @@
+"""What brokers should follow up, for one time bank: the follow-up lists (on the broker's desk
+and in the weekly digest) and the rest of the digest. Reads only.
+
+Each function makes a fixed number of queries, however many members the bank has
+(pinned in ``tests/reminders/test_followups.py``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+
+from django.db.models import Exists, F, OuterRef, Q, QuerySet, Subquery, Sum, Value
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from exchanges.models import Exchange, State
+from exchanges.models import Kind as ExchangeKind
+from ledger.models import Account, AccountKind, Entry
+from members.models import (
+    TRADING_ROLES,
+    Contact,
+    Listing,
+    ListingState,
+    Membership,
+    Person,
+    Role,
+    TimeBank,
+)
+
+# A new member is followed up between these ages (days since approval) if they have not
+# exchanged yet; after INACTIVE_MONTHS without an exchange anyone is.
+NEW_MEMBER_FROM_DAYS = 30
+NEW_MEMBER_UNTIL_DAYS = 60
+INACTIVE_MONTHS = 6
+RECIPROCITY_MONTHS = 12
+# An exchange waiting this long for the other party is listed to the broker.
+LONG_WAIT = timedelta(days=7)
+# Listings expiring within this many days are reminded about.
+EXPIRY_NOTICE_DAYS = 7
+# Exchanges that count as "an exchange" for follow-ups: help given or received, not yet
+# turned down (donations and grants are not an exchange between members).
+HELP = [ExchangeKind.SERVICE, ExchangeKind.GROUP]
+LIVE = [State.UNCONFIRMED, State.AWAITING_APPROVAL, State.COMPLETED]
+
+
+def start_of(day: date) -> datetime:
+    """Midnight at the start of ``day`` in the site's time zone."""
+    return timezone.make_aware(datetime.combine(day, time.min))
+
+
+def months_before(day: date, months: int) -> date:
+    """The same day ``months`` calendar months earlier (the month's last day if shorter)."""
+    month_index = day.year * 12 + day.month - 1 - months
+    year, month = divmod(month_index, 12)
+    month += 1
+    for candidate in (day.day, 30, 29, 28):
+        try:
+            return date(year, month, candidate)
+        except ValueError:
+            continue
+    raise AssertionError("unreachable")
+
+
+def _helped(since: date | None = None) -> Exists:
+    """An entry of help on the member's own account in the outer row's time bank."""
+    entries = Entry.objects.filter(
+        account__time_bank_id=OuterRef("time_bank_id"),
+        account__person_id=OuterRef("person_id"),
+        journal__exchange__kind__in=HELP,
+        journal__exchange__state__in=LIVE,
+    )
+    if since is not None:
+        entries = entries.filter(journal__effective_date__gte=since)
+    return Exists(entries)
+
+
+def _members(time_bank: TimeBank) -> QuerySet[Membership]:
+    """Approved members (not brokers or commissioners) of ``time_bank``, by name."""
+    return (
+        Membership.objects.filter(time_bank=time_bank, role=Role.MEMBER)
+        .approved()
+        .select_related("person")
+        .order_by("person__display_name", "person_id")
+    )
+
+
+@dataclass(frozen=True)
+class FollowUps:
+    """Members a broker should get in touch with. Membership rows carry ``person``; account
+    rows carry ``person`` or ``organisation`` and ``given``/``received`` minutes."""
+
+    new_without_exchange: list[Membership]
+    inactive: list[Membership]
+    only_gave: list[Account]
+    only_received: list[Account]
+    past_limit: list[Account]
+
+    def reasons_by_person(self) -> dict[int, tuple[Person, list[str]]]:
+        """Each person in any list, with why they are there (no queries)."""
+        found: dict[int, tuple[Person, list[str]]] = {}
+
+        def add(person: Person | None, why: str) -> None:
+            if person is not None:
+                found.setdefault(person.pk, (person, []))[1].append(why)
+
+        for membership in self.new_without_exchange:
+            add(membership.person, "new, with no exchange yet")
+        for membership in self.inactive:
+            add(membership.person, f"no exchange for {INACTIVE_MONTHS} months")
+        for account in self.only_gave:
+            add(account.person, "only gave help this year")
+        for account in self.only_received:
+            add(account.person, "only received help this year")
+        for account in self.past_limit:
+            add(account.person, "past their limit")
+        return found
+
+    def __bool__(self) -> bool:
+        return any(
+            [
+                self.new_without_exchange,
+                self.inactive,
+                self.only_gave,
+                self.only_received,
+                self.past_limit,
+            ]
+        )
+
+
+def follow_ups(*, time_bank: TimeBank, today: date | None = None) -> FollowUps:
+    """The follow-up lists of ``time_bank`` as of ``today``. Four queries.
+
+    1. New members, approved 30 to 60 days ago, with no exchange.
+    2. Members of at least six months with no exchange dated in the last six months.
+    3. Members who only gave, or only received, in completed exchanges dated in the last
+       twelve months.
+    4. Accounts (members and organisations) whose posted balance is below their limit, or the
+       bank's limit where the account has none (the "flag" rule).
+    """
+    today = today or timezone.localdate()
+    new_from = start_of(today - timedelta(days=NEW_MEMBER_UNTIL_DAYS) + timedelta(days=1))
+    new_until = start_of(today - timedelta(days=NEW_MEMBER_FROM_DAYS) + timedelta(days=1))
+    inactive_since = months_before(today, INACTIVE_MONTHS)
+    year_ago = months_before(today, RECIPROCITY_MONTHS)
+
+    new_without_exchange = list(
+        _members(time_bank)
+        .filter(decided_at__gte=new_from, decided_at__lt=new_until)
+        .filter(~_helped())
+    )
+    inactive = list(
+        _members(time_bank)
+        .filter(decided_at__lt=start_of(inactive_since))
+        .filter(~_helped(since=inactive_since))
+    )
+
+    recent_help = Q(
+        entries__journal__effective_date__gte=year_ago,
+        entries__journal__exchange__state=State.COMPLETED,
+        entries__journal__exchange__kind__in=HELP,
+    )
+    one_sided = (
+        Account.objects.filter(
+            time_bank=time_bank,
+            kind=AccountKind.MEMBER,
+            person_id__in=_members(time_bank).values("person_id"),
+        )
+        .annotate(
+            given=Coalesce(
+                Sum(
+                    "entries__amount_minutes", filter=recent_help & Q(entries__amount_minutes__gt=0)
+                ),
+                0,
+            ),
+            received=Coalesce(
+                Sum(
+                    "entries__amount_minutes", filter=recent_help & Q(entries__amount_minutes__lt=0)
+                ),
+                0,
+            ),
+        )
+        .filter(Q(given__gt=0, received=0) | Q(given=0, received__lt=0))
+        .select_related("person")
+        .order_by("person__display_name", "pk")
+    )
+    only_gave, only_received = [], []
+    for account in one_sided:
+        account.received = abs(account.received)
+        (only_gave if account.given else only_received).append(account)
+
+    past_limit = list(
+        Account.objects.filter(time_bank=time_bank)
+        .exclude(kind=AccountKind.POT)
+        .filter(
+            posted_minutes__lt=Coalesce(
+                F("credit_limit_minutes"), Value(time_bank.default_credit_limit_minutes)
+            )
+        )
+        .select_related("person", "organisation")
+        .order_by("posted_minutes", "pk")
+    )
+    return FollowUps(
+        new_without_exchange=new_without_exchange,
+        inactive=inactive,
+        only_gave=only_gave,
+        only_received=only_received,
+        past_limit=past_limit,
+    )
+
+
+# --- Who is due a reminder (also read by the digest, for offline members) --------------------------
+
+
+def log_hours_window(today: date) -> tuple[datetime, datetime]:
+    """Contacts made from the first of last month until the end of ``today`` count, so a
+    monthly run on the 1st reminds about each contact once."""
+    first_of_last_month = months_before(today.replace(day=1), 1)
+    return start_of(first_of_last_month), start_of(today + timedelta(days=1))
+
+
+def log_hours_due(today: date) -> QuerySet[Membership]:
+    """Approved memberships whose person had a contact in that bank (a reply, an introduction,
+    an accepted listing; as sender or recipient) in the window, and has recorded no exchange
+    there since their latest such contact. (A completed exchange recorded after the contact
+    is such an exchange, so "after their last completed exchange" needs no separate test.)
+    Each row is annotated with ``last_contact``."""
+    start, end = log_hours_window(today)
+    person, bank = OuterRef("person_id"), OuterRef("time_bank_id")
+    last_contact = (
+        Contact.objects.filter(time_bank_id=bank, created_at__gte=start, created_at__lt=end)
+        .filter(Q(from_person_id=person) | Q(to_person_id=person))
+        .order_by("-created_at")
+        .values("created_at")[:1]
+    )
+    recorded_since = (
+        Exchange.objects.filter(time_bank_id=OuterRef("time_bank_id"))
+        .filter(recorded_at__gte=OuterRef("last_contact"))
+        .exclude(state=State.DECLINED)
+        .filter(
+            Q(recorded_by_id=OuterRef("person_id"))
+            | Q(journal__entries__account__person_id=OuterRef("person_id"))
+        )
+    )
+    return (
+        Membership.objects.approved()
+        .filter(role__in=TRADING_ROLES)
+        .annotate(last_contact=Subquery(last_contact))
+        .filter(last_contact__isnull=False)
+        .filter(~Exists(recorded_since))
+    )
+
+
+def listings_expiring(today: date) -> QuerySet[Listing]:
+    """Open listings that expire within the next week (today included)."""
+    return Listing.objects.filter(
+        state=ListingState.OPEN,
+        expires_on__gte=today,
+        expires_on__lte=today + timedelta(days=EXPIRY_NOTICE_DAYS),
+    )
+
+
+# --- The weekly broker digest ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Digest:
+    time_bank: TimeBank
+    week_start: date
+    applications_waiting: int
+    exchanges_to_approve: int
+    long_unconfirmed: list[Exchange]
+    flagged_accounts: list[Account]
+    flagged_exchanges: list[Exchange]
+    new_applications: list[Membership]
+    followups: FollowUps
+    # Offline members (no email) the broker should phone, each with why.
+    offline_to_phone: list[tuple[Person, list[str]]] = field(default_factory=list)
+
+    @property
+    def approval_queue(self) -> int:
+        return self.applications_waiting + self.exchanges_to_approve
+
+
+def digest(*, time_bank: TimeBank, today: date | None = None) -> Digest:
+    """Everything in one broker's weekly digest for ``time_bank``. Thirteen queries."""
+    today = today or timezone.localdate()
+    week_ago = start_of(today - timedelta(days=7))
+    in_bank_exchanges = Exchange.objects.filter(time_bank=time_bank)
+    parties = ("giver__person", "giver__organisation", "receiver__person", "receiver__organisation")
+    followups = follow_ups(time_bank=time_bank, today=today)
+
+    offline: dict[int, tuple[Person, list[str]]] = {
+        pk: (person, reasons)
+        for pk, (person, reasons) in followups.reasons_by_person().items()
+        if person.user_id is None
+    }
+    for membership in (
+        log_hours_due(today)
+        .filter(time_bank=time_bank, person__user__isnull=True)
+        .select_related("person")
+    ):
+        offline.setdefault(membership.person_id, (membership.person, []))[1].append(
+            "was put in touch with someone and has not recorded hours since"
+        )
+    for listing in (
+        listings_expiring(today)
+        .filter(time_bank=time_bank, person__isnull=False, person__user__isnull=True)
+        .select_related("person")
+    ):
+        assert listing.person is not None
+        offline.setdefault(listing.person_id, (listing.person, []))[1].append(
+            f'"{listing.title}" stops showing after {listing.expires_on:%-d %B}'
+        )
+
+    return Digest(
+        time_bank=time_bank,
+        week_start=today - timedelta(days=7),
+        applications_waiting=Membership.objects.filter(time_bank=time_bank)
+        .awaiting_decision()
+        .count(),
+        exchanges_to_approve=in_bank_exchanges.awaiting_broker().count(),
+        long_unconfirmed=list(
+            in_bank_exchanges.unconfirmed_since(timezone.now() - LONG_WAIT).select_related(
+                "awaiting_confirmation_from", *parties
+            )
+        ),
+        flagged_accounts=list(
+            Account.objects.filter(time_bank=time_bank)
+            .exclude(kind=AccountKind.POT)
+            .filter(posted_minutes__lt=time_bank.default_credit_limit_minutes)
+            .select_related("person", "organisation")
+            .order_by("posted_minutes", "pk")
+        ),
+        flagged_exchanges=list(
+            in_bank_exchanges.filter(flagged_over_limit=True, recorded_at__gte=week_ago)
+            .order_by("-recorded_at")
+            .select_related(*parties)
+        ),
+        new_applications=list(
+            Membership.objects.filter(time_bank=time_bank, applied_at__gte=week_ago)
+            .select_related("person")
+            .order_by("applied_at", "pk")
+        ),
+        followups=followups,
+        offline_to_phone=sorted(offline.values(), key=lambda item: item[0].display_name),
+    )
