@@ -64,7 +64,8 @@ class HoursField(forms.DecimalField):
 
 class DetailsForm(forms.Form):
     effective_date = forms.DateField(
-        label=_("Date the help happened"), widget=forms.DateInput(attrs={"type": "date"})
+        label=_("Date the help happened"),
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
     )
     description = forms.CharField(
         label=_("What was the help?"),
@@ -232,10 +233,14 @@ class ReasonForm(forms.Form):
 
 class StatementForm(forms.Form):
     start = forms.DateField(
-        label=_("From"), widget=forms.DateInput(attrs={"type": "date"}), required=False
+        label=_("From"),
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+        required=False,
     )
     end = forms.DateField(
-        label=_("To"), widget=forms.DateInput(attrs={"type": "date"}), required=False
+        label=_("To"),
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+        required=False,
     )
 
     def clean(self) -> dict:

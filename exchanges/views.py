@@ -6,7 +6,6 @@ from datetime import datetime, time, timedelta
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
-from django.db.models import Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
@@ -17,6 +16,7 @@ from ledger.exceptions import LedgerError
 from ledger.models import Account, Entry, format_hours
 from members.access import get_bank_for_broker, get_bank_for_member, get_listing_for, is_broker
 from members.models import Listing, Membership, TimeBank
+from reminders.followups import follow_ups
 
 from . import services
 from .access import get_account_for, get_exchange_for
@@ -361,9 +361,6 @@ def statement(request: HttpRequest, slug: str) -> HttpResponse:
 @login_required
 def desk(request: HttpRequest, slug: str) -> HttpResponse:
     """The broker's desk: everything waiting for a broker, each row actionable in one click."""
-    # Imported here: the follow-up lists belong to the reminders app, which imports exchanges.
-    from reminders.followups import follow_ups
-
     bank, broker = get_bank_for_broker(request.user, slug)
     parties = (
         "recorded_by",
@@ -385,10 +382,6 @@ def desk(request: HttpRequest, slug: str) -> HttpResponse:
         "long_unconfirmed": Exchange.objects.filter(time_bank=bank)
         .unconfirmed_since(timezone.now() - LONG_WAIT)
         .select_related("awaiting_confirmation_from", *parties),
-        "flagged": Account.objects.filter(time_bank=bank)
-        .exclude(kind="pot")
-        .filter(Q(posted_minutes__lt=bank.default_credit_limit_minutes))
-        .select_related("person", "organisation"),
         "flagged_exchanges": Exchange.objects.filter(time_bank=bank, flagged_over_limit=True)
         .order_by("-recorded_at")
         .select_related(*parties)[:RECENT],

@@ -283,7 +283,7 @@ class Digest:
 
 
 def digest(*, time_bank: TimeBank, today: date | None = None) -> Digest:
-    """Everything in one broker's weekly digest for ``time_bank``. Thirteen queries."""
+    """Everything in one broker's weekly digest for ``time_bank``. Twelve queries."""
     today = today or timezone.localdate()
     week_ago = start_of(today - timedelta(days=7))
     in_bank_exchanges = Exchange.objects.filter(time_bank=time_bank)

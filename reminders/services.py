@@ -19,7 +19,7 @@ from django.utils import timezone
 
 from exchanges.models import Exchange, State
 from exchanges.services import confirm_overdue_exchanges
-from members.models import BROKER_ROLES, Contact, Listing, Membership, Person
+from members.models import BROKER_ROLES, Contact, Listing, Membership, Person, Representative
 
 from .emails import send
 from .followups import digest, listings_expiring, log_hours_due, log_hours_window, start_of
@@ -106,7 +106,7 @@ FIRST_NUDGE_DAYS = 3
 SECOND_NUDGE_DAYS = 7
 
 # (person id, period, id of the exchange / listing / time bank the email is about)
-Due = tuple[int, str, "int | None"]
+Due = tuple[int, str, int | None]
 
 
 def _emailable(rows: QuerySet[_M], person: str, kind: str | None) -> QuerySet[_M]:
@@ -210,14 +210,30 @@ def send_listing_expiry_reminders(*, today: date | None = None, eager: bool = Fa
     personal = _emailable(expiring, "person", Kind.LISTING_EXPIRY).values_list(
         "pk", "person_id", "expires_on"
     )
-    for_organisations = _emailable(
-        expiring.filter(organisation__isnull=False),
-        "organisation__representative__person",
+    # An organisation's listings go to each of its representatives who wants them (a
+    # representative who opted out must not stop the others): two queries, joined here.
+    organisation_listings = list(
+        expiring.filter(organisation__isnull=False).values_list(
+            "pk", "organisation_id", "expires_on"
+        )
+    )
+    representatives: dict[int, list[int]] = {}
+    for organisation_id, person_id in _emailable(
+        Representative.objects.filter(
+            organisation_id__in={org for _, org, _ in organisation_listings}
+        ),
+        "person",
         Kind.LISTING_EXPIRY,
-    ).values_list("pk", "organisation__representative__person_id", "expires_on")
+    ).values_list("organisation_id", "person_id"):
+        representatives.setdefault(organisation_id, []).append(person_id)
     due: list[Due] = [
         (person_id, f"listing-{pk}-{expires_on.isoformat()}", pk)
-        for pk, person_id, expires_on in [*personal, *for_organisations]
+        for pk, person_id, expires_on in personal
+    ]
+    due += [
+        (person_id, f"listing-{pk}-{expires_on.isoformat()}", pk)
+        for pk, organisation_id, expires_on in organisation_listings
+        for person_id in representatives.get(organisation_id, [])
     ]
     return _queue(LISTING_EXPIRY, due, eager=eager)
 
@@ -328,7 +344,9 @@ def _please_confirm_context(person: Person, period: str, object_id: int | None) 
 
 
 def _listing_expiry_context(person: Person, period: str, object_id: int | None) -> dict | None:
-    listing = Listing.objects.filter(pk=object_id).select_related("time_bank", "organisation").first()
+    listing = (
+        Listing.objects.filter(pk=object_id).select_related("time_bank", "organisation").first()
+    )
     if listing is None or not listing.is_open:
         return None  # closed or already expired
     return {

@@ -3,7 +3,6 @@ exchanges, donations and grants."""
 
 from __future__ import annotations
 
-
 from django.core import mail
 
 from exchanges.models import Exchange, Kind

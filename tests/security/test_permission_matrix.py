@@ -1,0 +1,235 @@
+"""The permission matrix: every URL pattern of the site and the API, for every role.
+
+The rows are checked against the URL configuration: a new URL pattern without a row here fails
+the suite, and so does a row for a pattern that no longer exists. Each cell is one request as
+that person, in a savepoint rolled back afterwards, so cells never affect each other.
+
+Roles (columns, in this order):
+  anon    nobody signed in
+  dora    applied to Riverside, not yet approved
+  bob     a member of Riverside
+  alice   a member of Riverside who represents its GP surgery (an organisation)
+  brenda  the broker of Riverside
+  ada     an administrator of Riverside
+  cora    a commissioner with Riverside in her remit (aggregates only)
+  hugo    the broker of another time bank (Hillside)
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from datetime import timedelta
+
+from django.db import transaction
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from django.utils import timezone
+from rest_framework.authtoken.models import Token
+
+from exchanges import services as exchanges
+from ledger import services as ledger
+from members import services as members
+from members.models import CapabilityLevel, Category, ListingKind, Role
+from reminders.services import preference_for
+from tests.base import CastTestCase
+from tests.factories import make_member
+
+ROLES = ["anon", "dora", "bob", "alice", "brenda", "ada", "cora", "hugo"]
+
+# name: (arguments, statuses for GET, statuses for POST), statuses by role in the order of ROLES.
+# Arguments name objects made in setUpTestData: slug, exchange, listing, request, capability,
+# application, person (bob), token (bob's unsubscribe token), kind, month.
+# POSTs send a reason (web) or the body in API_BODIES, so the check reaches past validation.
+# fmt: off
+MATRIX: dict[str, tuple[tuple[str, ...], str, str]] = {
+    # name                   arguments            GET: anon dora bob alice brenda ada cora hugo   POST: same order
+    "health": ((), "200 200 200 200 200 200 200 200", "200 200 200 200 200 200 200 200"),
+    "home": ((), "200 200 200 200 200 200 200 200", "200 200 200 200 200 200 200 200"),
+    "profile": ((), "302 200 200 200 200 200 200 200", "302 200 200 200 200 200 200 200"),
+    "apply": (("slug",), "302 302 302 302 302 302 302 200", "302 302 302 302 302 302 302 200"),
+    "application-queue": (("slug",), "302 403 403 403 200 200 403 403", "302 403 403 403 200 200 403 403"),
+    "add-offline-member": (("slug",), "302 403 403 403 200 200 403 403", "302 403 403 403 200 200 403 403"),
+    "approve-application": (("application",), "302 405 405 405 405 405 405 405", "302 404 404 404 302 302 404 404"),
+    "decline-application": (("application",), "302 404 404 404 200 200 404 404", "302 404 404 404 302 302 404 404"),
+    "listings": (("slug",), "302 403 200 200 200 200 403 403", "302 403 200 200 200 200 403 403"),
+    "listing-new": (("slug",), "302 403 200 200 200 200 403 403", "302 403 200 200 200 200 403 403"),
+    "listing-detail": (("listing",), "302 404 200 200 200 200 404 404", "302 404 200 200 200 200 404 404"),
+    "listing-edit": (("listing",), "302 404 200 403 200 200 404 404", "302 404 200 403 200 200 404 404"),
+    "listing-renew": (("listing",), "302 405 405 405 405 405 405 405", "302 404 302 403 302 302 404 404"),
+    "listing-close": (("listing",), "302 405 405 405 405 405 405 405", "302 404 302 403 302 302 404 404"),
+    "listing-matches": (("request",), "302 404 403 403 200 200 404 404", "302 404 403 403 200 200 404 404"),
+    "listing-introduce": (("request", "person"), "302 405 405 405 405 405 405 405", "302 404 403 403 302 302 404 404"),
+    "capabilities": (("slug",), "302 403 200 200 200 200 403 403", "302 403 200 200 200 200 403 403"),
+    "member-capabilities": (("slug", "person"), "302 403 200 403 200 200 403 403", "302 403 200 403 200 200 403 403"),
+    "capability-delete": (("capability",), "302 405 405 405 405 405 405 405", "302 404 302 404 302 302 404 404"),
+    "member-search": (("slug",), "302 403 403 403 200 200 403 403", "302 403 403 403 200 200 403 403"),
+    "member-page": (("slug", "person"), "302 403 403 403 200 200 403 403", "302 403 403 403 200 200 403 403"),
+    "dashboard": (("slug",), "302 403 200 200 200 200 403 403", "302 403 200 200 200 200 403 403"),
+    "record-exchange": (("slug",), "302 403 200 200 200 200 403 403", "302 403 200 200 200 200 403 403"),
+    "record-group": (("slug",), "302 403 200 200 200 200 403 403", "302 403 200 200 200 200 403 403"),
+    "donate": (("slug",), "302 403 200 200 200 200 403 403", "302 403 200 200 200 200 403 403"),
+    "grant": (("slug",), "302 403 403 403 200 200 403 403", "302 403 403 403 200 200 403 403"),
+    "statement": (("slug",), "302 403 200 200 200 200 403 403", "302 403 200 200 200 200 403 403"),
+    "desk": (("slug",), "302 403 403 403 200 200 403 403", "302 403 403 403 200 200 403 403"),
+    "exchange": (("exchange",), "302 404 200 200 200 200 404 404", "302 404 200 200 200 200 404 404"),
+    "confirm-exchange": (("exchange",), "302 404 200 200 200 200 404 404", "302 404 302 403 403 403 404 404"),
+    "approve-exchange": (("exchange",), "302 404 200 200 200 200 404 404", "302 404 403 403 302 302 404 404"),
+    "decline-exchange": (("exchange",), "302 404 200 200 200 200 404 404", "302 404 302 403 302 302 404 404"),
+    "reverse-exchange": (("exchange",), "302 404 200 200 200 200 404 404", "302 404 403 403 200 200 404 404"),
+    "email-preferences": ((), "302 200 200 200 200 200 200 200", "302 302 302 302 302 302 302 302"),
+    "unsubscribe": (("token", "kind"), "200 200 200 200 200 200 200 200", "200 200 200 200 200 200 200 200"),
+    "report-list": (("slug",), "302 403 403 403 200 200 403 403", "302 403 403 403 200 200 403 403"),
+    "report-detail": (("slug", "month"), "302 403 403 403 404 404 403 403", "302 403 403 403 404 404 403 403"),
+    "report-csv": (("slug", "month"), "302 403 403 403 404 404 403 403", "302 403 403 403 404 404 403 403"),
+    "member-statements": (("slug",), "302 403 200 200 200 200 403 403", "302 403 200 200 200 200 403 403"),
+    "member-statement": (("slug", "month"), "302 403 404 404 404 404 403 403", "302 403 404 404 404 404 403 403"),
+    "api-me": ((), "403 200 200 200 200 200 200 200", "403 405 405 405 405 405 405 405"),
+    "application-list": ((), "403 200 200 200 200 200 200 200", "403 405 405 405 405 405 405 405"),
+    "application-detail": (("application",), "403 404 404 404 200 200 404 404", "403 405 405 405 405 405 405 405"),
+    "application-approve": (("application",), "403 405 405 405 405 405 405 405", "403 404 404 404 200 200 404 404"),
+    "application-decline": (("application",), "403 405 405 405 405 405 405 405", "403 404 404 404 200 200 404 404"),
+    "api-listing-list": ((), "403 200 200 200 200 200 200 200", "403 400 400 400 400 400 400 400"),
+    "api-listing-detail": (("listing",), "403 404 200 200 200 200 404 404", "403 405 405 405 405 405 405 405"),
+    "api-listing-close": (("listing",), "403 405 405 405 405 405 405 405", "403 404 200 403 200 200 404 404"),
+    "api-listing-renew": (("listing",), "403 405 405 405 405 405 405 405", "403 404 200 403 200 200 404 404"),
+    "api-listing-reply": (("listing",), "403 405 405 405 405 405 405 405", "403 404 400 201 201 201 404 404"),
+    "api-category-list": ((), "403 200 200 200 200 200 200 200", "403 405 405 405 405 405 405 405"),
+    "api-donations": ((), "403 405 405 405 405 405 405 405", "403 400 400 400 400 400 400 400"),
+    "api-grants": ((), "403 405 405 405 405 405 405 405", "403 400 400 400 400 400 400 400"),
+    "api-balances": ((), "403 200 200 200 200 200 200 200", "403 405 405 405 405 405 405 405"),
+    "api-statement": ((), "403 400 400 400 400 400 400 400", "403 405 405 405 405 405 405 405"),
+    "exchange-list": ((), "403 200 200 200 200 200 200 200", "403 400 400 400 400 400 400 400"),
+    "exchange-group": ((), "403 405 405 405 405 405 405 405", "403 400 400 400 400 400 400 400"),
+    "exchange-detail": (("exchange",), "403 404 200 200 200 200 404 404", "403 405 405 405 405 405 405 405"),
+    "exchange-approve": (("exchange",), "403 405 405 405 405 405 405 405", "403 404 403 403 200 200 404 404"),
+    "exchange-confirm": (("exchange",), "403 405 405 405 405 405 405 405", "403 404 200 403 403 403 404 404"),
+    "exchange-decline": (("exchange",), "403 405 405 405 405 405 405 405", "403 404 200 403 200 200 404 404"),
+    "exchange-reverse": (("exchange",), "403 405 405 405 405 405 405 405", "403 404 403 403 400 400 404 404"),
+    "api-schema": ((), "200 200 200 200 200 200 200 200", "405 405 405 405 405 405 405 405"),
+    "api-docs": ((), "200 200 200 200 200 200 200 200", "405 405 405 405 405 405 405 405"),
+}
+# fmt: on
+API_BODIES = {
+    "application-decline": {"reason": "Checked"},
+    "exchange-decline": {"reason": "Checked"},
+    "exchange-reverse": {"reason": "Checked"},
+    "api-listing-reply": {"message": "Hello"},
+}
+
+# Whole URL trees that belong to other packages: Django's admin and django-allauth's account
+# pages. Staff-only admin is covered by Django; allauth's pages are public by design.
+OUTSIDE = ("admin/", "accounts/")
+
+
+@contextmanager
+def rolled_back():
+    with transaction.atomic():
+        yield
+        transaction.set_rollback(True)
+
+
+def url_patterns() -> dict[str, str]:
+    """Every named URL pattern of the project, outside the packages listed in OUTSIDE."""
+
+    def walk(patterns, prefix=""):  # type: ignore[no-untyped-def]
+        for pattern in patterns:
+            if isinstance(pattern, URLResolver):
+                yield from walk(pattern.url_patterns, prefix + str(pattern.pattern))
+            elif isinstance(pattern, URLPattern):
+                yield prefix + str(pattern.pattern), pattern.name
+
+    found = {}
+    for route, name in walk(get_resolver().url_patterns):
+        if route.startswith(OUTSIDE) or name is None:
+            continue
+        found[name] = route
+    return found
+
+
+class PermissionMatrix(CastTestCase):
+    @classmethod
+    def setUpTestData(cls) -> None:
+        super().setUpTestData()
+        cls.ada = make_member(cls.riverside, "Ada Admin", role=Role.ADMIN)
+        alice = ledger.open_account(time_bank=cls.riverside, person=cls.alice)
+        bob = ledger.open_account(time_bank=cls.riverside, person=cls.bob)
+        cls.exchange = exchanges.record_exchange(
+            recorded_by=cls.alice,
+            giver=alice,
+            receiver=bob,
+            minutes=60,
+            details=exchanges.Details(
+                effective_date=timezone.localdate() - timedelta(days=1), description="Lift"
+            ),
+        )
+        category = Category.objects.get(slug="gardening")
+        cls.listing = members.publish_listing(
+            author=cls.bob,
+            time_bank=cls.riverside,
+            details=members.ListingDetails(
+                kind=ListingKind.OFFER, category=category, title="Gardening"
+            ),
+        )
+        cls.request_listing = members.publish_listing(
+            author=cls.bob,
+            time_bank=cls.riverside,
+            details=members.ListingDetails(
+                kind=ListingKind.REQUEST, category=category, title="Hedge cutting"
+            ),
+        )
+        cls.capability = members.add_capability(
+            editor=cls.bob,
+            membership=cls.bob.memberships.get(),
+            category=category,
+            description="Pruning",
+            level=CapabilityLevel.DOES,
+        )
+        cls.token = preference_for(cls.bob).token
+        cls.tokens = {
+            role: Token.objects.create(user=getattr(cls, role).user).key for role in ROLES[1:]
+        }
+
+    def arguments(self, names: tuple[str, ...]) -> list[object]:
+        values = {
+            "slug": "riverside",
+            "exchange": self.exchange.pk,
+            "listing": self.listing.pk,
+            "request": self.request_listing.pk,
+            "capability": self.capability.pk,
+            "application": self.dora.memberships.get().pk,
+            "person": self.bob.pk,
+            "token": self.token,
+            "kind": "log_hours",
+            "month": (timezone.localdate().replace(day=1) - timedelta(days=1)).strftime("%Y-%m"),
+        }
+        return [values[name] for name in names]
+
+    def test_every_url_pattern_has_a_row(self):
+        patterns = url_patterns()
+        missing = sorted(set(patterns) - set(MATRIX))
+        stale = sorted(set(MATRIX) - set(patterns))
+        self.assertEqual(missing, [], "URL patterns without a row in the permission matrix")
+        self.assertEqual(stale, [], "rows for URL patterns that no longer exist")
+        self.assertGreaterEqual(len(patterns), 60)
+
+    def test_each_role_gets_the_expected_status_on_each_url(self):
+        for name, (names, on_get, on_post) in MATRIX.items():
+            url = reverse(name, args=self.arguments(names))
+            for method, expected in (("get", on_get), ("post", on_post)):
+                for role, status in zip(ROLES, expected.split(), strict=True):
+                    with self.subTest(url=name, method=method, role=role), rolled_back():
+                        self.assertEqual(self.request(method, name, url, role), int(status))
+
+    def request(self, method: str, name: str, url: str, role: str) -> int:
+        self.client.logout()
+        if url.startswith("/api/"):
+            headers = {"HTTP_AUTHORIZATION": f"Token {self.tokens[role]}"} if role != "anon" else {}
+            body = API_BODIES.get(name, {}) if method == "post" else {}
+            send = getattr(self.client, method)
+            if method == "post":
+                return send(url, body, content_type="application/json", **headers).status_code
+            return send(url, **headers).status_code
+        if role != "anon":
+            self.client.force_login(getattr(self, role).user)
+        if method == "post":
+            return self.client.post(url, {"reason": "Checked"}).status_code
+        return self.client.get(url).status_code
