@@ -1,0 +1,15 @@
+from django.urls import path
+
+from . import views
+
+urlpatterns = [
+    path("banks/<slug:slug>/desk/reports/", views.report_list, name="report-list"),
+    path("banks/<slug:slug>/desk/reports/<str:month>/", views.report_detail, name="report-detail"),
+    path("banks/<slug:slug>/desk/reports/<str:month>/csv/", views.report_csv, name="report-csv"),
+    path("banks/<slug:slug>/statements/", views.statement_list, name="member-statements"),
+    path(
+        "banks/<slug:slug>/statements/<str:month>/",
+        views.statement_detail,
+        name="member-statement",
+    ),
+]

@@ -1,0 +1,97 @@
+"""A small known month of help in Riverside, and helpers to run the monthly job in tests.
+
+Month M (two months ago), all recorded by brenda on the day, so posted within the month:
+alice gives bob 2 h, bob gives alice 1 h (both give and receive); carl gives erin 1.5 h
+(carl only gives, erin only receives); alice gives olive 1 h (olive, offline, only receives).
+brenda and dan (who joined in M) do nothing. Trading members: alice, bob, brenda, olive, carl,
+erin, dan (cora is a commissioner, dora an applicant: not counted).
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from datetime import date, datetime, time, timedelta
+from smtplib import SMTPRecipientsRefused
+from typing import Any
+
+import time_machine
+from django.core.mail.backends.locmem import EmailBackend
+from django.utils import timezone
+
+from exchanges import services as exchanges
+from ledger import services as ledger
+from members.models import Membership, Person
+from reports.services import add_months, first_of
+from tests.base import Cast
+from tests.factories import make_member
+from timebank.celery import app
+
+
+def at(day: date, hour: int = 12) -> datetime:
+    return timezone.make_aware(datetime.combine(day, time(hour)))
+
+
+@contextmanager
+def eager_tasks():
+    """Run Celery tasks in this process at once (tasks queued after commit run then)."""
+    previous = app.conf.task_always_eager
+    app.conf.task_always_eager = True
+    try:
+        yield
+    finally:
+        app.conf.task_always_eager = previous
+
+
+class RefusingBackend(EmailBackend):
+    """The locmem backend, except the mail server refuses anyone at refused.example.org."""
+
+    def send_messages(self, messages: Any) -> int:
+        for message in messages:
+            refused = [to for to in message.to if to.endswith("@refused.example.org")]
+            if refused:
+                raise SMTPRecipientsRefused({to: (550, b"No such user") for to in refused})
+        return super().send_messages(messages)
+
+
+class KnownMonth(Cast):
+    """The cast plus carl, erin and dan, and month M's help (see the module docstring)."""
+
+    @classmethod
+    def build_month(cls) -> None:
+        cls.build_cast()
+        cls.m = add_months(first_of(timezone.localdate()), -2)
+        cls.n = add_months(cls.m, 1)
+        # carl only gives; erin only receives; dan joined in month M and has done nothing yet.
+        cls.carl = make_member(cls.riverside, "Carl Carpenter", area="GL50")
+        cls.erin = make_member(cls.riverside, "Erin Elder", area="GL52")
+        cls.dan = make_member(cls.riverside, "Dan Newcomer")
+        Membership.objects.filter(person=cls.dan).update(decided_at=at(cls.m + timedelta(days=1)))
+        cls.accounts = {
+            p.pk: ledger.open_account(time_bank=cls.riverside, person=p)
+            for p in (cls.alice, cls.bob, cls.carl, cls.erin, cls.olive, cls.brenda)
+        }
+        cls.help(cls.alice, cls.bob, 120, cls.m + timedelta(days=2))
+        cls.help(cls.bob, cls.alice, 60, cls.m + timedelta(days=4))
+        cls.help(cls.carl, cls.erin, 90, cls.m + timedelta(days=6))
+        cls.help(cls.alice, cls.olive, 60, cls.m + timedelta(days=8))
+
+    @classmethod
+    def help(
+        cls,
+        giver: Person,
+        receiver: Person,
+        minutes: int,
+        day: date,
+        *,
+        recorded: date | None = None,
+    ) -> Any:
+        """brenda records that ``giver`` helped ``receiver`` on ``day`` (recorded that day,
+        or later on ``recorded``)."""
+        with time_machine.travel(at(recorded or day), tick=False):
+            return exchanges.record_exchange(
+                recorded_by=cls.brenda,
+                giver=cls.accounts[giver.pk],
+                receiver=cls.accounts[receiver.pk],
+                minutes=minutes,
+                details=exchanges.Details(effective_date=day, description="Help"),
+            )
