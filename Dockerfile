@@ -7,6 +7,9 @@ COPY pyproject.toml README.md Makefile manage.py ./
 COPY timebank timebank
 COPY members members
 COPY ledger ledger
+COPY exchanges exchanges
+COPY reminders reminders
+COPY reports reports
 COPY templates templates
 RUN make install EXTRAS= PYTHON=python3.11 \
  && DEBUG=false SECRET_KEY=build-only ALLOWED_HOSTS=localhost .venv/bin/python manage.py collectstatic --noinput

@@ -36,9 +36,19 @@ lint: install
 
 # The whole test suite on the database and broker named by DATABASE_URL and REDIS_URL
 # (SQLite and the embedded broker when they are unset).
+# The schemathesis fuzz of the API runs as its own step, so its result stands out.
 test: lint
 	$(BIN)/python manage.py check
-	$(BIN)/pytest
+	$(BIN)/python manage.py spectacular --validate --fail-on-warn --file /dev/null
+	$(BIN)/pytest -m "not fuzz"
+	@echo "=== schemathesis: every API operation, every role, against the OpenAPI schema ==="
+	$(BIN)/pytest -m fuzz -q tests/test_api_fuzz.py
+
+# The ledger benchmark's short mode: correctness only (invariants, duplicates), never speed.
+# django-hordak is a comparison baseline in the bench extra, never a runtime dependency.
+bench-short: install
+	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev,bench]'
+	$(BIN)/python bench/ledger_bench.py --short
 
 # Production processes (docker-compose.yml runs these).
 migrate:
