@@ -6,7 +6,7 @@ from datetime import datetime, time, timedelta
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -34,6 +34,14 @@ from .models import Exchange, State, hour_totals
 # How long an exchange may wait for the other party before the desk lists it.
 LONG_WAIT = timedelta(days=7)
 RECENT = 10
+
+
+def _id_param(request: HttpRequest, name: str) -> int:
+    """A numeric id from the query string; anything else names nothing, so 404."""
+    value = request.GET.get(name, "")
+    if not value.isdigit() or len(value) > 18:
+        raise Http404(f"No such {name}.")
+    return int(value)
 
 
 def _own_account(bank: TimeBank, person: object) -> Account:
@@ -99,7 +107,7 @@ def record(request: HttpRequest, slug: str) -> HttpResponse:
     """Record an exchange: a member for themselves; a broker for anyone (``?for=<account>``)."""
     bank, person, membership = get_bank_for_member(request.user, slug)
     listing = (
-        get_listing_for(request.user, int(request.GET["listing"]))
+        get_listing_for(request.user, _id_param(request, "listing"))
         if request.GET.get("listing")
         else None
     )
@@ -108,7 +116,7 @@ def record(request: HttpRequest, slug: str) -> HttpResponse:
         initial = {"category": listing.category_id, "description": listing.title}
     if membership.is_broker:
         if request.GET.get("for"):
-            initial["giver"] = get_account_for(request.user, bank, int(request.GET["for"])).pk
+            initial["giver"] = get_account_for(request.user, bank, _id_param(request, "for")).pk
         form = BrokerRecordForm(request.POST or None, bank=bank, initial=initial)
     else:
         own = _own_account(bank, person)
@@ -317,7 +325,7 @@ def statement(request: HttpRequest, slug: str) -> HttpResponse:
     """A statement for any date range, printable, and as CSV with ``?format=csv``."""
     bank, person, _membership = get_bank_for_member(request.user, slug)
     account = (
-        get_account_for(request.user, bank, int(request.GET["account"]))
+        get_account_for(request.user, bank, _id_param(request, "account"))
         if request.GET.get("account")
         else _own_account(bank, person)
     )

@@ -232,3 +232,16 @@ class Statement(CastTestCase):
             reverse("statement", args=["riverside"]), {"start": "2026-05-01", "end": "2026-04-01"}
         )
         self.assertContains(response, "on or after the start date")
+
+
+class MalformedQueryStrings(CastTestCase):
+    def test_a_malformed_id_in_the_address_is_a_404_not_an_error(self):
+        self.client.force_login(self.brenda.user)
+        for url in (
+            reverse("record-exchange", args=["riverside"]) + "?for=abc",
+            reverse("record-exchange", args=["riverside"]) + "?listing=1e9",
+            reverse("statement", args=["riverside"]) + "?account=-1",
+            reverse("statement", args=["riverside"]) + "?account=99999999999999999999999",
+        ):
+            with self.subTest(url=url):
+                self.assertEqual(self.client.get(url).status_code, 404)

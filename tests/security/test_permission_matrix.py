@@ -233,3 +233,34 @@ class PermissionMatrix(CastTestCase):
         if method == "post":
             return self.client.post(url, {"reason": "Checked"}).status_code
         return self.client.get(url).status_code
+
+    def test_odd_query_strings_never_cause_a_server_error(self):
+        junk = {
+            "page": "abc",
+            "category": "x",
+            "kind": "zz",
+            "state": "?",
+            "start": "not-a-date",
+            "end": "2026-99-99",
+            "q": "\x00",
+            "area": "<script>",
+            "account": "1e9",
+            "for": "-1",
+            "listing": "",
+            "format": "csv",
+            "month": "13-2026",
+            "banks": ",,",
+            "time_bank": "%",
+        }
+        for name, (names, _on_get, _on_post) in MATRIX.items():
+            url = reverse(name, args=self.arguments(names))
+            for role in ("bob", "brenda", "cora"):
+                with self.subTest(url=name, role=role), rolled_back():
+                    if url.startswith("/api/"):
+                        status = self.client.get(
+                            url, junk, HTTP_AUTHORIZATION=f"Token {self.tokens[role]}"
+                        ).status_code
+                    else:
+                        self.client.force_login(getattr(self, role).user)
+                        status = self.client.get(url, junk).status_code
+                    self.assertLess(status, 500)
