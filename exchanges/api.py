@@ -18,7 +18,7 @@ with another body is a 409.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal, InvalidOperation
@@ -48,6 +48,7 @@ from ledger import services as ledger
 from ledger.models import Account, AccountKind, Entry, format_hours
 from members.access import get_bank_for_member, get_listing_for, person_for
 from members.models import Category, Person, TimeBank
+from timebank.api import ErrorSerializer, StrictSerializer
 
 from . import services
 from .access import get_account_for, get_exchange_for, visible_exchanges
@@ -60,19 +61,6 @@ IDEMPOTENCY_KEY_MAX = 64
 # --- Input ---------------------------------------------------------------------------------------
 
 
-class StrictSerializer(serializers.Serializer):
-    """Refuses keys it does not declare, naming each one, so a typo never passes silently."""
-
-    def to_internal_value(self, data: Any) -> Any:
-        if isinstance(data, Mapping):
-            unknown = sorted(set(data) - set(self.fields))
-            if unknown:
-                raise serializers.ValidationError(
-                    {name: ["This field is not recognised."] for name in unknown}
-                )
-        return super().to_internal_value(data)
-
-
 def _inline_enum(field: serializers.Field, values: list[str]) -> serializers.Field:
     """Document ``field`` as an inline enum. Several components have a ``kind``, ``state`` or
     ``role`` with other choices; inline, their names cannot collide in the schema."""
@@ -81,7 +69,16 @@ def _inline_enum(field: serializers.Field, values: list[str]) -> serializers.Fie
 
 @extend_schema_field(
     {
-        "oneOf": [{"type": "string", "example": "1.5"}, {"type": "number", "example": 1.5}],
+        "oneOf": [
+            {"type": "string", "pattern": r"^[0-9]{1,5}(\.(0|00|25|5|50|75))?$", "example": "1.5"},
+            {
+                "type": "number",
+                "minimum": 0.25,
+                "maximum": 99999.75,
+                "multipleOf": 0.25,
+                "example": 1.5,
+            },
+        ],
         "description": "Hours in quarter-hour steps: 0.25, 0.5, 1, 1.75 ...",
     }
 )
@@ -118,12 +115,23 @@ class HoursField(serializers.Field):
         return f"{(Decimal(value) / 60).normalize():f}"
 
 
+# The field takes any small number so the services can say what is wrong with it; the schema
+# shows what they accept.
+@extend_schema_field({"type": "integer", "minimum": 15, "maximum": 10**6, "multipleOf": 15})
+class MinutesField(serializers.IntegerField):
+    pass
+
+
+# In the schema: a body with an amount gives hours or minutes, one of them.
+AMOUNT_RULE = {"oneOf": [{"required": ["hours"]}, {"required": ["minutes"]}]}
+
+
 class AmountMixin(serializers.Serializer):
     """Either ``hours`` (decimal, quarter hours) or ``minutes`` (whole minutes); read as
     ``attrs["minutes"]``, with ``attrs["amount_field"]`` naming the one given."""
 
     hours = HoursField(required=False)
-    minutes = serializers.IntegerField(
+    minutes = MinutesField(
         required=False,
         min_value=-(10**6),
         max_value=10**6,
@@ -165,6 +173,18 @@ class DetailsMixin(serializers.Serializer):
 class RecordExchangeSerializer(StrictSerializer, AmountMixin, DetailsMixin):
     """Record a one-to-one exchange: as a party (``role`` and ``other_account``), or as a
     broker between two accounts (``giver_account`` and ``receiver_account``)."""
+
+    schema_rules = {
+        "allOf": [
+            AMOUNT_RULE,
+            {
+                "oneOf": [
+                    {"required": ["role", "other_account"]},
+                    {"required": ["giver_account", "receiver_account"]},
+                ]
+            },
+        ]
+    }
 
     time_bank = serializers.SlugField(help_text="The time bank's short name.")
     role = _inline_enum(
@@ -210,6 +230,9 @@ class RecordExchangeSerializer(StrictSerializer, AmountMixin, DetailsMixin):
 
 
 class LegSerializer(StrictSerializer, AmountMixin):
+    """One account's part in a group exchange: its hours (or minutes)."""
+
+    schema_rules = AMOUNT_RULE
     account = serializers.IntegerField()
 
 
@@ -223,6 +246,7 @@ class GroupExchangeSerializer(StrictSerializer, DetailsMixin):
 
 
 class DonationSerializer(StrictSerializer, AmountMixin):
+    schema_rules = AMOUNT_RULE
     time_bank = serializers.SlugField(help_text="The time bank's short name.")
     from_account = serializers.IntegerField(
         required=False,
@@ -237,6 +261,7 @@ class DonationSerializer(StrictSerializer, AmountMixin):
 
 
 class GrantSerializer(StrictSerializer, AmountMixin):
+    schema_rules = AMOUNT_RULE
     time_bank = serializers.SlugField(help_text="The time bank's short name.")
     to_account = serializers.IntegerField(help_text="The member or organisation receiving.")
     reason = serializers.CharField(
@@ -395,11 +420,6 @@ class StatementSerializer(serializers.Serializer):
     closing_minutes = serializers.IntegerField()
     closing_hours = serializers.CharField()
     lines = StatementLineSerializer(many=True)
-
-
-class ErrorSerializer(serializers.Serializer):
-    detail = serializers.CharField()
-    code = serializers.CharField(required=False, help_text="For 409: the kind of conflict.")
 
 
 # --- Helpers -------------------------------------------------------------------------------------

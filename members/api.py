@@ -6,8 +6,6 @@ fields in a request body are refused with 400, so a typo never passes silently."
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from drf_spectacular.utils import (
@@ -22,6 +20,8 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
+
+from timebank.api import StrictSerializer
 
 from . import services
 from .access import get_application_for, get_listing_for, person_for
@@ -148,19 +148,6 @@ class ApplicationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, views
 
 
 # --- Offers and requests ---------------------------------------------------------------------
-
-
-class StrictSerializer(serializers.Serializer):
-    """Refuses fields it does not know, naming each one."""
-
-    def to_internal_value(self, data: object) -> dict:
-        if isinstance(data, Mapping):
-            unknown = sorted(set(data) - set(self.fields))
-            if unknown:
-                raise serializers.ValidationError(
-                    {name: ["This field is not recognised."] for name in unknown}
-                )
-        return super().to_internal_value(data)
 
 
 class CategorySerializer(serializers.ModelSerializer):
