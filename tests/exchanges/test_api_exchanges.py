@@ -7,7 +7,6 @@ in a bank where the caller does not trade is 403; anonymous callers are refused 
 
 from __future__ import annotations
 
-
 from django.core import mail
 from django.utils import timezone
 from rest_framework.test import APIClient
