@@ -8,20 +8,41 @@ member's email address is never shown to another member.
 from __future__ import annotations
 
 from django.conf import settings
-from django.core.mail import send_mail
-from django.template.loader import render_to_string
+from django.core.mail import EmailMultiAlternatives
+from django.template import TemplateDoesNotExist
+from django.template.loader import get_template, render_to_string
 from django.urls import reverse
 
 from .models import Contact, Membership, Person
 
 
-def send(name: str, *, to: str, context: dict) -> None:
-    """Render templates/emails/<name>-subject.txt and -body.txt and send one email."""
-    context = {"site_url": settings.SITE_URL, **context}
+def send(name: str, *, to: str, context: dict, unsubscribe: str | None = None) -> None:
+    """Render ``templates/emails/<name>-subject.txt``, ``-body.txt`` and, if it exists,
+    ``-body.html``, and send one email to ``to``.
+
+    ``unsubscribe`` is the one-click link of a non-essential email: it is in the context as
+    ``unsubscribe_url`` and in the ``List-Unsubscribe`` (RFC 2369) and ``List-Unsubscribe-Post``
+    (RFC 8058) headers. Raises what the mail backend raises (SMTP errors are ``OSError``s).
+    """
+    context = {"site_url": settings.SITE_URL, "unsubscribe_url": unsubscribe, **context}
     # One line, whatever a member typed into a title: a newline in a header is refused.
     subject = " ".join(render_to_string(f"emails/{name}-subject.txt", context).split())
-    body = render_to_string(f"emails/{name}-body.txt", context)
-    send_mail(subject, body, None, [to])
+    headers = {}
+    if unsubscribe:
+        headers = {
+            "List-Unsubscribe": f"<{unsubscribe}>",
+            "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+        }
+    message = EmailMultiAlternatives(
+        subject, render_to_string(f"emails/{name}-body.txt", context), None, [to], headers=headers
+    )
+    try:
+        html = get_template(f"emails/{name}-body.html")
+    except TemplateDoesNotExist:
+        html = None
+    if html is not None:
+        message.attach_alternative(html.render(context), "text/html")
+    message.send()
 
 
 def _applicant_email(membership: Membership) -> str | None:

@@ -19,9 +19,9 @@ from django.utils import timezone
 
 from exchanges.models import Exchange, State
 from exchanges.services import confirm_overdue_exchanges
+from members.emails import send
 from members.models import BROKER_ROLES, Contact, Listing, Membership, Person, Representative
 
-from .emails import send
 from .followups import digest, listings_expiring, log_hours_due, log_hours_window, start_of
 from .models import EmailPreference, Kind, SentReminder
 

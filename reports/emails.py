@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from django.conf import settings
-from django.core.mail import EmailMultiAlternatives
-from django.template.loader import render_to_string
 from django.urls import reverse
+
+from members.emails import send
 
 from .models import Statement
 
@@ -27,17 +27,5 @@ def statement(statement: Statement, *, unsubscribe_url: str) -> None:
             {**item, "url": settings.SITE_URL + reverse("listing-detail", args=[item["id"]])}
             for item in statement.suggestions
         ],
-        "unsubscribe_url": unsubscribe_url,
     }
-    subject = " ".join(render_to_string("emails/statement-subject.txt", context).split())
-    message = EmailMultiAlternatives(
-        subject,
-        render_to_string("emails/statement-body.txt", context),
-        to=[person.user.email],
-        headers={
-            "List-Unsubscribe": f"<{unsubscribe_url}>",
-            "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
-        },
-    )
-    message.attach_alternative(render_to_string("emails/statement-body.html", context), "text/html")
-    message.send()
+    send("statement", to=person.user.email, context=context, unsubscribe=unsubscribe_url)
