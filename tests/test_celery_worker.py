@@ -1,69 +1,27 @@
 """A real Celery worker, connected to Redis, runs a task from the beat schedule (not eager mode)."""
 
-import os
-import subprocess
-import sys
 import time
 import uuid
-from pathlib import Path
 from unittest import skipUnless
 
-from django.conf import settings
 from django.db import connection
 from django.test import TransactionTestCase
 
 from ledger import services as ledger
 from tests.base import Cast
+from tests.workers import ON_POSTGRES_AND_REDIS, WHY_SKIPPED, start_worker, stop_workers
 from timebank.celery import app
 
-ROOT = Path(__file__).resolve().parent.parent
-ON_POSTGRES_AND_REDIS = settings.DATABASES["default"]["ENGINE"].endswith("postgresql") and bool(
-    settings.REDIS_URL
-)
 
-
-@skipUnless(
-    ON_POSTGRES_AND_REDIS,
-    "needs a worker process sharing the test database: PostgreSQL and Redis only",
-)
+@skipUnless(ON_POSTGRES_AND_REDIS, WHY_SKIPPED)
 class BeatTaskOnARealWorker(Cast, TransactionTestCase):
     def setUp(self) -> None:
         self.build_cast()
         self.queue = f"test-{uuid.uuid4().hex[:8]}"
-        db = connection.settings_dict
-        test_database_url = (
-            f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
-        )
-        self.worker = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "timebank",
-                "worker",
-                "--pool=solo",
-                "--queues",
-                self.queue,
-                "--without-heartbeat",
-                "--without-mingle",
-                "--without-gossip",
-                "--loglevel=WARNING",
-            ],
-            cwd=ROOT,
-            env={**os.environ, "DATABASE_URL": test_database_url, "REDIS_URL": settings.REDIS_URL},
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
+        self.worker = start_worker(self.queue, name=self.queue)
 
     def tearDown(self) -> None:
-        self.worker.terminate()
-        try:
-            self.worker.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            self.worker.kill()
-        self.worker.stdout.close()
+        stop_workers(self.worker)
 
     def run_scheduled(self, name: str) -> object:
         entry = app.conf.beat_schedule[name]

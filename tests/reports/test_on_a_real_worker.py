@@ -2,9 +2,6 @@
 handed the monthly report task for the same bank and month at once. One report per bank and
 one statement email per member come out."""
 
-import os
-import subprocess
-import sys
 import tempfile
 import time
 import uuid
@@ -12,80 +9,32 @@ from email import message_from_string
 from pathlib import Path
 from unittest import skipUnless
 
-from django.conf import settings
-from django.db import connection
 from django.test import TransactionTestCase
 
 from reports.models import MonthlyReport, Statement
+from tests.workers import ON_POSTGRES_AND_REDIS, WHY_SKIPPED, start_worker, stop_workers
 from timebank.celery import app
 
 from .support import KnownMonth
 
-ROOT = Path(__file__).resolve().parent.parent.parent
-ON_POSTGRES_AND_REDIS = settings.DATABASES["default"]["ENGINE"].endswith("postgresql") and bool(
-    settings.REDIS_URL
-)
 
-
-@skipUnless(
-    ON_POSTGRES_AND_REDIS,
-    "needs worker processes sharing the test database: PostgreSQL and Redis only",
-)
+@skipUnless(ON_POSTGRES_AND_REDIS, WHY_SKIPPED)
 class MonthlyReportOnRealWorkers(KnownMonth, TransactionTestCase):
     def setUp(self) -> None:
         self.build_month()
         self.queue = f"test-reports-{uuid.uuid4().hex[:8]}"
         self.mail_dir = tempfile.mkdtemp(prefix="reports-mail-")
-        db = connection.settings_dict
-        test_database_url = (
-            f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
-        )
         env = {
-            **os.environ,
-            "DATABASE_URL": test_database_url,
-            "REDIS_URL": settings.REDIS_URL,
             "DJANGO_SETTINGS_MODULE": "tests.reports.worker_settings",
             "REPORTS_TEST_EMAIL_DIR": self.mail_dir,
             "REPORTS_TEST_QUEUE": self.queue,
         }
-        env.pop("EMAIL_URL", None)
         self.workers = [
-            subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "celery",
-                    "-A",
-                    "timebank",
-                    "worker",
-                    "--pool=solo",
-                    "--queues",
-                    self.queue,
-                    "--hostname",
-                    f"{self.queue}-{n}@%h",
-                    "--without-heartbeat",
-                    "--without-mingle",
-                    "--without-gossip",
-                    "--loglevel=WARNING",
-                ],
-                cwd=ROOT,
-                env=env,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
-                text=True,
-            )
-            for n in range(2)
+            start_worker(self.queue, name=f"{self.queue}-{n}", env=env) for n in range(2)
         ]
 
     def tearDown(self) -> None:
-        for worker in self.workers:
-            worker.terminate()
-        for worker in self.workers:
-            try:
-                worker.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                worker.kill()
-            worker.stdout.close()
+        stop_workers(*self.workers)
 
     def sent_to(self) -> list[str]:
         messages = []
