@@ -8,10 +8,10 @@ from django.test import SimpleTestCase
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def manage_check(**env: str) -> subprocess.CompletedProcess:
+def manage_check(*options: str, **env: str) -> subprocess.CompletedProcess:
     clean = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL", "DEBUG"}}
     return subprocess.run(
-        [sys.executable, "manage.py", "check"],
+        [sys.executable, "manage.py", "check", *options],
         cwd=ROOT,
         env={**clean, **env},
         capture_output=True,
@@ -46,3 +46,14 @@ class MalformedSettingsStopStartUp(SimpleTestCase):
     def test_the_local_defaults_start_cleanly(self):
         result = manage_check()
         self.assertEqual(result.returncode, 0, result.stderr)
+
+    def test_production_settings_pass_the_deployment_checklist(self):
+        result = manage_check(
+            "--deploy",
+            "--fail-level",
+            "WARNING",
+            DEBUG="false",
+            SECRET_KEY="x" * 40 + "production-like-secret-key-for-the-check",
+            ALLOWED_HOSTS="timebank.example.org",
+        )
+        self.assertEqual(result.returncode, 0, result.stdout + result.stderr)
