@@ -1,16 +1,24 @@
 """Access functions for reports and statements: load what the user asked for, or refuse.
 
 A report is for the brokers of its time bank (403 for anyone else); a statement is for its
-own member (404 for anyone else, so its existence is not revealed).
+own member (404 for anyone else, so its existence is not revealed). A commissioner report
+(aggregates only) is for the bank's brokers and admins, its approved commissioners, and
+anyone holding a commissioner grant for the bank in force today; others get 403, and a bank
+that does not exist is 404.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+from django.core.exceptions import PermissionDenied
+from django.db.models import Exists, OuterRef
 from django.http import Http404
 
-from members.access import get_bank_for_broker, get_bank_for_member
+from members.access import get_bank_for_broker, get_bank_for_member, person_for
+from members.models import BROKER_ROLES, Membership, Role, Status, TimeBank
 
-from .models import MonthlyReport, ReportState, Statement
+from .models import CommissionerGrant, MonthlyReport, ReportState, Statement
 from .services import parse_month
 
 
@@ -45,3 +53,31 @@ def get_statement_for(user: object, slug: str, month: str) -> Statement:
     if statement is None:
         raise Http404("No statement for that month.")
     return statement
+
+
+def get_banks_for_commissioning(user: object, slugs: Sequence[str]) -> list[TimeBank]:
+    """The time banks ``slugs`` (in that order), if the user may see the commissioner report
+    of every one of them: a broker or admin of the bank, an approved commissioner of it, or
+    the holder of a grant for it in force today. One query for the banks and the check."""
+    wanted = list(dict.fromkeys(slugs))
+    person = person_for(user)
+    if person is None:
+        raise PermissionDenied("Only commissioners and brokers of a time bank see its reports.")
+    roles = Membership.objects.filter(
+        time_bank=OuterRef("pk"),
+        person=person,
+        status=Status.APPROVED,
+        role__in=[*BROKER_ROLES, Role.COMMISSIONER],
+    )
+    grants = CommissionerGrant.objects.in_force().filter(time_bank=OuterRef("pk"), person=person)
+    banks = {
+        bank.slug: bank
+        for bank in TimeBank.objects.filter(slug__in=wanted).annotate(
+            allowed=Exists(roles) | Exists(grants)
+        )
+    }
+    if not wanted or len(banks) != len(wanted):
+        raise Http404("No such time bank.")
+    if not all(bank.allowed for bank in banks.values()):  # type: ignore[attr-defined]
+        raise PermissionDenied("Only commissioners and brokers of a time bank see its reports.")
+    return [banks[slug] for slug in wanted]

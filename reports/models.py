@@ -16,6 +16,9 @@ What holds, and what enforces it:
 - One statement per membership and month: unique ``statement_once_per_member_and_month``;
   statements are inserted with ``ON CONFLICT DO NOTHING``, so a retried build skips the
   batches already written.
+- A commissioner grant ends on or after it starts; a value rate is positive; a report
+  download's format is csv, xlsx or json: checks. Every download writes a ``ReportDownload``
+  (in the view that serves it, before the response).
 - A statement is emailed at most once: the send claims it by the conditional update
   ``emailed_at IS NULL -> now`` and releases it only if the mail server refused.
 """
@@ -23,10 +26,11 @@ What holds, and what enforces it:
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
+from datetime import date, timedelta
 
+from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -132,3 +136,102 @@ class Statement(models.Model):
 
     def __str__(self) -> str:
         return f"Statement {self.month:%Y-%m} for membership {self.membership_id}"
+
+
+# --- Commissioner reports -----------------------------------------------------------------------
+
+
+class CommissionerGrantQuerySet(models.QuerySet["CommissionerGrant"]):
+    def in_force(self, on: date | None = None) -> models.QuerySet[CommissionerGrant]:
+        """Grants that cover the day ``on`` (default today)."""
+        on = on or timezone.localdate()
+        return self.filter(starts_on__lte=on).filter(Q(ends_on__isnull=True) | Q(ends_on__gte=on))
+
+
+class CommissionerGrant(models.Model):
+    """Read access to one time bank's aggregate reports, for a period, given by its admin.
+
+    A council that funds six time banks holds six grants; it need not be a member of any.
+    (An approved commissioner membership of a bank also gives access while it lasts: see
+    ``reports.access``.) A grant never gives access to anything about a single member.
+    """
+
+    person = models.ForeignKey(
+        "members.Person", on_delete=models.PROTECT, related_name="commissioner_grants"
+    )
+    time_bank = models.ForeignKey(
+        TimeBank, on_delete=models.PROTECT, related_name="commissioner_grants"
+    )
+    starts_on = models.DateField(_("access from"))
+    ends_on = models.DateField(_("access until (included)"), null=True, blank=True)
+    granted_by = models.ForeignKey(
+        "members.Person", on_delete=models.PROTECT, related_name="+", null=True, blank=True
+    )
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    objects = CommissionerGrantQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["time_bank", "-starts_on"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(ends_on__isnull=True) | Q(ends_on__gte=F("starts_on")),
+                name="commissioner_grant_ends_after_start",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.person} may see {self.time_bank} from {self.starts_on}"
+
+
+class ValueRate(models.Model):
+    """A named, dated rate per hour for the equivalent value of hours exchanged (admin-kept)."""
+
+    name = models.CharField(_("name"), max_length=80, unique=True)
+    pounds_per_hour = models.DecimalField(_("value per hour (£)"), max_digits=8, decimal_places=2)
+    # Null: a custom rate with no start date, in force for any period.
+    effective_from = models.DateField(_("in force from"), null=True, blank=True)
+    source = models.CharField(_("source"), max_length=300, blank=True)
+
+    class Meta:
+        ordering = ["pounds_per_hour", "name"]
+        constraints = [
+            models.CheckConstraint(condition=Q(pounds_per_hour__gt=0), name="value_rate_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} (£{self.pounds_per_hour})"
+
+
+class ReportFormat(models.TextChoices):
+    CSV = "csv", "CSV"
+    XLSX = "xlsx", "XLSX"
+    JSON = "json", "JSON"
+
+
+class ReportDownload(models.Model):
+    """The audit log: one row for every download of a commissioner report (CSV, XLSX, API)."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="report_downloads"
+    )
+    time_banks = models.ManyToManyField(TimeBank, related_name="+")
+    # The slugs as they were, so the log reads the same after a bank is renamed.
+    bank_slugs = models.CharField(max_length=500)
+    start = models.DateField()
+    end = models.DateField()
+    format = models.CharField(max_length=10, choices=ReportFormat.choices)
+    # For CSV: the one table downloaded.
+    table = models.CharField(max_length=40, blank=True)
+    downloaded_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["-downloaded_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(format__in=["csv", "xlsx", "json"]), name="report_download_format_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} {self.format} {self.bank_slugs} {self.start}..{self.end}"

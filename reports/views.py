@@ -1,18 +1,22 @@
-"""Broker pages for the monthly reports (and their CSV), member pages for statements."""
+"""Broker pages for the monthly reports (and their CSV), member pages for statements, and the
+commissioner report (page, CSV, XLSX) for commissioners and brokers."""
 
 from __future__ import annotations
 
 import csv
 from collections.abc import Iterator
 from datetime import date
+from urllib.parse import urlencode
 
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import render
+from django.views.decorators.http import require_GET
 
 from members.access import get_bank_for_broker, get_bank_for_member
 
-from .access import get_report_for, get_statement_for
+from . import commissioning, formats
+from .access import get_banks_for_commissioning, get_report_for, get_statement_for
 from .models import MonthlyReport, Statement
 from .services import HEADLINE
 
@@ -111,3 +115,113 @@ def statement_detail(request: HttpRequest, slug: str, month: str) -> HttpRespons
         "reports/statement_detail.html",
         {"bank": statement.membership.time_bank, "statement": statement},
     )
+
+
+# --- The commissioner report -------------------------------------------------------------------
+
+
+def _int_or_none(text: str | None) -> int | None:
+    if not text:
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        raise ValueError("A rate is chosen by its number.") from None
+
+
+def _commissioner_report(
+    request: HttpRequest, slug: str
+) -> tuple[list[object], commissioning.Report | None, str, dict[str, str]]:
+    """The banks (``slug`` plus any in ``?with=a,b``, each checked by the access function),
+    the report for the period asked for (``?preset=month|quarter`` or ``?start=&end=``, ISO
+    dates; default the month just ended), or an error message, and the query to repeat."""
+    also = [s.strip() for s in request.GET.get("with", "").split(",") if s.strip()]
+    banks = get_banks_for_commissioning(request.user, [slug, *also])
+    query = {
+        key: request.GET[key]
+        for key in ("with", "start", "end", "low", "high")
+        if key in request.GET
+    }
+    start, end = commissioning.preset_period(request.GET.get("preset", "month"))
+    try:
+        if request.GET.get("start") or request.GET.get("end"):
+            start = date.fromisoformat(request.GET.get("start", ""))
+            end = date.fromisoformat(request.GET.get("end", ""))
+        report = commissioning.commissioner_report(
+            banks=banks,
+            start=start,
+            end=end,
+            low_rate=_int_or_none(request.GET.get("low")),
+            high_rate=_int_or_none(request.GET.get("high")),
+        )
+    except ValueError as error:
+        return banks, None, str(error) or "Give dates as YYYY-MM-DD.", query
+    query.update(start=start.isoformat(), end=end.isoformat())
+    return banks, report, "", query
+
+
+@login_required
+@require_GET
+def commissioner_report(request: HttpRequest, slug: str) -> HttpResponse:
+    banks, report, error, query = _commissioner_report(request, slug)
+    month, quarter = (commissioning.preset_period(p) for p in ("month", "quarter"))
+    context = {
+        "bank": banks[0],
+        "banks": banks,
+        "report": report,
+        "error": error,
+        "query": urlencode(query),
+        "start": query.get("start", ""),
+        "end": query.get("end", ""),
+        "also": query.get("with", ""),
+        "presets": [("Last month", *month), ("Last quarter", *quarter)],
+        "no_cash_value": commissioning.NO_CASH_VALUE,
+    }
+    return render(request, "reports/commissioner.html", context, status=400 if error else 200)
+
+
+def _filename(report: commissioning.Report, suffix: str) -> str:
+    banks = "-".join(report.slugs)
+    return f"{banks}-report-{report.start.isoformat()}-{report.end.isoformat()}{suffix}"
+
+
+@login_required
+@require_GET
+def commissioner_csv(request: HttpRequest, slug: str) -> HttpResponse:
+    """One table per file: ``?table=<name>`` (default ``summary``)."""
+    _, report, error, _ = _commissioner_report(request, slug)
+    if report is None:
+        return HttpResponseBadRequest(error)
+    name = request.GET.get("table", "summary")
+    try:
+        table = report.table(name)
+    except KeyError:
+        raise Http404("No such table.") from None
+    commissioning.record_download(
+        user=request.user,
+        banks=report.banks,
+        start=report.start,
+        end=report.end,
+        format="csv",
+        table=name,
+    )
+    response = HttpResponse(formats.to_csv(table), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{_filename(report, f"-{name}.csv")}"'
+    return response
+
+
+@login_required
+@require_GET
+def commissioner_xlsx(request: HttpRequest, slug: str) -> HttpResponse:
+    _, report, error, _ = _commissioner_report(request, slug)
+    if report is None:
+        return HttpResponseBadRequest(error)
+    commissioning.record_download(
+        user=request.user, banks=report.banks, start=report.start, end=report.end, format="xlsx"
+    )
+    response = HttpResponse(
+        formats.to_xlsx(report),
+        content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    )
+    response["Content-Disposition"] = f'attachment; filename="{_filename(report, ".xlsx")}"'
+    return response

@@ -1,0 +1,700 @@
+"""Commissioner reports: aggregate figures for a date range and one or several time banks.
+
+``commissioner_report`` builds the whole report as a list of tables (rows of cells) and the
+definitions that go with them; the page, the CSV, the XLSX and the API all render that one
+object, so every format shows the same figures. No table names a member.
+
+Every figure comes from a set-based query (a handful of aggregates and GROUP BYs); Python
+only walks the grouped rows (at most one per month, category, mix or co-production kind).
+
+Definitions (printed as "About these figures" in every format):
+- Help is a completed service or group exchange, counted once, in the period of the date the
+  help happened (``effective_date``). Its hours are counted on the provider side: the positive
+  ledger entries of its journal, leaving out the community pot.
+- Donations, pot grants and reversals are separate lines, never help. A reversal is counted
+  by the date of the correcting journal.
+- Small numbers: a count from 1 to ``REPORT_SUPPRESSION_THRESHOLD`` - 1 is shown as
+  ``suppressed`` (zero reveals no one and is shown). In a table whose rows add up to a
+  published total, a single suppressed row would be revealed by subtraction, so the next
+  smallest row is suppressed too (secondary suppression); hours and values of a suppressed
+  row are suppressed with it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import (
+    Case,
+    Count,
+    Exists,
+    Max,
+    Min,
+    OuterRef,
+    Q,
+    QuerySet,
+    Sum,
+    Value,
+    When,
+)
+from django.db.models.functions import TruncMonth
+from django.utils import timezone
+
+from exchanges.models import CoProduction, Exchange, Kind, State
+from ledger.models import AccountKind, Entry
+from members.models import TRADING_ROLES, Membership, Status, TimeBank
+
+from .models import ReportDownload, ValueRate
+from .services import add_months, first_of
+
+SUPPRESSED = "suppressed"
+NO_CASH_VALUE = "Equivalent value only: time credits have no cash value."
+HELP_KINDS = (Kind.SERVICE, Kind.GROUP)
+PENNY = Decimal("0.01")
+# A report covers at most this many days (five years): beyond that, ask for the yearly ones.
+LONGEST = 5 * 366
+MIX = (
+    "person_to_person",
+    "person_to_organisation",
+    "organisation_to_person",
+    "organisation_to_organisation",
+    "pot_funded",
+)
+TOP_CATEGORIES = 10
+
+Cell = int | Decimal | date | str | None
+
+
+# --- Periods ------------------------------------------------------------------------------------
+
+
+def preset_period(preset: str, today: date | None = None) -> tuple[date, date]:
+    """The month or the quarter just ended, as (first day, last day)."""
+    this_month = first_of(today or timezone.localdate())
+    if preset == "quarter":
+        this_quarter = this_month.replace(month=(this_month.month - 1) // 3 * 3 + 1)
+        start = add_months(this_quarter, -3)
+        return start, this_quarter - timedelta(days=1)
+    return add_months(this_month, -1), this_month - timedelta(days=1)
+
+
+def check_period(start: date, end: date) -> None:
+    """ValueError unless ``start`` <= ``end`` and the period is at most LONGEST days."""
+    if start.year < 1900 or end.year > 2999:
+        raise ValueError("Give dates between 1900 and 2999.")
+    if end < start:
+        raise ValueError("The end date is before the start date.")
+    if (end - start).days >= LONGEST:
+        raise ValueError("A report covers at most five years.")
+
+
+def _year_before(day: date) -> date:
+    try:
+        return day.replace(year=day.year - 1)
+    except ValueError:  # 29 February
+        return day.replace(year=day.year - 1, day=28)
+
+
+def _aware(day: date) -> datetime:
+    return timezone.make_aware(datetime.combine(day, time.min))
+
+
+# --- Cells and tables ---------------------------------------------------------------------------
+
+
+def hours(minutes: int) -> Decimal:
+    """Minutes as hours, to the hundredth (half up)."""
+    return (Decimal(minutes) / 60).quantize(PENNY, rounding=ROUND_HALF_UP)
+
+
+def equivalent_value(minutes: int, pounds_per_hour: Decimal) -> Decimal:
+    """Exact: minutes x rate / 60, rounded half up to the penny once, at the total."""
+    return (Decimal(minutes) * pounds_per_hour / 60).quantize(PENNY, rounding=ROUND_HALF_UP)
+
+
+def _small(n: int, threshold: int) -> bool:
+    return 0 < n < threshold
+
+
+def count_cell(n: int, threshold: int) -> Cell:
+    return SUPPRESSED if _small(n, threshold) else n
+
+
+def protect(counts: Sequence[int], threshold: int) -> set[int]:
+    """The indexes of ``counts`` to suppress, when the counts add up to a published total.
+
+    Primary: every small count. Secondary: if exactly one is suppressed, the smallest other
+    non-zero count too, so the total minus the rest no longer reveals it.
+    """
+    hidden = {i for i, n in enumerate(counts) if _small(n, threshold)}
+    if len(hidden) == 1:
+        others = [(n, i) for i, n in enumerate(counts) if i not in hidden and n > 0]
+        if others:
+            hidden.add(min(others)[1])
+    return hidden
+
+
+@dataclass
+class Table:
+    """One table of the report: snake_case ``columns``; ``rows`` of cells (None: no value,
+    e.g. a share with nobody to share; ``SUPPRESSED``: a small number withheld)."""
+
+    name: str
+    title: str
+    columns: list[str]
+    rows: list[list[Cell]]
+    note: str = ""
+    # The column drawn as a bar on the page (its cells are numbers or suppressed).
+    bar: str | None = None
+
+    def bars(self) -> list[tuple[list[Cell], int | None]]:
+        """Each row with its bar width (0-100, relative to the largest), for the page."""
+        if self.bar is None:
+            return [(row, None) for row in self.rows]
+        index = self.columns.index(self.bar)
+        numbers = [row[index] for row in self.rows]
+        largest = max((n for n in numbers if isinstance(n, int | Decimal)), default=0)
+        return [
+            (row, round(n * 100 / largest) if isinstance(n, int | Decimal) and largest else None)
+            for row, n in zip(self.rows, numbers, strict=True)
+        ]
+
+    def column(self, name: str) -> list[Cell]:
+        index = self.columns.index(name)
+        return [row[index] for row in self.rows]
+
+    def value(self, key: str, column: str | None = None) -> Cell:
+        """The cell of the row whose first cell is ``key`` (the last column by default)."""
+        index = self.columns.index(column) if column else -1
+        for row in self.rows:
+            if row[0] == key:
+                return row[index]
+        raise KeyError(key)
+
+
+@dataclass
+class Report:
+    banks: list[TimeBank]
+    start: date
+    end: date
+    threshold: int
+    tables: list[Table] = field(default_factory=list)
+    definitions: list[tuple[str, str]] = field(default_factory=list)
+
+    def table(self, name: str) -> Table:
+        for table in self.tables:
+            if table.name == name:
+                return table
+        raise KeyError(name)
+
+    @property
+    def slugs(self) -> list[str]:
+        return [bank.slug for bank in self.banks]
+
+
+# --- Queries ------------------------------------------------------------------------------------
+
+
+def help_exchanges(bank_ids: Iterable[int], start: date, end: date) -> QuerySet[Exchange]:
+    """Completed service and group exchanges dated from ``start`` to ``end`` (included)."""
+    return Exchange.objects.filter(
+        time_bank_id__in=list(bank_ids),
+        state=State.COMPLETED,
+        kind__in=HELP_KINDS,
+        effective_date__gte=start,
+        effective_date__lte=end,
+    )
+
+
+def help_entries(bank_ids: Iterable[int], start: date, end: date) -> QuerySet[Entry]:
+    """The member and organisation legs (never the pot's) of the help in the period."""
+    return Entry.objects.filter(
+        journal__exchange__time_bank_id__in=list(bank_ids),
+        journal__exchange__state=State.COMPLETED,
+        journal__exchange__kind__in=HELP_KINDS,
+        journal__exchange__effective_date__gte=start,
+        journal__exchange__effective_date__lte=end,
+        account__kind__in=[AccountKind.MEMBER, AccountKind.ORGANISATION],
+    )
+
+
+def _with_mix(exchanges: QuerySet[Exchange]) -> QuerySet[Exchange]:
+    """Annotates each exchange with its ``mix``: pot-funded when the pot paid a provider,
+    else by who gave (an organisation among the providers) and who received."""
+    legs = Entry.objects.filter(journal_id=OuterRef("journal_id"))
+    return exchanges.annotate(
+        pot_pays=Exists(legs.filter(account__kind=AccountKind.POT, amount_minutes__lt=0)),
+        org_gives=Exists(legs.filter(account__kind=AccountKind.ORGANISATION, amount_minutes__gt=0)),
+        org_receives=Exists(
+            legs.filter(account__kind=AccountKind.ORGANISATION, amount_minutes__lt=0)
+        ),
+    ).annotate(
+        mix=Case(
+            When(pot_pays=True, then=Value("pot_funded")),
+            When(org_gives=True, org_receives=True, then=Value("organisation_to_organisation")),
+            When(org_gives=True, then=Value("organisation_to_person")),
+            When(org_receives=True, then=Value("person_to_organisation")),
+            default=Value("person_to_person"),
+        )
+    )
+
+
+def _members(bank_ids: list[int]) -> QuerySet[Membership]:
+    return Membership.objects.filter(time_bank_id__in=bank_ids, role__in=TRADING_ROLES)
+
+
+def _rates(end: date, low: int | None, high: int | None) -> tuple[ValueRate | None, ...]:
+    """The low and high rates: those asked for, else the lowest and highest in force at
+    ``end``. One query."""
+    rates = list(
+        ValueRate.objects.filter(Q(effective_from__isnull=True) | Q(effective_from__lte=end))
+    )
+    by_id = {rate.pk: rate for rate in rates}
+    if (low is not None and low not in by_id) or (high is not None and high not in by_id):
+        raise ValueError("That rate is not in force at the end of the period.")
+    ranked = sorted(rates, key=lambda r: (r.pounds_per_hour, r.name))
+    if not ranked:
+        return None, None
+    return (
+        by_id[low] if low is not None else ranked[0],
+        by_id[high] if high is not None else ranked[-1],
+    )
+
+
+# --- The report ---------------------------------------------------------------------------------
+
+
+def commissioner_report(
+    *,
+    banks: Sequence[TimeBank],
+    start: date,
+    end: date,
+    low_rate: int | None = None,
+    high_rate: int | None = None,
+    threshold: int | None = None,
+) -> Report:
+    """The report for ``banks`` combined, from ``start`` to ``end`` (both included).
+
+    Preconditions: the caller may see every bank (``reports.access``); the period passed
+    ``check_period``. ``low_rate``/``high_rate`` pick value rates by id (ValueError if not in
+    force at ``end``). Read-only; a fixed number of queries whatever the size of the banks.
+    """
+    check_period(start, end)
+    t = settings.REPORT_SUPPRESSION_THRESHOLD if threshold is None else threshold
+    ids = [bank.pk for bank in banks]
+    report = Report(banks=list(banks), start=start, end=end, threshold=t)
+    end_at = _aware(end + timedelta(days=1))
+    start_at = _aware(start)
+
+    # 1. Help: exchanges (and group sessions) by date; hours, people and givers from entries.
+    done = help_exchanges(ids, start, end).aggregate(
+        exchanges=Count("pk"), sessions=Count("pk", filter=Q(kind=Kind.GROUP))
+    )
+    given = Q(amount_minutes__gt=0)
+    people = help_entries(ids, start, end).aggregate(
+        minutes=Sum("amount_minutes", filter=given),
+        individuals=Count("account_id", distinct=True, filter=Q(account__kind=AccountKind.MEMBER)),
+        organisations=Count(
+            "account_id", distinct=True, filter=Q(account__kind=AccountKind.ORGANISATION)
+        ),
+        givers=Count("account_id", distinct=True, filter=given),
+        receivers=Count("account_id", distinct=True, filter=Q(amount_minutes__lt=0)),
+    )
+    minutes = people["minutes"] or 0
+    exchanges = done["exchanges"]
+    members = _members(ids).aggregate(
+        approved=Count("pk", filter=Q(status=Status.APPROVED, decided_at__lt=end_at)),
+        new=Count(
+            "pk",
+            filter=Q(
+                status__in=[Status.APPROVED, Status.SUSPENDED, Status.LEFT],
+                decided_at__gte=start_at,
+                decided_at__lt=end_at,
+            ),
+        ),
+    )
+    active = people["individuals"] + people["organisations"]
+    split = protect([people["individuals"], people["organisations"]], t)
+    hours_cell: Cell = SUPPRESSED if _small(exchanges, t) else hours(minutes)
+    report.tables.append(
+        Table(
+            "summary",
+            "Summary",
+            ["measure", "value"],
+            [
+                ["hours_exchanged", hours_cell],
+                ["exchanges", count_cell(exchanges, t)],
+                ["group_sessions", count_cell(done["sessions"], t)],
+                ["members_at_period_end", count_cell(members["approved"], t)],
+                ["new_members", count_cell(members["new"], t)],
+                ["active_members", count_cell(active, t)],
+                [
+                    "active_individuals",
+                    SUPPRESSED if 0 in split else count_cell(people["individuals"], t),
+                ],
+                [
+                    "active_organisations",
+                    SUPPRESSED if 1 in split else count_cell(people["organisations"], t),
+                ],
+                ["givers", count_cell(people["givers"], t)],
+                ["receivers", count_cell(people["receivers"], t)],
+            ],
+        )
+    )
+
+    # 2. Donations, pot grants and reversals: one query, separate lines.
+    in_period = Q(effective_date__gte=start, effective_date__lte=end, state=State.COMPLETED)
+    reversed_in_period = Q(
+        state=State.REVERSED,
+        reversal__effective_date__gte=start,
+        reversal__effective_date__lte=end,
+    )
+    moves = Exchange.objects.filter(time_bank_id__in=ids).aggregate(
+        donations=Count("pk", filter=in_period & Q(kind=Kind.DONATION)),
+        donation_minutes=Sum("minutes", filter=in_period & Q(kind=Kind.DONATION)),
+        grants=Count("pk", filter=in_period & Q(kind=Kind.GRANT)),
+        grant_minutes=Sum("minutes", filter=in_period & Q(kind=Kind.GRANT)),
+        reversals=Count("pk", filter=reversed_in_period),
+        reversal_minutes=Sum("minutes", filter=reversed_in_period),
+    )
+    report.tables.append(
+        Table(
+            "other_movements",
+            "Donations, pot grants and reversals",
+            ["line", "transactions", "hours"],
+            [
+                _count_and_hours(line, moves[line], moves[f"{stem}_minutes"] or 0, t)
+                for line, stem in (
+                    ("donations", "donation"),
+                    ("grants", "grant"),
+                    ("reversals", "reversal"),
+                )
+            ],
+            note="Not help: shown apart from the hours exchanged.",
+        )
+    )
+
+    # 3. Reciprocity over the 12 months to the end of the period, per account.
+    year_start = _year_before(end + timedelta(days=1))
+    per_account = (
+        help_entries(ids, year_start, end)
+        .order_by()
+        .values("account_id")
+        .annotate(gave=Max("amount_minutes"), received=Min("amount_minutes"))
+    )
+    year = per_account.aggregate(
+        active=Count("account_id"),
+        both=Count("account_id", filter=Q(gave__gt=0, received__lt=0)),
+        only_gave=Count("account_id", filter=Q(received__gt=0)),
+        only_received=Count("account_id", filter=Q(gave__lt=0)),
+    )
+    parts = [year["both"], year["only_gave"], year["only_received"]]
+    hidden = protect(parts, t)
+    cells = [SUPPRESSED if i in hidden else n for i, n in enumerate(parts)]
+    share: Cell = (
+        None
+        if not year["active"]
+        else SUPPRESSED
+        if 0 in hidden or _small(year["active"], t)
+        else (Decimal(year["both"]) / year["active"]).quantize(Decimal("0.0001"), ROUND_HALF_UP)
+    )
+    report.tables.append(
+        Table(
+            "reciprocity",
+            "Reciprocity over the 12 months to the end of the period",
+            ["measure", "value"],
+            [
+                ["window_start", year_start],
+                ["window_end", end],
+                ["active_members_12_months", count_cell(year["active"], t)],
+                ["gave_and_received", cells[0]],
+                ["only_gave", cells[1]],
+                ["only_received", cells[2]],
+                ["reciprocity_share", share],
+            ],
+        )
+    )
+
+    # 4. Exchange mix, categories and co-production kinds: GROUP BYs over the period's help.
+    mix = {
+        row["mix"]: row
+        for row in _with_mix(help_exchanges(ids, start, end))
+        .order_by()
+        .values("mix")
+        .annotate(exchanges=Count("pk"), minutes=Sum("minutes"))
+    }
+    report.tables.append(
+        _breakdown(
+            "exchange_mix",
+            "Exchange mix",
+            "mix",
+            [
+                (key, mix.get(key, {}).get("exchanges", 0), mix.get(key, {}).get("minutes") or 0)
+                for key in MIX
+            ],
+            t,
+        )
+    )
+    by_category = list(
+        help_exchanges(ids, start, end)
+        .order_by()
+        .values("category__name")
+        .annotate(exchanges=Count("pk"), minutes=Sum("minutes"))
+        .order_by("-minutes", "-exchanges", "category__name")
+    )
+    top = [
+        (row["category__name"] or "Uncategorised", row["exchanges"], row["minutes"] or 0)
+        for row in by_category[:TOP_CATEGORIES]
+    ]
+    rest = by_category[TOP_CATEGORIES:]
+    if rest:
+        top.append(
+            (
+                "Other",
+                sum(row["exchanges"] for row in rest),
+                sum(row["minutes"] or 0 for row in rest),
+            )
+        )
+    report.tables.append(
+        _breakdown("categories", f"Categories (top {TOP_CATEGORIES} and other)", "category", top, t)
+    )
+    kinds = {
+        row["coproduction"]: row
+        for row in help_exchanges(ids, start, end)
+        .order_by()
+        .values("coproduction")
+        .annotate(exchanges=Count("pk"), minutes=Sum("minutes"))
+    }
+    report.tables.append(
+        _breakdown(
+            "coproduction",
+            "Co-production kind",
+            "coproduction",
+            [
+                (
+                    kind.value,
+                    kinds.get(kind.value, {}).get("exchanges", 0),
+                    kinds.get(kind.value, {}).get("minutes") or 0,
+                )
+                for kind in CoProduction
+            ],
+            t,
+        )
+    )
+
+    # 5. Equivalent value, low and high.
+    low, high = _rates(end, low_rate, high_rate)
+    report.tables.append(
+        Table(
+            "equivalent_value",
+            "Equivalent value",
+            [
+                "estimate",
+                "rate_name",
+                "rate_per_hour",
+                "rate_from",
+                "rate_source",
+                "hours",
+                "equivalent_value",
+            ],
+            [
+                [
+                    estimate,
+                    rate.name,
+                    rate.pounds_per_hour,
+                    rate.effective_from,
+                    rate.source,
+                    hours_cell,
+                    SUPPRESSED
+                    if hours_cell == SUPPRESSED
+                    else equivalent_value(minutes, rate.pounds_per_hour),
+                ]
+                for estimate, rate in (("low", low), ("high", high))
+                if rate is not None
+            ],
+            note=NO_CASH_VALUE,
+        )
+    )
+
+    # 6. The 12 months to the end of the period: three GROUP BY month queries.
+    report.tables.append(_trend(ids, start, end, t))
+    report.definitions = definitions(t)
+    return report
+
+
+def _count_and_hours(key: str, count: int, minutes: int, t: int) -> list[Cell]:
+    if _small(count, t):
+        return [key, SUPPRESSED, SUPPRESSED]
+    return [key, count, hours(minutes)]
+
+
+def _breakdown(name: str, title: str, key: str, rows: list[tuple[str, int, int]], t: int) -> Table:
+    """A table of rows adding up to a total row, with secondary suppression."""
+    hidden = protect([n for _, n, _ in rows], t)
+    total_n = sum(n for _, n, _ in rows)
+    total_minutes = sum(m for _, _, m in rows)
+    cells: list[list[Cell]] = [
+        [k, SUPPRESSED, SUPPRESSED] if i in hidden else [k, n, hours(m)]
+        for i, (k, n, m) in enumerate(rows)
+    ]
+    cells.append(_count_and_hours("total", total_n, total_minutes, t))
+    return Table(name, title, [key, "exchanges", "hours"], cells, bar="hours")
+
+
+def _trend(ids: list[int], start: date, end: date, t: int) -> Table:
+    first = add_months(first_of(end), -11)
+    months = [add_months(first, n) for n in range(12)]
+
+    def month_of(value: date | datetime) -> date:
+        if isinstance(value, datetime):
+            value = timezone.localtime(value).date()
+        return first_of(value)
+
+    done = {
+        month_of(row["month"]): row
+        for row in help_exchanges(ids, first, end)
+        .annotate(month=TruncMonth("effective_date"))
+        .order_by()
+        .values("month")
+        .annotate(exchanges=Count("pk"), minutes=Sum("minutes"))
+    }
+    active = {
+        month_of(row["month"]): row["active"]
+        for row in help_entries(ids, first, end)
+        .annotate(month=TruncMonth("journal__exchange__effective_date"))
+        .order_by()
+        .values("month")
+        .annotate(active=Count("account_id", distinct=True))
+    }
+    new = {
+        month_of(row["month"]): row["new"]
+        for row in _members(ids)
+        .filter(
+            status__in=[Status.APPROVED, Status.SUSPENDED, Status.LEFT],
+            decided_at__gte=_aware(first),
+            decided_at__lt=_aware(end + timedelta(days=1)),
+        )
+        .annotate(month=TruncMonth("decided_at"))
+        .order_by()
+        .values("month")
+        .annotate(new=Count("pk"))
+    }
+    exchanges = [done.get(m, {}).get("exchanges", 0) for m in months]
+    joined = [new.get(m, 0) for m in months]
+    # The months inside the period add up to its published totals: protect them together.
+    inside = [i for i, m in enumerate(months) if m >= first_of(start)]
+    hidden_exchanges = {inside[i] for i in protect([exchanges[i] for i in inside], t)}
+    hidden_new = {inside[i] for i in protect([joined[i] for i in inside], t)}
+    rows: list[list[Cell]] = []
+    for i, month in enumerate(months):
+        hide = i in hidden_exchanges or _small(exchanges[i], t)
+        rows.append(
+            [
+                month,
+                SUPPRESSED if hide else hours(done.get(month, {}).get("minutes") or 0),
+                SUPPRESSED if hide else exchanges[i],
+                count_cell(active.get(month, 0), t),
+                SUPPRESSED if i in hidden_new or _small(joined[i], t) else joined[i],
+            ]
+        )
+    return Table(
+        "trend",
+        "The 12 months to the end of the period",
+        ["month", "hours", "exchanges", "active_members", "new_members"],
+        rows,
+        note="Each month is shown by its first day; the last month ends with the period.",
+        bar="hours",
+    )
+
+
+def definitions(threshold: int) -> list[tuple[str, str]]:
+    return [
+        (
+            "hours_exchanged",
+            "Hours of help in completed service and group exchanges dated in the period (the "
+            "date the help happened), counted once, on the provider side: the hours credited "
+            "to the members and organisations who helped, not the community pot.",
+        ),
+        (
+            "exchanges",
+            "Completed service and group exchanges dated in the period; a group exchange "
+            "counts once (group_sessions counts them apart).",
+        ),
+        (
+            "members_at_period_end",
+            "Approved members (members, brokers and administrators; not commissioners) "
+            "approved before the end of the period and still approved today.",
+        ),
+        ("new_members", "Members approved during the period."),
+        (
+            "active_members",
+            "Member and organisation accounts with at least one exchange as giver or receiver "
+            "in the period; individuals and organisations apart.",
+        ),
+        ("givers", "Distinct accounts that gave help in the period."),
+        ("receivers", "Distinct accounts that received help in the period."),
+        (
+            "donations, grants, reversals",
+            "Hours given to the community pot or another member; hours granted from the pot; "
+            "exchanges reversed by a broker (counted by the date of the correction). Shown "
+            "apart: none of them is help.",
+        ),
+        (
+            "reciprocity_share",
+            "Of the accounts active in the 12 months to the end of the period, the share that "
+            "both gave and received (0 to 1); only_gave and only_received count the others.",
+        ),
+        (
+            "exchange_mix",
+            "pot_funded: the community pot paid (part of) the providers' hours. Otherwise by "
+            "who gave and who received: an organisation among the givers makes it "
+            "organisation_to_..., among the receivers ..._to_organisation.",
+        ),
+        (
+            "categories",
+            "The ten categories with the most hours in the period; the rest as Other.",
+        ),
+        ("coproduction", "The co-production kind recorded with each exchange."),
+        (
+            "equivalent_value",
+            "Hours exchanged times a named, dated rate from the rate table, low and high, "
+            "worked exactly and rounded half up to the penny once, at the total. " + NO_CASH_VALUE,
+        ),
+        (
+            "trend",
+            "Hours, exchanges, active and new members in each of the 12 months to the end of "
+            "the period, by the same definitions.",
+        ),
+        (
+            "suppressed",
+            f"A count from 1 to {threshold - 1} is not shown, so no one can be recognised; "
+            "nor are hours or values of such a row. Where rows add up to a total, the next "
+            "smallest row is withheld too, so the suppressed one cannot be worked out.",
+        ),
+    ]
+
+
+# --- The audit log -----------------------------------------------------------------------------
+
+
+@transaction.atomic
+def record_download(
+    *, user: Any, banks: Sequence[TimeBank], start: date, end: date, format: str, table: str = ""
+) -> ReportDownload:
+    """Write the audit row of one report download (and its banks)."""
+    download = ReportDownload.objects.create(
+        user=user,
+        bank_slugs=",".join(bank.slug for bank in banks),
+        start=start,
+        end=end,
+        format=format,
+        table=table,
+    )
+    download.time_banks.set(banks)
+    return download

@@ -1,0 +1,306 @@
+"""The commissioner report matches a generated quarter whose true totals are known (see
+``commissioning_data``), identically on the page, in the JSON, the CSV and the XLSX; the
+valuation is exact; small numbers are suppressed, with secondary suppression."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from datetime import date, datetime
+from decimal import Decimal
+
+from django.test import TestCase, override_settings
+from django.urls import reverse
+from openpyxl import load_workbook
+
+from reports.commissioning import SUPPRESSED, commissioner_report, equivalent_value, protect
+from reports.models import ValueRate
+
+from .commissioning_data import END, START, KnownQuarter, Tables, frozen
+
+PERIOD = {"start": START.isoformat(), "end": END.isoformat()}
+
+# Every table as the CSV writes it (and the page shows it), with nothing suppressed.
+KNOWN = {
+    "summary": [
+        ["measure", "value"],
+        ["hours_exchanged", "34.50"],
+        ["exchanges", "33"],
+        ["group_sessions", "1"],
+        ["members_at_period_end", "14"],
+        ["new_members", "0"],
+        ["active_members", "12"],
+        ["active_individuals", "10"],
+        ["active_organisations", "2"],
+        ["givers", "11"],
+        ["receivers", "12"],
+    ],
+    "other_movements": [
+        ["line", "transactions", "hours"],
+        ["donations", "1", "1.00"],
+        ["grants", "1", "0.50"],
+        ["reversals", "1", "1.50"],
+    ],
+    "reciprocity": [
+        ["measure", "value"],
+        ["window_start", "2025-06-16"],
+        ["window_end", "2026-06-15"],
+        ["active_members_12_months", "12"],
+        ["gave_and_received", "11"],
+        ["only_gave", "0"],
+        ["only_received", "1"],
+        ["reciprocity_share", "0.9167"],
+    ],
+    "exchange_mix": [
+        ["mix", "exchanges", "hours"],
+        ["person_to_person", "20", "25.50"],
+        ["person_to_organisation", "6", "4.50"],
+        ["organisation_to_person", "5", "2.50"],
+        ["organisation_to_organisation", "2", "2.00"],
+        ["pot_funded", "0", "0.00"],
+        ["total", "33", "34.50"],
+    ],
+    "coproduction": [
+        ["coproduction", "exchanges", "hours"],
+        ["co-delivery", "33", "34.50"],
+        ["co-design", "0", "0.00"],
+        ["co-commissioning", "0", "0.00"],
+        ["co-assessment", "0", "0.00"],
+        ["total", "33", "34.50"],
+    ],
+    "categories": [
+        ["category", "exchanges", "hours"],
+        ["Gardening", "32", "32.50"],
+        ["Uncategorised", "1", "2.00"],
+        ["total", "33", "34.50"],
+    ],
+    "trend": [
+        ["month", "hours", "exchanges", "active_members", "new_members"],
+        *[
+            [f"{m}-01", "0.00", "0", "0", "0"]
+            for m in (
+                "2025-07",
+                "2025-08",
+                "2025-09",
+                "2025-10",
+                "2025-11",
+                "2025-12",
+                "2026-01",
+                "2026-02",
+                "2026-03",
+            )
+        ],
+        ["2026-04-01", "23.50", "19", "10", "0"],
+        ["2026-05-01", "6.50", "7", "7", "0"],
+        ["2026-06-01", "4.50", "7", "7", "0"],
+    ],
+}
+# Low and high: the cheapest and dearest rates in force on 15 June 2026.
+VALUE = [
+    ["low", "Custom £8.00", "8.00", "", "34.50", "276.00"],
+    ["high", "Real Living Wage 2025-26", "13.45", "2025-10-22", "34.50", "464.03"],
+]
+VALUE_COLUMNS = ["estimate", "rate_name", "rate_per_hour", "rate_from", "hours", "equivalent_value"]
+
+
+def value_rows(rows: list[list[str]], columns: list[str]) -> list[list[str]]:
+    return [[row[columns.index(c)] for c in VALUE_COLUMNS] for row in rows]
+
+
+def as_text(cell: object) -> str:
+    """A JSON cell as the CSV writes it."""
+    return "" if cell is None else str(cell)
+
+
+def same_number(cell: object) -> str:
+    """An XLSX cell (numbers come back as int or float) or a CSV text, for comparison:
+    numbers without trailing zeros, dates as ISO, text as it is."""
+    if cell is None:
+        return ""
+    if isinstance(cell, datetime):
+        return cell.date().isoformat()
+    try:
+        return str(Decimal(str(cell)).normalize())
+    except ArithmeticError:
+        return str(cell)
+
+
+def numbers(rows: list[list[object]]) -> list[list[str]]:
+    return [[same_number(c) for c in row] for row in rows]
+
+
+@override_settings(REPORT_SUPPRESSION_THRESHOLD=1)
+class KnownTotals(KnownQuarter, TestCase):
+    @classmethod
+    def setUpTestData(cls) -> None:
+        cls.build_quarter()
+
+    def setUp(self) -> None:
+        traveller = frozen()
+        traveller.start()
+        self.addCleanup(traveller.stop)
+        self.client.force_login(self.cora.user)
+
+    def url(self, name: str) -> str:
+        return reverse(name, args=["riverside"])
+
+    def test_the_page_shows_the_true_totals(self):
+        response = self.client.get(self.url("commissioner-report"), PERIOD)
+        self.assertEqual(response.status_code, 200)
+        tables = Tables(response.content.decode()).tables
+        for name, rows in KNOWN.items():
+            with self.subTest(table=name):
+                self.assertEqual(tables[name], rows)
+        page = tables["equivalent_value"]
+        self.assertEqual(value_rows(page[1:], page[0]), VALUE)
+        self.assertContains(response, "Equivalent value only: time credits have no cash value")
+        self.assertContains(response, "About these figures")
+
+    def test_each_csv_holds_one_table_with_the_true_totals(self):
+        for name, rows in KNOWN.items():
+            with self.subTest(table=name):
+                response = self.client.get(
+                    self.url("commissioner-report-csv"), {**PERIOD, "table": name}
+                )
+                self.assertEqual(response["Content-Type"], "text/csv; charset=utf-8")
+                self.assertEqual(list(csv.reader(io.StringIO(response.content.decode()))), rows)
+        response = self.client.get(
+            self.url("commissioner-report-csv"), {**PERIOD, "table": "equivalent_value"}
+        )
+        parsed = list(csv.reader(io.StringIO(response.content.decode())))
+        self.assertEqual(value_rows(parsed[1:], parsed[0]), VALUE)
+
+    def test_the_json_holds_the_true_totals(self):
+        response = self.client.get(reverse("api-report"), {**PERIOD, "banks": "riverside"})
+        self.assertEqual(response.status_code, 200)
+        body = json.loads(response.content)
+        tables = {t["name"]: [t["columns"], *t["rows"]] for t in body["tables"]}
+        for name, rows in KNOWN.items():
+            with self.subTest(table=name):
+                self.assertEqual([[as_text(c) for c in row] for row in tables[name]], rows)
+        self.assertEqual(tables["summary"][2], ["exchanges", 33])
+        self.assertEqual(tables["summary"][1], ["hours_exchanged", "34.50"])
+        value = tables["equivalent_value"]
+        self.assertEqual(value_rows([[as_text(c) for c in r] for r in value[1:]], value[0]), VALUE)
+        self.assertEqual(body["note"], "Equivalent value only: time credits have no cash value.")
+        self.assertIn("hours_exchanged", [d["term"] for d in body["definitions"]])
+
+    def test_the_xlsx_has_a_sheet_per_table_with_the_true_totals(self):
+        response = self.client.get(self.url("commissioner-report-xlsx"), PERIOD)
+        book = load_workbook(io.BytesIO(response.content))
+        self.assertEqual(
+            book.sheetnames,
+            [
+                "summary",
+                "other_movements",
+                "reciprocity",
+                "exchange_mix",
+                "categories",
+                "coproduction",
+                "equivalent_value",
+                "trend",
+                "about_these_figures",
+            ],
+        )
+        for name, rows in KNOWN.items():
+            with self.subTest(table=name):
+                sheet = list(book[name].iter_rows(values_only=True))
+                self.assertEqual(numbers(sheet[: len(rows)]), numbers(rows))
+        value = list(book["equivalent_value"].iter_rows(values_only=True))
+        self.assertEqual(
+            numbers(value_rows(value[1:3], value[0])),  # type: ignore[arg-type]
+            numbers(VALUE),  # type: ignore[arg-type]
+        )
+        self.assertEqual(book["equivalent_value"]["G3"].number_format, "0.00")
+        about = [row[0] for row in book["about_these_figures"].iter_rows(values_only=True)]
+        self.assertIn("hours_exchanged", about)
+
+    def test_other_rates_can_be_chosen_and_are_exact(self):
+        living = ValueRate.objects.get(name="National Living Wage 2026")
+        custom = ValueRate.objects.get(name="Custom £8.00")
+        response = self.client.get(
+            reverse("api-report"),
+            {**PERIOD, "banks": "riverside", "low": custom.pk, "high": living.pk},
+        )
+        value = next(t for t in response.json()["tables"] if t["name"] == "equivalent_value")
+        self.assertEqual([row[-1] for row in value["rows"]], ["276.00", "438.50"])
+
+    def test_the_figures_take_a_fixed_number_of_queries(self):
+        with self.assertNumQueries(12):
+            commissioner_report(banks=[self.riverside], start=START, end=END)
+
+
+class Valuation(TestCase):
+    def test_the_worked_example_of_the_research_notes(self):
+        minutes = 14_076 * 60
+        self.assertEqual(equivalent_value(minutes, Decimal("8.00")), Decimal("112608.00"))
+        self.assertEqual(equivalent_value(minutes, Decimal("13.45")), Decimal("189322.20"))
+        self.assertEqual(equivalent_value(minutes, Decimal("12.71")), Decimal("178905.96"))
+
+    def test_it_rounds_half_up_once_at_the_total(self):
+        # 20 minutes at £13.45 is £4.48333...; three of them are £13.45, not 3 x £4.48.
+        self.assertEqual(equivalent_value(60, Decimal("13.45")), Decimal("13.45"))
+        self.assertEqual(equivalent_value(2070, Decimal("13.45")), Decimal("464.03"))
+
+    def test_the_rates_of_the_notes_are_in_the_table(self):
+        rates = {r.name: (r.pounds_per_hour, r.effective_from) for r in ValueRate.objects.all()}
+        self.assertEqual(rates["Custom £8.00"], (Decimal("8.00"), None))
+        self.assertEqual(rates["National Living Wage 2026"], (Decimal("12.71"), date(2026, 4, 1)))
+        self.assertEqual(rates["Real Living Wage 2025-26"], (Decimal("13.45"), date(2025, 10, 22)))
+
+
+class Suppression(KnownQuarter, TestCase):
+    """The same quarter at the default threshold of 5."""
+
+    @classmethod
+    def setUpTestData(cls) -> None:
+        cls.build_quarter()
+
+    def setUp(self) -> None:
+        traveller = frozen()
+        traveller.start()
+        self.addCleanup(traveller.stop)
+        self.report = commissioner_report(banks=[self.riverside], start=START, end=END)
+
+    def test_it_suppresses_a_small_mix_cell_and_a_second_one_that_would_reveal_it(self):
+        mix = self.report.table("exchange_mix")
+        self.assertEqual(
+            mix.rows,
+            [
+                ["person_to_person", 20, Decimal("25.50")],
+                ["person_to_organisation", 6, Decimal("4.50")],
+                # 5 is not small, but with the total of 33 it would reveal the 2 below.
+                ["organisation_to_person", SUPPRESSED, SUPPRESSED],
+                ["organisation_to_organisation", SUPPRESSED, SUPPRESSED],
+                ["pot_funded", 0, Decimal("0.00")],
+                ["total", 33, Decimal("34.50")],
+            ],
+        )
+
+    def test_it_suppresses_small_counts_of_people_and_their_complements(self):
+        summary = self.report.table("summary")
+        self.assertEqual(summary.value("active_members"), 12)
+        self.assertEqual(summary.value("active_organisations"), SUPPRESSED)
+        self.assertEqual(summary.value("active_individuals"), SUPPRESSED)
+        reciprocity = self.report.table("reciprocity")
+        self.assertEqual(reciprocity.value("only_received"), SUPPRESSED)
+        self.assertEqual(reciprocity.value("gave_and_received"), SUPPRESSED)
+        self.assertEqual(reciprocity.value("reciprocity_share"), SUPPRESSED)
+        self.assertEqual(
+            self.report.table("other_movements").rows[2], ["reversals", SUPPRESSED, SUPPRESSED]
+        )
+
+    def test_the_suppressed_cells_reach_the_csv_as_the_word_suppressed(self):
+        self.client.force_login(self.brenda.user)
+        response = self.client.get(
+            reverse("commissioner-report-csv", args=["riverside"]),
+            {**PERIOD, "table": "exchange_mix"},
+        )
+        rows = list(csv.reader(io.StringIO(response.content.decode())))
+        self.assertEqual(rows[4], ["organisation_to_organisation", "suppressed", "suppressed"])
+
+    def test_protect_adds_the_smallest_other_cell_when_one_is_small(self):
+        self.assertEqual(protect([10, 3, 0, 8], 5), {1, 3})
+        self.assertEqual(protect([10, 3, 2, 8], 5), {1, 2})
+        self.assertEqual(protect([10, 0, 8], 5), set())
