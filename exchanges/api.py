@@ -20,7 +20,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import date, datetime, time, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -954,10 +953,6 @@ class BalancesView(APIView):
         return Response(BalanceSerializer(accounts, many=True).data)
 
 
-def _start_of(day: date) -> datetime:
-    return timezone.make_aware(datetime.combine(day, time.min))
-
-
 class StatementView(APIView):
     @extend_schema(
         summary="A statement of one account for a date range",
@@ -1008,24 +1003,16 @@ class StatementView(APIView):
         if time_bank is None:
             raise Http404("No such account.")
         account = get_account_for(request.user, time_bank, data["account"])
-        start, end = _start_of(data["from"]), _start_of(data["to"] + timedelta(days=1))
-        just_before = timedelta(microseconds=1)
-        opening = ledger.balance(account=account, at=start - just_before)
-        closing = ledger.balance(account=account, at=end - just_before)
-        lines = (
-            Entry.objects.filter(account=account, posted_at__gte=start, posted_at__lt=end)
-            .select_related("journal__exchange", "journal__reversed_exchange")
-            .order_by("account_version")
-        )
+        found = ledger.statement(account=account, first_day=data["from"], last_day=data["to"])
         statement = {
             "account": account,
             "time_bank": time_bank.slug,
             "date_from": data["from"],
             "date_to": data["to"],
-            "opening_minutes": opening.posted,
-            "opening_hours": format_hours(opening.posted),
-            "closing_minutes": closing.posted,
-            "closing_hours": format_hours(closing.posted),
-            "lines": lines,
+            "opening_minutes": found.opening,
+            "opening_hours": format_hours(found.opening),
+            "closing_minutes": found.closing,
+            "closing_hours": format_hours(found.closing),
+            "lines": found.lines.select_related("journal__exchange", "journal__reversed_exchange"),
         }
         return Response(StatementSerializer(statement).data)

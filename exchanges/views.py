@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import csv
-from datetime import datetime, time, timedelta
+from datetime import timedelta
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -301,25 +301,6 @@ def reverse(request: HttpRequest, pk: int) -> HttpResponse:
     return _decide(request, pk, "reverse")
 
 
-def _statement(account: Account, start: object, end: object) -> dict:
-    """Opening and closing balance and the posted entries between, by when they counted."""
-    tz = timezone.get_current_timezone()
-    since = datetime.combine(start, time.min, tzinfo=tz)
-    until = datetime.combine(end, time.max, tzinfo=tz)
-    lines = (
-        Entry.objects.filter(account=account, posted_at__gte=since, posted_at__lte=until)
-        .select_related("journal")
-        .order_by("account_version")
-    )
-    return {
-        "opening": ledger.balance(account=account, at=since - timedelta(microseconds=1)).posted,
-        "closing": ledger.balance(account=account, at=until).posted,
-        "lines": lines,
-        "start": start,
-        "end": end,
-    }
-
-
 @login_required
 def statement(request: HttpRequest, slug: str) -> HttpResponse:
     """A statement for any date range, printable, and as CSV with ``?format=csv``."""
@@ -335,7 +316,14 @@ def statement(request: HttpRequest, slug: str) -> HttpResponse:
     if form.is_bound and form.is_valid():
         start = form.cleaned_data["start"] or start
         end = form.cleaned_data["end"] or end
-    data = _statement(account, start, end)
+    found = ledger.statement(account=account, first_day=start, last_day=end)
+    data = {
+        "opening": found.opening,
+        "closing": found.closing,
+        "lines": found.lines.select_related("journal"),
+        "start": start,
+        "end": end,
+    }
     if request.GET.get("format") == "csv" and not form.errors:
         response = HttpResponse(content_type="text/csv; charset=utf-8")
         response["Content-Disposition"] = (

@@ -29,10 +29,11 @@ import json
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from django.db import DatabaseError, IntegrityError, connection, transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from members.models import LimitRule, Organisation, Person, TimeBank
@@ -621,6 +622,33 @@ def balance(*, account: Account, at: datetime | None = None) -> Balance:
     )
     posted = latest or 0
     return Balance(posted, 0, 0, posted)
+
+
+@dataclass(frozen=True)
+class Statement:
+    """An account's posted history over whole days: the balance before the first day, the
+    entries posted from the first day to the end of the last (in posting order, each with its
+    running balance), and the balance at the end."""
+
+    opening: int
+    closing: int
+    lines: QuerySet[Entry]
+
+
+def statement(*, account: Account, first_day: date, last_day: date) -> Statement:
+    """Three indexed reads however long the history: two point-in-time balances and a range."""
+    since = datetime.combine(first_day, time.min, tzinfo=timezone.get_current_timezone())
+    until = datetime.combine(
+        last_day + timedelta(days=1), time.min, tzinfo=timezone.get_current_timezone()
+    )
+    just_before = timedelta(microseconds=1)
+    return Statement(
+        opening=balance(account=account, at=since - just_before).posted,
+        closing=balance(account=account, at=until - just_before).posted,
+        lines=Entry.objects.filter(
+            account=account, posted_at__gte=since, posted_at__lt=until
+        ).order_by("account_version"),
+    )
 
 
 # --- Verification -----------------------------------------------------------------------------
