@@ -10,6 +10,7 @@ COPY ledger ledger
 COPY exchanges exchanges
 COPY reminders reminders
 COPY reports reports
+COPY audit audit
 COPY templates templates
 RUN make install EXTRAS= PYTHON=python3.11 \
  && DEBUG=false SECRET_KEY=build-only ALLOWED_HOSTS=localhost .venv/bin/python manage.py collectstatic --noinput

@@ -18,6 +18,8 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from audit import services as audit
+from audit.models import Action
 from ledger import services as ledger
 from ledger.exceptions import IdempotencyConflict
 from ledger.models import Account, AccountKind
@@ -276,6 +278,13 @@ def record_exchange(
         needs_approval=needs_approval,
         flagged_over_limit=flagged,
     )
+    audit.record(
+        action=Action.EXCHANGE_RECORDED,
+        actor=recorded_by,
+        time_bank=time_bank,
+        obj=exchange,
+        details={"minutes": minutes, "state": state},
+    )
     if state == State.UNCONFIRMED:
         transaction.on_commit(lambda: emails.please_confirm(exchange))
     elif state == State.COMPLETED:
@@ -362,6 +371,13 @@ def record_group_exchange(
         recorded_by=recorded_by,
         needs_approval=needs_approval,
     )
+    audit.record(
+        action=Action.EXCHANGE_RECORDED,
+        actor=recorded_by,
+        time_bank=time_bank,
+        obj=exchange,
+        details={"minutes": earned, "state": state, "kind": Kind.GROUP},
+    )
     if state == State.COMPLETED:
         transaction.on_commit(lambda: emails.exchange_completed(exchange))
     return exchange
@@ -418,6 +434,13 @@ def donate_hours(
         receiver=to_account,
         recorded_by=recorded_by,
     )
+    audit.record(
+        action=Action.DONATION_MADE,
+        actor=recorded_by,
+        time_bank=time_bank,
+        obj=exchange,
+        details={"minutes": minutes, "to_account": to_account.pk},
+    )
     transaction.on_commit(lambda: emails.exchange_completed(exchange))
     return exchange
 
@@ -472,6 +495,13 @@ def grant_from_pot(
         approved_by=broker,
         approved_at=timezone.now(),
     )
+    audit.record(
+        action=Action.GRANT_MADE,
+        actor=broker,
+        time_bank=time_bank,
+        obj=exchange,
+        details={"minutes": minutes, "to_account": to_account.pk},
+    )
     transaction.on_commit(lambda: emails.exchange_completed(exchange))
     return exchange
 
@@ -512,6 +542,13 @@ def confirm_exchange(*, exchange: Exchange, person: Person | None) -> Exchange:
     else:
         _complete(locked, person)
     locked.save(update_fields=["state", "confirmed_by", "confirmed_at"])
+    audit.record(
+        action=Action.EXCHANGE_CONFIRMED,
+        actor=person,
+        time_bank=locked.time_bank,
+        obj=locked,
+        details={"state": locked.state},
+    )
     return locked
 
 
@@ -534,6 +571,9 @@ def approve_exchange(*, exchange: Exchange, broker: Person) -> Exchange:
     locked.approved_by, locked.approved_at = broker, now
     _complete(locked, broker)
     locked.save(update_fields=fields)
+    audit.record(
+        action=Action.EXCHANGE_APPROVED, actor=broker, time_bank=locked.time_bank, obj=locked
+    )
     return locked
 
 
@@ -559,6 +599,9 @@ def decline_exchange(*, exchange: Exchange, person: Person, reason: str) -> Exch
     locked.state = State.DECLINED
     locked.declined_by, locked.declined_at, locked.decline_reason = person, timezone.now(), reason
     locked.save(update_fields=["state", "declined_by", "declined_at", "decline_reason"])
+    audit.record(
+        action=Action.EXCHANGE_DECLINED, actor=person, time_bank=locked.time_bank, obj=locked
+    )
     transaction.on_commit(lambda: emails.exchange_declined(locked))
     return locked
 
@@ -589,6 +632,13 @@ def reverse_exchange(*, exchange: Exchange, broker: Person, reason: str) -> Exch
     locked.reversal = reversal
     locked.reversed_by, locked.reversed_at, locked.reverse_reason = broker, timezone.now(), reason
     locked.save(update_fields=["state", "reversal", "reversed_by", "reversed_at", "reverse_reason"])
+    audit.record(
+        action=Action.EXCHANGE_REVERSED,
+        actor=broker,
+        time_bank=locked.time_bank,
+        obj=locked,
+        details={"reversal_journal": reversal.pk},
+    )
     transaction.on_commit(lambda: emails.exchange_reversed(locked))
     return locked
 

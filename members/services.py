@@ -14,6 +14,8 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from audit import services as audit
+from audit.models import Action
 from ledger import services as ledger
 
 from . import emails
@@ -145,6 +147,9 @@ def approve_membership(*, membership: Membership, broker: Person) -> Membership:
     locked.decided_at = timezone.now()
     locked.save(update_fields=["status", "decided_by", "decided_at"])
     ledger.open_account(time_bank=locked.time_bank, person=locked.person)
+    audit.record(
+        action=Action.MEMBERSHIP_APPROVED, actor=broker, time_bank=locked.time_bank, obj=locked
+    )
     transaction.on_commit(lambda: emails.application_approved(locked))
     return locked
 
@@ -161,6 +166,9 @@ def decline_membership(*, membership: Membership, broker: Person, reason: str) -
     locked.decided_at = timezone.now()
     locked.decline_reason = reason
     locked.save(update_fields=["status", "decided_by", "decided_at", "decline_reason"])
+    audit.record(
+        action=Action.MEMBERSHIP_DECLINED, actor=broker, time_bank=locked.time_bank, obj=locked
+    )
     transaction.on_commit(lambda: emails.application_declined(locked))
     return locked
 
@@ -191,6 +199,9 @@ def create_offline_member(*, time_bank: TimeBank, broker: Person, profile: Profi
         decided_at=now,
     )
     ledger.open_account(time_bank=time_bank, person=person)
+    audit.record(
+        action=Action.MEMBER_ADDED_OFFLINE, actor=broker, time_bank=time_bank, obj=membership
+    )
     return membership
 
 

@@ -46,8 +46,11 @@ from django.db.models import (
 from django.db.models.functions import TruncMonth
 from django.utils import timezone
 
+from audit import services as audit
+from audit.models import Action
 from exchanges.models import CoProduction, Exchange, Kind, State
 from ledger.models import AccountKind, Entry
+from members.access import person_for
 from members.models import TRADING_ROLES, Membership, Status, TimeBank
 
 from .models import ReportDownload, ValueRate
@@ -697,4 +700,19 @@ def record_download(
         table=table,
     )
     download.time_banks.set(banks)
+    # One event per bank, so each bank's own log shows who downloaded its figures.
+    actor = person_for(user)
+    for bank in banks:
+        audit.record(
+            action=Action.REPORT_DOWNLOADED,
+            actor=actor,
+            time_bank=bank,
+            obj=download,
+            details={
+                "format": format,
+                "table": table,
+                "start": start.isoformat(),
+                "end": end.isoformat(),
+            },
+        )
     return download

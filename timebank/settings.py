@@ -136,6 +136,7 @@ INSTALLED_APPS = [
     "exchanges",
     "reminders",
     "reports",
+    "audit",
 ]
 
 MIDDLEWARE = [

@@ -18,6 +18,7 @@ urlpatterns = [
     path("", include("exchanges.urls")),
     path("", include("reminders.urls")),
     path("", include("reports.urls")),
+    path("", include("audit.urls")),
     path("accounts/", include("allauth.urls")),
     path("api/", include("members.api_urls")),
     path("api/", include("exchanges.api_urls")),

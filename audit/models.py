@@ -1,0 +1,74 @@
+"""The audit trail: who did what, when, in which time bank.
+
+What holds, and what enforces it:
+- An event is never changed or deleted: triggers refuse UPDATE and DELETE on PostgreSQL and
+  SQLite (``audit/migrations/0002_append_only.py``). PostgreSQL's TRUNCATE (test flushes)
+  fires no row trigger; on SQLite no TransactionTestCase may write events, as for the ledger.
+- An event is written inside the transaction of the change it describes (``audit.services
+  .record``), so both commit or neither does.
+- Its people and time bank cannot be deleted from under it (``PROTECT``).
+- ``details`` holds ids, amounts and states only: never free text a person wrote, a password
+  or a token.
+"""
+
+from __future__ import annotations
+
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from members.models import Person, TimeBank
+
+
+class Action(models.TextChoices):
+    EXCHANGE_RECORDED = "exchange.recorded", _("Exchange recorded")
+    EXCHANGE_CONFIRMED = "exchange.confirmed", _("Exchange confirmed")
+    EXCHANGE_APPROVED = "exchange.approved", _("Exchange approved")
+    EXCHANGE_DECLINED = "exchange.declined", _("Exchange declined")
+    EXCHANGE_REVERSED = "exchange.reversed", _("Exchange reversed")
+    GRANT_MADE = "grant.made", _("Grant from the community pot")
+    DONATION_MADE = "donation.made", _("Hours donated")
+    MEMBERSHIP_APPROVED = "membership.approved", _("Application approved")
+    MEMBERSHIP_DECLINED = "membership.declined", _("Application declined")
+    MEMBER_ADDED_OFFLINE = "member.added_offline", _("Member without email added")
+    REPORT_DOWNLOADED = "report.downloaded", _("Report downloaded")
+
+
+class AuditEventQuerySet(models.QuerySet["AuditEvent"]):
+    def for_bank(self, time_bank: TimeBank) -> AuditEventQuerySet:
+        """A bank's events, newest first, with the names the log shows."""
+        return (
+            self.filter(time_bank=time_bank)
+            .select_related("actor", "on_behalf_of")
+            .order_by("-created_at", "-pk")
+        )
+
+
+class AuditEvent(models.Model):
+    """One thing someone (or the scheduler, with no actor) did. Append-only."""
+
+    time_bank = models.ForeignKey(
+        TimeBank, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    # None: the system did it (for instance an automatic confirmation after the deadline).
+    actor = models.ForeignKey(
+        Person, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    on_behalf_of = models.ForeignKey(
+        Person, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    action = models.CharField(max_length=40, choices=Action.choices)
+    # What it was done to: an app label and model name ("exchanges.exchange") and its id.
+    object_type = models.CharField(max_length=60, blank=True)
+    object_id = models.BigIntegerField(null=True, blank=True)
+    details = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    objects = AuditEventQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        indexes = [models.Index(fields=["time_bank", "-created_at"], name="audit_bank_newest")]
+
+    def __str__(self) -> str:
+        return f"{self.created_at:%Y-%m-%d %H:%M} {self.action} {self.object_type}:{self.object_id}"
