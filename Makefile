@@ -6,7 +6,7 @@ ADDRESS ?= 127.0.0.1:8000
 # Optional dependency groups to install: the image for production sets EXTRAS to nothing.
 EXTRAS ?= dev
 
-.PHONY: run test install lint serve migrate worker beat web bench-short
+.PHONY: run test install lint serve migrate worker beat web bench-short e2e
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -40,9 +40,24 @@ lint: install
 test: lint
 	$(BIN)/python manage.py check
 	$(BIN)/python manage.py spectacular --validate --fail-on-warn --file /dev/null
-	$(BIN)/pytest -m "not fuzz"
+	$(BIN)/pytest -m "not fuzz and not e2e"
 	@echo "=== schemathesis: every API operation, every role, against the OpenAPI schema ==="
 	$(BIN)/pytest -m fuzz -q tests/test_api_fuzz.py
+
+# The browser suite (e2e/): Debian's Chromium driven by Playwright, axe-core on every page,
+# against the real server on a free loopback port and a fresh PostgreSQL database
+# (E2E_ADMIN_DATABASE_URL, default postgres://postgres@127.0.0.1:5432/postgres, creates timebank_e2e).
+# Chromium comes from apt (never `playwright install`); axe-core from npm into e2e/node_modules.
+# Screenshots at 360 px wide land in e2e-artifacts/screenshots/.
+e2e: install
+	@if [ ! -x /usr/bin/chromium ]; then \
+	  echo "Installing Debian's chromium"; \
+	  apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium; \
+	fi
+	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev,e2e]'
+	npm ci --prefix e2e --no-audit --no-fund --loglevel=error
+	$(BIN)/pytest e2e -m e2e -p no:cacheprovider
+	@echo "Screenshots: $(CURDIR)/e2e-artifacts/screenshots"
 
 # The ledger benchmark's short mode: correctness only (invariants, duplicates), never speed.
 # django-hordak is a comparison baseline in the bench extra, never a runtime dependency.

@@ -1,0 +1,172 @@
+"""The core flows in a real Chromium on a 360-px-wide phone, with axe-core on every page.
+
+The tests share one demo database and run in file order, as the story of a week at Riverside.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from decimal import Decimal
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from .conftest import Site, email
+
+pytestmark = pytest.mark.e2e
+BANK = "/banks/riverside"
+
+
+def balance(page: Page) -> Decimal:
+    """The balance shown on a dashboard or member page ("Balance: 1.5 hours")."""
+    text = page.locator("p.big", has_text="Balance").first.inner_text()
+    match = re.search(r"(-?[\d.]+|no|none)\s*hours?", text.replace("−", "-"), re.IGNORECASE)
+    assert match, f"no balance in {text!r}"
+    value = match.group(1)
+    return Decimal(0) if value.lower() in {"no", "none"} else Decimal(value)
+
+
+def tab_to(page: Page, selector: str, *, presses: int = 60) -> None:
+    """Press Tab until the element matching ``selector`` has focus, as a keyboard user would,
+    checking each time that the focused element is on screen (not hidden under anything)."""
+    for _ in range(presses):
+        page.keyboard.press("Tab")
+        state = page.evaluate(
+            """sel => {
+                const el = document.activeElement;
+                const r = el.getBoundingClientRect();
+                const x = r.left + Math.min(r.width / 2, 10), y = r.top + r.height / 2;
+                const hit = document.elementFromPoint(x, y);
+                return {match: el.matches(sel),
+                        visible: r.width > 0 && y >= 0 && y <= innerHeight,
+                        covered: !!hit && !(el === hit || el.contains(hit) || hit.contains(el)
+                                            || (el.labels && [...el.labels].some(l => l.contains(hit)))),
+                        what: el.outerHTML.slice(0, 80)};
+            }""",
+            selector,
+        )
+        if state["match"]:
+            assert state["visible"], f"focus is off screen on {state['what']}"
+            assert not state["covered"], f"focus is hidden under another element: {state['what']}"
+            return
+    raise AssertionError(f"Tab never reached {selector}")
+
+
+def record_with_keyboard(site: Site, description: str) -> None:
+    """Alice's record form, filled with Tab, Space, Enter and typing only."""
+    page = site.page
+    page.locator("body").focus()
+    tab_to(page, "input[name=direction][value=gave]")
+    page.keyboard.press("Space")
+    expect(page.locator("input[name=direction][value=gave]")).to_be_checked()
+    tab_to(page, "select[name=other]")
+    page.keyboard.type("Bob Baker")
+    assert "Bob Baker" in page.evaluate(
+        "() => { const s = document.querySelector('select[name=other]');"
+        " return s.options[s.selectedIndex].text; }"
+    )
+    tab_to(page, "input[name=minutes]")
+    page.keyboard.type("0.5")
+    tab_to(page, "input[name=description]")
+    page.keyboard.type(description)
+    with site.navigates():
+        page.keyboard.press("Enter")
+    errors = page.locator(".errorlist, [role=alert]").all_inner_texts()
+    assert not errors, f"the record form said: {errors}"
+
+
+def test_member_records_other_party_confirms_and_hours_move(site) -> None:
+    """(1) Alice records on her phone with the keyboard; (2) Bob confirms; the hours move.
+
+    Half an hour: the demo leaves Bob a little above his credit limit."""
+    alice = site()
+    alice.sign_in(email("Alice Archer"))
+    page = alice.goto(f"{BANK}/")
+    before = balance(page)
+    alice.screenshot("01-alice-dashboard")
+    with alice.navigates():
+        page.get_by_role("link", name="Record an exchange").first.click()
+    alice.screenshot("02-alice-record-form")
+    description = f"Weeded the front garden {uuid.uuid4().hex[:6]}"
+    record_with_keyboard(alice, description)
+    expect(page.get_by_role("heading", level=1)).to_have_text(description)
+    expect(page.locator(".messages")).to_contain_text("asked Bob Baker to confirm")
+    expect(page.locator("dd.status")).to_contain_text(re.compile("confirm", re.IGNORECASE))
+    alice.screenshot("03-alice-recorded-waiting")
+
+    bob = site()
+    bob.sign_in(email("Bob Baker"))
+    page_b = bob.goto(f"{BANK}/")
+    bob.screenshot("04-bob-please-confirm")
+    with bob.navigates():
+        page_b.get_by_role("button", name=f'Confirm "{description}"').click()
+    expect(page_b.get_by_role("button", name=f'Confirm "{description}"')).to_have_count(0)
+    bob.screenshot("05-bob-confirmed")
+
+    page = alice.goto(f"{BANK}/")
+    assert balance(page) == before + Decimal("0.5")
+
+
+def test_broker_approves_on_the_desk_and_balances_move(site) -> None:
+    """(3) Brenda approves "Set up Edna's tablet" (Chidi for Edna, who is offline)."""
+    brenda = site()
+    brenda.sign_in(email("Brenda Broker"))
+    page = brenda.goto(f"{BANK}/members/?name=Edna")
+    with brenda.navigates():
+        page.get_by_role("link", name="Edna Green").first.click()
+    edna_page = page.url
+    before = balance(page)
+    page = brenda.goto(f"{BANK}/desk/")
+    brenda.screenshot("06-brenda-desk")
+    with brenda.navigates():
+        page.get_by_role("button", name='Approve "Set up Edna\'s tablet"').click()
+    expect(page.get_by_role("button", name='Approve "Set up Edna\'s tablet"')).to_have_count(0)
+    page = brenda.goto(edna_page)
+    assert balance(page) == before - Decimal(1)
+    brenda.screenshot("07-brenda-edna-after-approval")
+
+
+def test_record_an_exchange_without_javascript(site) -> None:
+    """The record form is a plain form: it works with JavaScript turned off."""
+    alice = site(javascript=False)
+    alice.sign_in(email("Alice Archer"))
+    page = alice.goto(f"{BANK}/record/")
+    assert page.evaluate is not None  # the page loaded without scripts
+    page.get_by_label("I received help").check()
+    page.locator("select[name=other]").select_option(label="Bob Baker (GL51)")
+    page.get_by_label("Hours").fill("0.75")
+    description = f"A lift to the shops {uuid.uuid4().hex[:6]}"
+    page.get_by_label("What was the help?").fill(description)
+    with alice.navigates():
+        page.get_by_role("button", name="Record the exchange").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text(description)
+    expect(page.locator(".messages")).to_contain_text("asked Bob Baker to confirm")
+    alice.screenshot("08-no-javascript-recorded")
+
+
+def test_broker_records_for_an_offline_member(site) -> None:
+    """(5) Brenda records an hour Dot gave Edna Green, who has no login; the hours move."""
+    brenda = site()
+    brenda.sign_in(email("Brenda Broker"))
+    page = brenda.goto(f"{BANK}/members/?name=Edna")
+    with brenda.navigates():
+        page.get_by_role("link", name="Edna Green").first.click()
+    edna_page = page.url
+    before = balance(page)
+    page = brenda.goto(f"{BANK}/desk/")
+    with brenda.navigates():
+        page.get_by_role("link", name="Record an exchange", exact=True).click()
+    page.locator("select[name=giver]").select_option(label="Dot Evans (GL50)")
+    page.locator("select[name=receiver]").select_option(label="Edna Green (GL54)")
+    page.get_by_label("Hours").fill("1")
+    description = f"Sat with Edna while she knitted {uuid.uuid4().hex[:6]}"
+    page.get_by_label("What was the help?").fill(description)
+    brenda.screenshot("09-brenda-records-for-edna")
+    with brenda.navigates():
+        page.get_by_role("button", name="Record the exchange").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text(description)
+    expect(page.locator(".messages")).to_contain_text("The hours have moved")
+    page = brenda.goto(edna_page)
+    assert balance(page) == before - Decimal(1)
+    brenda.screenshot("10-brenda-edna-after-recording")
