@@ -170,3 +170,86 @@ def test_broker_records_for_an_offline_member(site) -> None:
     page = brenda.goto(edna_page)
     assert balance(page) == before - Decimal(1)
     brenda.screenshot("10-brenda-edna-after-recording")
+
+
+def test_a_newcomer_signs_up_applies_and_a_broker_approves(site) -> None:
+    """(4) A newcomer signs up, applies to Riverside, sees they are being checked; Brenda
+    approves them from the applications queue and they can open the time bank."""
+    name = f"Nia Newcomer {uuid.uuid4().hex[:4]}"
+    address = f"nia.{uuid.uuid4().hex[:8]}@example.org"
+    nia = site()
+    page = nia.goto("/accounts/signup/")
+    page.fill("input[name=email]", address)
+    page.fill("input[name=password1]", "a-long-new-password-2026")
+    page.fill("input[name=password2]", "a-long-new-password-2026")
+    with nia.navigates():
+        page.locator("main form button[type=submit]").first.click()
+    with nia.navigates():
+        page.get_by_role("link", name="Apply to Riverside Time Bank").click()
+    page.get_by_label("Name shown to other members").fill(name)
+    page.get_by_label("Area").fill("GL52")
+    page.get_by_label("First referee's name").fill("Pat Jones")
+    page.get_by_label("First referee's phone or email").fill("01632 960123")
+    page.get_by_label("Second referee's name").fill("Sam Lee")
+    page.get_by_label("Second referee's phone or email").fill("sam@example.org")
+    page.get_by_label("I have read the code of conduct and agree to it").check()
+    nia.screenshot("11-newcomer-applies")
+    with nia.navigates():
+        page.get_by_role("button", name="Send my application").click()
+    expect(page.locator("main")).to_contain_text("We are checking your application.")
+
+    brenda = site()
+    brenda.sign_in(email("Brenda Broker"))
+    page_b = brenda.goto(f"{BANK}/applications/")
+    brenda.screenshot("12-brenda-applications")
+    with brenda.navigates():
+        page_b.get_by_role("button", name=f"Approve {name}").click()
+    expect(page_b.locator(".messages")).to_contain_text(f"{name} is now a member.")
+
+    page = nia.goto("/")
+    with nia.navigates():
+        page.get_by_role("link", name="Your hours and exchanges").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Riverside Time Bank")
+
+
+def test_a_member_publishes_an_offer_and_replies_to_a_request(site) -> None:
+    """(6) Alice offers help; Bob answers a request through the site."""
+    alice = site()
+    alice.sign_in(email("Alice Archer"))
+    page = alice.goto(f"{BANK}/listings/new/")
+    page.get_by_label("Offer of help").check()
+    page.get_by_label("Category").select_option(label="Gardening")
+    title = f"Help planting bulbs {uuid.uuid4().hex[:4]}"
+    page.get_by_label("Title").fill(title)
+    with alice.navigates():
+        page.locator("main form button[type=submit]").first.click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text(title)
+    alice.screenshot("13-alice-offer")
+
+    bob = site()
+    bob.sign_in(email("Bob Baker"))
+    page_b = bob.goto(f"{BANK}/listings/?kind=request")
+    with bob.navigates():
+        page_b.get_by_role("link", name="Someone to come shopping with me").first.click()
+    page_b.get_by_label("Your message").fill("I could come with you on Saturday morning.")
+    with bob.navigates():
+        page_b.get_by_role("button", name="Send my message").click()
+    expect(page_b.locator(".messages")).to_be_visible()
+    bob.screenshot("14-bob-replied")
+
+
+def test_a_commissioner_opens_the_quarterly_report_and_downloads_the_xlsx(site) -> None:
+    """Cora opens last quarter's report and downloads it as a spreadsheet."""
+    cora = site()
+    cora.sign_in(email("Cora Council"))
+    page = cora.goto("/")
+    with cora.navigates():
+        page.get_by_role("link", name="Commissioner report").click()
+    with cora.navigates():
+        page.get_by_role("link", name="Last quarter").click()
+    cora.screenshot("15-cora-quarterly-report")
+    with page.expect_download() as download:
+        page.get_by_role("link", name="Download all tables (XLSX)").click()
+    saved = download.value.path()
+    with open(saved, "rb") as f:
+        assert f.read(2) == b"PK", "the download is not an XLSX (zip) file"
