@@ -32,6 +32,8 @@ class Action(models.TextChoices):
     MEMBERSHIP_DECLINED = "membership.declined", _("Application declined")
     MEMBER_ADDED_OFFLINE = "member.added_offline", _("Member without email added")
     REPORT_DOWNLOADED = "report.downloaded", _("Report downloaded")
+    PERSON_EXPORTED = "person.exported", _("Personal data exported")
+    PERSON_ERASED = "person.erased", _("Person erased")
 
 
 class AuditEventQuerySet(models.QuerySet["AuditEvent"]):

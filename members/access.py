@@ -150,6 +150,31 @@ def get_member_for_broker(user: object, slug: str, person_id: int) -> tuple[Memb
     return membership, broker
 
 
+def get_member_for_admin(user: object, slug: str, person_id: int) -> Membership:
+    """A person's membership of the bank ``slug``, for that bank's approved admins only.
+
+    Anyone else gets 403 (brokers included: erasure is an admin's decision); a person who is
+    not in that bank is 404.
+    """
+    bank = get_object_or_404(TimeBank, slug=slug)
+    me = person_for(user)
+    if (
+        me is None
+        or not Membership.objects.filter(
+            person=me, time_bank=bank, status=Status.APPROVED, role=Role.ADMIN
+        ).exists()
+    ):
+        raise PermissionDenied("Only an administrator of this time bank can do that.")
+    membership = (
+        Membership.objects.filter(time_bank=bank, person_id=person_id)
+        .select_related("person", "time_bank")
+        .first()
+    )
+    if membership is None:
+        raise Http404("No such member.")
+    return membership
+
+
 def get_capabilities_owner_for(
     user: object, slug: str, person_id: int | None = None
 ) -> tuple[Membership, Person]:

@@ -49,6 +49,14 @@ class DeclineForm(forms.Form):
     )
 
 
+class EraseForm(forms.Form):
+    reason = forms.CharField(
+        label=_("Why (for example: they asked by email on 3 March)"),
+        max_length=500,
+        widget=forms.Textarea(attrs={"rows": 2}),
+    )
+
+
 class OfflineMemberForm(ProfileForm):
     """A broker adds a member who will not use the website."""
 

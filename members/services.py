@@ -36,6 +36,8 @@ from .models import (
     TimeBank,
     User,
 )
+from .privacy import erase_person as erase_person
+from .privacy import export_person_data as export_person_data
 
 
 @dataclass(frozen=True)

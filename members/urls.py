@@ -5,6 +5,7 @@ from . import views
 urlpatterns = [
     path("", views.home, name="home"),
     path("profile/", views.edit_profile, name="profile"),
+    path("profile/export/", views.export_my_data, name="profile-export"),
     path("banks/<slug:slug>/apply/", views.apply, name="apply"),
     path("banks/<slug:slug>/applications/", views.application_queue, name="application-queue"),
     path("banks/<slug:slug>/members/new/", views.add_offline_member, name="add-offline-member"),
@@ -34,4 +35,9 @@ urlpatterns = [
     # The broker's member search and member page.
     path("banks/<slug:slug>/members/", views.member_search, name="member-search"),
     path("banks/<slug:slug>/members/<int:person_id>/", views.member_page, name="member-page"),
+    path(
+        "banks/<slug:slug>/members/<int:person_id>/erase/",
+        views.erase_member,
+        name="member-erase",
+    ),
 ]

@@ -5,9 +5,10 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.db.models import Q
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.views.decorators.http import require_POST
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_POST
 
 from ledger.models import Account
 
@@ -19,6 +20,7 @@ from .access import (
     get_capabilities_owner_for,
     get_capability_for,
     get_listing_for,
+    get_member_for_admin,
     get_member_for_broker,
     is_broker,
     may_edit_listing,
@@ -29,6 +31,7 @@ from .forms import (
     ApplicationForm,
     CapabilityForm,
     DeclineForm,
+    EraseForm,
     IntroduceForm,
     ListingForm,
     ListingSearchForm,
@@ -48,9 +51,11 @@ from .models import (
     Note,
     Organisation,
     Person,
+    Role,
     Status,
     TimeBank,
 )
+from .privacy import export_zip
 
 LISTINGS_PER_PAGE = 20
 MEMBERS_PER_PAGE = 50
@@ -79,6 +84,25 @@ def edit_profile(request: HttpRequest) -> HttpResponse:
         messages.success(request, "Your profile is saved.")
         return redirect("home")
     return render(request, "members/profile.html", {"form": form})
+
+
+@login_required
+@require_GET
+def export_my_data(request: HttpRequest) -> HttpResponse:
+    """Everything held about the signed-in person: JSON (default) or a ZIP of CSV files."""
+    person = person_for(request.user)
+    if person is None:
+        raise Http404("You have no profile yet, so nothing is held about you beyond your login.")
+    as_csv = request.GET.get("format") == "csv"
+    data = services.export_person_data(person=person, file_format="csv" if as_csv else "json")
+    stamp = timezone.localdate().isoformat()
+    if as_csv:
+        response = HttpResponse(export_zip(data), content_type="application/zip")
+        response["Content-Disposition"] = f'attachment; filename="my-data-{stamp}.zip"'
+        return response
+    response = JsonResponse(data, json_dumps_params={"indent": 2})
+    response["Content-Disposition"] = f'attachment; filename="my-data-{stamp}.json"'
+    return response
 
 
 @login_required
@@ -556,5 +580,31 @@ def member_page(request: HttpRequest, slug: str, person_id: int) -> HttpResponse
             "notes": Note.objects.filter(person=person, time_bank=bank).select_related("author"),
             "note_form": form,
             "account": Account.objects.for_member(person, bank).first(),
+            "may_erase": Membership.objects.for_user(request.user)
+            .approved()
+            .filter(time_bank=bank, role=Role.ADMIN)
+            .exists(),
         },
+    )
+
+
+@login_required
+def erase_member(request: HttpRequest, slug: str, person_id: int) -> HttpResponse:
+    """For an admin: confirm (GET), then erase (POST) a member's identity, keeping their hours."""
+    membership = get_member_for_admin(request.user, slug, person_id)
+    form = EraseForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            person = services.erase_person(
+                person=membership.person, admin=request.user, reason=form.cleaned_data["reason"]
+            )
+        except ValidationError as error:
+            form.add_error(None, error)
+        else:
+            messages.success(request, f"Erased. They are now shown as {person.display_name}.")
+            return redirect("member-page", slug=slug, person_id=person_id)
+    return render(
+        request,
+        "members/erase.html",
+        {"bank": membership.time_bank, "membership": membership, "form": form},
     )

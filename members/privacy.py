@@ -1,0 +1,582 @@
+"""Data-protection rights: a person's export of everything held about them, and erasure.
+
+Both are writes (each records an audit event), re-exported by ``members.services``.
+
+Erasure wipes identity and keeps the books: the person row, their accounts, journals,
+entries, exchanges, memberships and reports all stay, attributed to a pseudonym, so every
+balance, report figure and ``ledger_verify`` is unchanged. Ledger rows are immutable and are
+never touched (a journal's description is the ledger's). An exchange's description is a
+shared record between two people and is kept.
+"""
+
+from __future__ import annotations
+
+import base64
+import csv
+import datetime
+import hashlib
+import hmac
+import io
+import uuid
+import zipfile
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from audit import services as audit
+from audit.models import Action, AuditEvent
+from exchanges.models import Exchange
+from ledger.models import Account, Entry
+from reports.models import MonthlyReport, Statement
+
+from .models import (
+    Capability,
+    Contact,
+    Listing,
+    Membership,
+    Note,
+    Person,
+    Role,
+    Status,
+    TimeBank,
+    User,
+)
+
+ERASED = "[erased]"
+PSEUDONYM_PREFIX = "Former member"
+# Email addresses under this domain can never receive mail (RFC 2606).
+ERASED_EMAIL_DOMAIN = "erased.invalid"
+
+# The tables of an export and their columns, in order: the CSV headers (stable snake_case).
+EXPORT_COLUMNS: dict[str, list[str]] = {
+    "person": [
+        "id",
+        "display_name",
+        "bio",
+        "area",
+        "phone",
+        "contact_preference",
+        "share_phone",
+        "created_at",
+    ],
+    "login": ["email", "is_active", "date_joined", "last_login", "other_email_addresses"],
+    "memberships": [
+        "id",
+        "time_bank",
+        "role",
+        "status",
+        "applied_at",
+        "agreed_code_of_conduct_at",
+        "referee_1_name",
+        "referee_1_contact",
+        "referee_2_name",
+        "referee_2_contact",
+        "decided_by",
+        "decided_at",
+        "decline_reason",
+    ],
+    "listings": [
+        "id",
+        "time_bank",
+        "kind",
+        "category",
+        "title",
+        "description",
+        "area",
+        "availability",
+        "expires_on",
+        "state",
+        "created_at",
+        "closed_at",
+    ],
+    "contacts": [
+        "id",
+        "time_bank",
+        "kind",
+        "direction",
+        "listing_id",
+        "from_name",
+        "to_name",
+        "message",
+        "created_at",
+    ],
+    "capabilities": ["id", "time_bank", "category", "description", "level", "created_at"],
+    "notes": ["id", "time_bank", "author", "text", "created_at"],
+    "accounts": [
+        "id",
+        "time_bank",
+        "balance_minutes",
+        "pending_in_minutes",
+        "pending_out_minutes",
+        "credit_limit_minutes",
+        "opened_at",
+    ],
+    "entries": [
+        "account_id",
+        "journal_id",
+        "date",
+        "description",
+        "minutes",
+        "running_balance_minutes",
+        "state",
+        "posted_at",
+    ],
+    "exchanges": [
+        "id",
+        "time_bank",
+        "kind",
+        "state",
+        "date",
+        "minutes",
+        "description",
+        "parties",
+        "recorded_at",
+    ],
+    "statements": [
+        "month",
+        "time_bank",
+        "given_minutes",
+        "received_minutes",
+        "given_year_minutes",
+        "received_year_minutes",
+        "balance_minutes",
+        "exchanged_with",
+        "nudge",
+    ],
+    "audit_events": [
+        "id",
+        "created_at",
+        "time_bank",
+        "action",
+        "actor",
+        "on_behalf_of",
+        "object_type",
+        "object_id",
+    ],
+}
+
+
+def _iso(value: datetime.date | datetime.datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def _name(person: Person | None) -> str | None:
+    return person.display_name if person is not None else None
+
+
+def _rows(table: str, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Check every row has exactly the table's columns, in order (the CSV relies on it)."""
+    columns = EXPORT_COLUMNS[table]
+    for row in rows:
+        assert list(row) == columns, (table, list(row))
+    return rows
+
+
+def _gather(person: Person) -> dict[str, Any]:
+    user = person.user
+    memberships = list(
+        Membership.objects.filter(person=person).select_related("time_bank", "decided_by")
+    )
+    membership_ids = [m.pk for m in memberships]
+    accounts = list(Account.objects.filter(person=person).select_related("time_bank"))
+    exchanges = list(
+        Exchange.objects.involving(accounts).select_related("time_bank").order_by("pk")
+    )
+    exchange_ids = [e.pk for e in exchanges]
+    contacts = (
+        Contact.objects.filter(Q(from_person=person) | Q(to_person=person) | Q(made_by=person))
+        .select_related("time_bank", "from_person", "to_person", "to_organisation")
+        .order_by("created_at", "pk")
+    )
+    audit_events = (
+        AuditEvent.objects.filter(
+            Q(actor=person)
+            | Q(on_behalf_of=person)
+            | Q(object_type="members.person", object_id=person.pk)
+            | Q(object_type="members.membership", object_id__in=membership_ids)
+            | Q(object_type="exchanges.exchange", object_id__in=exchange_ids)
+        )
+        .select_related("time_bank", "actor", "on_behalf_of")
+        .order_by("created_at", "pk")
+    )
+    if user is not None:
+        from allauth.account.models import EmailAddress
+
+        others = EmailAddress.objects.filter(user=user).exclude(email__iexact=user.email)
+        login = [
+            {
+                "email": user.email,
+                "is_active": user.is_active,
+                "date_joined": _iso(user.date_joined),
+                "last_login": _iso(user.last_login),
+                "other_email_addresses": " ".join(sorted(a.email for a in others)),
+            }
+        ]
+    else:
+        login = []
+    return {
+        "person": _rows(
+            "person",
+            [
+                {
+                    "id": person.pk,
+                    "display_name": person.display_name,
+                    "bio": person.bio,
+                    "area": person.area,
+                    "phone": person.phone,
+                    "contact_preference": person.contact_preference,
+                    "share_phone": person.share_phone,
+                    "created_at": _iso(person.created_at),
+                }
+            ],
+        ),
+        "login": _rows("login", login),
+        "memberships": _rows(
+            "memberships",
+            [
+                {
+                    "id": m.pk,
+                    "time_bank": m.time_bank.name,
+                    "role": m.role,
+                    "status": m.status,
+                    "applied_at": _iso(m.applied_at),
+                    "agreed_code_of_conduct_at": _iso(m.agreed_code_of_conduct_at),
+                    "referee_1_name": m.referee_1_name,
+                    "referee_1_contact": m.referee_1_contact,
+                    "referee_2_name": m.referee_2_name,
+                    "referee_2_contact": m.referee_2_contact,
+                    "decided_by": _name(m.decided_by),
+                    "decided_at": _iso(m.decided_at),
+                    "decline_reason": m.decline_reason,
+                }
+                for m in memberships
+            ],
+        ),
+        "listings": _rows(
+            "listings",
+            [
+                {
+                    "id": x.pk,
+                    "time_bank": x.time_bank.name,
+                    "kind": x.kind,
+                    "category": x.category.name,
+                    "title": x.title,
+                    "description": x.description,
+                    "area": x.area,
+                    "availability": x.availability,
+                    "expires_on": _iso(x.expires_on),
+                    "state": x.state,
+                    "created_at": _iso(x.created_at),
+                    "closed_at": _iso(x.closed_at),
+                }
+                for x in Listing.objects.filter(person=person)
+                .select_related("time_bank", "category")
+                .order_by("created_at", "pk")
+            ],
+        ),
+        # Other people appear by their display name only: never their contact details.
+        "contacts": _rows(
+            "contacts",
+            [
+                {
+                    "id": c.pk,
+                    "time_bank": c.time_bank.name,
+                    "kind": c.kind,
+                    "direction": "received" if c.to_person_id == person.pk else "sent",
+                    "listing_id": c.listing_id,
+                    "from_name": c.from_person.display_name,
+                    "to_name": _name(c.to_person)
+                    or (c.to_organisation.name if c.to_organisation else None),
+                    "message": c.message,
+                    "created_at": _iso(c.created_at),
+                }
+                for c in contacts
+            ],
+        ),
+        "capabilities": _rows(
+            "capabilities",
+            [
+                {
+                    "id": c.pk,
+                    "time_bank": c.time_bank.name,
+                    "category": c.category.name,
+                    "description": c.description,
+                    "level": c.level,
+                    "created_at": _iso(c.created_at),
+                }
+                for c in Capability.objects.filter(person=person)
+                .select_related("time_bank", "category")
+                .order_by("pk")
+            ],
+        ),
+        "notes": _rows(
+            "notes",
+            [
+                {
+                    "id": n.pk,
+                    "time_bank": n.time_bank.name,
+                    "author": n.author.display_name,
+                    "text": n.text,
+                    "created_at": _iso(n.created_at),
+                }
+                for n in Note.objects.filter(person=person)
+                .select_related("time_bank", "author")
+                .order_by("created_at", "pk")
+            ],
+        ),
+        "accounts": _rows(
+            "accounts",
+            [
+                {
+                    "id": a.pk,
+                    "time_bank": a.time_bank.name,
+                    "balance_minutes": a.posted_minutes,
+                    "pending_in_minutes": a.pending_in_minutes,
+                    "pending_out_minutes": a.pending_out_minutes,
+                    "credit_limit_minutes": a.credit_limit_minutes,
+                    "opened_at": _iso(a.opened_at),
+                }
+                for a in accounts
+            ],
+        ),
+        "entries": _rows(
+            "entries",
+            [
+                {
+                    "account_id": e.account_id,
+                    "journal_id": e.journal_id,
+                    "date": _iso(e.journal.effective_date),
+                    "description": e.journal.description,
+                    "minutes": e.amount_minutes,
+                    "running_balance_minutes": e.balance_after,
+                    "state": e.journal.state,
+                    "posted_at": _iso(e.posted_at),
+                }
+                for e in Entry.objects.filter(account__in=accounts)
+                .select_related("journal")
+                .order_by("account_id", "journal__effective_date", "pk")
+            ],
+        ),
+        "exchanges": _rows(
+            "exchanges",
+            [
+                {
+                    "id": x.pk,
+                    "time_bank": x.time_bank.name,
+                    "kind": x.kind,
+                    "state": x.state,
+                    "date": _iso(x.effective_date),
+                    "minutes": x.minutes,
+                    "description": x.description,
+                    "parties": "; ".join(sorted(p.display_name for p in x.parties())),
+                    "recorded_at": _iso(x.recorded_at),
+                }
+                for x in exchanges
+            ],
+        ),
+        "statements": _rows(
+            "statements",
+            [
+                {
+                    "month": _iso(s.month),
+                    "time_bank": s.membership.time_bank.name,
+                    "given_minutes": s.given_minutes,
+                    "received_minutes": s.received_minutes,
+                    "given_year_minutes": s.given_year_minutes,
+                    "received_year_minutes": s.received_year_minutes,
+                    "balance_minutes": s.balance_minutes,
+                    "exchanged_with": "; ".join(s.exchanged_with),
+                    "nudge": s.nudge,
+                }
+                for s in Statement.objects.filter(membership__in=membership_ids)
+                .select_related("membership__time_bank")
+                .order_by("month", "pk")
+            ],
+        ),
+        "audit_events": _rows(
+            "audit_events",
+            [
+                {
+                    "id": ev.pk,
+                    "created_at": _iso(ev.created_at),
+                    "time_bank": ev.time_bank.name if ev.time_bank else None,
+                    "action": ev.action,
+                    "actor": _name(ev.actor),
+                    "on_behalf_of": _name(ev.on_behalf_of),
+                    "object_type": ev.object_type,
+                    "object_id": ev.object_id,
+                }
+                for ev in audit_events
+            ],
+        ),
+    }
+
+
+@transaction.atomic
+def export_person_data(*, person: Person, file_format: str = "json") -> dict[str, Any]:
+    """Everything held about ``person``, as tables of JSON-ready rows (``EXPORT_COLUMNS``).
+
+    Returns ``{"exported_at": iso, "tables": {name: [row, ...]}}``; dates are ISO strings,
+    hours are whole minutes. Records ``person.exported`` (with ``file_format``) first, so the
+    export lists itself.
+    """
+    audit.record(
+        action=Action.PERSON_EXPORTED, actor=person, obj=person, details={"format": file_format}
+    )
+    return {"exported_at": timezone.now().isoformat(), "tables": _gather(person)}
+
+
+def export_zip(data: dict[str, Any]) -> bytes:
+    """An export as a ZIP of CSV files, one per table (``<table>.csv``), with a header row of
+    ``EXPORT_COLUMNS`` even when the table is empty."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for table, columns in EXPORT_COLUMNS.items():
+            text = io.StringIO()
+            writer = csv.DictWriter(text, fieldnames=columns)
+            writer.writeheader()
+            writer.writerows(data["tables"][table])
+            archive.writestr(f"{table}.csv", text.getvalue())
+    return buffer.getvalue()
+
+
+def pseudonym_for(person: Person) -> str:
+    """ "Former member 4F7K": stable for a person, derived from its id and the secret key (so
+    not from the name, and not guessable from the id)."""
+    digest = hmac.new(
+        settings.SECRET_KEY.encode(), f"erase:{person.pk}".encode(), hashlib.sha256
+    ).digest()
+    code = base64.b32encode(digest).decode()
+    # Four characters unless another person already has that pseudonym.
+    for length in range(4, len(code)):
+        name = f"{PSEUDONYM_PREFIX} {code[:length]}"
+        if not Person.objects.filter(display_name=name).exclude(pk=person.pk).exists():
+            return name
+    raise RuntimeError("No free pseudonym.")  # pragma: no cover
+
+
+def _check_may_erase(person: Person, admin: User) -> Person | None:
+    """Staff, or an approved admin of every time bank ``person`` belongs to. Returns the
+    admin's person (None for staff without a profile)."""
+    actor = Person.objects.filter(user=admin).first()
+    if admin.is_staff and admin.is_active:
+        return actor
+    banks = set(Membership.objects.filter(person=person).values_list("time_bank_id", flat=True))
+    admin_of = set(
+        Membership.objects.filter(
+            person=actor, role=Role.ADMIN, status=Status.APPROVED
+        ).values_list("time_bank_id", flat=True)
+        if actor is not None
+        else []
+    )
+    if not banks or not banks <= admin_of:
+        raise PermissionDenied(
+            "Only an administrator of every time bank this person belongs to can erase them."
+        )
+    return actor
+
+
+def _rename(names: list[str], old: str, new: str) -> tuple[list[str], bool]:
+    renamed = [new if name == old else name for name in names]
+    return renamed, renamed != names
+
+
+@transaction.atomic
+def erase_person(*, person: Person, admin: User, reason: str) -> Person:
+    """An administrator erases a person on request: identity wiped, books kept.
+
+    1. Checks ``admin`` is staff or an approved admin of every bank the person belongs to,
+       and that a reason is given; locks the person.
+    2. Replaces the display name with a pseudonym; empties bio, area, phone and referees;
+       replaces their listings' text, contact messages to or from them, their capabilities'
+       descriptions and broker notes about them with "[erased]".
+    3. Deactivates their login, gives it an unusable unique email address, and deletes its
+       email addresses and API tokens.
+    4. Renames them in stored monthly report lists and statements (figures unchanged).
+    5. Records ``person.erased`` in each of their banks (the reason, with the old name
+       replaced by the pseudonym; never the old name).
+    Accounts, journals, entries, exchanges, memberships and report figures are not touched.
+    """
+    reason = reason.strip()
+    if not reason:
+        raise ValidationError({"reason": "Please say why (for example: asked by email)."})
+    actor = _check_may_erase(person, admin)
+    person = Person.objects.select_for_update(of=("self",)).select_related("user").get(pk=person.pk)
+    old_name = person.display_name
+    new_name = pseudonym_for(person)
+
+    # 2. Identity and the free text about them.
+    person.display_name = new_name
+    person.bio = person.area = person.phone = ""
+    person.share_phone = False
+    person.save(update_fields=["display_name", "bio", "area", "phone", "share_phone"])
+    Membership.objects.filter(person=person).update(
+        referee_1_name="", referee_1_contact="", referee_2_name="", referee_2_contact=""
+    )
+    Membership.objects.filter(person=person).exclude(decline_reason="").update(
+        decline_reason=ERASED
+    )
+    listings = Listing.objects.filter(person=person)
+    listing_ids = set(listings.values_list("pk", flat=True))
+    listings.update(title=ERASED, area="", availability="")
+    listings.exclude(description="").update(description=ERASED)
+    Contact.objects.filter(Q(from_person=person) | Q(to_person=person) | Q(made_by=person)).exclude(
+        message=""
+    ).update(message=ERASED)
+    Capability.objects.filter(person=person).update(description=ERASED)
+    Note.objects.filter(person=person).update(text=ERASED)
+
+    # 3. The login.
+    user = person.user
+    if user is not None:
+        from allauth.account.models import EmailAddress
+        from rest_framework.authtoken.models import Token
+
+        EmailAddress.objects.filter(user=user).delete()
+        Token.objects.filter(user=user).delete()
+        user.email = f"erased-{uuid.uuid4().hex}@{ERASED_EMAIL_DOMAIN}"
+        user.is_active = False
+        user.set_unusable_password()
+        user.save(update_fields=["email", "is_active", "password"])
+
+    # 4. Stored snapshots that carry the name: brokers' lists and statements.
+    banks = Membership.objects.filter(person=person).values("time_bank")
+    for report in MonthlyReport.objects.select_for_update(of=("self",)).filter(time_bank__in=banks):
+        changed = False
+        lists = {}
+        for key, names in report.lists.items():
+            lists[key], renamed = _rename(names, old_name, new_name)
+            changed = changed or renamed
+        if changed:
+            report.lists = lists
+            report.save(update_fields=["lists"])
+    statements = Statement.objects.select_for_update(of=("self",)).filter(
+        report__time_bank__in=banks
+    )
+    for statement in statements.only("exchanged_with", "suggestions"):
+        exchanged_with, changed = _rename(statement.exchanged_with, old_name, new_name)
+        suggestions = [
+            {
+                **s,
+                "owner": new_name if s.get("owner") == old_name else s.get("owner"),
+                "title": ERASED if s.get("id") in listing_ids else s.get("title"),
+            }
+            for s in statement.suggestions
+        ]
+        if changed or suggestions != statement.suggestions:
+            statement.exchanged_with = exchanged_with
+            statement.suggestions = suggestions
+            statement.save(update_fields=["exchanged_with", "suggestions"])
+
+    # 5. The trail, in each of their banks' logs: who erased whom (by id) and why, with the old
+    # name taken out of the reason so the append-only log cannot keep it.
+    details = {"by_user": admin.pk, "reason": reason.replace(old_name, new_name)}
+    for bank in TimeBank.objects.filter(pk__in=banks) or [None]:
+        audit.record(
+            action=Action.PERSON_ERASED, actor=actor, time_bank=bank, obj=person, details=details
+        )
+    return person
