@@ -80,6 +80,17 @@ class ExchangeQuerySet(models.QuerySet["Exchange"]):
         """Exchanges with a ledger entry on any of ``accounts``."""
         return self.filter(journal__entries__account__in=accounts).distinct()
 
+    def latest_involving(self, account: Account, count: int) -> QuerySet[Exchange]:
+        """The ``count`` exchanges ``account`` took part in most recently. The account's own
+        entries pick the journals first (newest journal ids), so the cost does not grow with
+        the rest of the bank or with a join over every exchange the account ever had."""
+        journals = (
+            Entry.objects.filter(account=account)
+            .order_by("-journal_id")
+            .values("journal_id")[:count]
+        )
+        return self.filter(journal_id__in=journals).order_by("-recorded_at", "-pk")
+
     def awaiting_broker(self) -> QuerySet[Exchange]:
         return self.filter(state=State.AWAITING_APPROVAL).order_by("recorded_at")
 

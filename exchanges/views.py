@@ -69,12 +69,8 @@ def dashboard(request: HttpRequest, slug: str) -> HttpResponse:
     bank, person, membership = get_bank_for_member(request.user, slug)
     account = _own_account(bank, person)
     month_start = timezone.localdate().replace(day=1)
-    recent = (
-        Exchange.objects.involving([account])
-        .select_related(
-            "giver__person", "giver__organisation", "receiver__person", "receiver__organisation"
-        )
-        .order_by("-recorded_at")[:RECENT]
+    recent = Exchange.objects.latest_involving(account, RECENT).select_related(
+        "giver__person", "giver__organisation", "receiver__person", "receiver__organisation"
     )
     to_confirm = Exchange.objects.filter(
         state=State.UNCONFIRMED, awaiting_confirmation_from=person
