@@ -30,6 +30,7 @@ class Action(models.TextChoices):
     DONATION_MADE = "donation.made", _("Hours donated")
     MEMBERSHIP_APPROVED = "membership.approved", _("Application approved")
     MEMBERSHIP_DECLINED = "membership.declined", _("Application declined")
+    MEMBERSHIP_LEFT = "membership.left", _("Member left the time bank")
     MEMBER_ADDED_OFFLINE = "member.added_offline", _("Member without email added")
     REPORT_DOWNLOADED = "report.downloaded", _("Report downloaded")
     PERSON_EXPORTED = "person.exported", _("Personal data exported")

@@ -57,6 +57,15 @@ class EraseForm(forms.Form):
     )
 
 
+class LeaveForm(forms.Form):
+    reason = forms.CharField(
+        label=_("Why they left (optional, for brokers only)"),
+        max_length=1000,
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+    )
+
+
 class OfflineMemberForm(ProfileForm):
     """A broker adds a member who will not use the website."""
 

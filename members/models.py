@@ -4,6 +4,8 @@ What holds, and what enforces it:
 - A person belongs to a time bank at most once (unique constraint on membership).
 - A person may have no login: an offline member, whose broker acts for them (``Person.user`` null).
 - An approved or declined membership records who decided and when (check constraint).
+- A membership has left exactly when it records when it left (check constraint
+  ``membership_left_has_time``: status "left" if and only if ``left_at`` is set).
 - A user has at most one person (one-to-one).
 - A listing (offer or request) belongs to exactly one owner: a person or an organisation
   (check constraint ``listing_has_one_owner``).
@@ -272,6 +274,9 @@ class Membership(models.Model):
     )
     decided_at = models.DateTimeField(null=True, blank=True)
     decline_reason = models.TextField(blank=True, max_length=1000)
+    # Leaving: when, and why if the member or broker said (never shown to commissioners).
+    left_at = models.DateTimeField(null=True, blank=True)
+    leave_reason = models.TextField(blank=True, max_length=1000)
 
     objects = MembershipQuerySet.as_manager()
 
@@ -286,6 +291,11 @@ class Membership(models.Model):
             models.CheckConstraint(
                 condition=~Q(status="declined") | ~Q(decline_reason=""),
                 name="membership_decline_has_reason",
+            ),
+            models.CheckConstraint(
+                condition=(Q(status="left") & Q(left_at__isnull=False))
+                | (~Q(status="left") & Q(left_at__isnull=True)),
+                name="membership_left_has_time",
             ),
         ]
         indexes = [models.Index(fields=["time_bank", "status"])]

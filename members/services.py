@@ -1,5 +1,5 @@
-"""Every write in the members domain: applying, deciding applications, offline members,
-offers and requests, replies and introductions, capabilities and broker notes.
+"""Every write in the members domain: applying, deciding applications, leaving, offline
+members, offers and requests, replies and introductions, capabilities and broker notes.
 
 Each function is atomic; emails are sent after the transaction commits.
 """
@@ -172,6 +172,41 @@ def decline_membership(*, membership: Membership, broker: Person, reason: str) -
         action=Action.MEMBERSHIP_DECLINED, actor=broker, time_bank=locked.time_bank, obj=locked
     )
     transaction.on_commit(lambda: emails.application_declined(locked))
+    return locked
+
+
+@transaction.atomic
+def leave_time_bank(*, membership: Membership, by: Person, reason: str = "") -> Membership:
+    """A member leaves a time bank, or a broker or admin of that bank marks them as left.
+
+    1. Locks the membership and checks that ``by`` is the member or a broker of the bank
+       (PermissionDenied otherwise) and that the membership is approved or suspended
+       (ValidationError otherwise).
+    2. Marks it left, now, keeping the reason on the membership (never in the audit log).
+    3. Records a ``membership.left`` audit event. Their hours, account and exchanges stay.
+    """
+    locked = (
+        Membership.objects.select_for_update(of=("self",))
+        .select_related("person", "time_bank")
+        .get(pk=membership.pk)
+    )
+    if by.pk != locked.person_id and not is_broker(by, locked.time_bank):
+        raise PermissionDenied("Only the member or a broker of this time bank can do that.")
+    if locked.status not in {Status.APPROVED, Status.SUSPENDED}:
+        raise ValidationError(
+            f"Only a member can leave; this membership is {locked.get_status_display().lower()}."
+        )
+    locked.status = Status.LEFT
+    locked.left_at = timezone.now()
+    locked.leave_reason = reason.strip()
+    locked.save(update_fields=["status", "left_at", "leave_reason"])
+    audit.record(
+        action=Action.MEMBERSHIP_LEFT,
+        actor=by,
+        time_bank=locked.time_bank,
+        obj=locked,
+        details={"by_member": by.pk == locked.person_id},
+    )
     return locked
 
 

@@ -33,6 +33,7 @@ from .forms import (
     DeclineForm,
     EraseForm,
     IntroduceForm,
+    LeaveForm,
     ListingForm,
     ListingSearchForm,
     MemberSearchForm,
@@ -579,6 +580,7 @@ def member_page(request: HttpRequest, slug: str, person_id: int) -> HttpResponse
             .select_related("category", "organisation"),
             "notes": Note.objects.filter(person=person, time_bank=bank).select_related("author"),
             "note_form": form,
+            "leave_form": LeaveForm(),
             "account": Account.objects.for_member(person, bank).first(),
             "may_erase": Membership.objects.for_user(request.user)
             .approved()
@@ -586,6 +588,26 @@ def member_page(request: HttpRequest, slug: str, person_id: int) -> HttpResponse
             .exists(),
         },
     )
+
+
+@login_required
+@require_POST
+def mark_member_left(request: HttpRequest, slug: str, person_id: int) -> HttpResponse:
+    """For a broker: mark a member as having left the time bank, with an optional reason."""
+    membership, broker = get_member_for_broker(request.user, slug, person_id)
+    form = LeaveForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "The reason is too long: keep it under 1,000 characters.")
+        return redirect("member-page", slug=slug, person_id=person_id)
+    try:
+        services.leave_time_bank(
+            membership=membership, by=broker, reason=form.cleaned_data["reason"]
+        )
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+    else:
+        messages.success(request, f"{membership.person.display_name} is marked as left.")
+    return redirect("member-page", slug=slug, person_id=person_id)
 
 
 @login_required

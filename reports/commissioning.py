@@ -13,6 +13,9 @@ Definitions (printed as "About these figures" in every format):
   ledger entries of its journal, leaving out the community pot.
 - Donations, pot grants and reversals are separate lines, never help. A reversal is counted
   by the date of the correcting journal.
+- New members' first exchange (median days, six-month retention) is worked out from one
+  list of (approval time, first exchange date) pairs, one per member approved in the period,
+  fetched in one query; the median is taken in Python so SQLite and PostgreSQL agree.
 - Small numbers: a count from 1 to ``REPORT_SUPPRESSION_THRESHOLD`` - 1 is shown as
   ``suppressed`` (zero reveals no one and is shown). In a table whose rows add up to a
   published total, a single suppressed row would be revealed by subtraction, so the next
@@ -22,6 +25,7 @@ Definitions (printed as "About these figures" in every format):
 
 from __future__ import annotations
 
+import statistics
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
@@ -39,6 +43,7 @@ from django.db.models import (
     OuterRef,
     Q,
     QuerySet,
+    Subquery,
     Sum,
     Value,
     When,
@@ -312,7 +317,12 @@ def commissioner_report(
     minutes = people["minutes"] or 0
     exchanges = done["exchanges"]
     members = _members(ids).aggregate(
-        approved=Count("pk", filter=Q(status=Status.APPROVED, decided_at__lt=end_at)),
+        # Still approved, or approved then and left since the period ended.
+        approved=Count(
+            "pk",
+            filter=(Q(status=Status.APPROVED) | Q(status=Status.LEFT, left_at__gte=end_at))
+            & Q(decided_at__lt=end_at),
+        ),
         new=Count(
             "pk",
             filter=Q(
@@ -321,7 +331,9 @@ def commissioner_report(
                 decided_at__lt=end_at,
             ),
         ),
+        left=Count("pk", filter=Q(status=Status.LEFT, left_at__gte=start_at, left_at__lt=end_at)),
     )
+    first_days, retention = _first_exchanges(ids, start_at, end_at, t)
     active = people["individuals"] + people["organisations"]
     split = protect([people["individuals"], people["organisations"]], t)
     hours_cell: Cell = SUPPRESSED if _small(exchanges, t) else hours(minutes)
@@ -336,6 +348,9 @@ def commissioner_report(
                 ["group_sessions", count_cell(done["sessions"], t)],
                 ["members_at_period_end", count_cell(members["approved"], t)],
                 ["new_members", count_cell(members["new"], t)],
+                ["members_left", count_cell(members["left"], t)],
+                ["median_days_to_first_exchange", first_days],
+                ["retention_6_months_share", retention],
                 ["active_members", count_cell(active, t)],
                 [
                     "active_individuals",
@@ -531,6 +546,63 @@ def commissioner_report(
     return report
 
 
+def _first_exchanges(ids: list[int], start_at: datetime, end_at: datetime, t: int) -> list[Cell]:
+    """For members approved from ``start_at`` to ``end_at``: the median days from approval to
+    their first completed help exchange so far, and the share who made one within six months
+    of approval (so far). One query: each new member's approval time and first exchange date.
+
+    The median is suppressed when fewer than ``t`` new members have exchanged; the share when
+    either those who did or those who did not are a small number (either would reveal the
+    other). Both are None when there is no one to count.
+    """
+    first = (
+        Entry.objects.filter(
+            account__person_id=OuterRef("person_id"),
+            account__time_bank_id=OuterRef("time_bank_id"),
+            journal__exchange__state=State.COMPLETED,
+            journal__exchange__kind__in=HELP_KINDS,
+        )
+        .order_by("journal__exchange__effective_date")
+        .values("journal__exchange__effective_date")[:1]
+    )
+    pairs = list(
+        _members(ids)
+        .filter(
+            status__in=[Status.APPROVED, Status.SUSPENDED, Status.LEFT],
+            decided_at__gte=start_at,
+            decided_at__lt=end_at,
+        )
+        .annotate(first=Subquery(first))
+        .values_list("decided_at", "first")
+    )
+    # An exchange back-dated to before the approval counts as on the day of approval.
+    days = [
+        max((first - timezone.localtime(decided).date()).days, 0)
+        for decided, first in pairs
+        if first is not None
+    ]
+    retained = sum(
+        1
+        for decided, first in pairs
+        if first is not None and first <= add_months(timezone.localtime(decided).date(), 6)
+    )
+    median: Cell = (
+        None
+        if not days
+        else SUPPRESSED
+        if _small(len(days), t)
+        else Decimal(str(statistics.median(days))).quantize(Decimal("0.1"), ROUND_HALF_UP)
+    )
+    share: Cell = (
+        None
+        if not pairs
+        else SUPPRESSED
+        if protect([retained, len(pairs) - retained], t)
+        else (Decimal(retained) / len(pairs)).quantize(Decimal("0.0001"), ROUND_HALF_UP)
+    )
+    return [median, share]
+
+
 def _count_and_hours(key: str, count: int, minutes: int, t: int) -> list[Cell]:
     if _small(count, t):
         return [key, SUPPRESSED, SUPPRESSED]
@@ -632,9 +704,27 @@ def definitions(threshold: int) -> list[tuple[str, str]]:
         (
             "members_at_period_end",
             "Approved members (members, brokers and administrators; not commissioners) "
-            "approved before the end of the period and still approved today.",
+            "approved before the end of the period and still approved today, or who have "
+            "left since the period ended.",
         ),
         ("new_members", "Members approved during the period."),
+        (
+            "members_left",
+            "Members who left the time bank during the period (they left, or a broker marked "
+            "them as left), each counted once.",
+        ),
+        (
+            "median_days_to_first_exchange",
+            "For members approved in the period who have made an exchange so far: the median "
+            "number of days from approval to their first completed service or group exchange "
+            "(as giver or receiver; an exchange dated before approval counts as day 0).",
+        ),
+        (
+            "retention_6_months_share",
+            "The share (0 to 1) of members approved in the period who made at least one "
+            "exchange within 6 months of approval (so far): it can rise until six months "
+            "after the period ends.",
+        ),
         (
             "active_members",
             "Member and organisation accounts with at least one exchange as giver or receiver "

@@ -75,6 +75,7 @@ def make_member(
         agreed_code_of_conduct_at=joined,
         decided_at=joined if decided else None,
         decline_reason="Not a fit" if status == Status.DECLINED else "",
+        left_at=joined if status == Status.LEFT else None,
     )
     return person
 
