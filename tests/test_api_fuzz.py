@@ -243,7 +243,11 @@ def _aim(case: schemathesis.Case, world: World, data: st.DataObject) -> None:
                 mapping[name] = real(REFERENCES[name], value)
     if isinstance(case.body, dict):
         for side in ("providers", "receivers"):
-            for leg in case.body.get(side) or []:
+            legs = case.body.get(side)
+            # Generated bodies may put anything under these names (even where they are unknown).
+            if not isinstance(legs, list):
+                continue
+            for leg in legs:
                 if isinstance(leg, dict) and isinstance(leg.get("account"), int):
                     leg["account"] = real("account", leg["account"])
 
