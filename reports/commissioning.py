@@ -21,6 +21,13 @@ Definitions (printed as "About these figures" in every format):
   published total, a single suppressed row would be revealed by subtraction, so the next
   smallest row is suppressed too (secondary suppression); hours and values of a suppressed
   row are suppressed with it.
+- Demographics: active individuals by the answers they chose to give (``Person.age_band``,
+  ``gender``, ``disability``, ``carer``; blank is "not given") and by area, normalised in SQL to
+  an upper-case postcode district; districts under the threshold are added together as
+  "other areas" so no rare free text is printed. One GROUP BY per table.
+- Closed months: when a month is reported, ``month_figures`` is stored in
+  ``MonthlyReport.commissioner``. A period of whole reported months shows those stored figures
+  (``_show_closed_months``) and a "revisions" table of what has changed since.
 """
 
 from __future__ import annotations

@@ -177,3 +177,11 @@ class AClosedMonthThenLateChanges(KnownMonth, TestCase):
         self.assertIn([self.m.isoformat(), "active_individuals", "5", "6", "1"], rows)
         page = self.client.get(reverse("commissioner-report", args=["riverside"]), period)
         self.assertContains(page, "Revisions since the month was closed")
+
+    def test_a_closed_period_costs_a_fixed_number_of_queries_per_month(self):
+        # The open report's 18, the snapshots (1), and today's figures of each closed month
+        # for its revisions (9 a month: 4 figures, 5 demographic tables).
+        with self.assertNumQueries(18 + 1 + 9):
+            self.report(self.m, month_end(self.m))
+        with self.assertNumQueries(18 + 1 + 2 * 9):
+            self.report(self.m, month_end(self.n))
