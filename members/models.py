@@ -12,6 +12,8 @@ What holds, and what enforces it:
 - A contact (reply, introduction) goes to exactly one recipient, a person or an organisation
   (check constraint ``contact_has_one_recipient``).
 - A category's slug is unique; a capability's level is one of three (check constraint).
+- A person's age band, gender, disability and carer answers are blank or one of their choices
+  (check constraints ``person_*_valid``).
 """
 
 from __future__ import annotations
@@ -164,8 +166,47 @@ class ContactPreference(models.TextChoices):
     BROKER = "broker", _("Through my broker")
 
 
+# Equality monitoring, given by choice (the style of UK public-sector monitoring forms; age
+# bands as the ONS publishes them). Blank always means "not asked, or not given"; each question
+# has its own "prefer not to say". Only anonymous, suppressed counts ever leave the profile:
+# see ``reports.commissioning.demographics``.
+PREFER_NOT_TO_SAY = "prefer_not_to_say"
+
+
+class AgeBand(models.TextChoices):
+    UNDER_18 = "under_18", _("Under 18")
+    AGE_18_24 = "18_24", _("18 to 24")
+    AGE_25_34 = "25_34", _("25 to 34")
+    AGE_35_44 = "35_44", _("35 to 44")
+    AGE_45_54 = "45_54", _("45 to 54")
+    AGE_55_64 = "55_64", _("55 to 64")
+    AGE_65_74 = "65_74", _("65 to 74")
+    AGE_75_84 = "75_84", _("75 to 84")
+    AGE_85_PLUS = "85_plus", _("85 or over")
+    PREFER_NOT = PREFER_NOT_TO_SAY, _("Prefer not to say")
+
+
+class Gender(models.TextChoices):
+    WOMAN = "woman", _("Woman")
+    MAN = "man", _("Man")
+    NON_BINARY = "non_binary", _("Non-binary")
+    ANOTHER_WAY = "another_way", _("In another way")
+    PREFER_NOT = PREFER_NOT_TO_SAY, _("Prefer not to say")
+
+
+class YesNo(models.TextChoices):
+    YES = "yes", _("Yes")
+    NO = "no", _("No")
+    PREFER_NOT = PREFER_NOT_TO_SAY, _("Prefer not to say")
+
+
 class Person(models.Model):
-    """A member's profile. ``user`` is empty for an offline member, whom a broker acts for."""
+    """A member's profile. ``user`` is empty for an offline member, whom a broker acts for.
+
+    The demographic fields are optional answers to monitoring questions: blank means not
+    asked or not given. They appear only on the member's own profile and export, and in
+    reports only as anonymous counts with small numbers suppressed; erasure blanks them.
+    """
 
     user = models.OneToOneField(
         settings.AUTH_USER_MODEL,
@@ -192,6 +233,37 @@ class Person(models.Model):
     share_phone = models.BooleanField(
         _("show my phone number to members I exchange with"), default=False
     )
+    age_band = models.CharField(
+        _("age"), max_length=20, choices=AgeBand.choices, blank=True, default=""
+    )
+    gender = models.CharField(
+        _("how would you describe your gender?"),
+        max_length=20,
+        choices=Gender.choices,
+        blank=True,
+        default="",
+    )
+    disability = models.CharField(
+        _(
+            "do you have a disability or a physical or mental health condition or illness "
+            "lasting or expected to last 12 months or more?"
+        ),
+        max_length=20,
+        choices=YesNo.choices,
+        blank=True,
+        default="",
+    )
+    carer = models.CharField(
+        _(
+            "do you look after, or give any help or support to, someone because of their "
+            "long-term physical or mental health condition, illness or problems related to "
+            "old age (not as a paid job)?"
+        ),
+        max_length=20,
+        choices=YesNo.choices,
+        blank=True,
+        default="",
+    )
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -203,6 +275,20 @@ class Person(models.Model):
 
     class Meta:
         ordering = ["display_name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(age_band__in=["", *AgeBand.values]), name="person_age_band_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(gender__in=["", *Gender.values]), name="person_gender_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(disability__in=["", *YesNo.values]), name="person_disability_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(carer__in=["", *YesNo.values]), name="person_carer_valid"
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.display_name

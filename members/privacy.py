@@ -4,7 +4,9 @@ Both are writes (each records an audit event), re-exported by ``members.services
 
 Erasure wipes identity and keeps the books: the person row, their accounts, journals,
 entries, exchanges, memberships and reports all stay, attributed to a pseudonym, so every
-balance, report figure and ``ledger_verify`` is unchanged. Ledger rows are immutable and are
+balance, report figure and ``ledger_verify`` is unchanged. The one exception is the
+demographic tables of a report period still open: the person's monitoring answers are wiped,
+so they count as "not given" there; closed months show their stored anonymous snapshot. Ledger rows are immutable and are
 never touched (a journal's description is the ledger's). An exchange's description is a
 shared record between two people and is kept.
 """
@@ -61,6 +63,10 @@ EXPORT_COLUMNS: dict[str, list[str]] = {
         "phone",
         "contact_preference",
         "share_phone",
+        "age_band",
+        "gender",
+        "disability",
+        "carer",
         "created_at",
     ],
     "login": ["email", "is_active", "date_joined", "last_login", "other_email_addresses"],
@@ -230,6 +236,10 @@ def _gather(person: Person) -> dict[str, Any]:
                     "phone": person.phone,
                     "contact_preference": person.contact_preference,
                     "share_phone": person.share_phone,
+                    "age_band": person.age_band,
+                    "gender": person.gender,
+                    "disability": person.disability,
+                    "carer": person.carer,
                     "created_at": _iso(person.created_at),
                 }
             ],
@@ -491,7 +501,8 @@ def erase_person(*, person: Person, admin: User, reason: str) -> Person:
 
     1. Checks ``admin`` is staff or an approved admin of every bank the person belongs to,
        and that a reason is given; locks the person.
-    2. Replaces the display name with a pseudonym; empties bio, area, phone and referees;
+    2. Replaces the display name with a pseudonym; empties bio, area, phone, the monitoring
+       answers (age band, gender, disability, carer) and referees;
        replaces their listings' text, contact messages to or from them, their capabilities'
        descriptions and broker notes about them with "[erased]".
     3. Deactivates their login, gives it an unusable unique email address, and deletes its
@@ -513,7 +524,23 @@ def erase_person(*, person: Person, admin: User, reason: str) -> Person:
     person.display_name = new_name
     person.bio = person.area = person.phone = ""
     person.share_phone = False
-    person.save(update_fields=["display_name", "bio", "area", "phone", "share_phone"])
+    # The monitoring answers go too. Closed months keep their figures: the report of a closed
+    # month reads its snapshot of anonymous counts (``MonthlyReport.commissioner``), which
+    # names no one; a period still open counts the person as "not given" from now on.
+    person.age_band = person.gender = person.disability = person.carer = ""
+    person.save(
+        update_fields=[
+            "display_name",
+            "bio",
+            "area",
+            "phone",
+            "share_phone",
+            "age_band",
+            "gender",
+            "disability",
+            "carer",
+        ]
+    )
     Membership.objects.filter(person=person).update(
         referee_1_name="", referee_1_contact="", referee_2_name="", referee_2_contact=""
     )

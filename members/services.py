@@ -48,6 +48,11 @@ class Profile:
     phone: str = ""
     contact_preference: str = "email"
     share_phone: bool = False
+    # Optional monitoring answers ("" = not given): see ``Person``.
+    age_band: str = ""
+    gender: str = ""
+    disability: str = ""
+    carer: str = ""
 
 
 @dataclass(frozen=True)
