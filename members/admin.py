@@ -38,12 +38,17 @@ class TimeBankAdmin(admin.ModelAdmin):
     prepopulated_fields = {"slug": ["name"]}
 
 
+# Roles and the safeguarding lead flag change only through ``members.services.change_role``
+# (the member page's "Change role"), which audits each change; here they are read-only.
+ROLE_FIELDS = ["role", "safeguarding_lead"]
+
+
 class MembershipInline(admin.TabularInline):
     model = Membership
     fk_name = "person"
     extra = 0
-    fields = ["time_bank", "role", "status", "applied_at", "decided_at"]
-    readonly_fields = ["applied_at", "decided_at"]
+    fields = ["time_bank", "role", "safeguarding_lead", "status", "applied_at", "decided_at"]
+    readonly_fields = [*ROLE_FIELDS, "applied_at", "decided_at"]
 
 
 @admin.register(Person)
@@ -60,6 +65,7 @@ class MembershipAdmin(admin.ModelAdmin):
     list_filter = ["time_bank", "role", "status"]
     search_fields = ["person__display_name"]
     raw_id_fields = ["person", "decided_by"]
+    readonly_fields = ROLE_FIELDS
 
 
 class RepresentativeInline(admin.TabularInline):
