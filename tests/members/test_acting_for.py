@@ -248,3 +248,11 @@ class ActingFor(CastTestCase):
         self.assertContains(olive, "Act for Olive Offline")
         bob = self.client.get(reverse("member-page", args=["riverside", self.bob.pk]))
         self.assertNotContains(bob, "Act for Bob Baker")
+
+    def test_an_export_while_acting_is_olives_data_audited_as_brenda_for_olive(self):
+        self.start(self.olive)
+        tables = self.client.get(reverse("profile-export")).json()["tables"]
+        self.assertEqual(tables["person"][0]["display_name"], "Olive Offline")
+        exported = AuditEvent.objects.get(action=Action.PERSON_EXPORTED)
+        self.assertEqual((exported.actor, exported.on_behalf_of), (self.brenda, self.olive))
+        self.assertEqual(exported.object_id, self.olive.pk)

@@ -137,7 +137,7 @@ class ChangeRole(CastTestCase):
         self.client.force_login(staff)
         membership = self.membership(self.bob)
         url = reverse("admin:members_membership_change", args=[membership.pk])
-        self.client.post(
+        response = self.client.post(
             url,
             {
                 "person": self.bob.pk,
@@ -146,6 +146,38 @@ class ChangeRole(CastTestCase):
                 "status": Status.APPROVED,
                 "applied_at_0": "2026-01-01",
                 "applied_at_1": "10:00",
+                "decided_at_0": "2026-01-02",
+                "decided_at_1": "10:00",
             },
         )
+        # The form was saved (a redirect), with every field but the role.
+        self.assertEqual(response.status_code, 302)
         self.assertEqual(self.membership(self.bob).role, Role.MEMBER)
+        self.assertEqual(self.membership(self.bob).applied_at.year, 2026)
+
+    def test_adding_a_membership_in_the_django_admin_audits_its_role(self):
+        staff = make_user("staff@example.org")
+        staff.is_staff = staff.is_superuser = True
+        staff.save()
+        newbank = make_member(self.hillside, "Nina New", status=Status.APPLIED)
+        self.client.force_login(staff)
+        response = self.client.post(
+            reverse("admin:members_membership_add"),
+            {
+                "person": newbank.pk,
+                "time_bank": self.riverside.pk,
+                "role": "admin",
+                "status": Status.APPLIED,
+                "applied_at_0": "2026-01-01",
+                "applied_at_1": "10:00",
+            },
+        )
+        self.assertEqual(response.status_code, 302, getattr(response, "context", None))
+        added = Membership.objects.get(person=newbank, time_bank=self.riverside)
+        self.assertEqual(added.role, Role.ADMIN)
+        event = AuditEvent.objects.get(action=Action.MEMBERSHIP_ROLE_CHANGED)
+        self.assertEqual(event.object_id, added.pk)
+        self.assertEqual(
+            (event.details["old_role"], event.details["new_role"], event.details["via"]),
+            (None, "admin", "django_admin"),
+        )
