@@ -34,6 +34,8 @@ class Action(models.TextChoices):
     MEMBER_ADDED_OFFLINE = "member.added_offline", _("Member without email added")
     REPORT_DOWNLOADED = "report.downloaded", _("Report downloaded")
     PERSON_EXPORTED = "person.exported", _("Personal data exported")
+    STATEMENT_DOWNLOADED = "statement.downloaded", _("Statement downloaded")
+    AUDIT_DOWNLOADED = "audit.downloaded", _("Audit trail downloaded")
     PERSON_ERASED = "person.erased", _("Person erased")
     # Acting for a member: the broker starts and stops, and what they do in between.
     ACTING_STARTED = "acting.started", _("Broker started acting for a member")

@@ -11,6 +11,8 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 
+from audit import services as audit
+from audit.models import Action
 from ledger import services as ledger
 from ledger.exceptions import LedgerError
 from ledger.models import Account, Entry, format_hours
@@ -327,6 +329,13 @@ def statement(request: HttpRequest, slug: str) -> HttpResponse:
         "end": end,
     }
     if request.GET.get("format") == "csv" and not form.errors:
+        audit.record(
+            action=Action.STATEMENT_DOWNLOADED,
+            actor=person,
+            time_bank=bank,
+            obj=account,
+            details={"start": start.isoformat(), "end": end.isoformat()},
+        )
         response = HttpResponse(content_type="text/csv; charset=utf-8")
         response["Content-Disposition"] = (
             f'attachment; filename="statement-{bank.slug}-{start}-{end}.csv"'
