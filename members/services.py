@@ -393,6 +393,13 @@ def renew_listing(*, listing: Listing, editor: Person) -> Listing:
     locked.state = ListingState.OPEN
     locked.closed_at = None
     locked.save(update_fields=["expires_on", "state", "closed_at"])
+    audit.record_if_acting(
+        action=Action.LISTING_UPDATED,
+        actor=editor,
+        time_bank=locked.time_bank,
+        obj=locked,
+        details={"change": "renewed"},
+    )
     return locked
 
 
@@ -404,6 +411,13 @@ def close_listing(*, listing: Listing, editor: Person) -> Listing:
         locked.state = ListingState.CLOSED
         locked.closed_at = timezone.now()
         locked.save(update_fields=["state", "closed_at"])
+        audit.record_if_acting(
+            action=Action.LISTING_UPDATED,
+            actor=editor,
+            time_bank=locked.time_bank,
+            obj=locked,
+            details={"change": "closed"},
+        )
     return locked
 
 
@@ -521,6 +535,13 @@ def add_capability(
     )
     capability.full_clean(exclude=["person", "time_bank", "category"])
     capability.save()
+    audit.record_if_acting(
+        action=Action.PROFILE_UPDATED,
+        actor=editor,
+        time_bank=membership.time_bank,
+        obj=capability,
+        details={"change": "capability_added"},
+    )
     return capability
 
 
@@ -531,6 +552,12 @@ def remove_capability(*, editor: Person, capability: Capability) -> None:
     )
     if editor.pk != capability.person_id and not is_broker(editor, membership.time_bank_id):
         raise PermissionDenied("Only a broker of this time bank can edit another member's skills.")
+    audit.record_if_acting(
+        action=Action.PROFILE_UPDATED,
+        actor=editor,
+        time_bank=membership.time_bank,
+        details={"change": "capability_removed", "capability": capability.pk},
+    )
     capability.delete()
 
 

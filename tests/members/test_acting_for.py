@@ -14,6 +14,7 @@ from exchanges.models import Exchange, State
 from ledger import services as ledger
 from members import services as members
 from members.models import (
+    Capability,
     Category,
     Contact,
     ContactPreference,
@@ -126,6 +127,17 @@ class ActingFor(CastTestCase):
         )
         listing.refresh_from_db()
         self.assertEqual(listing.title, "Knitting and sewing")
+        self.client.post(reverse("listing-close", args=[listing.pk]))
+        self.client.post(reverse("listing-renew", args=[listing.pk]))
+        listing.refresh_from_db()
+        self.assertTrue(listing.is_open)
+
+        # Add to what she can do.
+        self.client.post(
+            reverse("capabilities", args=["riverside"]),
+            {"category": self.gardening.pk, "description": "Roses", "level": "does"},
+        )
+        self.assertTrue(Capability.objects.filter(person=self.olive, description="Roses").exists())
 
         # Reply to bob's offer.
         with self.captureOnCommitCallbacks(execute=True):
@@ -151,6 +163,9 @@ class ActingFor(CastTestCase):
                 Action.EXCHANGE_RECORDED,
                 Action.LISTING_PUBLISHED,
                 Action.LISTING_UPDATED,
+                Action.LISTING_UPDATED,
+                Action.LISTING_UPDATED,
+                Action.PROFILE_UPDATED,
                 Action.LISTING_REPLIED,
                 Action.PROFILE_UPDATED,
             ],
@@ -182,6 +197,15 @@ class ActingFor(CastTestCase):
         self.assertEqual((exchange.state, exchange.confirmed_by), (State.COMPLETED, hetty))
         confirmed = AuditEvent.objects.get(action=Action.EXCHANGE_CONFIRMED)
         self.assertEqual((confirmed.actor, confirmed.on_behalf_of), (self.brenda, hetty))
+
+    def test_a_member_doing_it_themself_writes_no_listing_or_profile_events(self):
+        self.client.force_login(self.bob.user)
+        self.client.post(
+            reverse("listing-new", args=["riverside"]),
+            {"kind": "offer", "category": self.gardening.pk, "title": "Bike repairs"},
+        )
+        self.assertTrue(Listing.objects.filter(title="Bike repairs", person=self.bob).exists())
+        self.assertFalse(AuditEvent.objects.exists())
 
     def test_stopping_is_audited_and_brenda_is_herself_again(self):
         self.start(self.olive)
