@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from django.shortcuts import get_object_or_404
+from django.utils.translation import gettext as _
 
 from .models import (
     BROKER_ROLES,
@@ -264,17 +265,17 @@ def get_acting_for(user: object, *, time_bank_id: int, person_id: int) -> Acting
     """
     broker = own_person_for(user)
     if broker is None or not is_broker(broker, time_bank_id):
-        raise PermissionDenied("Only a broker of this time bank can act for its members.")
+        raise PermissionDenied(_("Only a broker of this time bank can act for its members."))
     membership = (
         Membership.objects.filter(time_bank_id=time_bank_id, person_id=person_id)
         .select_related("person", "time_bank")
         .first()
     )
     if membership is None or membership.person_id == broker.pk:
-        raise PermissionDenied("You can act only for a member of your own time bank.")
+        raise PermissionDenied(_("You can act only for a member of your own time bank."))
     if not may_be_acted_for(membership):
         raise PermissionDenied(
-            "You can act only for an approved member who has no login or asked for help."
+            _("You can act only for an approved member who has no login or asked for help.")
         )
     return Acting(
         time_bank=membership.time_bank,
@@ -310,7 +311,7 @@ def get_safeguarding_member_for(
     bank = get_object_or_404(TimeBank, slug=slug)
     me = person_for(user)
     if not is_safeguarding_lead(me, bank):
-        raise PermissionDenied("Only the safeguarding lead of this time bank can see this.")
+        raise PermissionDenied(_("Only the safeguarding lead of this time bank can see this."))
     assert me is not None
     membership = (
         Membership.objects.filter(time_bank=bank, person_id=person_id)
@@ -334,6 +335,6 @@ def get_safeguarding_record_for(
         .first()
     )
     if record is None or not is_safeguarding_lead(me, record.time_bank_id):
-        raise Http404("No such record.")
+        raise Http404(_("No such record."))
     assert me is not None
     return record, me

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
+from django.utils.translation import gettext as _
 
 from audit import services as audit
 
@@ -46,7 +47,7 @@ class ActingForMiddleware:
             broker = own_person_for(request.user)
             if broker is not None and isinstance(held, dict):
                 services.stop_acting_automatically(broker=broker, held=held)
-            messages.warning(request, "You are no longer acting for that member.")
+            messages.warning(request, _("You are no longer acting for that member."))
             return self.get_response(request)
         request.acting = acting  # type: ignore[attr-defined]
         request.user.acting_for = acting.member  # type: ignore[union-attr]

@@ -14,6 +14,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from audit import services as audit
 from audit.models import Action
@@ -638,7 +639,7 @@ def update_member_profile(*, acting: Acting, profile: Profile) -> Person:
         or not may_be_acted_for(membership)
         or not is_broker(acting.broker, acting.time_bank)
     ):
-        raise PermissionDenied("You can no longer act for this member.")
+        raise PermissionDenied(_("You can no longer act for this member."))
     person = Person.objects.select_for_update().get(pk=acting.member.pk)
     _save_profile(person, profile)
     audit.record(
@@ -676,10 +677,10 @@ def change_role(
     Raises PermissionDenied or ValidationError (with a ``role`` message).
     """
     if role not in Role.values:
-        raise ValidationError({"role": "Choose one of the roles listed."})
+        raise ValidationError({"role": _("Choose one of the roles listed.")})
     bank_id = membership.time_bank_id
     if not is_broker(by, bank_id):
-        raise PermissionDenied("Only an administrator or broker of this time bank can do that.")
+        raise PermissionDenied(_("Only an administrator or broker of this time bank can do that."))
     by_admin = Membership.objects.filter(
         person=by, time_bank_id=bank_id, status=Status.APPROVED, role=Role.ADMIN
     ).exists()
@@ -693,29 +694,31 @@ def change_role(
     )
     target = next(m for m in locked if m.pk == membership.pk)
     if target.status != Status.APPROVED:
-        raise ValidationError({"role": "Only an approved member's role can be changed."})
+        raise ValidationError({"role": _("Only an approved member's role can be changed.")})
     old_role, old_lead = target.role, target.safeguarding_lead
     new_lead = old_lead if safeguarding_lead is None else safeguarding_lead
     if role not in BROKER_ROLES:
         new_lead = False
     if not by_admin and (Role.ADMIN in (role, old_role) or new_lead != old_lead):
         raise PermissionDenied(
-            "Only an administrator can make or change an administrator, or name the "
-            "safeguarding lead."
+            _(
+                "Only an administrator can make or change an administrator, or name the "
+                "safeguarding lead."
+            )
         )
     if role == old_role and new_lead == old_lead:
-        raise ValidationError({"role": "Nothing changed."})
+        raise ValidationError({"role": _("Nothing changed.")})
     others = [m for m in locked if m.pk != target.pk and m.status == Status.APPROVED]
     had_admin = any(m.role == Role.ADMIN for m in locked if m.status == Status.APPROVED)
     admins_after = sum(m.role == Role.ADMIN for m in others) + (role == Role.ADMIN)
     brokers_after = sum(m.role in BROKER_ROLES for m in others) + (role in BROKER_ROLES)
     if had_admin and admins_after == 0:
         raise ValidationError(
-            {"role": "This is the time bank's only administrator: make someone else one first."}
+            {"role": _("This is the time bank's only administrator: make someone else one first.")}
         )
     if brokers_after == 0:
         raise ValidationError(
-            {"role": "This is the time bank's only broker: make someone else one first."}
+            {"role": _("This is the time bank's only broker: make someone else one first.")}
         )
     target.role, target.safeguarding_lead = role, new_lead
     target.save(update_fields=["role", "safeguarding_lead"])
@@ -751,14 +754,14 @@ class SafeguardingCheck:
 
 def _apply_check(record: SafeguardingRecord, check: SafeguardingCheck) -> None:
     if check.check_type not in CheckType.values:
-        raise ValidationError({"check_type": "Choose one of the types of check listed."})
+        raise ValidationError({"check_type": _("Choose one of the types of check listed.")})
     if check.outcome not in CheckOutcome.values:
-        raise ValidationError({"outcome": "Choose one of the outcomes listed."})
+        raise ValidationError({"outcome": _("Choose one of the outcomes listed.")})
     if check.checked_on > timezone.localdate():
-        raise ValidationError({"checked_on": "The date of the check cannot be in the future."})
+        raise ValidationError({"checked_on": _("The date of the check cannot be in the future.")})
     if check.expires_on is not None and check.expires_on < check.checked_on:
         raise ValidationError(
-            {"expires_on": "The renewal date must be on or after the date of the check."}
+            {"expires_on": _("The renewal date must be on or after the date of the check.")}
         )
     for field, value in vars(check).items():
         setattr(record, field, value.strip() if isinstance(value, str) else value)
@@ -767,7 +770,7 @@ def _apply_check(record: SafeguardingRecord, check: SafeguardingCheck) -> None:
 
 def _check_lead(by: Person, time_bank_id: int) -> None:
     if not is_safeguarding_lead(by, time_bank_id):
-        raise PermissionDenied("Only the safeguarding lead of this time bank can do that.")
+        raise PermissionDenied(_("Only the safeguarding lead of this time bank can do that."))
 
 
 def _safeguarding_details(check: SafeguardingRecord, **more: object) -> dict:

@@ -8,6 +8,7 @@ from django.db.models import Q
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from ledger.models import Account
@@ -97,7 +98,10 @@ def edit_profile(request: HttpRequest) -> HttpResponse:
         except PermissionDenied as error:
             form.add_error(None, str(error))
         else:
-            messages.success(request, f"{acting.member.display_name}'s profile is saved.")
+            messages.success(
+                request,
+                _("%(name)s's profile is saved.") % {"name": acting.member.display_name},
+            )
             return redirect("dashboard", slug=acting.time_bank.slug)
     elif request.method == "POST" and form.is_valid():
         services.update_profile(user=request.user, profile=form.profile())
@@ -662,11 +666,13 @@ def start_acting(request: HttpRequest, slug: str, person_id: int) -> HttpRespons
     """A broker starts acting for a member: the session carries the member from now on."""
     bank = get_object_or_404(TimeBank, slug=slug)
     if request.acting is not None:  # type: ignore[attr-defined]
-        raise PermissionDenied("Stop acting for the current member first.")
+        raise PermissionDenied(_("Stop acting for the current member first."))
     acting = get_acting_for(request.user, time_bank_id=bank.pk, person_id=person_id)
     services.start_acting(acting=acting)
     request.session[ACTING_SESSION_KEY] = {"bank": bank.pk, "person": acting.member.pk}
-    messages.success(request, f"You are now acting for {acting.member.display_name}.")
+    messages.success(
+        request, _("You are now acting for %(name)s.") % {"name": acting.member.display_name}
+    )
     return redirect("dashboard", slug=bank.slug)
 
 
@@ -679,7 +685,10 @@ def stop_acting(request: HttpRequest) -> HttpResponse:
     if acting is None:
         return redirect("home")
     services.stop_acting(acting=acting)
-    messages.success(request, f"You have stopped acting for {acting.member.display_name}.")
+    messages.success(
+        request,
+        _("You have stopped acting for %(name)s.") % {"name": acting.member.display_name},
+    )
     return redirect("member-page", slug=acting.time_bank.slug, person_id=acting.member.pk)
 
 
@@ -707,7 +716,10 @@ def change_role(request: HttpRequest, slug: str, person_id: int) -> HttpResponse
         except PermissionDenied as error:
             form.add_error(None, str(error))
         else:
-            messages.success(request, f"{membership.person.display_name}'s role is changed.")
+            messages.success(
+                request,
+                _("%(name)s's role is changed.") % {"name": membership.person.display_name},
+            )
             return redirect("member-page", slug=slug, person_id=person_id)
     return render(
         request,
@@ -730,7 +742,7 @@ def safeguarding(request: HttpRequest, slug: str, person_id: int) -> HttpRespons
         except ValidationError as error:
             form.add_error(None, error.messages)
         else:
-            messages.success(request, "The check is recorded.")
+            messages.success(request, _("The check is recorded."))
             return redirect("safeguarding", slug=slug, person_id=person_id)
     records = SafeguardingRecord.objects.filter(
         time_bank=membership.time_bank, person=membership.person
@@ -758,7 +770,7 @@ def safeguarding_edit(request: HttpRequest, pk: int) -> HttpResponse:
         except ValidationError as error:
             form.add_error(None, error.messages)
         else:
-            messages.success(request, "The check is changed.")
+            messages.success(request, _("The check is changed."))
             return back
     return render(request, "members/safeguarding_edit.html", {"record": record, "form": form})
 
@@ -768,5 +780,5 @@ def safeguarding_edit(request: HttpRequest, pk: int) -> HttpResponse:
 def safeguarding_delete(request: HttpRequest, pk: int) -> HttpResponse:
     record, lead = get_safeguarding_record_for(request.user, pk, write=True)
     services.delete_safeguarding_check(record=record, by=lead)
-    messages.success(request, "The check is deleted.")
+    messages.success(request, _("The check is deleted."))
     return redirect("safeguarding", slug=record.time_bank.slug, person_id=record.person_id)
