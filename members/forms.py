@@ -5,8 +5,19 @@ from typing import Any
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from .models import Capability, Category, Listing, ListingKind, Person, Status
-from .services import ListingDetails, Profile, Referees
+from .models import (
+    Capability,
+    Category,
+    CheckOutcome,
+    CheckType,
+    Listing,
+    ListingKind,
+    Person,
+    Role,
+    SafeguardingRecord,
+    Status,
+)
+from .services import ListingDetails, Profile, Referees, SafeguardingCheck
 
 DEMOGRAPHICS = ["age_band", "gender", "disability", "carer"]
 WHY_WE_ASK = _(
@@ -233,3 +244,34 @@ class NoteForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 3}),
         help_text=_("Only brokers of this time bank see notes. The member may ask to read them."),
     )
+
+
+class RoleForm(forms.Form):
+    """An admin (or, within limits, a broker) changes a member's role."""
+
+    role = forms.ChoiceField(label=_("Role"), choices=Role.choices)
+    safeguarding_lead = forms.BooleanField(
+        label=_("Safeguarding lead (sees references and checks; brokers and admins only)"),
+        required=False,
+    )
+
+
+class SafeguardingForm(forms.ModelForm):
+    """A reference or check: its type, number, dates and outcome. Never what it said."""
+
+    class Meta:
+        model = SafeguardingRecord
+        fields = ["check_type", "reference_number", "checked_on", "expires_on", "outcome"]
+        widgets = {
+            "checked_on": forms.DateInput(attrs={"type": "date"}),
+            "expires_on": forms.DateInput(attrs={"type": "date"}),
+            "outcome": forms.RadioSelect,
+        }
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.fields["check_type"].choices = CheckType.choices
+        self.fields["outcome"].choices = CheckOutcome.choices
+
+    def check(self) -> SafeguardingCheck:
+        return SafeguardingCheck(**{name: self.cleaned_data[name] for name in self.Meta.fields})

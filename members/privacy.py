@@ -43,6 +43,7 @@ from .models import (
     Note,
     Person,
     Role,
+    SafeguardingRecord,
     Status,
     TimeBank,
     User,
@@ -152,6 +153,17 @@ EXPORT_COLUMNS: dict[str, list[str]] = {
         "balance_minutes",
         "exchanged_with",
         "nudge",
+    ],
+    "safeguarding_checks": [
+        "id",
+        "time_bank",
+        "check_type",
+        "reference_number",
+        "checked_on",
+        "expires_on",
+        "outcome",
+        "recorded_by",
+        "recorded_at",
     ],
     "audit_events": [
         "id",
@@ -407,6 +419,25 @@ def _gather(person: Person) -> dict[str, Any]:
                 .order_by("month", "pk")
             ],
         ),
+        "safeguarding_checks": _rows(
+            "safeguarding_checks",
+            [
+                {
+                    "id": r.pk,
+                    "time_bank": r.time_bank.name,
+                    "check_type": r.check_type,
+                    "reference_number": r.reference_number,
+                    "checked_on": _iso(r.checked_on),
+                    "expires_on": _iso(r.expires_on),
+                    "outcome": r.outcome,
+                    "recorded_by": _name(r.recorded_by),
+                    "recorded_at": _iso(r.recorded_at),
+                }
+                for r in SafeguardingRecord.objects.filter(person=person)
+                .select_related("time_bank", "recorded_by")
+                .order_by("pk")
+            ],
+        ),
         "audit_events": _rows(
             "audit_events",
             [
@@ -504,7 +535,8 @@ def erase_person(*, person: Person, admin: User, reason: str) -> Person:
     2. Replaces the display name with a pseudonym; empties bio, area, phone, the monitoring
        answers (age band, gender, disability, carer) and referees;
        replaces their listings' text, contact messages to or from them, their capabilities'
-       descriptions and broker notes about them with "[erased]".
+       descriptions and broker notes about them with "[erased]"; deletes safeguarding
+       checks about them (each audited as ``safeguarding.deleted``).
     3. Deactivates their login, gives it an unusable unique email address, and deletes its
        email addresses and API tokens.
     4. Renames them in stored monthly report lists and statements (figures unchanged).
@@ -556,6 +588,20 @@ def erase_person(*, person: Person, admin: User, reason: str) -> Person:
     ).update(message=ERASED)
     Capability.objects.filter(person=person).update(description=ERASED)
     Note.objects.filter(person=person).update(text=ERASED)
+    # Safeguarding checks about them go entirely (each deletion audited in its bank).
+    for check in SafeguardingRecord.objects.select_for_update().filter(person=person):
+        audit.record(
+            action=Action.SAFEGUARDING_DELETED,
+            actor=actor,
+            time_bank=check.time_bank,
+            details={
+                "record": check.pk,
+                "person": person.pk,
+                "check_type": check.check_type,
+                "reason": "erasure",
+            },
+        )
+        check.delete()
 
     # 3. The login.
     user = person.user
