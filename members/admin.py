@@ -62,6 +62,9 @@ class PersonAdmin(admin.ModelAdmin):
     search_fields = ["display_name", "user__email", "area"]
     inlines = [MembershipInline]
     raw_id_fields = ["user", "created_by"]
+    # Equality-monitoring answers are the member's to give (profile) and reach staff only as
+    # suppressed counts in the commissioner report; the admin neither shows nor edits them.
+    exclude = ["age_band", "gender", "disability", "carer"]
 
 
 @admin.register(Membership)

@@ -17,7 +17,7 @@ from members import services as members
 from members.models import Person, Role
 from reports.commissioning import SUPPRESSED, commissioner_report
 from tests.base import CastTestCase
-from tests.factories import make_member
+from tests.factories import make_member, make_user
 from tests.reports.commissioning_data import END, START, KnownQuarter, frozen
 
 ANSWERS = {"age_band": "85_plus", "gender": "another_way", "disability": "yes", "carer": "no"}
@@ -108,6 +108,17 @@ class OnlyTheMemberSeesTheirAnswers(CastTestCase):
         for field in ANSWERS:
             with self.subTest(field=field):
                 self.assertNotIn(field, schema)
+
+    def test_the_django_admin_neither_shows_nor_edits_them(self):
+        staff = make_user("staff@example.org")
+        staff.is_staff = staff.is_superuser = True
+        staff.save()
+        self.client.force_login(staff)
+        page = self.client.get(reverse("admin:members_person_change", args=[self.alice.pk]))
+        self.assertContains(page, "Alice Archer")
+        for field in ANSWERS:
+            with self.subTest(field=field):
+                self.assertNotContains(page, f'name="{field}"')
 
     def test_a_commissioner_reaches_no_member_page_and_exports_only_their_own_data(self):
         self.client.force_login(self.cora.user)
