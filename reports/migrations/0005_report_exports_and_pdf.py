@@ -11,7 +11,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('members', '0005_membership_left_at'),
-        ('reports', '0003_value_rates'),
+        ('reports', '0004_closed_month_figures'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
