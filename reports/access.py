@@ -4,7 +4,8 @@ A report is for the brokers of its time bank (403 for anyone else); a statement 
 own member (404 for anyone else, so its existence is not revealed). A commissioner report
 (aggregates only) is for the bank's brokers and admins, its approved commissioners, and
 anyone holding a commissioner grant for the bank in force today; others get 403, and a bank
-that does not exist is 404.
+that does not exist is 404. A worker-built report download is for the user who asked for it
+(404 for anyone else), while they may still see every one of its banks.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from django.http import Http404
 from members.access import get_bank_for_broker, get_bank_for_member, person_for
 from members.models import BROKER_ROLES, Membership, Role, Status, TimeBank
 
-from .models import CommissionerGrant, MonthlyReport, ReportState, Statement
+from .models import CommissionerGrant, MonthlyReport, ReportExport, ReportState, Statement
 from .services import parse_month
 
 
@@ -81,3 +82,14 @@ def get_banks_for_commissioning(user: object, slugs: Sequence[str]) -> list[Time
     if not all(bank.allowed for bank in banks.values()):  # type: ignore[attr-defined]
         raise PermissionDenied("Only commissioners and brokers of a time bank see its reports.")
     return [banks[slug] for slug in wanted]
+
+
+def get_export_for(user: object, token: object) -> tuple[ReportExport, list[TimeBank]]:
+    """A worker-built report download, for the user who asked for it (404 for anyone else,
+    so its existence is not revealed) and only while they may still see every one of its
+    banks (403 otherwise): the export and its banks."""
+    user_id = getattr(user, "pk", None)
+    export = ReportExport.objects.filter(token=token, user_id=user_id).first()
+    if user_id is None or export is None:
+        raise Http404("No such report.")
+    return export, get_banks_for_commissioning(user, export.slugs)

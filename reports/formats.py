@@ -1,14 +1,21 @@
 """The commissioner report as CSV (one table per file), XLSX (one sheet per table, plus the
-definitions) and JSON: three renderings of one ``Report``, so the figures are the same."""
+definitions), JSON and PDF (the web page's own template, printed by WeasyPrint): renderings of
+one ``Report``, so the figures are the same. ``render_file`` is the one entry point of the
+downloads, whether built in the request or by a worker (``reports.exports``)."""
 
 from __future__ import annotations
 
 import csv
 import io
+import logging
 from datetime import date
 from decimal import Decimal
 from typing import Any
+from urllib.parse import urlsplit
 
+from django.conf import settings
+from django.contrib.staticfiles import finders
+from django.template.loader import render_to_string
 from openpyxl import Workbook
 from openpyxl.styles import Font
 
@@ -94,3 +101,79 @@ def to_json(report: Report) -> dict[str, Any]:
             {"term": term, "definition": definition} for term, definition in report.definitions
         ],
     }
+
+
+# --- PDF ----------------------------------------------------------------------------------------
+
+PAGE_TEMPLATE = "reports/commissioner.html"
+
+
+def _static_file(url: str) -> tuple[bytes, str]:
+    """The site's own static file at ``url`` (read from disk) and its type; ValueError for
+    anything else, so printing a report never reaches the network."""
+    path = urlsplit(url).path
+    prefix = "/" + settings.STATIC_URL.strip("/") + "/"
+    found = finders.find(path.removeprefix(prefix)) if path.startswith(prefix) else None
+    if not found or isinstance(found, list):
+        raise ValueError(f"Not a static file of the site: {url}")
+    with open(found, "rb") as file:
+        body = file.read()
+    return body, "text/css" if path.endswith(".css") else "application/octet-stream"
+
+
+def to_pdf(report: Report) -> bytes:
+    """The web page's template printed to PDF (its print stylesheet: no navigation, no form,
+    tables kept whole where they fit, the bar charts drawn in CSS). No request: the same
+    bytes in the request and on a worker."""
+    # Imported here: WeasyPrint loads pango when imported, which only PDF downloads need.
+    from weasyprint import HTML
+    from weasyprint.urls import URLFetcher, URLFetcherResponse
+
+    # WeasyPrint warns about each screen-only rule of the site's stylesheet it does not
+    # support (media queries by width, clip): expected, so only its errors are logged.
+    logging.getLogger("weasyprint").setLevel(logging.ERROR)
+
+    class StaticFilesOnly(URLFetcher):
+        def fetch(self, url: str, headers: Any = None) -> URLFetcherResponse:
+            body, content_type = _static_file(url)
+            return URLFetcherResponse(url, body=body, headers={"Content-Type": content_type})
+
+    html = render_to_string(
+        PAGE_TEMPLATE,
+        {
+            "bank": report.banks[0],
+            "banks": report.banks,
+            "report": report,
+            "no_cash_value": NO_CASH_VALUE,
+        },
+    )
+    return HTML(  # type: ignore[no-any-return]
+        string=html, base_url=settings.SITE_URL + "/", url_fetcher=StaticFilesOnly()
+    ).write_pdf()
+
+
+# --- One entry point for the downloads --------------------------------------------------------
+
+CONTENT_TYPES = {
+    "csv": "text/csv; charset=utf-8",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "pdf": "application/pdf",
+}
+
+
+def filename(slugs: list[str], start: date, end: date, format: str, table: str = "") -> str:
+    """The download's name: ``<banks>-report-<start>-<end>[-<table>].<format>``."""
+    name = f"{'-'.join(slugs)}-report-{start.isoformat()}-{end.isoformat()}"
+    return f"{name}-{table}.{format}" if table else f"{name}.{format}"
+
+
+def render_file(report: Report, format: str, table: str = "") -> bytes:
+    """The bytes of a download: CSV of the table ``table`` (KeyError if there is none), the
+    XLSX workbook or the PDF."""
+    if format == "csv":
+        return to_csv(report.table(table)).encode()
+    if format == "xlsx":
+        return to_xlsx(report)
+    if format == "pdf":
+        return to_pdf(report)
+    raise ValueError(f"Unknown format {format!r}.")

@@ -17,7 +17,7 @@ What holds, and what enforces it:
   statements are inserted with ``ON CONFLICT DO NOTHING``, so a retried build skips the
   batches already written.
 - A commissioner grant ends on or after it starts; a value rate is positive; a report
-  download's format is csv, xlsx or json: checks. Every download writes a ``ReportDownload``
+  download's format is csv, xlsx, json or pdf: checks. Every download writes a ``ReportDownload``
   (in the view that serves it, before the response).
 - A statement is emailed at most once: the send claims it by the conditional update
   ``emailed_at IS NULL -> now`` and releases it only if the mail server refused.
@@ -212,6 +212,7 @@ class ReportFormat(models.TextChoices):
     CSV = "csv", "CSV"
     XLSX = "xlsx", "XLSX"
     JSON = "json", "JSON"
+    PDF = "pdf", "PDF"
 
 
 class ReportDownload(models.Model):
@@ -234,9 +235,87 @@ class ReportDownload(models.Model):
         ordering = ["-downloaded_at"]
         constraints = [
             models.CheckConstraint(
-                condition=Q(format__in=["csv", "xlsx", "json"]), name="report_download_format_valid"
+                condition=Q(format__in=["csv", "xlsx", "json", "pdf"]),
+                name="report_download_format_valid",
             ),
         ]
 
     def __str__(self) -> str:
         return f"{self.user} {self.format} {self.bank_slugs} {self.start}..{self.end}"
+
+
+# --- Large commissioner reports, built by a worker ----------------------------------------------
+
+
+class ExportState(models.TextChoices):
+    QUEUED = "queued", _("Waiting to be built")
+    BUILDING = "building", _("Being built")
+    READY = "ready", _("Ready")
+    FAILED = "failed", _("Could not be built")
+    EXPIRED = "expired", _("Expired")
+
+
+class ReportExport(models.Model):
+    """A commissioner report file too large to build in the request (``reports.exports``).
+
+    The row records who asked for what; a worker builds the file with the same code as the
+    direct downloads, stores it in the default storage (under MEDIA_ROOT) and emails the
+    requester a link to the download page (``token``; never the figures). Only the requester
+    may download it, only while they may still see every bank, and each download is audited.
+    After ``REPORT_EXPORT_DAYS`` the file is deleted and the row kept as ``expired``.
+
+    What holds, and what enforces it: ``state`` and ``format`` are among their choices; a
+    ready export has a file and a finish time (checks). The worker claims a queued export by
+    a conditional update (queued -> building), so a redelivered task builds it once.
+    """
+
+    token = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="report_exports"
+    )
+    time_banks = models.ManyToManyField(TimeBank, related_name="+")
+    # The slugs in the order asked for (the first is the page the request came from).
+    bank_slugs = models.CharField(max_length=500)
+    start = models.DateField()
+    end = models.DateField()
+    low_rate = models.PositiveIntegerField(null=True, blank=True)
+    high_rate = models.PositiveIntegerField(null=True, blank=True)
+    format = models.CharField(max_length=10, choices=ReportFormat.choices)
+    # For CSV: the one table.
+    table = models.CharField(max_length=40, blank=True)
+    state = models.CharField(max_length=10, choices=ExportState.choices, default=ExportState.QUEUED)
+    # Saved by ``reports.exports`` as report-exports/<token>.<format>.
+    file = models.FileField(blank=True, max_length=100)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    # Why it could not be built (a failed export), in words for the requester.
+    failure = models.CharField(max_length=300, blank=True)
+    # Claimed by the email task (NULL -> now), so the link is sent at most once.
+    emailed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(state__in=["queued", "building", "ready", "failed", "expired"]),
+                name="report_export_state_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(format__in=["csv", "xlsx", "pdf"]), name="report_export_format_valid"
+            ),
+            models.CheckConstraint(
+                condition=~Q(state="ready") | (~Q(file="") & Q(finished_at__isnull=False)),
+                name="report_export_ready_has_file",
+            ),
+        ]
+        indexes = [models.Index(fields=["state", "finished_at"])]
+
+    def __str__(self) -> str:
+        return (
+            f"{self.user} {self.format} {self.bank_slugs} {self.start}..{self.end} ({self.state})"
+        )
+
+    @property
+    def slugs(self) -> list[str]:
+        return self.bank_slugs.split(",")

@@ -8,7 +8,7 @@ from celery import Task, shared_task
 
 from members.models import TimeBank
 
-from . import services
+from . import exports, services
 from .models import BUILD_TIMEOUT
 
 
@@ -43,3 +43,29 @@ def build_monthly_report(self: Task, bank_id: int, month: str) -> str:
 def send_statement_email(statement_id: int) -> bool:
     """Email one statement at most once; a refusing mail server is retried with back-off."""
     return services.send_statement(statement_id=statement_id)
+
+
+@shared_task(name="reports.tasks.build_report_export")
+def build_report_export(export_id: int) -> str:
+    """Build one large commissioner report download, store it and queue the email."""
+    return exports.build_export(export_id=export_id)
+
+
+@shared_task(
+    name="reports.tasks.send_report_export_email",
+    autoretry_for=(SMTPException, OSError),
+    retry_backoff=60,
+    retry_backoff_max=6 * 3600,
+    retry_jitter=True,
+    max_retries=8,
+)
+def send_report_export_email(export_id: int) -> bool:
+    """Email the requester the link to their export, at most once."""
+    return exports.send_export_email(export_id=export_id)
+
+
+@shared_task(name="reports.tasks.expire_report_exports")
+def expire_report_exports() -> int:
+    """Beat, daily: delete export files past REPORT_EXPORT_DAYS.
+    ``manage.py expire_report_exports`` does the same without a worker."""
+    return exports.expire_exports()

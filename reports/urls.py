@@ -21,6 +21,16 @@ urlpatterns = [
         views.commissioner_xlsx,
         name="commissioner-report-xlsx",
     ),
+    path(
+        "banks/<slug:slug>/commissioner-report/pdf/",
+        views.commissioner_pdf,
+        name="commissioner-report-pdf",
+    ),
+    path(
+        "commissioner-reports/<uuid:token>/",
+        views.commissioner_export,
+        name="commissioner-export",
+    ),
     path("banks/<slug:slug>/statements/", views.statement_list, name="member-statements"),
     path(
         "banks/<slug:slug>/statements/<str:month>/",

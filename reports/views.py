@@ -1,29 +1,43 @@
 """Broker pages for the monthly reports (and their CSV), member pages for statements, and the
-commissioner report (page, CSV, XLSX) for commissioners and brokers."""
+commissioner report (page, CSV, XLSX, PDF; large ones built by a worker and fetched from an
+emailed link) for commissioners and brokers."""
 
 from __future__ import annotations
 
 import csv
+import re
+import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import date
 from urllib.parse import urlencode
 
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import render
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
 from audit import services as audit
 from audit.models import Action
 from members.access import get_bank_for_broker, get_bank_for_member, person_for
+from members.models import TimeBank
 
-from . import commissioning, formats
-from .access import get_banks_for_commissioning, get_report_for, get_statement_for
-from .models import MonthlyReport, Statement
+from . import commissioning, exports, formats
+from .access import (
+    get_banks_for_commissioning,
+    get_export_for,
+    get_report_for,
+    get_statement_for,
+)
+from .models import ExportState, MonthlyReport, ReportExport, Statement
 from .services import HEADLINE
 
 CSV_HEADERS = ["time_bank", "month", "section", "key", "value", "previous_value"]
 LISTS = ("givers_only", "receivers_only", "both", "inactive")
+# A commissioner report table's name, as ``?table=`` gives it.
+TABLE_NAME = re.compile(r"[a-z0-9_]{1,40}")
 
 
 @login_required
@@ -139,34 +153,57 @@ def _int_or_none(text: str | None) -> int | None:
         raise ValueError("A rate is chosen by its number.") from None
 
 
-def _commissioner_report(
-    request: HttpRequest, slug: str
-) -> tuple[list[object], commissioning.Report | None, str, dict[str, str]]:
-    """The banks (``slug`` plus any in ``?with=a,b``, each checked by the access function),
-    the report for the period asked for (``?preset=month|quarter`` or ``?start=&end=``, ISO
-    dates; default the month just ended), or an error message, and the query to repeat."""
+@dataclass
+class _Ask:
+    """What a commissioner report request asks for, read from its query string."""
+
+    banks: list[TimeBank]
+    start: date
+    end: date
+    low: int | None
+    high: int | None
+
+
+def _ask(request: HttpRequest, slug: str) -> tuple[list[TimeBank], _Ask | None, str]:
+    """The banks (``slug`` plus any in ``?with=a,b``, each checked by the access function)
+    and the period asked for (``?preset=month|quarter`` or ``?start=&end=``, ISO dates;
+    default the month just ended) with the rates (``?low=&high=``), or an error message."""
     also = [s.strip() for s in request.GET.get("with", "").split(",") if s.strip()]
     banks = get_banks_for_commissioning(request.user, [slug, *also])
+    start, end = commissioning.preset_period(request.GET.get("preset", "month"))
+    try:
+        if request.GET.get("start") or request.GET.get("end"):
+            try:
+                start = date.fromisoformat(request.GET.get("start", ""))
+                end = date.fromisoformat(request.GET.get("end", ""))
+            except ValueError:
+                raise ValueError(_("Give dates as YYYY-MM-DD.")) from None
+        low, high = _int_or_none(request.GET.get("low")), _int_or_none(request.GET.get("high"))
+    except ValueError as error:
+        return banks, None, str(error)
+    return banks, _Ask(banks, start, end, low, high), ""
+
+
+def _commissioner_report(
+    request: HttpRequest, slug: str
+) -> tuple[list[TimeBank], commissioning.Report | None, str, dict[str, str]]:
+    """The banks, the report asked for (see ``_ask``) or an error message, and the query to
+    repeat."""
+    banks, ask, error = _ask(request, slug)
     query = {
         key: request.GET[key]
         for key in ("with", "start", "end", "low", "high")
         if key in request.GET
     }
-    start, end = commissioning.preset_period(request.GET.get("preset", "month"))
+    if ask is None:
+        return banks, None, error, query
     try:
-        if request.GET.get("start") or request.GET.get("end"):
-            start = date.fromisoformat(request.GET.get("start", ""))
-            end = date.fromisoformat(request.GET.get("end", ""))
         report = commissioning.commissioner_report(
-            banks=banks,
-            start=start,
-            end=end,
-            low_rate=_int_or_none(request.GET.get("low")),
-            high_rate=_int_or_none(request.GET.get("high")),
+            banks=banks, start=ask.start, end=ask.end, low_rate=ask.low, high_rate=ask.high
         )
     except ValueError as error:
-        return banks, None, str(error) or "Give dates as YYYY-MM-DD.", query
-    query.update(start=start.isoformat(), end=end.isoformat())
+        return banks, None, str(error) or _("Give dates as YYYY-MM-DD."), query
+    query.update(start=ask.start.isoformat(), end=ask.end.isoformat())
     return banks, report, "", query
 
 
@@ -190,21 +227,38 @@ def commissioner_report(request: HttpRequest, slug: str) -> HttpResponse:
     return render(request, "reports/commissioner.html", context, status=400 if error else 200)
 
 
-def _filename(report: commissioning.Report, suffix: str) -> str:
-    banks = "-".join(report.slugs)
-    return f"{banks}-report-{report.start.isoformat()}-{report.end.isoformat()}{suffix}"
-
-
-@login_required
-@require_GET
-def commissioner_csv(request: HttpRequest, slug: str) -> HttpResponse:
-    """One table per file: ``?table=<name>`` (default ``summary``)."""
-    _, report, error, _ = _commissioner_report(request, slug)
-    if report is None:
+def _download(request: HttpRequest, slug: str, format: str) -> HttpResponse:
+    """One download of the commissioner report (``format`` csv, xlsx or pdf; for CSV the
+    table ``?table=``, default ``summary``), audited. A large report (``exports.is_large``)
+    is queued for a worker instead: 202 and a page saying a link will be emailed."""
+    banks, ask, error = _ask(request, slug)
+    table = request.GET.get("table", "summary") if format == "csv" else ""
+    if ask is None:
         return HttpResponseBadRequest(error)
-    name = request.GET.get("table", "summary")
+    if format == "csv" and not TABLE_NAME.fullmatch(table):
+        raise Http404("No such table.")
+    if exports.is_large(banks=len(banks), start=ask.start, end=ask.end):
+        try:
+            export = exports.request_export(
+                user=request.user,
+                banks=banks,
+                start=ask.start,
+                end=ask.end,
+                format=format,
+                table=table,
+                low_rate=ask.low,
+                high_rate=ask.high,
+            )
+        except ValueError as error:
+            return HttpResponseBadRequest(str(error))
+        return _export_page(request, export, banks, status=202)
     try:
-        table = report.table(name)
+        report = commissioning.commissioner_report(
+            banks=banks, start=ask.start, end=ask.end, low_rate=ask.low, high_rate=ask.high
+        )
+        content = formats.render_file(report, format, table)
+    except ValueError as error:
+        return HttpResponseBadRequest(str(error))
     except KeyError:
         raise Http404("No such table.") from None
     commissioning.record_download(
@@ -212,26 +266,72 @@ def commissioner_csv(request: HttpRequest, slug: str) -> HttpResponse:
         banks=report.banks,
         start=report.start,
         end=report.end,
-        format="csv",
-        table=name,
+        format=format,
+        table=table,
     )
-    response = HttpResponse(formats.to_csv(table), content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="{_filename(report, f"-{name}.csv")}"'
+    response = HttpResponse(content, content_type=formats.CONTENT_TYPES[format])
+    response["Content-Disposition"] = (
+        f'attachment; filename="{formats.filename(report.slugs, report.start, report.end, format, table)}"'
+    )
     return response
 
 
 @login_required
 @require_GET
+def commissioner_csv(request: HttpRequest, slug: str) -> HttpResponse:
+    """One table per file: ``?table=<name>`` (default ``summary``)."""
+    return _download(request, slug, "csv")
+
+
+@login_required
+@require_GET
 def commissioner_xlsx(request: HttpRequest, slug: str) -> HttpResponse:
-    _, report, error, _ = _commissioner_report(request, slug)
-    if report is None:
-        return HttpResponseBadRequest(error)
+    return _download(request, slug, "xlsx")
+
+
+@login_required
+@require_GET
+def commissioner_pdf(request: HttpRequest, slug: str) -> HttpResponse:
+    """The page's own template, printed (``formats.to_pdf``)."""
+    return _download(request, slug, "pdf")
+
+
+def _export_page(
+    request: HttpRequest, export: ReportExport, banks: list[TimeBank], *, status: int = 200
+) -> HttpResponse:
+    context = {
+        "export": export,
+        "banks": banks,
+        "bank": banks[0],
+        "just_asked": status == 202,
+        "expires_at": exports.expires_at(export),
+        "days": settings.REPORT_EXPORT_DAYS,
+    }
+    return render(request, "reports/commissioner_export.html", context, status=status)
+
+
+@login_required
+@require_GET
+def commissioner_export(request: HttpRequest, token: uuid.UUID) -> HttpResponse:
+    """The link emailed for a worker-built download: the file once it is ready (audited),
+    else a page saying where it is (410 once expired)."""
+    export, banks = get_export_for(request.user, token)
+    if export.state != ExportState.READY:
+        status = 410 if export.state == ExportState.EXPIRED else 200
+        return _export_page(request, export, banks, status=status)
     commissioning.record_download(
-        user=request.user, banks=report.banks, start=report.start, end=report.end, format="xlsx"
+        user=request.user,
+        banks=banks,
+        start=export.start,
+        end=export.end,
+        format=export.format,
+        table=export.table,
     )
-    response = HttpResponse(
-        formats.to_xlsx(report),
-        content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    return FileResponse(
+        export.file.open("rb"),
+        as_attachment=True,
+        filename=formats.filename(
+            export.slugs, export.start, export.end, export.format, export.table
+        ),
+        content_type=formats.CONTENT_TYPES[export.format],
     )
-    response["Content-Disposition"] = f'attachment; filename="{_filename(report, ".xlsx")}"'
-    return response

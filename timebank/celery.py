@@ -63,4 +63,9 @@ app.conf.beat_schedule = {
         "task": "reports.tasks.schedule_monthly_reports",
         "schedule": crontab(day_of_month=1, hour=6, minute=0),
     },
+    # manage.py expire_report_exports (files of worker-built commissioner reports)
+    "expire-report-exports-daily": {
+        "task": "reports.tasks.expire_report_exports",
+        "schedule": crontab(hour=4, minute=10),
+    },
 }

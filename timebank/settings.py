@@ -289,6 +289,14 @@ SPECTACULAR_SETTINGS = {
 
 # Commissioner reports show any count under this as suppressed (reports/commissioning.py).
 REPORT_SUPPRESSION_THRESHOLD = env_int("REPORT_SUPPRESSION_THRESHOLD", 5)
+# A commissioner report download covering more than this many bank-months (banks combined x
+# months in the period, a part month counting whole) is built by a worker and emailed as a link
+# (reports/exports.py): a year of one bank, or a quarter of four, is built in the request.
+REPORT_ASYNC_BANK_MONTHS = env_int("REPORT_ASYNC_BANK_MONTHS", 12)
+# Files of those worker-built reports are deleted this many days after they were built.
+REPORT_EXPORT_DAYS = env_int("REPORT_EXPORT_DAYS", 7)
+# Uploaded and generated files (the default storage): only served through views that check access.
+MEDIA_ROOT = Path(env_str("MEDIA_ROOT") or VAR_DIR / "media")
 
 # --- Language, time, static files ---------------------------------------------------------------
 

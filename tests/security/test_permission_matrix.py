@@ -18,7 +18,7 @@ Roles (columns, in this order):
 from __future__ import annotations
 
 from contextlib import contextmanager
-from datetime import timedelta
+from datetime import date, timedelta
 
 from django.db import transaction
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
@@ -38,6 +38,7 @@ from members.models import (
     Role,
 )
 from reminders.services import preference_for
+from reports.models import ReportExport
 from tests.base import CastTestCase
 from tests.factories import make_member
 
@@ -45,7 +46,9 @@ ROLES = ["anon", "dora", "bob", "alice", "brenda", "ada", "cora", "hugo"]
 
 # name: (arguments, statuses for GET, statuses for POST), statuses by role in the order of ROLES.
 # Arguments name objects made in setUpTestData: slug, exchange, listing, request, capability,
-# application, person (bob), offline (olive), check (a safeguarding check on bob), token (bob's unsubscribe token), kind, month.
+# application, person (bob), offline (olive), check (a safeguarding check on bob), token (bob's
+# unsubscribe token), kind, month, export (a worker-built commissioner report cora asked for,
+# still queued).
 # POSTs send a reason (web) or the body in API_BODIES, so the check reaches past validation.
 # fmt: off
 MATRIX: dict[str, tuple[tuple[str, ...], str, str]] = {
@@ -100,6 +103,8 @@ MATRIX: dict[str, tuple[tuple[str, ...], str, str]] = {
     "commissioner-report": (("slug",), "302 403 403 403 200 200 200 403", "302 405 405 405 405 405 405 405"),
     "commissioner-report-csv": (("slug",), "302 403 403 403 200 200 200 403", "302 405 405 405 405 405 405 405"),
     "commissioner-report-xlsx": (("slug",), "302 403 403 403 200 200 200 403", "302 405 405 405 405 405 405 405"),
+    "commissioner-report-pdf": (("slug",), "302 403 403 403 200 200 200 403", "302 405 405 405 405 405 405 405"),
+    "commissioner-export": (("export",), "302 404 404 404 404 404 200 404", "302 405 405 405 405 405 405 405"),
     "audit-log": (("slug",), "302 403 403 403 200 200 403 403", "302 405 405 405 405 405 405 405"),
     "member-statements": (("slug",), "302 403 200 200 200 200 403 403", "302 403 200 200 200 200 403 403"),
     "member-statement": (("slug", "month"), "302 403 404 404 404 404 403 403", "302 403 404 404 404 404 403 403"),
@@ -219,6 +224,13 @@ class PermissionMatrix(CastTestCase):
         cls.tokens = {
             role: Token.objects.create(user=getattr(cls, role).user).key for role in ROLES[1:]
         }
+        cls.export = ReportExport.objects.create(
+            user=cls.cora.user,
+            bank_slugs="riverside",
+            start=date(2026, 1, 1),
+            end=date(2026, 3, 31),
+            format="pdf",
+        )
 
     def arguments(self, names: tuple[str, ...]) -> list[object]:
         values = {
@@ -234,6 +246,7 @@ class PermissionMatrix(CastTestCase):
             "token": self.token,
             "kind": "log_hours",
             "month": (timezone.localdate().replace(day=1) - timedelta(days=1)).strftime("%Y-%m"),
+            "export": self.export.token,
         }
         return [values[name] for name in names]
 
