@@ -7,10 +7,14 @@ collected by `make test`: the suite lives outside tests/ and every test is marke
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import json
 import os
 import shutil
 import socket
+import struct
 import subprocess
 import sys
 import time
@@ -21,7 +25,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, ConsoleMessage, Page, sync_playwright
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "e2e-artifacts"
@@ -44,10 +48,47 @@ CHROMIUM_ARGS = [
 PHONE = {"width": 360, "height": 780}
 PASSWORD = "riverside-demo-2026"
 BLOCKING_IMPACTS = {"serious", "critical"}
+# The demo's staff must use two-factor authentication (members/mfa.py). The suite gives each an
+# authenticator with a secret it knows, through allauth's own API, and signs in with the code.
+TOTP_SECRETS = {
+    name: base64.b32encode(hashlib.sha1(f"e2e {name}".encode()).digest()).decode()
+    for name in ("Brenda Broker", "Cora Council")
+}
+TOTP_PERIOD = 30
+ENROL = """
+from allauth.mfa.recovery_codes.internal.auth import RecoveryCodes
+from allauth.mfa.totp.internal.auth import TOTP
+from members.models import User
+for email, secret in {secrets!r}.items():
+    user = User.objects.get(email=email)
+    TOTP.activate(user, secret)
+    RecoveryCodes.activate(user)
+"""
 
 
 def email(name: str) -> str:
     return name.lower().replace(" ", ".") + "@demo.timebank.localhost"
+
+
+def totp_code(secret: str, counter: int) -> str:
+    """The code an authenticator app shows for ``secret`` in 30-second step ``counter`` (RFC 6238)."""
+    digest = hmac.new(base64.b32decode(secret), struct.pack(">Q", counter), hashlib.sha1).digest()
+    offset = digest[-1] & 0x0F
+    value = struct.unpack(">I", digest[offset : offset + 4])[0] & 0x7FFFFFFF
+    return f"{value % 1_000_000:06d}"
+
+
+# The last time step whose code each secret used: the server accepts a code only once.
+_last_step: dict[str, int] = {}
+
+
+def fresh_totp_code(secret: str) -> str:
+    """A code not used before: waits for the next 30-second step if this one's is spent."""
+    while int(time.time()) // TOTP_PERIOD <= _last_step.get(secret, -1):
+        time.sleep(1)
+    step = int(time.time()) // TOTP_PERIOD
+    _last_step[secret] = step
+    return totp_code(secret, step)
 
 
 def _free_port() -> int:
@@ -85,6 +126,9 @@ def server_url() -> str:
     manage = [sys.executable, str(ROOT / "manage.py")]
     subprocess.run([*manage, "migrate", "--noinput", "-v0"], env=env, cwd=ROOT, check=True)
     subprocess.run([*manage, "load_demo"], env=env, cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
+    secrets = {email(name): secret for name, secret in TOTP_SECRETS.items()}
+    enrol = ENROL.format(secrets=secrets)
+    subprocess.run([*manage, "shell", "-c", enrol], env=env, cwd=ROOT, check=True)
     port = _free_port()
     log = open(ARTIFACTS / "server.log", "w")  # closed at teardown
     server = subprocess.Popen(
@@ -129,7 +173,9 @@ def browser() -> Browser:
 
 
 class Site:
-    """One person's phone-sized browser tab, checking every page it visits with axe-core."""
+    """One person's phone-sized browser tab, checking every page it visits with axe-core and
+    failing on anything the content security policy blocked (the browser reports each block
+    as a console error)."""
 
     def __init__(self, browser: Browser, base_url: str, *, javascript: bool = True) -> None:
         self.base_url = base_url
@@ -140,9 +186,18 @@ class Site:
             java_script_enabled=javascript,
             locale="en-GB",
         )
+        # axe-core goes in through DevTools on every page, before the page's own scripts: an
+        # added <script> tag would be inline script, which the content security policy blocks.
+        self.context.add_init_script(path=str(AXE))
         self.page: Page = self.context.new_page()
         self.page.set_default_timeout(10_000)
         self.checked: list[str] = []
+        self.blocked: list[str] = []
+        self.page.on("console", self._console)
+
+    def _console(self, message: ConsoleMessage) -> None:
+        if message.type == "error" and "Content Security Policy" in message.text:
+            self.blocked.append(f"{self.page.url}: {message.text}")
 
     def goto(self, path: str) -> Page:
         self.page.goto(path)
@@ -157,11 +212,13 @@ class Site:
         self.check()
 
     def check(self) -> None:
-        """axe-core on the page just loaded: fail on any serious or critical violation."""
+        """On the page just loaded: fail on anything the content security policy blocked, and
+        on any serious or critical violation axe-core finds."""
+        if self.blocked:
+            pytest.fail("blocked by the content security policy:\n  " + "\n  ".join(self.blocked))
         if not self.javascript:
             return  # axe is JavaScript; the same pages are checked by the JavaScript-on tests
         page = self.page
-        page.add_script_tag(path=str(AXE))
         result = page.evaluate(
             """async () => {
                 const r = await axe.run(document, {
@@ -197,6 +254,14 @@ class Site:
         with self.navigates():
             page.locator("main form button[type=submit]").first.click()
         assert "/accounts/login/" not in page.url, f"signing in as {address} failed"
+        secret = next((s for n, s in TOTP_SECRETS.items() if email(n) == address), None)
+        if secret is not None:
+            # Staff: allauth asks for the code from the authenticator app.
+            assert "/accounts/2fa/authenticate/" in page.url, f"{address} was not asked for a code"
+            page.fill("input[name=code]", fresh_totp_code(secret))
+            with self.navigates():
+                page.locator("main form button[type=submit]").first.click()
+            assert "/accounts/2fa/" not in page.url, f"the code for {address} was refused"
 
     def close(self) -> None:
         self.context.close()
@@ -213,5 +278,8 @@ def site(browser: Browser, server_url: str):
         return s
 
     yield open_site
+    blocked = [line for s in opened for line in s.blocked]
     for s in opened:
         s.close()
+    if blocked:
+        pytest.fail("blocked by the content security policy:\n  " + "\n  ".join(blocked))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import time
 from datetime import timedelta
 
 from django.utils import timezone
@@ -20,6 +21,8 @@ from members.models import (
 
 _seq = itertools.count(1)
 PASSWORD = "a-long-test-password-42"
+# Roles that must have two-factor authentication (members/mfa.py); make_member enrols them.
+STAFF_ROLES = (Role.BROKER, Role.ADMIN, Role.COMMISSIONER)
 
 
 def make_bank(*, name: str | None = None, slug: str | None = None, **fields: object) -> TimeBank:
@@ -36,6 +39,31 @@ def make_user(email: str | None = None, *, verified: bool = True) -> User:
     user = User.objects.create_user(email=email, password=PASSWORD)
     EmailAddress.objects.create(user=user, email=email, verified=verified, primary=True)
     return user
+
+
+def enrol_in_mfa(user: User, secret: str | None = None) -> str:
+    """Give ``user`` an authenticator app and recovery codes, through allauth's own API.
+
+    Returns the TOTP secret, from which a test computes codes (``totp_code``).
+    """
+    from allauth.mfa.recovery_codes.internal.auth import RecoveryCodes
+    from allauth.mfa.totp.internal.auth import TOTP, generate_totp_secret
+
+    secret = secret or generate_totp_secret()
+    TOTP.activate(user, secret)
+    RecoveryCodes.activate(user)
+    return secret
+
+
+def totp_code(secret: str, *, at: float | None = None) -> str:
+    """The six-digit code an authenticator app shows for ``secret`` now (or at ``at``)."""
+    from allauth.mfa.totp.internal.auth import format_hotp_value, hotp_value
+    from django.conf import settings
+
+    period = getattr(settings, "MFA_TOTP_PERIOD", 30)
+    return format_hotp_value(
+        hotp_value(secret, int(at if at is not None else time.time()) // period)
+    )
 
 
 def make_person(
@@ -56,9 +84,14 @@ def make_member(
     role: str = Role.MEMBER,
     status: str = Status.APPROVED,
     offline: bool = False,
+    mfa: bool | None = None,
     **fields: object,
 ) -> Person:
+    """A member of ``bank``. Staff (``STAFF_ROLES``) get two-factor authentication unless
+    ``mfa=False``, as they must have it to open any page; others only with ``mfa=True``."""
     person = make_person(display_name, offline=offline, **fields)
+    if person.user is not None and (mfa if mfa is not None else role in STAFF_ROLES):
+        enrol_in_mfa(person.user)
     decided = status != Status.APPLIED
     # The cast joined a year ago, so tests can record help on earlier dates.
     joined = timezone.now() - timedelta(days=365)

@@ -39,6 +39,12 @@ class MalformedSettingsStopStartUp(SimpleTestCase):
     def test_a_malformed_email_url_names_its_variable(self):
         self.assert_one_clear_line(manage_check(EMAIL_URL="smtp://host:notaport"), "EMAIL_URL")
 
+    def test_a_malformed_trusted_proxy_count_names_its_variable(self):
+        for value in ("one", "-1"):
+            with self.subTest(value=value):
+                result = manage_check(TRUSTED_PROXY_COUNT=value)
+                self.assert_one_clear_line(result, "TRUSTED_PROXY_COUNT")
+
     def test_production_refuses_to_start_without_a_secret_key(self):
         result = manage_check(DEBUG="false", SECRET_KEY="")
         self.assert_one_clear_line(result, "SECRET_KEY")

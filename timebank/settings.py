@@ -13,6 +13,7 @@ from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlparse
 
 import dj_database_url
+from csp.constants import NONE, SELF
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -131,6 +132,8 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "allauth",
     "allauth.account",
+    "allauth.mfa",
+    "csp",
     "members",
     "ledger",
     "exchanges",
@@ -149,7 +152,11 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
+    "timebank.middleware.PermissionsPolicyMiddleware",
     "allauth.account.middleware.AccountMiddleware",
+    # After authentication and messages: staff without two-factor set it up first.
+    "members.mfa.RequireStaffMFAMiddleware",
     # Last, so checks above it (staff MFA) see the signed-in broker, not the member they act for.
     "members.middleware.ActingForMiddleware",
 ]
@@ -227,9 +234,11 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 
 # --- Accounts (django-allauth: email only, verified, rate limited) ----------------------------
 
+# Django's and allauth's backends, each loading the signed-in user with its two-factor flags
+# in the same query (members/mfa.py).
 AUTHENTICATION_BACKENDS = [
-    "django.contrib.auth.backends.ModelBackend",
-    "allauth.account.auth_backends.AuthenticationBackend",
+    "members.mfa.ModelBackend",
+    "members.mfa.AllauthBackend",
 ]
 ACCOUNT_USER_MODEL_USERNAME_FIELD = None
 ACCOUNT_LOGIN_METHODS = {"email"}
@@ -240,12 +249,27 @@ if ACCOUNT_EMAIL_VERIFICATION not in {"mandatory", "optional", "none"}:
 ACCOUNT_CONFIRM_EMAIL_ON_GET = False
 ACCOUNT_LOGIN_ON_EMAIL_CONFIRMATION = True
 ACCOUNT_UNIQUE_EMAIL = True
+# allauth's own limits (in the cache: Redis in production, so shared by every web worker).
+# Those left out keep allauth's defaults (e.g. confirm_email, change_password, reauthenticate).
 ACCOUNT_RATE_LIMITS = {
     "login": "30/m/ip",
     "login_failed": "10/m/ip,5/5m/key",
     "reset_password": "20/m/ip,5/m/key",
     "signup": "20/m/ip",
 }
+# How many proxies in front of the web server append to X-Forwarded-For: the client's
+# address, for the rate limits above, is the entry that many places from the right, so an
+# entry a client puts in the header itself is ignored. 0 (no proxy) uses the socket's address.
+ALLAUTH_TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0)
+if ALLAUTH_TRUSTED_PROXY_COUNT < 0:
+    raise SettingError("TRUSTED_PROXY_COUNT", "expected 0 or more proxies")
+
+# Two-factor authentication (allauth.mfa): an authenticator app, with recovery codes to
+# fall back on; required of staff (members/mfa.py), open to every member.
+MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
+MFA_TOTP_ISSUER = env_str("MFA_TOTP_ISSUER", "Time bank")
+# One 30-second step either side, for phones whose clocks drift a little.
+MFA_TOTP_TOLERANCE = 1
 ACCOUNT_EMAIL_SUBJECT_PREFIX = "[Time bank] "
 LOGIN_REDIRECT_URL = "home"
 LOGIN_URL = "account_login"
@@ -268,7 +292,8 @@ SERVER_EMAIL = DEFAULT_FROM_EMAIL
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.SessionAuthentication",
-        "rest_framework.authentication.TokenAuthentication",
+        # DRF's token authentication, refusing staff tokens until two-factor is set up.
+        "members.mfa.TokenAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "timebank.api.AutoSchema",
@@ -330,6 +355,30 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 SESSION_COOKIE_HTTPONLY = True
+
+# The content security policy (django-csp), in development too, so a page that would break
+# in production breaks here first: only this site's own scripts, styles and fonts; no inline
+# script or style (templates keep both in static files). Images may be data: URIs (the QR
+# code of the two-factor set-up). Nothing may frame the site.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    }
+}
+# Browser features the site never uses (timebank/middleware.py sends the header).
+PERMISSIONS_POLICY = (
+    "accelerometer=(), camera=(), geolocation=(), gyroscope=(), magnetometer=(), "
+    "microphone=(), payment=(), usb=()"
+)
 
 LOGGING = {
     "version": 1,

@@ -17,7 +17,7 @@ from members import services as members
 from members.models import Person, Role
 from reports.commissioning import SUPPRESSED, commissioner_report
 from tests.base import CastTestCase
-from tests.factories import make_member, make_user
+from tests.factories import enrol_in_mfa, make_member, make_user
 from tests.reports.commissioning_data import END, START, KnownQuarter, frozen
 
 ANSWERS = {"age_band": "85_plus", "gender": "another_way", "disability": "yes", "carer": "no"}
@@ -113,6 +113,7 @@ class OnlyTheMemberSeesTheirAnswers(CastTestCase):
         staff = make_user("staff@example.org")
         staff.is_staff = staff.is_superuser = True
         staff.save()
+        enrol_in_mfa(staff)
         self.client.force_login(staff)
         page = self.client.get(reverse("admin:members_person_change", args=[self.alice.pk]))
         self.assertContains(page, "Alice Archer")

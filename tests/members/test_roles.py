@@ -12,7 +12,7 @@ from audit.models import Action, AuditEvent
 from members import services as members
 from members.models import Membership, Role, Status
 from tests.base import CastTestCase
-from tests.factories import make_member, make_user
+from tests.factories import enrol_in_mfa, make_member, make_user
 
 
 class ChangeRole(CastTestCase):
@@ -127,6 +127,7 @@ class ChangeRole(CastTestCase):
         staff = make_user("staff@example.org")
         staff.is_staff = staff.is_superuser = True
         staff.save()
+        enrol_in_mfa(staff)
         request = RequestFactory().get("/")
         request.user = staff
         admin = site._registry[Membership]
@@ -159,6 +160,7 @@ class ChangeRole(CastTestCase):
         staff = make_user("staff@example.org")
         staff.is_staff = staff.is_superuser = True
         staff.save()
+        enrol_in_mfa(staff)
         newbank = make_member(self.hillside, "Nina New", status=Status.APPLIED)
         self.client.force_login(staff)
         response = self.client.post(

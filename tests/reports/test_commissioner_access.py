@@ -12,7 +12,7 @@ from openpyxl import load_workbook
 
 from members.models import Role
 from reports.models import CommissionerGrant, ReportDownload
-from tests.factories import make_member, make_person
+from tests.factories import enrol_in_mfa, make_member, make_person
 
 from .commissioning_data import END, START, KnownQuarter, frozen
 
@@ -37,6 +37,8 @@ class CommissionerAccess(KnownQuarter, TestCase):
             cls.ada = make_member(cls.riverside, "Ada Admin", role=Role.ADMIN)
             # fiona: a council officer with grants for Riverside and Hillside, and no membership.
             cls.fiona = make_person("Fiona Funder")
+            # A grant makes her staff: she has two-factor authentication, as she must.
+            enrol_in_mfa(cls.fiona.user)
             for bank in (cls.riverside, cls.hillside):
                 CommissionerGrant.objects.create(
                     person=cls.fiona,

@@ -28,7 +28,7 @@ def pdf_text(content: bytes) -> str:
     """Every page's text, whitespace collapsed to single spaces, page footers left out."""
     reader = PdfReader(io.BytesIO(content))
     text = " ".join(page.extract_text() for page in reader.pages)
-    text = re.sub(r"Commissioner report \d+ / \d+", " ", text)
+    text = re.sub(r"Commissioner report: Riverside Time Bank \d+ / \d+", " ", text)
     return " ".join(text.split())
 
 
