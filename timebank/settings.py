@@ -263,6 +263,8 @@ ACCOUNT_RATE_LIMITS = {
 ALLAUTH_TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0)
 if ALLAUTH_TRUSTED_PROXY_COUNT < 0:
     raise SettingError("TRUSTED_PROXY_COUNT", "expected 0 or more proxies")
+# A request with fewer X-Forwarded-For entries than that is counted, not a 500.
+ACCOUNT_ADAPTER = "members.adapters.AccountAdapter"
 
 # Two-factor authentication (allauth.mfa): an authenticator app, with recovery codes to
 # fall back on; required of staff (members/mfa.py), open to every member.

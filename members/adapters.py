@@ -1,0 +1,33 @@
+"""allauth's account adapter, where this project differs from the default."""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+
+from allauth.account.adapter import DefaultAccountAdapter
+from django.core.exceptions import ImproperlyConfigured, PermissionDenied
+from django.http import HttpRequest
+
+logger = logging.getLogger(__name__)
+
+
+class AccountAdapter(DefaultAccountAdapter):
+    def get_client_ip(self, request: HttpRequest) -> str:
+        """The address the sign-in rate limits count (``TRUSTED_PROXY_COUNT`` in settings).
+
+        allauth raises ImproperlyConfigured, a 500, when X-Forwarded-For has fewer entries than
+        the trusted proxies: a request that reached us past a proxy, or a count set too high.
+        Count it by the furthest address the header names instead, and log the mismatch.
+        """
+        try:
+            return super().get_client_ip(request)
+        except ImproperlyConfigured:
+            forwarded = request.headers.get("x-forwarded-for", "")
+            logger.warning(
+                "X-Forwarded-For has fewer entries than TRUSTED_PROXY_COUNT: %r", forwarded
+            )
+            try:
+                return str(ipaddress.ip_address(forwarded.split(",")[0].strip()))
+            except ValueError:
+                raise PermissionDenied("Unable to determine client IP address") from None
