@@ -291,10 +291,14 @@ REPORT_SUPPRESSION_THRESHOLD = env_int("REPORT_SUPPRESSION_THRESHOLD", 5)
 # --- Language, time, static files ---------------------------------------------------------------
 
 LANGUAGE_CODE = "en-gb"
+# One language for now; every string is marked for translation so adding one is a catalogue away.
+LANGUAGES = [("en-gb", "English")]
 TIME_ZONE = "Europe/London"
 USE_I18N = True
 USE_TZ = True
 LOCALE_PATHS = [BASE_DIR / "locale"]
+# Dates as GOV.UK writes them ("3 March 2026"), 24-hour times (timebank/formats/en_GB/formats.py).
+FORMAT_MODULE_PATH = ["timebank.formats"]
 
 STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"
