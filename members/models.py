@@ -92,6 +92,8 @@ class TimeBank(models.Model):
     description = models.TextField(_("about this time bank"), blank=True, max_length=2000)
     area = models.CharField(_("area served"), max_length=120, blank=True)
     contact_email = models.EmailField(_("contact email"), blank=True)
+    # Shown beside the email in every page's "Contact your broker" help (many members phone).
+    contact_phone = models.CharField(_("contact phone"), max_length=30, blank=True)
     code_of_conduct = models.TextField(_("code of conduct"), blank=True, max_length=10000)
     accepting_applications = models.BooleanField(_("accepting applications"), default=True)
     # Policy: how far below zero a new account may go, in minutes (-600 = -10 hours).

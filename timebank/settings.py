@@ -299,6 +299,10 @@ USE_TZ = True
 LOCALE_PATHS = [BASE_DIR / "locale"]
 # Dates as GOV.UK writes them ("3 March 2026"), 24-hour times (timebank/formats/en_GB/formats.py).
 FORMAT_MODULE_PATH = ["timebank.formats"]
+# Every page's "Contact your broker" help names the member's own time bank's contact; anyone
+# else (signed out, or an applicant's bank gave none) gets the scheme's general contact.
+HELP_CONTACT_EMAIL = env_str("HELP_CONTACT_EMAIL", "help@timebank.localhost")
+HELP_CONTACT_PHONE = env_str("HELP_CONTACT_PHONE", "")
 
 STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"

@@ -1,6 +1,8 @@
+from django.conf import settings
 from django.contrib import admin
 from django.db import connection
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseServerError
+from django.template import loader
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
@@ -11,6 +13,20 @@ def health(request: HttpRequest) -> HttpResponse:
         cursor.execute("SELECT 1")
     return HttpResponse("ok", content_type="text/plain")
 
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    """The 500 page in the site's layout, with the scheme's help contact and no database query
+    (the database may be what failed), so it cannot fail in turn."""
+    contact = {
+        "bank": "",
+        "email": settings.HELP_CONTACT_EMAIL,
+        "phone": settings.HELP_CONTACT_PHONE,
+    }
+    html = loader.get_template("500.html").render({"help_contact": contact})
+    return HttpResponseServerError(html)
+
+
+handler500 = server_error
 
 urlpatterns = [
     path("health/", health, name="health"),
