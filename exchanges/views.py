@@ -10,6 +10,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
 
 from ledger import services as ledger
 from ledger.exceptions import LedgerError
@@ -146,10 +147,14 @@ def record(request: HttpRequest, slug: str) -> HttpResponse:
 
 def _recorded_message(exchange: Exchange) -> str:
     if exchange.state == State.UNCONFIRMED:
-        return f"Recorded. We have asked {exchange.awaiting_confirmation_from.display_name} to confirm it."
+        return _("Recorded. We have asked %(name)s to confirm it.") % {
+            "name": exchange.awaiting_confirmation_from.display_name
+        }
     if exchange.state == State.AWAITING_APPROVAL:
-        return "Recorded. A broker will check it, then the hours will move."
-    return f"Recorded: {format_hours(exchange.minutes)}. The hours have moved."
+        return _("Recorded. A broker will check it, then the hours will move.")
+    return _("Recorded: %(hours)s. The hours have moved.") % {
+        "hours": format_hours(exchange.minutes)
+    }
 
 
 @login_required
@@ -196,7 +201,10 @@ def donate(request: HttpRequest, slug: str) -> HttpResponse:
             ),
         )
         if exchange is not None:
-            messages.success(request, f"Thank you: you gave {format_hours(exchange.minutes)}.")
+            messages.success(
+                request,
+                _("Thank you: you gave %(hours)s.") % {"hours": format_hours(exchange.minutes)},
+            )
             return redirect("dashboard", slug=bank.slug)
     return render(request, "exchanges/donate.html", {"bank": bank, "form": form, "account": own})
 
@@ -221,7 +229,9 @@ def grant(request: HttpRequest, slug: str) -> HttpResponse:
         )
         if exchange is not None:
             messages.success(
-                request, f"Granted {format_hours(exchange.minutes)} from the community pot."
+                request,
+                _("Granted %(hours)s from the community pot.")
+                % {"hours": format_hours(exchange.minutes)},
             )
             return redirect("desk", slug=bank.slug)
     return render(request, "exchanges/grant.html", {"bank": bank, "form": form, "pot": pot})
@@ -265,7 +275,9 @@ def _decide(request: HttpRequest, pk: int, action: str) -> HttpResponse:
         done = _attempt(form, calls[action])
         if done is not None:
             messages.success(
-                request, f"Done: the exchange is now {done.get_state_display().lower()}."
+                request,
+                _("Done: the exchange is now %(state)s.")
+                % {"state": done.get_state_display().lower()},
             )
             # The desk posts here and wants to come back to itself; only local addresses.
             back = request.POST.get("next", "")
@@ -329,7 +341,7 @@ def statement(request: HttpRequest, slug: str) -> HttpResponse:
         writer.writerow(
             ["date_of_help", "recorded_on", "description", "minutes", "hours", "balance_minutes"]
         )
-        writer.writerow([start.isoformat(), "", "Opening balance", "", "", data["opening"]])
+        writer.writerow([start.isoformat(), "", _("Opening balance"), "", "", data["opening"]])
         for line in data["lines"]:
             writer.writerow(
                 [
@@ -341,7 +353,7 @@ def statement(request: HttpRequest, slug: str) -> HttpResponse:
                     line.balance_after,
                 ]
             )
-        writer.writerow([end.isoformat(), "", "Closing balance", "", "", data["closing"]])
+        writer.writerow([end.isoformat(), "", _("Closing balance"), "", "", data["closing"]])
         return response
     return render(
         request,

@@ -8,6 +8,9 @@ from django.db.models import Q
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
+from django.utils.formats import date_format
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET, require_POST
 
 from ledger.models import Account
@@ -82,7 +85,7 @@ def edit_profile(request: HttpRequest) -> HttpResponse:
     form = ProfileForm(request.POST or None, instance=person_for(request.user))
     if request.method == "POST" and form.is_valid():
         services.update_profile(user=request.user, profile=form.profile())
-        messages.success(request, "Your profile is saved.")
+        messages.success(request, _("Your profile is saved."))
         return redirect("home")
     return render(request, "members/profile.html", {"form": form})
 
@@ -93,7 +96,7 @@ def export_my_data(request: HttpRequest) -> HttpResponse:
     """Everything held about the signed-in person: JSON (default) or a ZIP of CSV files."""
     person = person_for(request.user)
     if person is None:
-        raise Http404("You have no profile yet, so nothing is held about you beyond your login.")
+        raise Http404(_("You have no profile yet, so nothing is held about you beyond your login."))
     as_csv = request.GET.get("format") == "csv"
     data = services.export_person_data(person=person, file_format="csv" if as_csv else "json")
     stamp = timezone.localdate().isoformat()
@@ -111,7 +114,7 @@ def apply(request: HttpRequest, slug: str) -> HttpResponse:
     bank = get_object_or_404(TimeBank, slug=slug)
     person = person_for(request.user)
     if person and Membership.objects.filter(person=person, time_bank=bank).exists():
-        messages.info(request, f"You have already applied to {bank.name}.")
+        messages.info(request, _("You have already applied to %(bank)s.") % {"bank": bank.name})
         return redirect("home")
     # Don't re-ask what we know: a returning person's profile is filled in already.
     form = ApplicationForm(request.POST or None, instance=person)
@@ -127,7 +130,10 @@ def apply(request: HttpRequest, slug: str) -> HttpResponse:
         except ValidationError as error:
             form.add_error(None, error)
         else:
-            messages.success(request, f"Thank you. {bank.name} is checking your application.")
+            messages.success(
+                request,
+                _("Thank you. %(bank)s is checking your application.") % {"bank": bank.name},
+            )
             return redirect("home")
     return render(request, "members/apply.html", {"bank": bank, "form": form})
 
@@ -158,7 +164,9 @@ def approve_application(request: HttpRequest, pk: int) -> HttpResponse:
     except ValidationError as error:
         messages.error(request, " ".join(error.messages))
     else:
-        messages.success(request, f"{application.person.display_name} is now a member.")
+        messages.success(
+            request, _("%(name)s is now a member.") % {"name": application.person.display_name}
+        )
     return redirect("application-queue", slug=application.time_bank.slug)
 
 
@@ -177,7 +185,9 @@ def decline_application(request: HttpRequest, pk: int) -> HttpResponse:
             form.add_error(None, error)
         else:
             messages.success(
-                request, f"The application from {application.person.display_name} was declined."
+                request,
+                _("The application from %(name)s was declined.")
+                % {"name": application.person.display_name},
             )
             return redirect("application-queue", slug=application.time_bank.slug)
     return render(request, "members/decline.html", {"application": application, "form": form})
@@ -197,7 +207,8 @@ def add_offline_member(request: HttpRequest, slug: str) -> HttpResponse:
         else:
             messages.success(
                 request,
-                f"{membership.person.display_name} is now a member. You will record hours for them.",
+                _("%(name)s is now a member. You will record hours for them.")
+                % {"name": membership.person.display_name},
             )
             return redirect("application-queue", slug=bank.slug)
     return render(request, "members/offline_member.html", {"bank": bank, "form": form})
@@ -258,7 +269,11 @@ def _owner_choices(bank: TimeBank, person: Person, *, broker: bool) -> list[tupl
         choices += [
             (
                 f"person:{m.person_id}",
-                f"{m.person.display_name}{' (no login)' if m.person.is_offline else ''}",
+                (
+                    _("%(name)s (no login)") % {"name": m.person.display_name}
+                    if m.person.is_offline
+                    else m.person.display_name
+                ),
             )
             for m in members
         ]
@@ -315,7 +330,7 @@ def listing_detail(request: HttpRequest, pk: int) -> HttpResponse:
             if answering:
                 to_person = Person.objects.filter(pk=form.cleaned_data["to_person"]).first()
                 if to_person is None:
-                    raise Http404("No such person.")
+                    raise Http404(_("No such person."))
             try:
                 with_email = services.reply_to_listing(
                     listing=listing,
@@ -330,14 +345,17 @@ def listing_detail(request: HttpRequest, pk: int) -> HttpResponse:
                 if recipient is not None and recipient.is_offline:
                     messages.success(
                         request,
-                        f"Sent. {recipient.display_name} does not use email, so their broker "
-                        "will pass your message on.",
+                        _(
+                            "Sent. %(name)s does not use email, so their broker "
+                            "will pass your message on."
+                        )
+                        % {"name": recipient.display_name},
                     )
                 else:
-                    messages.success(request, "Sent. They will get your message by email.")
+                    messages.success(request, _("Sent. They will get your message by email."))
                 return redirect("listing-detail", pk=listing.pk)
         elif answering:
-            messages.error(request, "Please write a message.")
+            messages.error(request, _("Please write a message."))
     contacts = Contact.objects.filter(listing=listing).select_related("from_person", "to_person")
     if not can_edit:
         contacts = contacts.filter(Q(from_person=me) | Q(to_person=me))
@@ -373,7 +391,7 @@ def edit_listing(request: HttpRequest, pk: int) -> HttpResponse:
         except ValidationError as error:
             form.add_error(None, error)
         else:
-            messages.success(request, "Your changes are saved.")
+            messages.success(request, _("Your changes are saved."))
             return redirect("listing-detail", pk=listing.pk)
     return render(
         request,
@@ -387,7 +405,11 @@ def edit_listing(request: HttpRequest, pk: int) -> HttpResponse:
 def renew_listing(request: HttpRequest, pk: int) -> HttpResponse:
     listing = get_listing_for(request.user, pk, write=True)
     renewed = services.renew_listing(listing=listing, editor=person_for(request.user))
-    messages.success(request, f"Renewed. It now shows until {renewed.expires_on:%-d %B %Y}.")
+    messages.success(
+        request,
+        _("Renewed. It now shows until %(date)s.")
+        % {"date": date_format(renewed.expires_on, "DATE_FORMAT")},
+    )
     return redirect("listing-detail", pk=listing.pk)
 
 
@@ -396,7 +418,7 @@ def renew_listing(request: HttpRequest, pk: int) -> HttpResponse:
 def close_listing(request: HttpRequest, pk: int) -> HttpResponse:
     listing = get_listing_for(request.user, pk, write=True)
     services.close_listing(listing=listing, editor=person_for(request.user))
-    messages.success(request, "Closed. Members no longer see it.")
+    messages.success(request, _("Closed. Members no longer see it."))
     return redirect("listing-detail", pk=listing.pk)
 
 
@@ -404,7 +426,7 @@ def _get_request_for_broker(user: object, pk: int) -> tuple[Listing, Person]:
     listing = get_listing_for(user, pk)
     broker = person_for(user)
     if not is_broker(broker, listing.time_bank_id):
-        raise PermissionDenied("Only a broker of this time bank can match requests.")
+        raise PermissionDenied(_("Only a broker of this time bank can match requests."))
     assert broker is not None
     return listing, broker
 
@@ -441,7 +463,7 @@ def introduce(request: HttpRequest, pk: int, person_id: int) -> HttpResponse:
         .first()
     )
     if helper is None:
-        raise Http404("No such member.")
+        raise Http404(_("No such member."))
     form = IntroduceForm(request.POST)
     message = form.cleaned_data["message"] if form.is_valid() else ""
     try:
@@ -456,9 +478,16 @@ def introduce(request: HttpRequest, pk: int, person_id: int) -> HttpResponse:
         for p in (contact.from_person, contact.to_person)
         if p is not None and p.is_offline
     ]
-    text = f"Introduced {helper.person.display_name} to {listing.owner_name}."
+    text = _("Introduced %(helper)s to %(owner)s.") % {
+        "helper": helper.person.display_name,
+        "owner": listing.owner_name,
+    }
     if offline:
-        text += f" {' and '.join(offline)} have no email: please phone them."
+        text += " " + ngettext(
+            "%(names)s has no email: please phone them.",
+            "%(names)s have no email: please phone them.",
+            len(offline),
+        ) % {"names": _(" and ").join(offline)}
     messages.success(request, text)
     return redirect("listing-matches", pk=listing.pk)
 
@@ -556,7 +585,7 @@ def member_page(request: HttpRequest, slug: str, person_id: int) -> HttpResponse
         except ValidationError as error:
             form.add_error(None, error)
         else:
-            messages.success(request, "Note saved.")
+            messages.success(request, _("Note saved."))
             return redirect("member-page", slug=slug, person_id=person_id)
     bank = membership.time_bank
     person = membership.person
@@ -597,7 +626,7 @@ def mark_member_left(request: HttpRequest, slug: str, person_id: int) -> HttpRes
     membership, broker = get_member_for_broker(request.user, slug, person_id)
     form = LeaveForm(request.POST)
     if not form.is_valid():
-        messages.error(request, "The reason is too long: keep it under 1,000 characters.")
+        messages.error(request, _("The reason is too long: keep it under 1,000 characters."))
         return redirect("member-page", slug=slug, person_id=person_id)
     try:
         services.leave_time_bank(
@@ -606,7 +635,9 @@ def mark_member_left(request: HttpRequest, slug: str, person_id: int) -> HttpRes
     except ValidationError as error:
         messages.error(request, " ".join(error.messages))
     else:
-        messages.success(request, f"{membership.person.display_name} is marked as left.")
+        messages.success(
+            request, _("%(name)s is marked as left.") % {"name": membership.person.display_name}
+        )
     return redirect("member-page", slug=slug, person_id=person_id)
 
 
@@ -623,7 +654,10 @@ def erase_member(request: HttpRequest, slug: str, person_id: int) -> HttpRespons
         except ValidationError as error:
             form.add_error(None, error)
         else:
-            messages.success(request, f"Erased. They are now shown as {person.display_name}.")
+            messages.success(
+                request,
+                _("Erased. They are now shown as %(name)s.") % {"name": person.display_name},
+            )
             return redirect("member-page", slug=slug, person_id=person_id)
     return render(
         request,
