@@ -252,7 +252,7 @@ def browse_listings(request: HttpRequest, slug: str) -> HttpResponse:
 def _owner_choices(bank: TimeBank, person: Person, *, broker: bool) -> list[tuple[str, str]]:
     """Who ``person`` may publish for in ``bank``: themself, their organisations, and for a
     broker every member and organisation of the bank."""
-    choices = [(f"person:{person.pk}", f"Me ({person.display_name})")]
+    choices = [(f"person:{person.pk}", _("Me (%(name)s)") % {"name": person.display_name})]
     organisations = Organisation.objects.filter(time_bank=bank)
     if not broker:
         organisations = organisations.filter(representatives=person)

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from django.core.exceptions import PermissionDenied
 from django.db.models import Exists, OuterRef
 from django.http import Http404
+from django.utils.translation import gettext
 
 from members.access import get_bank_for_broker, get_bank_for_member, person_for
 from members.models import BROKER_ROLES, Membership, Role, Status, TimeBank
@@ -26,7 +27,7 @@ def _month(text: str):  # type: ignore[no-untyped-def]
     try:
         return parse_month(text)
     except ValueError:
-        raise Http404("No such month.") from None
+        raise Http404(gettext("No such month.")) from None
 
 
 def get_report_for(user: object, slug: str, month: str) -> MonthlyReport:
@@ -38,7 +39,7 @@ def get_report_for(user: object, slug: str, month: str) -> MonthlyReport:
         .first()
     )
     if report is None:
-        raise Http404("No report for that month.")
+        raise Http404(gettext("No report for that month."))
     return report
 
 
@@ -51,7 +52,7 @@ def get_statement_for(user: object, slug: str, month: str) -> Statement:
         .first()
     )
     if statement is None:
-        raise Http404("No statement for that month.")
+        raise Http404(gettext("No statement for that month."))
     return statement
 
 
@@ -62,7 +63,9 @@ def get_banks_for_commissioning(user: object, slugs: Sequence[str]) -> list[Time
     wanted = list(dict.fromkeys(slugs))
     person = person_for(user)
     if person is None:
-        raise PermissionDenied("Only commissioners and brokers of a time bank see its reports.")
+        raise PermissionDenied(
+            gettext("Only commissioners and brokers of a time bank see its reports.")
+        )
     roles = Membership.objects.filter(
         time_bank=OuterRef("pk"),
         person=person,
@@ -77,7 +80,9 @@ def get_banks_for_commissioning(user: object, slugs: Sequence[str]) -> list[Time
         )
     }
     if not wanted or len(banks) != len(wanted):
-        raise Http404("No such time bank.")
+        raise Http404(gettext("No such time bank."))
     if not all(bank.allowed for bank in banks.values()):  # type: ignore[attr-defined]
-        raise PermissionDenied("Only commissioners and brokers of a time bank see its reports.")
+        raise PermissionDenied(
+            gettext("Only commissioners and brokers of a time bank see its reports.")
+        )
     return [banks[slug] for slug in wanted]

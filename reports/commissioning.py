@@ -50,6 +50,7 @@ from django.db.models import (
 )
 from django.db.models.functions import TruncMonth
 from django.utils import timezone
+from django.utils.translation import gettext, gettext_noop
 
 from audit import services as audit
 from audit.models import Action
@@ -62,7 +63,8 @@ from .models import ReportDownload, ValueRate
 from .services import add_months, first_of
 
 SUPPRESSED = "suppressed"
-NO_CASH_VALUE = "Equivalent value only: time credits have no cash value."
+# Marked for the catalogue but kept a plain str: the XLSX writer takes it as a cell value.
+NO_CASH_VALUE = gettext_noop("Equivalent value only: time credits have no cash value.")
 HELP_KINDS = (Kind.SERVICE, Kind.GROUP)
 PENNY = Decimal("0.01")
 # A report covers at most this many days (five years): beyond that, ask for the yearly ones.
@@ -95,11 +97,11 @@ def preset_period(preset: str, today: date | None = None) -> tuple[date, date]:
 def check_period(start: date, end: date) -> None:
     """ValueError unless ``start`` <= ``end`` and the period is at most LONGEST days."""
     if start.year < 1900 or end.year > 2999:
-        raise ValueError("Give dates between 1900 and 2999.")
+        raise ValueError(gettext("Give dates between 1900 and 2999."))
     if end < start:
-        raise ValueError("The end date is before the start date.")
+        raise ValueError(gettext("The end date is before the start date."))
     if (end - start).days >= LONGEST:
-        raise ValueError("A report covers at most five years.")
+        raise ValueError(gettext("A report covers at most five years."))
 
 
 def _year_before(day: date) -> date:
@@ -265,7 +267,7 @@ def _rates(end: date, low: int | None, high: int | None) -> tuple[ValueRate | No
     )
     by_id = {rate.pk: rate for rate in rates}
     if (low is not None and low not in by_id) or (high is not None and high not in by_id):
-        raise ValueError("That rate is not in force at the end of the period.")
+        raise ValueError(gettext("That rate is not in force at the end of the period."))
     ranked = sorted(rates, key=lambda r: (r.pounds_per_hour, r.name))
     if not ranked:
         return None, None
@@ -384,7 +386,7 @@ def commissioner_report(
     report.tables.append(
         Table(
             "other_movements",
-            "Donations, pot grants and reversals",
+            gettext("Donations, pot grants and reversals"),
             ["line", "transactions", "hours"],
             [
                 _count_and_hours(line, moves[line], moves[f"{stem}_minutes"] or 0, t)
@@ -394,7 +396,7 @@ def commissioner_report(
                     ("reversals", "reversal"),
                 )
             ],
-            note="Not help: shown apart from the hours exchanged.",
+            note=gettext("Not help: shown apart from the hours exchanged."),
         )
     )
 
@@ -425,7 +427,7 @@ def commissioner_report(
     report.tables.append(
         Table(
             "reciprocity",
-            "Reciprocity over the 12 months to the end of the period",
+            gettext("Reciprocity over the 12 months to the end of the period"),
             ["measure", "value"],
             [
                 ["window_start", year_start],
@@ -450,7 +452,7 @@ def commissioner_report(
     report.tables.append(
         _breakdown(
             "exchange_mix",
-            "Exchange mix",
+            gettext("Exchange mix"),
             "mix",
             [
                 (key, mix.get(key, {}).get("exchanges", 0), mix.get(key, {}).get("minutes") or 0)
@@ -480,7 +482,13 @@ def commissioner_report(
             )
         )
     report.tables.append(
-        _breakdown("categories", f"Categories (top {TOP_CATEGORIES} and other)", "category", top, t)
+        _breakdown(
+            "categories",
+            gettext("Categories (top %(top)s and other)") % {"top": TOP_CATEGORIES},
+            "category",
+            top,
+            t,
+        )
     )
     kinds = {
         row["coproduction"]: row
@@ -492,7 +500,7 @@ def commissioner_report(
     report.tables.append(
         _breakdown(
             "coproduction",
-            "Co-production kind",
+            gettext("Co-production kind"),
             "coproduction",
             [
                 (
@@ -511,7 +519,7 @@ def commissioner_report(
     report.tables.append(
         Table(
             "equivalent_value",
-            "Equivalent value",
+            gettext("Equivalent value"),
             [
                 "estimate",
                 "rate_name",
@@ -680,10 +688,10 @@ def _trend(ids: list[int], start: date, end: date, t: int) -> Table:
         )
     return Table(
         "trend",
-        "The 12 months to the end of the period",
+        gettext("The 12 months to the end of the period"),
         ["month", "hours", "exchanges", "active_members", "new_members"],
         rows,
-        note="Each month is shown by its first day; the last month ends with the period.",
+        note=gettext("Each month is shown by its first day; the last month ends with the period."),
         bar="hours",
     )
 
@@ -692,83 +700,111 @@ def definitions(threshold: int) -> list[tuple[str, str]]:
     return [
         (
             "hours_exchanged",
-            "Hours of help in completed service and group exchanges dated in the period (the "
-            "date the help happened), counted once, on the provider side: the hours credited "
-            "to the members and organisations who helped, not the community pot.",
+            gettext(
+                "Hours of help in completed service and group exchanges dated in the period (the "
+                "date the help happened), counted once, on the provider side: the hours credited "
+                "to the members and organisations who helped, not the community pot."
+            ),
         ),
         (
             "exchanges",
-            "Completed service and group exchanges dated in the period; a group exchange "
-            "counts once (group_sessions counts them apart).",
+            gettext(
+                "Completed service and group exchanges dated in the period; a group exchange "
+                "counts once (group_sessions counts them apart)."
+            ),
         ),
         (
             "members_at_period_end",
-            "Approved members (members, brokers and administrators; not commissioners) "
-            "approved before the end of the period and still approved today, or who have "
-            "left since the period ended.",
+            gettext(
+                "Approved members (members, brokers and administrators; not commissioners) "
+                "approved before the end of the period and still approved today, or who have "
+                "left since the period ended."
+            ),
         ),
-        ("new_members", "Members approved during the period."),
+        ("new_members", gettext("Members approved during the period.")),
         (
             "members_left",
-            "Members who left the time bank during the period (they left, or a broker marked "
-            "them as left), each counted once.",
+            gettext(
+                "Members who left the time bank during the period (they left, or a broker marked "
+                "them as left), each counted once."
+            ),
         ),
         (
             "median_days_to_first_exchange",
-            "For members approved in the period who have made an exchange so far: the median "
-            "number of days from approval to their first completed service or group exchange "
-            "(as giver or receiver; an exchange dated before approval counts as day 0).",
+            gettext(
+                "For members approved in the period who have made an exchange so far: the median "
+                "number of days from approval to their first completed service or group exchange "
+                "(as giver or receiver; an exchange dated before approval counts as day 0)."
+            ),
         ),
         (
             "retention_6_months_share",
-            "The share (0 to 1) of members approved in the period who made at least one "
-            "exchange within 6 months of approval (so far): it can rise until six months "
-            "after the period ends.",
+            gettext(
+                "The share (0 to 1) of members approved in the period who made at least one "
+                "exchange within 6 months of approval (so far): it can rise until six months "
+                "after the period ends."
+            ),
         ),
         (
             "active_members",
-            "Member and organisation accounts with at least one exchange as giver or receiver "
-            "in the period; individuals and organisations apart.",
+            gettext(
+                "Member and organisation accounts with at least one exchange as giver or receiver "
+                "in the period; individuals and organisations apart."
+            ),
         ),
-        ("givers", "Distinct accounts that gave help in the period."),
-        ("receivers", "Distinct accounts that received help in the period."),
+        ("givers", gettext("Distinct accounts that gave help in the period.")),
+        ("receivers", gettext("Distinct accounts that received help in the period.")),
         (
             "donations, grants, reversals",
-            "Hours given to the community pot or another member; hours granted from the pot; "
-            "exchanges reversed by a broker (counted by the date of the correction). Shown "
-            "apart: none of them is help.",
+            gettext(
+                "Hours given to the community pot or another member; hours granted from the pot; "
+                "exchanges reversed by a broker (counted by the date of the correction). Shown "
+                "apart: none of them is help."
+            ),
         ),
         (
             "reciprocity_share",
-            "Of the accounts active in the 12 months to the end of the period, the share that "
-            "both gave and received (0 to 1); only_gave and only_received count the others.",
+            gettext(
+                "Of the accounts active in the 12 months to the end of the period, the share that "
+                "both gave and received (0 to 1); only_gave and only_received count the others."
+            ),
         ),
         (
             "exchange_mix",
-            "pot_funded: the community pot paid (part of) the providers' hours. Otherwise by "
-            "who gave and who received: an organisation among the givers makes it "
-            "organisation_to_..., among the receivers ..._to_organisation.",
+            gettext(
+                "pot_funded: the community pot paid (part of) the providers' hours. Otherwise by "
+                "who gave and who received: an organisation among the givers makes it "
+                "organisation_to_..., among the receivers ..._to_organisation."
+            ),
         ),
         (
             "categories",
-            "The ten categories with the most hours in the period; the rest as Other.",
+            gettext("The ten categories with the most hours in the period; the rest as Other."),
         ),
-        ("coproduction", "The co-production kind recorded with each exchange."),
+        ("coproduction", gettext("The co-production kind recorded with each exchange.")),
         (
             "equivalent_value",
-            "Hours exchanged times a named, dated rate from the rate table, low and high, "
-            "worked exactly and rounded half up to the penny once, at the total. " + NO_CASH_VALUE,
+            gettext(
+                "Hours exchanged times a named, dated rate from the rate table, low and high, "
+                "worked exactly and rounded half up to the penny once, at the total. "
+            )
+            + NO_CASH_VALUE,
         ),
         (
             "trend",
-            "Hours, exchanges, active and new members in each of the 12 months to the end of "
-            "the period, by the same definitions.",
+            gettext(
+                "Hours, exchanges, active and new members in each of the 12 months to the end of "
+                "the period, by the same definitions."
+            ),
         ),
         (
             "suppressed",
-            f"A count from 1 to {threshold - 1} is not shown, so no one can be recognised; "
-            "nor are hours or values of such a row. Where rows add up to a total, the next "
-            "smallest row is withheld too, so the suppressed one cannot be worked out.",
+            gettext(
+                "A count from 1 to %(most)s is not shown, so no one can be recognised; "
+                "nor are hours or values of such a row. Where rows add up to a total, the next "
+                "smallest row is withheld too, so the suppressed one cannot be worked out."
+            )
+            % {"most": threshold - 1},
         ),
     ]
 
