@@ -41,7 +41,7 @@ def _id_param(request: HttpRequest, name: str) -> int:
     """A numeric id from the query string; anything else names nothing, so 404."""
     value = request.GET.get(name, "")
     if not value.isdigit() or len(value) > 18:
-        raise Http404(f"No such {name}.")
+        raise Http404(_("Nothing has that %(name)s.") % {"name": name})
     return int(value)
 
 

@@ -194,7 +194,7 @@ class Account(models.Model):
             return self.person.display_name
         if self.kind == AccountKind.ORGANISATION and self.organisation is not None:
             return self.organisation.name
-        return "Community pot"
+        return gettext("Community pot")
 
     @property
     def available_minutes(self) -> int:

@@ -433,7 +433,9 @@ class Listing(models.Model):
     organisation = models.ForeignKey(
         Organisation, on_delete=models.PROTECT, null=True, blank=True, related_name="listings"
     )
-    category = models.ForeignKey(Category, on_delete=models.PROTECT, related_name="listings")
+    category = models.ForeignKey(
+        Category, on_delete=models.PROTECT, related_name="listings", verbose_name=_("category")
+    )
     title = models.CharField(
         _("title"), max_length=100, help_text=_("For example: Help with the garden.")
     )
@@ -544,7 +546,9 @@ class Capability(models.Model):
 
     person = models.ForeignKey(Person, on_delete=models.CASCADE, related_name="capabilities")
     time_bank = models.ForeignKey(TimeBank, on_delete=models.CASCADE, related_name="capabilities")
-    category = models.ForeignKey(Category, on_delete=models.PROTECT, related_name="+")
+    category = models.ForeignKey(
+        Category, on_delete=models.PROTECT, related_name="+", verbose_name=_("category")
+    )
     description = models.CharField(
         _("what, in your words"), max_length=200, help_text=_("For example: pruning, hedges.")
     )

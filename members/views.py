@@ -308,7 +308,7 @@ def new_listing(request: HttpRequest, slug: str) -> HttpResponse:
         except ValidationError as error:
             form.add_error(None, error)
         else:
-            messages.success(request, f"Published: {listing.title}.")
+            messages.success(request, _("Published: %(title)s.") % {"title": listing.title})
             return redirect("listing-detail", pk=listing.pk)
     return render(request, "members/listing_form.html", {"bank": bank, "form": form})
 
@@ -512,7 +512,7 @@ def capabilities(request: HttpRequest, slug: str, person_id: int | None = None) 
         except ValidationError as error:
             form.add_error(None, error)
         else:
-            messages.success(request, "Added.")
+            messages.success(request, _("Added."))
             return redirect(request.path)
     entries = Capability.objects.filter(
         person_id=membership.person_id, time_bank_id=membership.time_bank_id
@@ -538,7 +538,7 @@ def delete_capability(request: HttpRequest, pk: int) -> HttpResponse:
     editor = person_for(request.user)
     assert editor is not None
     services.remove_capability(editor=editor, capability=capability)
-    messages.success(request, "Removed.")
+    messages.success(request, _("Removed."))
     if capability.person_id == editor.pk:
         return redirect("capabilities", slug=capability.time_bank.slug)
     return redirect(
