@@ -16,7 +16,7 @@ from ledger import services as ledger
 from ledger.exceptions import LedgerError
 from ledger.models import Account, Entry, format_hours
 from members.access import get_bank_for_broker, get_bank_for_member, get_listing_for, is_broker
-from members.models import Listing, Membership, TimeBank
+from members.models import Listing, ListingKind, Membership, TimeBank
 from reminders.followups import follow_ups
 
 from . import services
@@ -109,14 +109,25 @@ def record(request: HttpRequest, slug: str) -> HttpResponse:
         else None
     )
     initial = {}
+    owner_account = None
     if listing is not None:
         initial = {"category": listing.category_id, "description": listing.title}
+        # Don't re-ask what the listing says: who it was with, and which way the help went.
+        owner_account = Account.objects.filter(
+            time_bank=bank, person_id=listing.person_id, organisation_id=listing.organisation_id
+        ).first()
+    offered = listing is not None and listing.kind == ListingKind.OFFER
     if membership.is_broker:
+        if owner_account is not None:
+            initial["giver" if offered else "receiver"] = owner_account.pk
         if request.GET.get("for"):
             initial["giver"] = get_account_for(request.user, bank, _id_param(request, "for")).pk
         form = BrokerRecordForm(request.POST or None, bank=bank, initial=initial)
     else:
         own = _own_account(bank, person)
+        if owner_account is not None and owner_account != own:
+            initial["other"] = owner_account.pk
+            initial["direction"] = "received" if offered else "gave"
         form = RecordForm(request.POST or None, bank=bank, own=own, initial=initial)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data

@@ -50,6 +50,7 @@ from .models import (
     TRADING_ROLES,
     Capability,
     Contact,
+    ContactPreference,
     Listing,
     Membership,
     Note,
@@ -116,8 +117,22 @@ def apply(request: HttpRequest, slug: str) -> HttpResponse:
     if person and Membership.objects.filter(person=person, time_bank=bank).exists():
         messages.info(request, _("You have already applied to %(bank)s.") % {"bank": bank.name})
         return redirect("home")
-    # Don't re-ask what we know: a returning person's profile is filled in already.
-    form = ApplicationForm(request.POST or None, instance=person)
+    # Don't re-ask what we know: a returning person's profile is filled in already, and the
+    # referees of their last application to another time bank.
+    earlier = (
+        Membership.objects.filter(person=person)
+        .exclude(referee_1_name="")
+        .order_by("-applied_at")
+        .first()
+        if person
+        else None
+    )
+    referees = (
+        {name: getattr(earlier, name) for name in services.Referees.__dataclass_fields__}
+        if earlier
+        else None
+    )
+    form = ApplicationForm(request.POST or None, instance=person, initial=referees)
     if request.method == "POST" and form.is_valid():
         try:
             services.apply_to_bank(
@@ -296,6 +311,12 @@ def new_listing(request: HttpRequest, slug: str) -> HttpResponse:
     initial = {"kind": request.GET.get("kind", "offer"), "area": person.area}
     if request.GET.get("for", "").isdigit():
         initial["owner"] = f"person:{request.GET['for']}"
+        # A broker publishing for a member: the area the member gave, not the broker's.
+        owner = Person.objects.filter(
+            pk=request.GET["for"], memberships__time_bank=bank, memberships__status=Status.APPROVED
+        ).first()
+        if membership.is_broker and owner is not None and owner.area:
+            initial["area"] = owner.area
     form = ListingForm(request.POST or None, owners=owners, initial=initial)
     if request.method == "POST" and form.is_valid():
         try:
@@ -313,6 +334,16 @@ def new_listing(request: HttpRequest, slug: str) -> HttpResponse:
     return render(request, "members/listing_form.html", {"bank": bank, "form": form})
 
 
+def _contact_line(person: Person) -> str:
+    """The start of a reply: how the member likes to be contacted, as their profile says."""
+    if person.contact_preference == ContactPreference.PHONE and person.phone:
+        return _("You can phone me on %(phone)s.") % {"phone": person.phone}
+    if person.contact_preference == ContactPreference.BROKER:
+        return _("Please reach me through our broker.")
+    # By email: answers come through the site, so there is nothing to add.
+    return ""
+
+
 @login_required
 def listing_detail(request: HttpRequest, pk: int) -> HttpResponse:
     """One offer or request, the reply form, and for its owner or broker the replies."""
@@ -321,7 +352,7 @@ def listing_detail(request: HttpRequest, pk: int) -> HttpResponse:
     assert me is not None  # get_listing_for found a membership
     can_edit = may_edit_listing(me, listing)
     broker = is_broker(me, listing.time_bank_id)
-    reply_form = ReplyForm(request.POST or None)
+    reply_form = ReplyForm(request.POST or None, initial={"message": _contact_line(me)})
     if request.method == "POST":
         answering = "to_person" in request.POST
         form = AnswerForm(request.POST) if answering else reply_form
