@@ -33,6 +33,7 @@ from pathlib import Path
 
 from django.apps import apps
 from django.conf import settings
+from django.core import mail
 from django.core.management import call_command
 from django.db import models
 from django.test import Client, override_settings
@@ -289,21 +290,26 @@ class PagesUnderAPseudoLocale(CastTestCase):
     def test_flash_messages_are_translated(self) -> None:
         client = self.client_for(self.alice)
         form = client.get(reverse("record-exchange", args=["riverside"]))
-        response = client.post(
-            reverse("record-exchange", args=["riverside"]),
-            {
-                "direction": "gave",
-                "other": self.bob_account.pk,
-                "effective_date": (timezone.localdate() - timedelta(days=1)).isoformat(),
-                "minutes": "1.5",
-                "description": "Weeded the garden",
-                "coproduction": "co-delivery",
-                "idempotency_key": form.context["form"].initial["idempotency_key"],
-            },
-            follow=True,
-        )
+        with self.captureOnCommitCallbacks(execute=True):
+            response = client.post(
+                reverse("record-exchange", args=["riverside"]),
+                {
+                    "direction": "gave",
+                    "other": self.bob_account.pk,
+                    "effective_date": (timezone.localdate() - timedelta(days=1)).isoformat(),
+                    "minutes": "1.5",
+                    "description": "Weeded the garden",
+                    "coproduction": "co-delivery",
+                    "idempotency_key": form.context["form"].initial["idempotency_key"],
+                },
+                follow=True,
+            )
         self.assertContains(response, f"{OPEN}Recorded. We have asked")
         self.assert_all_translated(response, "after recording")
+        # The email to Bob went out in the same language: its subject is translated.
+        [email] = mail.outbox
+        self.assertIn(OPEN, email.subject)
+        self.assertEqual(untranslated_words(f"<body>{email.subject}</body>"), [])
 
 
 # --- The source --------------------------------------------------------------------------------
