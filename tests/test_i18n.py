@@ -39,6 +39,7 @@ from django.db import models
 from django.test import Client, override_settings
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import escape
 from django.utils.translation import trans_real
 
 from ledger import services as ledger
@@ -126,7 +127,7 @@ def untranslated_words(html: str) -> list[str]:
         text, found = marked.subn(" ", text)
         if not found:
             break
-    text = re.sub(r"\S+@\S+", " ", text)  # email addresses
+    text = re.sub(r"\S+@\S+|https?://\S+", " ", text)  # email and web addresses
     for value in _database_text():
         text = text.replace(value, " ")
     return re.findall(r"[A-Za-z]{2,}", text)
@@ -306,10 +307,11 @@ class PagesUnderAPseudoLocale(CastTestCase):
             )
         self.assertContains(response, f"{OPEN}Recorded. We have asked")
         self.assert_all_translated(response, "after recording")
-        # The email to Bob went out in the same language: its subject is translated.
+        # The email to Bob went out in the same language: its subject and body are translated.
         [email] = mail.outbox
         self.assertIn(OPEN, email.subject)
         self.assertEqual(untranslated_words(f"<body>{email.subject}</body>"), [])
+        self.assertEqual(untranslated_words(f"<body>{escape(email.body)}</body>"), [])
 
 
 # --- The source --------------------------------------------------------------------------------
