@@ -12,8 +12,8 @@ Two checks that fail when someone adds an untranslated string:
    and every ``gettext``/``_`` call takes a literal, so ``makemessages`` can extract it.
 
 Not covered here: reports/views.py, reports/formats.py and reports/tasks.py (being rewritten
-on another branch), the commissioner report pages that render them, and the plain-text
-email templates (templates/emails/), which are not yet wrapped in {% trans %}.
+on another branch), the commissioner report pages that render them, and the monthly statement
+email (templates/emails/statement-*), which is not yet wrapped in {% trans %}.
 """
 
 from __future__ import annotations
