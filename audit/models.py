@@ -34,7 +34,20 @@ class Action(models.TextChoices):
     MEMBER_ADDED_OFFLINE = "member.added_offline", _("Member without email added")
     REPORT_DOWNLOADED = "report.downloaded", _("Report downloaded")
     PERSON_EXPORTED = "person.exported", _("Personal data exported")
+    STATEMENT_DOWNLOADED = "statement.downloaded", _("Statement downloaded")
+    AUDIT_DOWNLOADED = "audit.downloaded", _("Audit trail downloaded")
     PERSON_ERASED = "person.erased", _("Person erased")
+    # Acting for a member: the broker starts and stops, and what they do in between.
+    ACTING_STARTED = "acting.started", _("Broker started acting for a member")
+    ACTING_STOPPED = "acting.stopped", _("Broker stopped acting for a member")
+    LISTING_PUBLISHED = "listing.published", _("Offer or request published")
+    LISTING_UPDATED = "listing.updated", _("Offer or request changed")
+    LISTING_REPLIED = "listing.replied", _("Reply to an offer or request")
+    PROFILE_UPDATED = "profile.updated", _("Profile updated")
+    MEMBERSHIP_ROLE_CHANGED = "membership.role_changed", _("Role changed")
+    SAFEGUARDING_RECORDED = "safeguarding.recorded", _("Safeguarding check recorded")
+    SAFEGUARDING_UPDATED = "safeguarding.updated", _("Safeguarding check changed")
+    SAFEGUARDING_DELETED = "safeguarding.deleted", _("Safeguarding check deleted")
 
 
 class AuditEventQuerySet(models.QuerySet["AuditEvent"]):

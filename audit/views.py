@@ -16,6 +16,7 @@ from django.views.decorators.http import require_GET
 
 from members.access import get_bank_for_broker
 
+from . import services as audit
 from .models import Action, AuditEvent
 
 EVENTS_PER_PAGE = 50
@@ -64,9 +65,20 @@ def _filtered(request: HttpRequest, events: QuerySet[AuditEvent]) -> tuple[Query
 @require_GET
 def audit_log(request: HttpRequest, slug: str) -> HttpResponse:
     """Newest first, 50 a page; ``?format=csv`` downloads every event the filters select."""
-    bank, _ = get_bank_for_broker(request.user, slug)
+    bank, broker = get_bank_for_broker(request.user, slug)
     events, filters = _filtered(request, AuditEvent.objects.for_bank(bank))
     if request.GET.get("format") == "csv":
+        # The download is itself in the trail (filters by action and dates; never the name).
+        audit.record(
+            action=Action.AUDIT_DOWNLOADED,
+            actor=broker,
+            time_bank=bank,
+            details={
+                "action": filters["action"],
+                "since": filters["since"].isoformat() if filters["since"] else None,
+                "until": filters["until"].isoformat() if filters["until"] else None,
+            },
+        )
         return _csv(bank.slug, events)
     page = Paginator(events, EVENTS_PER_PAGE).get_page(request.GET.get("page"))
     query = request.GET.copy()

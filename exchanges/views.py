@@ -12,10 +12,18 @@ from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 
+from audit import services as audit
+from audit.models import Action
 from ledger import services as ledger
 from ledger.exceptions import LedgerError
 from ledger.models import Account, Entry, format_hours
-from members.access import get_bank_for_broker, get_bank_for_member, get_listing_for, is_broker
+from members.access import (
+    get_bank_for_broker,
+    get_bank_for_member,
+    get_listing_for,
+    is_broker,
+    person_for,
+)
 from members.models import Listing, ListingKind, Membership, TimeBank
 from reminders.followups import follow_ups
 
@@ -251,7 +259,7 @@ def grant(request: HttpRequest, slug: str) -> HttpResponse:
 @login_required
 def exchange_detail(request: HttpRequest, pk: int) -> HttpResponse:
     exchange = get_exchange_for(request.user, pk)
-    person = request.user.person
+    person = person_for(request.user)
     entries = Entry.objects.filter(journal_id=exchange.journal_id).select_related(
         "account__person", "account__organisation"
     )
@@ -270,7 +278,7 @@ def exchange_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 def _decide(request: HttpRequest, pk: int, action: str) -> HttpResponse:
     exchange = get_exchange_for(request.user, pk, write=True)
-    person = request.user.person
+    person = person_for(request.user)
     form = ReasonForm(request.POST or None)
     if request.method == "POST" and (action in {"confirm", "approve"} or form.is_valid()):
         calls = {
@@ -344,6 +352,13 @@ def statement(request: HttpRequest, slug: str) -> HttpResponse:
         "end": end,
     }
     if request.GET.get("format") == "csv" and not form.errors:
+        audit.record(
+            action=Action.STATEMENT_DOWNLOADED,
+            actor=person,
+            time_bank=bank,
+            obj=account,
+            details={"start": start.isoformat(), "end": end.isoformat()},
+        )
         response = HttpResponse(content_type="text/csv; charset=utf-8")
         response["Content-Disposition"] = (
             f'attachment; filename="statement-{bank.slug}-{start}-{end}.csv"'

@@ -7,6 +7,8 @@ revealed; objects the caller can see but may not change raise PermissionDenied (
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from django.shortcuts import get_object_or_404
@@ -16,17 +18,31 @@ from .models import (
     BROKER_ROLES,
     TRADING_ROLES,
     Capability,
+    ContactPreference,
     Listing,
     Membership,
     Person,
     Role,
+    SafeguardingRecord,
     Status,
     TimeBank,
 )
 
 
 def person_for(user: object) -> Person | None:
-    """The profile of a signed-in user, or None if they have not made one yet."""
+    """Whom a signed-in user is, for every access check: their own profile, or the member a
+    broker is acting for (``user.acting_for``, set by ``members.middleware``). None if they
+    have not made a profile yet."""
+    if not getattr(user, "is_authenticated", False):
+        return None
+    acting_for = getattr(user, "acting_for", None)
+    if acting_for is not None:
+        return acting_for
+    return own_person_for(user)
+
+
+def own_person_for(user: object) -> Person | None:
+    """The signed-in user's own profile, even while they act for a member."""
     if not getattr(user, "is_authenticated", False):
         return None
     return Person.objects.filter(user=user).first()
@@ -214,3 +230,113 @@ def get_capability_for(user: object, pk: int, *, write: bool = False) -> Capabil
     if capability.person_id != me.pk and not is_broker(me, capability.time_bank_id):
         raise Http404(_("No such entry."))
     return capability
+
+
+# --- Acting for a member ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Acting:
+    """A broker acting for a member of the bank they broker."""
+
+    time_bank: TimeBank
+    broker: Person
+    member: Person
+    membership: Membership
+
+
+def may_be_acted_for(membership: Membership) -> bool:
+    """Whether a broker may act for this member: an approved member (not a broker, admin,
+    commissioner or applicant) who has no login or asked for help through their broker."""
+    person = membership.person
+    return (
+        membership.status == Status.APPROVED
+        and membership.role == Role.MEMBER
+        and (person.is_offline or person.contact_preference == ContactPreference.BROKER)
+    )
+
+
+def get_acting_for(user: object, *, time_bank_id: int, person_id: int) -> Acting:
+    """The one check for acting for a member, made when a broker starts and again on every
+    request while they act (``members.middleware``).
+
+    The signed-in user (never the member acted for) must be an approved broker or admin of
+    the bank, and the person an approved member of the same bank who may be acted for
+    (``may_be_acted_for``). Anything else is PermissionDenied: another bank's member, an
+    applicant, a fellow broker, or a broker who has lost the role.
+    """
+    broker = own_person_for(user)
+    if broker is None or not is_broker(broker, time_bank_id):
+        raise PermissionDenied(_("Only a broker of this time bank can act for its members."))
+    membership = (
+        Membership.objects.filter(time_bank_id=time_bank_id, person_id=person_id)
+        .select_related("person", "time_bank")
+        .first()
+    )
+    if membership is None or membership.person_id == broker.pk:
+        raise PermissionDenied(_("You can act only for a member of your own time bank."))
+    if not may_be_acted_for(membership):
+        raise PermissionDenied(
+            _("You can act only for an approved member who has no login or asked for help.")
+        )
+    return Acting(
+        time_bank=membership.time_bank,
+        broker=broker,
+        member=membership.person,
+        membership=membership,
+    )
+
+
+# --- Safeguarding ----------------------------------------------------------------------------
+
+
+def is_safeguarding_lead(person: Person | None, time_bank: TimeBank | int) -> bool:
+    """Whether ``person`` is an approved safeguarding lead of ``time_bank`` (a broker or admin
+    with the flag; commissioners never are, by constraint)."""
+    if person is None:
+        return False
+    return Membership.objects.filter(
+        person=person,
+        time_bank=time_bank,
+        status=Status.APPROVED,
+        role__in=BROKER_ROLES,
+        safeguarding_lead=True,
+    ).exists()
+
+
+def get_safeguarding_member_for(
+    user: object, slug: str, person_id: int
+) -> tuple[Membership, Person]:
+    """A person's membership of ``slug`` and the caller's person, for the bank's safeguarding
+    leads only. Everyone else (brokers who are not the lead, admins, commissioners, members)
+    gets 403; a person not in the bank is 404."""
+    bank = get_object_or_404(TimeBank, slug=slug)
+    me = person_for(user)
+    if not is_safeguarding_lead(me, bank):
+        raise PermissionDenied(_("Only the safeguarding lead of this time bank can see this."))
+    assert me is not None
+    membership = (
+        Membership.objects.filter(time_bank=bank, person_id=person_id)
+        .select_related("person", "time_bank")
+        .first()
+    )
+    if membership is None:
+        raise Http404(_("No such member."))
+    return membership, me
+
+
+def get_safeguarding_record_for(
+    user: object, pk: int, *, write: bool = False
+) -> tuple[SafeguardingRecord, Person]:
+    """A safeguarding check and the caller's person, for its bank's safeguarding leads; to
+    anyone else it does not exist (404). Every lead who can see it may change it."""
+    me = person_for(user)
+    record = (
+        SafeguardingRecord.objects.select_related("time_bank", "person", "recorded_by")
+        .filter(pk=pk)
+        .first()
+    )
+    if record is None or not is_safeguarding_lead(me, record.time_bank_id):
+        raise Http404(_("No such record."))
+    assert me is not None
+    return record, me

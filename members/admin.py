@@ -1,5 +1,10 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+from django.db import transaction
+from django.http import HttpRequest
+
+from audit import services as audit
+from audit.models import Action
 
 from .models import (
     Capability,
@@ -38,12 +43,17 @@ class TimeBankAdmin(admin.ModelAdmin):
     prepopulated_fields = {"slug": ["name"]}
 
 
+# Roles and the safeguarding lead flag change only through ``members.services.change_role``
+# (the member page's "Change role"), which audits each change; here they are read-only.
+ROLE_FIELDS = ["role", "safeguarding_lead"]
+
+
 class MembershipInline(admin.TabularInline):
     model = Membership
     fk_name = "person"
     extra = 0
-    fields = ["time_bank", "role", "status", "applied_at", "decided_at"]
-    readonly_fields = ["applied_at", "decided_at"]
+    fields = ["time_bank", "role", "safeguarding_lead", "status", "applied_at", "decided_at"]
+    readonly_fields = [*ROLE_FIELDS, "applied_at", "decided_at"]
 
 
 @admin.register(Person)
@@ -52,6 +62,9 @@ class PersonAdmin(admin.ModelAdmin):
     search_fields = ["display_name", "user__email", "area"]
     inlines = [MembershipInline]
     raw_id_fields = ["user", "created_by"]
+    # Equality-monitoring answers are the member's to give (profile) and reach staff only as
+    # suppressed counts in the commissioner report; the admin neither shows nor edits them.
+    exclude = ["age_band", "gender", "disability", "carer"]
 
 
 @admin.register(Membership)
@@ -60,6 +73,31 @@ class MembershipAdmin(admin.ModelAdmin):
     list_filter = ["time_bank", "role", "status"]
     search_fields = ["person__display_name"]
     raw_id_fields = ["person", "decided_by"]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Membership | None = None) -> list:
+        # A new membership (say, a new bank's first admin) is given its role here, audited
+        # in save_model; after that only change_role changes it.
+        return ROLE_FIELDS if obj is not None else []
+
+    def save_model(self, request: HttpRequest, obj: Membership, form: object, change: bool) -> None:
+        with transaction.atomic():
+            super().save_model(request, obj, form, change)  # type: ignore[arg-type]
+            if not change:
+                audit.record(
+                    action=Action.MEMBERSHIP_ROLE_CHANGED,
+                    actor=Person.objects.filter(user=request.user).first(),
+                    time_bank=obj.time_bank,
+                    obj=obj,
+                    details={
+                        "person": obj.person_id,
+                        "old_role": None,
+                        "new_role": obj.role,
+                        "old_safeguarding_lead": None,
+                        "new_safeguarding_lead": obj.safeguarding_lead,
+                        "by_user": request.user.pk,
+                        "via": "django_admin",
+                    },
+                )
 
 
 class RepresentativeInline(admin.TabularInline):

@@ -1,17 +1,72 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from .models import Capability, Category, Listing, ListingKind, Person, Status
-from .services import ListingDetails, Profile, Referees
+from .models import (
+    Capability,
+    Category,
+    CheckOutcome,
+    CheckType,
+    Listing,
+    ListingKind,
+    Person,
+    Role,
+    SafeguardingRecord,
+    Status,
+)
+from .services import ListingDetails, Profile, Referees, SafeguardingCheck
+
+DEMOGRAPHICS = ["age_band", "gender", "disability", "carer"]
+WHY_WE_ASK = _(
+    "Optional. We ask so the time bank can show the council and other funders that it reaches "
+    "everyone in the community. Only anonymous counts are reported, and small groups are never "
+    "shown. Other members and funders never see your answers."
+)
 
 
 class ProfileForm(forms.ModelForm):
+    """A person's profile, with the optional monitoring questions (``DEMOGRAPHICS``) last."""
+
     class Meta:
         model = Person
-        fields = ["display_name", "area", "bio", "phone", "share_phone", "contact_preference"]
-        widgets = {"bio": forms.Textarea(attrs={"rows": 3})}
+        fields = [
+            "display_name",
+            "area",
+            "bio",
+            "phone",
+            "share_phone",
+            "contact_preference",
+            *DEMOGRAPHICS,
+        ]
+        widgets = {
+            "bio": forms.Textarea(attrs={"rows": 3}),
+            **{name: forms.RadioSelect for name in DEMOGRAPHICS},
+        }
+        labels = {
+            "age_band": _("Your age (optional)"),
+            "gender": _("How would you describe your gender? (optional)"),
+            "disability": _(
+                "Do you have a disability, or a physical or mental health condition or illness "
+                "that has lasted or is expected to last 12 months or more? (optional)"
+            ),
+            "carer": _(
+                "Do you look after, or give help or support to, a family member, friend or "
+                "neighbour because of a long-term condition, disability or old age, other than "
+                "as a paid job? (optional)"
+            ),
+        }
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for name in DEMOGRAPHICS:
+            field = self.fields[name]
+            field.required = False
+            # The blank choice reads as what it means: leaving the question unanswered.
+            field.choices = [("", _("Leave unanswered")), *field.choices[1:]]
+        self.fields[DEMOGRAPHICS[0]].help_text = WHY_WE_ASK
 
     def profile(self) -> Profile:
         return Profile(**{name: self.cleaned_data[name] for name in self.Meta.fields})
@@ -67,7 +122,16 @@ class LeaveForm(forms.Form):
 
 
 class OfflineMemberForm(ProfileForm):
-    """A broker adds a member who will not use the website."""
+    """A broker adds a member who will not use the website. The monitoring questions are
+    asked only if the member wants to answer them: a broker never guesses."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields[DEMOGRAPHICS[0]].help_text = _(
+            "These four questions are optional. Ask them only if the member is happy to "
+            "answer, and leave them unanswered otherwise: never guess. Only anonymous counts "
+            "are reported, and small groups are never shown."
+        )
 
 
 # --- Offers and requests ---------------------------------------------------------------------
@@ -180,3 +244,34 @@ class NoteForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 3}),
         help_text=_("Only brokers of this time bank see notes. The member may ask to read them."),
     )
+
+
+class RoleForm(forms.Form):
+    """An admin (or, within limits, a broker) changes a member's role."""
+
+    role = forms.ChoiceField(label=_("Role"), choices=Role.choices)
+    safeguarding_lead = forms.BooleanField(
+        label=_("Safeguarding lead (sees references and checks; brokers and admins only)"),
+        required=False,
+    )
+
+
+class SafeguardingForm(forms.ModelForm):
+    """A reference or check: its type, number, dates and outcome. Never what it said."""
+
+    class Meta:
+        model = SafeguardingRecord
+        fields = ["check_type", "reference_number", "checked_on", "expires_on", "outcome"]
+        widgets = {
+            "checked_on": forms.DateInput(attrs={"type": "date"}),
+            "expires_on": forms.DateInput(attrs={"type": "date"}),
+            "outcome": forms.RadioSelect,
+        }
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.fields["check_type"].choices = CheckType.choices
+        self.fields["outcome"].choices = CheckOutcome.choices
+
+    def check(self) -> SafeguardingCheck:
+        return SafeguardingCheck(**{name: self.cleaned_data[name] for name in self.Meta.fields})

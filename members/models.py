@@ -12,6 +12,12 @@ What holds, and what enforces it:
 - A contact (reply, introduction) goes to exactly one recipient, a person or an organisation
   (check constraint ``contact_has_one_recipient``).
 - A category's slug is unique; a capability's level is one of three (check constraint).
+- A person's age band, gender, disability and carer answers are blank or one of their choices
+  (check constraints ``person_*_valid``).
+- Only a broker or admin can be a bank's safeguarding lead (check constraint
+  ``membership_safeguarding_lead_is_staff``).
+- A safeguarding check has a known type and outcome, and expires no earlier than it was
+  made (check constraints); it holds no certificate content, only its reference number.
 """
 
 from __future__ import annotations
@@ -141,6 +147,12 @@ class TimeBank(models.Model):
     listing_months = models.PositiveSmallIntegerField(
         _("offers and requests last (months)"), default=3
     )
+    # Safeguarding checks are kept this long after the check lapses or the member leaves
+    # (see SafeguardingRecord.retention_start); DBS guidance suggests about 6 months.
+    safeguarding_retention_months = models.PositiveSmallIntegerField(
+        _("keep safeguarding checks for (months) after they lapse or the member leaves"),
+        default=6,
+    )
     created_at = models.DateTimeField(default=timezone.now, editable=False)
 
     class Meta:
@@ -154,6 +166,11 @@ class TimeBank(models.Model):
                 condition=Q(max_exchange_minutes__gte=15, max_exchange_minutes__lte=7 * 24 * 60),
                 name="timebank_max_exchange_within_a_week",
             ),
+            models.CheckConstraint(
+                condition=Q(safeguarding_retention_months__gte=1)
+                & Q(safeguarding_retention_months__lte=72),
+                name="timebank_safeguarding_retention_1_to_72_months",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -166,8 +183,47 @@ class ContactPreference(models.TextChoices):
     BROKER = "broker", _("Through my broker")
 
 
+# Equality monitoring, given by choice (the style of UK public-sector monitoring forms; age
+# bands as the ONS publishes them). Blank always means "not asked, or not given"; each question
+# has its own "prefer not to say". Only anonymous, suppressed counts ever leave the profile:
+# see ``reports.commissioning.demographics``.
+PREFER_NOT_TO_SAY = "prefer_not_to_say"
+
+
+class AgeBand(models.TextChoices):
+    UNDER_18 = "under_18", _("Under 18")
+    AGE_18_24 = "18_24", _("18 to 24")
+    AGE_25_34 = "25_34", _("25 to 34")
+    AGE_35_44 = "35_44", _("35 to 44")
+    AGE_45_54 = "45_54", _("45 to 54")
+    AGE_55_64 = "55_64", _("55 to 64")
+    AGE_65_74 = "65_74", _("65 to 74")
+    AGE_75_84 = "75_84", _("75 to 84")
+    AGE_85_PLUS = "85_plus", _("85 or over")
+    PREFER_NOT = PREFER_NOT_TO_SAY, _("Prefer not to say")
+
+
+class Gender(models.TextChoices):
+    WOMAN = "woman", _("Woman")
+    MAN = "man", _("Man")
+    NON_BINARY = "non_binary", _("Non-binary")
+    ANOTHER_WAY = "another_way", _("In another way")
+    PREFER_NOT = PREFER_NOT_TO_SAY, _("Prefer not to say")
+
+
+class YesNo(models.TextChoices):
+    YES = "yes", _("Yes")
+    NO = "no", _("No")
+    PREFER_NOT = PREFER_NOT_TO_SAY, _("Prefer not to say")
+
+
 class Person(models.Model):
-    """A member's profile. ``user`` is empty for an offline member, whom a broker acts for."""
+    """A member's profile. ``user`` is empty for an offline member, whom a broker acts for.
+
+    The demographic fields are optional answers to monitoring questions: blank means not
+    asked or not given. They appear only on the member's own profile and export, and in
+    reports only as anonymous counts with small numbers suppressed; erasure blanks them.
+    """
 
     user = models.OneToOneField(
         settings.AUTH_USER_MODEL,
@@ -194,6 +250,37 @@ class Person(models.Model):
     share_phone = models.BooleanField(
         _("show my phone number to members I exchange with"), default=False
     )
+    age_band = models.CharField(
+        _("age"), max_length=20, choices=AgeBand.choices, blank=True, default=""
+    )
+    gender = models.CharField(
+        _("how would you describe your gender?"),
+        max_length=20,
+        choices=Gender.choices,
+        blank=True,
+        default="",
+    )
+    disability = models.CharField(
+        _(
+            "do you have a disability or a physical or mental health condition or illness "
+            "lasting or expected to last 12 months or more?"
+        ),
+        max_length=20,
+        choices=YesNo.choices,
+        blank=True,
+        default="",
+    )
+    carer = models.CharField(
+        _(
+            "do you look after, or give any help or support to, someone because of their "
+            "long-term physical or mental health condition, illness or problems related to "
+            "old age (not as a paid job)?"
+        ),
+        max_length=20,
+        choices=YesNo.choices,
+        blank=True,
+        default="",
+    )
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -205,6 +292,20 @@ class Person(models.Model):
 
     class Meta:
         ordering = ["display_name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(age_band__in=["", *AgeBand.values]), name="person_age_band_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(gender__in=["", *Gender.values]), name="person_gender_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(disability__in=["", *YesNo.values]), name="person_disability_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(carer__in=["", *YesNo.values]), name="person_carer_valid"
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.display_name
@@ -237,8 +338,13 @@ class MembershipQuerySet(models.QuerySet["Membership"]):
         return self.filter(status=Status.APPLIED).order_by("applied_at")
 
     def for_user(self, user: object) -> QuerySet[Membership]:
+        """The memberships of the signed-in person, or of the member a broker is acting for
+        (``user.acting_for``, set by ``members.middleware.ActingForMiddleware``)."""
         if not getattr(user, "is_authenticated", False):
             return self.none()
+        acting_for = getattr(user, "acting_for", None)
+        if acting_for is not None:
+            return self.filter(person=acting_for)
         return self.filter(person__user=user)
 
     def brokered_by(self, user: object) -> QuerySet[Membership]:
@@ -279,6 +385,10 @@ class Membership(models.Model):
     # Leaving: when, and why if the member or broker said (never shown to commissioners).
     left_at = models.DateTimeField(null=True, blank=True)
     leave_reason = models.TextField(blank=True, max_length=1000)
+    # The bank's designated safeguarding person: only they see safeguarding checks. A flag
+    # beside the role, because the lead is one of the bank's brokers or admins, not a role of
+    # its own; the constraint keeps it off members and commissioners.
+    safeguarding_lead = models.BooleanField(_("safeguarding lead"), default=False)
 
     objects = MembershipQuerySet.as_manager()
 
@@ -298,6 +408,10 @@ class Membership(models.Model):
                 condition=(Q(status="left") & Q(left_at__isnull=False))
                 | (~Q(status="left") & Q(left_at__isnull=True)),
                 name="membership_left_has_time",
+            ),
+            models.CheckConstraint(
+                condition=Q(safeguarding_lead=False) | Q(role__in=["broker", "admin"]),
+                name="membership_safeguarding_lead_is_staff",
             ),
         ]
         indexes = [models.Index(fields=["time_bank", "status"])]
@@ -587,3 +701,80 @@ class Note(models.Model):
 
     def __str__(self) -> str:
         return f"Note about {self.person_id} ({self.created_at:%Y-%m-%d})"
+
+
+# --- Safeguarding ------------------------------------------------------------------------------
+
+
+class CheckType(models.TextChoices):
+    REFERENCE = "reference", _("Reference")
+    ID_CHECK = "id", _("ID check")
+    DBS_BASIC = "dbs_basic", _("DBS basic")
+    DBS_STANDARD = "dbs_standard", _("DBS standard")
+    DBS_ENHANCED = "dbs_enhanced", _("DBS enhanced")
+    PVG = "pvg", _("PVG (Scotland)")
+
+
+class CheckOutcome(models.TextChoices):
+    CLEAR = "clear", _("Clear")
+    CONCERNS = "concerns", _("Concerns noted")
+
+
+class SafeguardingRecord(models.Model):
+    """A reference or check made on a member: its type, reference number, dates and outcome.
+
+    Metadata only: never the certificate's content or a copy, and no free text about what it
+    said. Seen only by the bank's safeguarding leads; deleted by the retention job
+    (``members.services.delete_expired_safeguarding_records``).
+    """
+
+    time_bank = models.ForeignKey(TimeBank, on_delete=models.PROTECT, related_name="+")
+    person = models.ForeignKey(Person, on_delete=models.PROTECT, related_name="+")
+    check_type = models.CharField(_("type of check"), max_length=20, choices=CheckType.choices)
+    reference_number = models.CharField(
+        _("reference or certificate number"),
+        max_length=40,
+        blank=True,
+        help_text=_("The number only. Do not write what the certificate says."),
+    )
+    checked_on = models.DateField(_("date of the check"))
+    expires_on = models.DateField(
+        _("renew or review by"),
+        null=True,
+        blank=True,
+        help_text=_("Leave empty if it does not expire."),
+    )
+    outcome = models.CharField(_("outcome"), max_length=10, choices=CheckOutcome.choices)
+    recorded_by = models.ForeignKey(Person, on_delete=models.PROTECT, related_name="+")
+    recorded_at = models.DateTimeField(default=timezone.now, editable=False)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-checked_on", "-pk"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(
+                    check_type__in=[
+                        "reference",
+                        "id",
+                        "dbs_basic",
+                        "dbs_standard",
+                        "dbs_enhanced",
+                        "pvg",
+                    ]
+                ),
+                name="safeguarding_check_type_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(outcome__in=["clear", "concerns"]),
+                name="safeguarding_outcome_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(expires_on__isnull=True) | Q(expires_on__gte=models.F("checked_on")),
+                name="safeguarding_expires_after_check",
+            ),
+        ]
+        indexes = [models.Index(fields=["time_bank", "person"])]
+
+    def __str__(self) -> str:
+        return f"{self.get_check_type_display()} for {self.person_id} ({self.checked_on})"

@@ -4,7 +4,9 @@ Both are writes (each records an audit event), re-exported by ``members.services
 
 Erasure wipes identity and keeps the books: the person row, their accounts, journals,
 entries, exchanges, memberships and reports all stay, attributed to a pseudonym, so every
-balance, report figure and ``ledger_verify`` is unchanged. Ledger rows are immutable and are
+balance, report figure and ``ledger_verify`` is unchanged. The one exception is the
+demographic tables of a report period still open: the person's monitoring answers are wiped,
+so they count as "not given" there; closed months show their stored anonymous snapshot. Ledger rows are immutable and are
 never touched (a journal's description is the ledger's). An exchange's description is a
 shared record between two people and is kept.
 """
@@ -42,6 +44,7 @@ from .models import (
     Note,
     Person,
     Role,
+    SafeguardingRecord,
     Status,
     TimeBank,
     User,
@@ -62,6 +65,10 @@ EXPORT_COLUMNS: dict[str, list[str]] = {
         "phone",
         "contact_preference",
         "share_phone",
+        "age_band",
+        "gender",
+        "disability",
+        "carer",
         "created_at",
     ],
     "login": ["email", "is_active", "date_joined", "last_login", "other_email_addresses"],
@@ -148,6 +155,17 @@ EXPORT_COLUMNS: dict[str, list[str]] = {
         "exchanged_with",
         "nudge",
     ],
+    "safeguarding_checks": [
+        "id",
+        "time_bank",
+        "check_type",
+        "reference_number",
+        "checked_on",
+        "expires_on",
+        "outcome",
+        "recorded_by",
+        "recorded_at",
+    ],
     "audit_events": [
         "id",
         "created_at",
@@ -231,6 +249,10 @@ def _gather(person: Person) -> dict[str, Any]:
                     "phone": person.phone,
                     "contact_preference": person.contact_preference,
                     "share_phone": person.share_phone,
+                    "age_band": person.age_band,
+                    "gender": person.gender,
+                    "disability": person.disability,
+                    "carer": person.carer,
                     "created_at": _iso(person.created_at),
                 }
             ],
@@ -398,6 +420,25 @@ def _gather(person: Person) -> dict[str, Any]:
                 .order_by("month", "pk")
             ],
         ),
+        "safeguarding_checks": _rows(
+            "safeguarding_checks",
+            [
+                {
+                    "id": r.pk,
+                    "time_bank": r.time_bank.name,
+                    "check_type": r.check_type,
+                    "reference_number": r.reference_number,
+                    "checked_on": _iso(r.checked_on),
+                    "expires_on": _iso(r.expires_on),
+                    "outcome": r.outcome,
+                    "recorded_by": _name(r.recorded_by),
+                    "recorded_at": _iso(r.recorded_at),
+                }
+                for r in SafeguardingRecord.objects.filter(person=person)
+                .select_related("time_bank", "recorded_by")
+                .order_by("pk")
+            ],
+        ),
         "audit_events": _rows(
             "audit_events",
             [
@@ -492,9 +533,11 @@ def erase_person(*, person: Person, admin: User, reason: str) -> Person:
 
     1. Checks ``admin`` is staff or an approved admin of every bank the person belongs to,
        and that a reason is given; locks the person.
-    2. Replaces the display name with a pseudonym; empties bio, area, phone and referees;
+    2. Replaces the display name with a pseudonym; empties bio, area, phone, the monitoring
+       answers (age band, gender, disability, carer) and referees;
        replaces their listings' text, contact messages to or from them, their capabilities'
-       descriptions and broker notes about them with "[erased]".
+       descriptions and broker notes about them with "[erased]"; deletes safeguarding
+       checks about them (each audited as ``safeguarding.deleted``).
     3. Deactivates their login, gives it an unusable unique email address, and deletes its
        email addresses and API tokens.
     4. Renames them in stored monthly report lists and statements (figures unchanged).
@@ -514,7 +557,23 @@ def erase_person(*, person: Person, admin: User, reason: str) -> Person:
     person.display_name = new_name
     person.bio = person.area = person.phone = ""
     person.share_phone = False
-    person.save(update_fields=["display_name", "bio", "area", "phone", "share_phone"])
+    # The monitoring answers go too. Closed months keep their figures: the report of a closed
+    # month reads its snapshot of anonymous counts (``MonthlyReport.commissioner``), which
+    # names no one; a period still open counts the person as "not given" from now on.
+    person.age_band = person.gender = person.disability = person.carer = ""
+    person.save(
+        update_fields=[
+            "display_name",
+            "bio",
+            "area",
+            "phone",
+            "share_phone",
+            "age_band",
+            "gender",
+            "disability",
+            "carer",
+        ]
+    )
     Membership.objects.filter(person=person).update(
         referee_1_name="", referee_1_contact="", referee_2_name="", referee_2_contact=""
     )
@@ -530,6 +589,20 @@ def erase_person(*, person: Person, admin: User, reason: str) -> Person:
     ).update(message=ERASED)
     Capability.objects.filter(person=person).update(description=ERASED)
     Note.objects.filter(person=person).update(text=ERASED)
+    # Safeguarding checks about them go entirely (each deletion audited in its bank).
+    for check in SafeguardingRecord.objects.select_for_update().filter(person=person):
+        audit.record(
+            action=Action.SAFEGUARDING_DELETED,
+            actor=actor,
+            time_bank=check.time_bank,
+            details={
+                "record": check.pk,
+                "person": person.pk,
+                "check_type": check.check_type,
+                "reason": "erasure",
+            },
+        )
+        check.delete()
 
     # 3. The login.
     user = person.user

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -20,10 +21,20 @@ from audit.models import Action
 from ledger import services as ledger
 
 from . import emails
-from .access import is_broker, is_trading_member, may_edit_listing
+from .access import (
+    Acting,
+    is_broker,
+    is_safeguarding_lead,
+    is_trading_member,
+    may_be_acted_for,
+    may_edit_listing,
+)
 from .models import (
+    BROKER_ROLES,
     Capability,
     Category,
+    CheckOutcome,
+    CheckType,
     Contact,
     ContactKind,
     Listing,
@@ -33,6 +44,7 @@ from .models import (
     Organisation,
     Person,
     Role,
+    SafeguardingRecord,
     Status,
     TimeBank,
     User,
@@ -49,6 +61,11 @@ class Profile:
     phone: str = ""
     contact_preference: str = "email"
     share_phone: bool = False
+    # Optional monitoring answers ("" = not given): see ``Person``.
+    age_band: str = ""
+    gender: str = ""
+    disability: str = ""
+    carer: str = ""
 
 
 @dataclass(frozen=True)
@@ -344,6 +361,9 @@ def publish_listing(
     )
     _apply_details(listing, details)
     listing.save()
+    audit.record_if_acting(
+        action=Action.LISTING_PUBLISHED, actor=author, time_bank=time_bank, obj=listing
+    )
     return listing
 
 
@@ -375,6 +395,9 @@ def update_listing(*, listing: Listing, editor: Person, details: ListingDetails)
             "expires_on",
         ]
     )
+    audit.record_if_acting(
+        action=Action.LISTING_UPDATED, actor=editor, time_bank=locked.time_bank, obj=locked
+    )
     return locked
 
 
@@ -388,6 +411,13 @@ def renew_listing(*, listing: Listing, editor: Person) -> Listing:
     locked.state = ListingState.OPEN
     locked.closed_at = None
     locked.save(update_fields=["expires_on", "state", "closed_at"])
+    audit.record_if_acting(
+        action=Action.LISTING_UPDATED,
+        actor=editor,
+        time_bank=locked.time_bank,
+        obj=locked,
+        details={"change": "renewed"},
+    )
     return locked
 
 
@@ -399,6 +429,13 @@ def close_listing(*, listing: Listing, editor: Person) -> Listing:
         locked.state = ListingState.CLOSED
         locked.closed_at = timezone.now()
         locked.save(update_fields=["state", "closed_at"])
+        audit.record_if_acting(
+            action=Action.LISTING_UPDATED,
+            actor=editor,
+            time_bank=locked.time_bank,
+            obj=locked,
+            details={"change": "closed"},
+        )
     return locked
 
 
@@ -445,6 +482,13 @@ def reply_to_listing(
         to_organisation=to_organisation,
         message=message,
         made_by=sender,
+    )
+    audit.record_if_acting(
+        action=Action.LISTING_REPLIED,
+        actor=sender,
+        time_bank=listing.time_bank,
+        obj=contact,
+        details={"listing": listing.pk},
     )
     transaction.on_commit(lambda: emails.listing_reply(contact))
     return contact
@@ -511,6 +555,13 @@ def add_capability(
     )
     capability.full_clean(exclude=["person", "time_bank", "category"])
     capability.save()
+    audit.record_if_acting(
+        action=Action.PROFILE_UPDATED,
+        actor=editor,
+        time_bank=membership.time_bank,
+        obj=capability,
+        details={"change": "capability_added"},
+    )
     return capability
 
 
@@ -523,6 +574,12 @@ def remove_capability(*, editor: Person, capability: Capability) -> None:
         raise PermissionDenied(
             _("Only a broker of this time bank can edit another member's skills.")
         )
+    audit.record_if_acting(
+        action=Action.PROFILE_UPDATED,
+        actor=editor,
+        time_bank=membership.time_bank,
+        details={"change": "capability_removed", "capability": capability.pk},
+    )
     capability.delete()
 
 
@@ -540,3 +597,301 @@ def add_note(*, author: Person, membership: Membership, text: str) -> Note:
         author=author,
         text=text,
     )
+
+
+# --- Acting for a member ------------------------------------------------------------------------
+
+
+@transaction.atomic
+def start_acting(*, acting: Acting) -> None:
+    """Record that a broker starts acting for a member. The caller has checked ``acting``
+    with ``access.get_acting_for`` and keeps it in the session."""
+    audit.record(
+        action=Action.ACTING_STARTED,
+        actor=acting.broker,
+        on_behalf_of=acting.member,
+        time_bank=acting.time_bank,
+        obj=acting.membership,
+    )
+
+
+@transaction.atomic
+def stop_acting(*, acting: Acting) -> None:
+    """Record that a broker stops acting for a member (they chose to)."""
+    audit.record(
+        action=Action.ACTING_STOPPED,
+        actor=acting.broker,
+        on_behalf_of=acting.member,
+        time_bank=acting.time_bank,
+        obj=acting.membership,
+        details={"reason": "stopped"},
+    )
+
+
+@transaction.atomic
+def stop_acting_automatically(*, broker: Person, held: dict) -> None:
+    """Record that acting stopped because the broker may no longer act for the member held
+    in their session (they lost the role, or the member left or changed)."""
+    bank = TimeBank.objects.filter(pk=_int_or_none(held.get("bank"))).first()
+    member = Person.objects.filter(pk=_int_or_none(held.get("person"))).first()
+    audit.record(
+        action=Action.ACTING_STOPPED,
+        actor=broker,
+        on_behalf_of=member,
+        time_bank=bank,
+        details={"reason": "no_longer_allowed"},
+    )
+
+
+def _int_or_none(value: object) -> int | None:
+    try:
+        return int(value)  # type: ignore[call-overload]
+    except (TypeError, ValueError):
+        return None
+
+
+@transaction.atomic
+def update_member_profile(*, acting: Acting, profile: Profile) -> Person:
+    """A broker acting for a member edits the member's profile; audited as the broker on
+    the member's behalf. Re-checks that the member may still be acted for."""
+    membership = Membership.objects.select_related("person").filter(pk=acting.membership.pk).first()
+    if (
+        membership is None
+        or not may_be_acted_for(membership)
+        or not is_broker(acting.broker, acting.time_bank)
+    ):
+        raise PermissionDenied(_("You can no longer act for this member."))
+    person = Person.objects.select_for_update().get(pk=acting.member.pk)
+    _save_profile(person, profile)
+    audit.record(
+        action=Action.PROFILE_UPDATED,
+        actor=acting.broker,
+        on_behalf_of=person,
+        time_bank=acting.time_bank,
+        obj=person,
+    )
+    return person
+
+
+# --- Roles ----------------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def change_role(
+    *,
+    membership: Membership,
+    role: str,
+    by: Person,
+    safeguarding_lead: bool | None = None,
+) -> Membership:
+    """Change a member's role in their time bank (and whether they are its safeguarding lead).
+
+    1. ``by`` must be an approved admin or broker of the bank. A broker may move people
+       between member, broker and commissioner, but may not make an admin, change an
+       admin's role, or name the safeguarding lead: those are an admin's decisions.
+    2. Only an approved membership has a role to change.
+    3. Locks the membership and the bank's brokers and admins (in id order), then refuses a
+       change that would leave the bank with no admin (when it has one) or with nobody to
+       broker it. So the last admin or broker can never be removed, by anyone.
+    4. A person who stops being a broker or admin stops being the safeguarding lead.
+    5. Records ``membership.role_changed`` with the old and new role and lead flag.
+    Raises PermissionDenied or ValidationError (with a ``role`` message).
+    """
+    if role not in Role.values:
+        raise ValidationError({"role": _("Choose one of the roles listed.")})
+    bank_id = membership.time_bank_id
+    if not is_broker(by, bank_id):
+        raise PermissionDenied(_("Only an administrator or broker of this time bank can do that."))
+    by_admin = Membership.objects.filter(
+        person=by, time_bank_id=bank_id, status=Status.APPROVED, role=Role.ADMIN
+    ).exists()
+    locked = list(
+        Membership.objects.select_for_update()
+        .filter(
+            Q(pk=membership.pk)
+            | Q(time_bank_id=bank_id, status=Status.APPROVED, role__in=BROKER_ROLES)
+        )
+        .order_by("pk")
+    )
+    target = next(m for m in locked if m.pk == membership.pk)
+    if target.status != Status.APPROVED:
+        raise ValidationError({"role": _("Only an approved member's role can be changed.")})
+    old_role, old_lead = target.role, target.safeguarding_lead
+    new_lead = old_lead if safeguarding_lead is None else safeguarding_lead
+    if role not in BROKER_ROLES:
+        new_lead = False
+    if not by_admin and (Role.ADMIN in (role, old_role) or new_lead != old_lead):
+        raise PermissionDenied(
+            _(
+                "Only an administrator can make or change an administrator, or name the "
+                "safeguarding lead."
+            )
+        )
+    if role == old_role and new_lead == old_lead:
+        raise ValidationError({"role": _("Nothing changed.")})
+    others = [m for m in locked if m.pk != target.pk and m.status == Status.APPROVED]
+    had_admin = any(m.role == Role.ADMIN for m in locked if m.status == Status.APPROVED)
+    admins_after = sum(m.role == Role.ADMIN for m in others) + (role == Role.ADMIN)
+    brokers_after = sum(m.role in BROKER_ROLES for m in others) + (role in BROKER_ROLES)
+    if had_admin and admins_after == 0:
+        raise ValidationError(
+            {"role": _("This is the time bank's only administrator: make someone else one first.")}
+        )
+    if brokers_after == 0:
+        raise ValidationError(
+            {"role": _("This is the time bank's only broker: make someone else one first.")}
+        )
+    target.role, target.safeguarding_lead = role, new_lead
+    target.save(update_fields=["role", "safeguarding_lead"])
+    audit.record(
+        action=Action.MEMBERSHIP_ROLE_CHANGED,
+        actor=by,
+        time_bank=target.time_bank,
+        obj=target,
+        details={
+            "person": target.person_id,
+            "old_role": old_role,
+            "new_role": role,
+            "old_safeguarding_lead": old_lead,
+            "new_safeguarding_lead": new_lead,
+        },
+    )
+    return target
+
+
+# --- Safeguarding checks --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SafeguardingCheck:
+    """What a safeguarding lead records about a check: no certificate content."""
+
+    check_type: str
+    checked_on: datetime.date
+    outcome: str
+    reference_number: str = ""
+    expires_on: datetime.date | None = None
+
+
+def _apply_check(record: SafeguardingRecord, check: SafeguardingCheck) -> None:
+    if check.check_type not in CheckType.values:
+        raise ValidationError({"check_type": _("Choose one of the types of check listed.")})
+    if check.outcome not in CheckOutcome.values:
+        raise ValidationError({"outcome": _("Choose one of the outcomes listed.")})
+    if check.checked_on > timezone.localdate():
+        raise ValidationError({"checked_on": _("The date of the check cannot be in the future.")})
+    if check.expires_on is not None and check.expires_on < check.checked_on:
+        raise ValidationError(
+            {"expires_on": _("The renewal date must be on or after the date of the check.")}
+        )
+    for field, value in vars(check).items():
+        setattr(record, field, value.strip() if isinstance(value, str) else value)
+    record.full_clean(exclude=["time_bank", "person", "recorded_by"])
+
+
+def _check_lead(by: Person, time_bank_id: int) -> None:
+    if not is_safeguarding_lead(by, time_bank_id):
+        raise PermissionDenied(_("Only the safeguarding lead of this time bank can do that."))
+
+
+def _safeguarding_details(check: SafeguardingRecord, **more: object) -> dict:
+    return {"person": check.person_id, "check_type": check.check_type, **more}
+
+
+@transaction.atomic
+def record_safeguarding_check(
+    *, membership: Membership, by: Person, check: SafeguardingCheck
+) -> SafeguardingRecord:
+    """The bank's safeguarding lead records a reference or check made on a member of the
+    bank (applicants included). Audited as ``safeguarding.recorded`` (ids and type only)."""
+    _check_lead(by, membership.time_bank_id)
+    record = SafeguardingRecord(
+        time_bank_id=membership.time_bank_id, person_id=membership.person_id, recorded_by=by
+    )
+    _apply_check(record, check)
+    record.save()
+    audit.record(
+        action=Action.SAFEGUARDING_RECORDED,
+        actor=by,
+        time_bank=membership.time_bank,
+        obj=record,
+        details=_safeguarding_details(record),
+    )
+    return record
+
+
+@transaction.atomic
+def update_safeguarding_check(
+    *, record: SafeguardingRecord, by: Person, check: SafeguardingCheck
+) -> SafeguardingRecord:
+    """The safeguarding lead corrects or renews a check. Audited as ``safeguarding.updated``."""
+    _check_lead(by, record.time_bank_id)
+    locked = SafeguardingRecord.objects.select_for_update().get(pk=record.pk)
+    _apply_check(locked, check)
+    locked.updated_at = timezone.now()
+    locked.save()
+    audit.record(
+        action=Action.SAFEGUARDING_UPDATED,
+        actor=by,
+        time_bank=record.time_bank,
+        obj=locked,
+        details=_safeguarding_details(locked),
+    )
+    return locked
+
+
+def _delete_check(record: SafeguardingRecord, *, by: Person | None, reason: str) -> None:
+    """Delete one check and audit it (caller is atomic and holds the row lock)."""
+    details = _safeguarding_details(record, record=record.pk, reason=reason)
+    bank = TimeBank.objects.get(pk=record.time_bank_id)
+    record.delete()
+    audit.record(action=Action.SAFEGUARDING_DELETED, actor=by, time_bank=bank, details=details)
+
+
+@transaction.atomic
+def delete_safeguarding_check(*, record: SafeguardingRecord, by: Person) -> None:
+    """The safeguarding lead deletes a check. Audited as ``safeguarding.deleted``."""
+    _check_lead(by, record.time_bank_id)
+    locked = SafeguardingRecord.objects.select_for_update().filter(pk=record.pk).first()
+    if locked is not None:
+        _delete_check(locked, by=by, reason="deleted")
+
+
+def safeguarding_records_past_retention(
+    *, today: datetime.date | None = None
+) -> list[SafeguardingRecord]:
+    """Checks whose retention period has passed, in every time bank.
+
+    The rule: a check is kept while it is in force and its member belongs to the bank, then
+    for the bank's ``safeguarding_retention_months`` (6 by default, after the DBS code of
+    practice's "no more than about six months after the decision"). It is due for deletion
+    that many months after the earlier of its renewal date and the day the member left (or
+    was declined).
+    """
+    today = today or timezone.localdate()
+    due: list[SafeguardingRecord] = []
+    for bank in TimeBank.objects.order_by("pk"):
+        cutoff = add_months(today, -bank.safeguarding_retention_months)
+        ended = Membership.objects.filter(time_bank=bank).filter(
+            Q(status=Status.LEFT, left_at__date__lte=cutoff)
+            | Q(status=Status.DECLINED, decided_at__date__lte=cutoff)
+        )
+        due += SafeguardingRecord.objects.filter(time_bank=bank).filter(
+            Q(expires_on__lte=cutoff) | Q(person__in=ended.values("person"))
+        )
+    return due
+
+
+def delete_expired_safeguarding_records(*, today: datetime.date | None = None) -> int:
+    """The retention job: delete every check past retention, each in its own transaction,
+    audited as ``safeguarding.deleted`` by the system (no actor). Safe to run twice: a
+    check already deleted is skipped. Returns how many it deleted."""
+    deleted = 0
+    for record in safeguarding_records_past_retention(today=today):
+        with transaction.atomic():
+            locked = SafeguardingRecord.objects.select_for_update().filter(pk=record.pk).first()
+            if locked is None:
+                continue
+            _delete_check(locked, by=None, reason="retention")
+            deleted += 1
+    return deleted

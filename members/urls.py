@@ -45,4 +45,24 @@ urlpatterns = [
         views.erase_member,
         name="member-erase",
     ),
+    # Acting for a member (a broker, for an offline member or one who asked for help).
+    path(
+        "banks/<slug:slug>/members/<int:person_id>/act/",
+        views.start_acting,
+        name="acting-start",
+    ),
+    path("acting/stop/", views.stop_acting, name="acting-stop"),
+    # Roles, and safeguarding checks (the safeguarding lead only).
+    path(
+        "banks/<slug:slug>/members/<int:person_id>/role/",
+        views.change_role,
+        name="member-role",
+    ),
+    path(
+        "banks/<slug:slug>/members/<int:person_id>/safeguarding/",
+        views.safeguarding,
+        name="safeguarding",
+    ),
+    path("safeguarding/<int:pk>/edit/", views.safeguarding_edit, name="safeguarding-edit"),
+    path("safeguarding/<int:pk>/delete/", views.safeguarding_delete, name="safeguarding-delete"),
 ]

@@ -17,6 +17,7 @@ from ledger.models import Account
 
 from . import services
 from .access import (
+    get_acting_for,
     get_application_for,
     get_bank_for_broker,
     get_bank_for_member,
@@ -25,7 +26,11 @@ from .access import (
     get_listing_for,
     get_member_for_admin,
     get_member_for_broker,
+    get_safeguarding_member_for,
+    get_safeguarding_record_for,
     is_broker,
+    is_safeguarding_lead,
+    may_be_acted_for,
     may_edit_listing,
     person_for,
 )
@@ -44,8 +49,11 @@ from .forms import (
     OfflineMemberForm,
     ProfileForm,
     ReplyForm,
+    RoleForm,
+    SafeguardingForm,
 )
 from .matching import matches_for
+from .middleware import SESSION_KEY as ACTING_SESSION_KEY
 from .models import (
     TRADING_ROLES,
     Capability,
@@ -57,6 +65,7 @@ from .models import (
     Organisation,
     Person,
     Role,
+    SafeguardingRecord,
     Status,
     TimeBank,
 )
@@ -83,8 +92,21 @@ def home(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def edit_profile(request: HttpRequest) -> HttpResponse:
+    acting = request.acting  # type: ignore[attr-defined]
     form = ProfileForm(request.POST or None, instance=person_for(request.user))
-    if request.method == "POST" and form.is_valid():
+    if request.method == "POST" and form.is_valid() and acting is not None:
+        # A broker acting for a member edits the member's profile, not their own.
+        try:
+            services.update_member_profile(acting=acting, profile=form.profile())
+        except PermissionDenied as error:
+            form.add_error(None, str(error))
+        else:
+            messages.success(
+                request,
+                _("%(name)s's profile is saved.") % {"name": acting.member.display_name},
+            )
+            return redirect("dashboard", slug=acting.time_bank.slug)
+    elif request.method == "POST" and form.is_valid():
         services.update_profile(user=request.user, profile=form.profile())
         messages.success(request, _("Your profile is saved."))
         return redirect("home")
@@ -646,6 +668,8 @@ def member_page(request: HttpRequest, slug: str, person_id: int) -> HttpResponse
             .approved()
             .filter(time_bank=bank, role=Role.ADMIN)
             .exists(),
+            "may_act_for": may_be_acted_for(membership),
+            "is_safeguarding_lead": is_safeguarding_lead(broker, bank),
         },
     )
 
@@ -695,3 +719,130 @@ def erase_member(request: HttpRequest, slug: str, person_id: int) -> HttpRespons
         "members/erase.html",
         {"bank": membership.time_bank, "membership": membership, "form": form},
     )
+
+
+# --- Acting for a member ---------------------------------------------------------------------
+
+
+@login_required
+@require_POST
+def start_acting(request: HttpRequest, slug: str, person_id: int) -> HttpResponse:
+    """A broker starts acting for a member: the session carries the member from now on."""
+    bank = get_object_or_404(TimeBank, slug=slug)
+    if request.acting is not None:  # type: ignore[attr-defined]
+        raise PermissionDenied(_("Stop acting for the current member first."))
+    acting = get_acting_for(request.user, time_bank_id=bank.pk, person_id=person_id)
+    services.start_acting(acting=acting)
+    request.session[ACTING_SESSION_KEY] = {"bank": bank.pk, "person": acting.member.pk}
+    messages.success(
+        request, _("You are now acting for %(name)s.") % {"name": acting.member.display_name}
+    )
+    return redirect("dashboard", slug=bank.slug)
+
+
+@login_required
+@require_POST
+def stop_acting(request: HttpRequest) -> HttpResponse:
+    """The broker stops acting and is themself again, back on the member's page."""
+    acting = request.acting  # type: ignore[attr-defined]
+    request.session.pop(ACTING_SESSION_KEY, None)
+    if acting is None:
+        return redirect("home")
+    services.stop_acting(acting=acting)
+    messages.success(
+        request,
+        _("You have stopped acting for %(name)s.") % {"name": acting.member.display_name},
+    )
+    return redirect("member-page", slug=acting.time_bank.slug, person_id=acting.member.pk)
+
+
+# --- Roles -----------------------------------------------------------------------------------
+
+
+@login_required
+def change_role(request: HttpRequest, slug: str, person_id: int) -> HttpResponse:
+    """For an admin (a broker within limits): change a member's role and safeguarding lead."""
+    membership, by = get_member_for_broker(request.user, slug, person_id)
+    form = RoleForm(
+        request.POST or None,
+        initial={"role": membership.role, "safeguarding_lead": membership.safeguarding_lead},
+    )
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.change_role(
+                membership=membership,
+                role=form.cleaned_data["role"],
+                by=by,
+                safeguarding_lead=form.cleaned_data["safeguarding_lead"],
+            )
+        except ValidationError as error:
+            form.add_error(None, error.messages)
+        except PermissionDenied as error:
+            form.add_error(None, str(error))
+        else:
+            messages.success(
+                request,
+                _("%(name)s's role is changed.") % {"name": membership.person.display_name},
+            )
+            return redirect("member-page", slug=slug, person_id=person_id)
+    return render(
+        request,
+        "members/role.html",
+        {"bank": membership.time_bank, "membership": membership, "form": form},
+    )
+
+
+# --- Safeguarding ----------------------------------------------------------------------------
+
+
+@login_required
+def safeguarding(request: HttpRequest, slug: str, person_id: int) -> HttpResponse:
+    """For the safeguarding lead only: a member's references and checks, and a form to add one."""
+    membership, lead = get_safeguarding_member_for(request.user, slug, person_id)
+    form = SafeguardingForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.record_safeguarding_check(membership=membership, by=lead, check=form.check())
+        except ValidationError as error:
+            form.add_error(None, error.messages)
+        else:
+            messages.success(request, _("The check is recorded."))
+            return redirect("safeguarding", slug=slug, person_id=person_id)
+    records = SafeguardingRecord.objects.filter(
+        time_bank=membership.time_bank, person=membership.person
+    ).select_related("recorded_by")
+    return render(
+        request,
+        "members/safeguarding.html",
+        {
+            "bank": membership.time_bank,
+            "membership": membership,
+            "records": records,
+            "form": form,
+        },
+    )
+
+
+@login_required
+def safeguarding_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    record, lead = get_safeguarding_record_for(request.user, pk, write=True)
+    form = SafeguardingForm(request.POST or None, instance=record)
+    back = redirect("safeguarding", slug=record.time_bank.slug, person_id=record.person_id)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.update_safeguarding_check(record=record, by=lead, check=form.check())
+        except ValidationError as error:
+            form.add_error(None, error.messages)
+        else:
+            messages.success(request, _("The check is changed."))
+            return back
+    return render(request, "members/safeguarding_edit.html", {"record": record, "form": form})
+
+
+@login_required
+@require_POST
+def safeguarding_delete(request: HttpRequest, pk: int) -> HttpResponse:
+    record, lead = get_safeguarding_record_for(request.user, pk, write=True)
+    services.delete_safeguarding_check(record=record, by=lead)
+    messages.success(request, _("The check is deleted."))
+    return redirect("safeguarding", slug=record.time_bank.slug, person_id=record.person_id)

@@ -21,6 +21,13 @@ Definitions (printed as "About these figures" in every format):
   published total, a single suppressed row would be revealed by subtraction, so the next
   smallest row is suppressed too (secondary suppression); hours and values of a suppressed
   row are suppressed with it.
+- Demographics: active individuals by the answers they chose to give (``Person.age_band``,
+  ``gender``, ``disability``, ``carer``; blank is "not given") and by area, normalised in SQL to
+  an upper-case postcode district; districts under the threshold are added together as
+  "other areas" so no rare free text is printed. One GROUP BY per table.
+- Closed months: when a month is reported, ``month_figures`` is stored in
+  ``MonthlyReport.commissioner``. A period of whole reported months shows those stored figures
+  (``_show_closed_months``) and a "revisions" table of what has changed since.
 """
 
 from __future__ import annotations
@@ -38,6 +45,7 @@ from django.db.models import (
     Case,
     Count,
     Exists,
+    F,
     Max,
     Min,
     OuterRef,
@@ -48,7 +56,8 @@ from django.db.models import (
     Value,
     When,
 )
-from django.db.models.functions import TruncMonth
+from django.db.models.functions import StrIndex, Substr, Trim, TruncMonth, Upper
+from django.db.models.lookups import Exact, GreaterThan
 from django.utils import timezone
 from django.utils.translation import gettext, gettext_noop
 
@@ -57,9 +66,9 @@ from audit.models import Action
 from exchanges.models import CoProduction, Exchange, Kind, State
 from ledger.models import AccountKind, Entry
 from members.access import person_for
-from members.models import TRADING_ROLES, Membership, Status, TimeBank
+from members.models import TRADING_ROLES, AgeBand, Gender, Membership, Status, TimeBank, YesNo
 
-from .models import ReportDownload, ValueRate
+from .models import MonthlyReport, ReportDownload, ReportState, ValueRate
 from .services import add_months, first_of
 
 SUPPRESSED = "suppressed"
@@ -550,7 +559,17 @@ def commissioner_report(
 
     # 6. The 12 months to the end of the period: three GROUP BY month queries.
     report.tables.append(_trend(ids, start, end, t))
-    report.definitions = definitions(t)
+
+    # 7. Demographics, given by choice: one grouped query per dimension.
+    hide = report.table("summary").value("active_individuals") == SUPPRESSED
+    counts = demographic_counts(ids, start, end)
+    report.tables.extend(_demographic_tables(counts, t, "", hide_total=hide))
+    # 8. A period of closed months: the headline figures as reported, and revisions since.
+    _show_closed_months(report, ids, t)
+    # Marked with gettext_noop at import time; translated here, for the request's language.
+    report.definitions = definitions(t) + [
+        (term, gettext(text)) for term, text in DEMOGRAPHIC_DEFINITIONS + CLOSED_MONTH_DEFINITIONS
+    ]
     return report
 
 
@@ -842,3 +861,403 @@ def record_download(
             },
         )
     return download
+
+
+# --- Demographics, given by choice ---------------------------------------------------------------
+
+NOT_GIVEN = "not_given"
+OTHER_AREAS = "other_areas"
+UNRECOGNISED_AREA = "not_a_postcode_district"
+# A UK outward code (postcode district): GL50, SW1A, M1, B33. Anything else is unrecognised.
+OUTWARD_CODE = r"^[A-Z]{1,2}[0-9][A-Z0-9]?$"
+DIMENSIONS: dict[str, tuple[str, ...]] = {
+    "age_band": tuple(AgeBand.values),
+    "gender": tuple(Gender.values),
+    "disability": tuple(YesNo.values),
+    "carer": tuple(YesNo.values),
+}
+DIMENSION_TITLES = {
+    "age_band": gettext_noop("Active members by age"),
+    "gender": gettext_noop("Active members by gender"),
+    "disability": gettext_noop("Active members with a disability or long-term condition"),
+    "carer": gettext_noop("Active members who are unpaid carers"),
+    "area": gettext_noop("Active members by area (postcode district)"),
+}
+
+
+def _outward_code(field: str) -> Case:
+    """The area as an upper-cased outward code ("gl50 2ab" -> "GL50"); blank -> not given;
+    text that is not a postcode district -> ``UNRECOGNISED_AREA`` (free text never appears)."""
+    upper = Upper(Trim(field))
+    space = StrIndex(upper, Value(" "))
+    return Case(
+        When(Exact(upper, Value("")), then=Value(NOT_GIVEN)),
+        When(GreaterThan(space, 0), then=Substr(upper, 1, space - 1)),
+        default=upper,
+    )
+
+
+def demographic_counts(ids: list[int], start: date, end: date) -> dict[str, dict[str, int]]:
+    """For each dimension, the number of member accounts active in the period (as for
+    ``active_individuals``) by their answer today: {dimension: {answer or "not_given": n}}.
+    One grouped query per dimension; areas are normalised outward codes, grouped in SQL."""
+    active = help_entries(ids, start, end).filter(account__kind=AccountKind.MEMBER).order_by()
+    counts: dict[str, dict[str, int]] = {}
+    for dimension in DIMENSIONS:
+        counts[dimension] = {
+            row["answer"] or NOT_GIVEN: row["n"]
+            for row in active.values(answer=F(f"account__person__{dimension}")).annotate(
+                n=Count("account_id", distinct=True)
+            )
+        }
+    areas = active.annotate(code=_outward_code("account__person__area")).annotate(
+        answer=Case(
+            When(code=NOT_GIVEN, then=Value(NOT_GIVEN)),
+            When(code__regex=OUTWARD_CODE, then=F("code")),
+            default=Value(UNRECOGNISED_AREA),
+        )
+    )
+    counts["area"] = {
+        row["answer"]: row["n"]
+        for row in areas.values("answer").annotate(n=Count("account_id", distinct=True))
+    }
+    return counts
+
+
+def _demographic_tables(
+    counts: dict[str, dict[str, int]], t: int, note: str, *, hide_total: bool
+) -> list[Table]:
+    """One table per dimension: every answer (with "prefer not to say" and "not given" as
+    rows of their own) and a total, with small counts suppressed (and a second count where
+    the total would reveal the first). Areas under the threshold are folded into "other
+    areas" before suppression, so a rare area's name is never printed.
+
+    Each total is the number of active individuals. When the summary withholds that number
+    (``hide_total``: it would reveal a small number of active organisations), the totals are
+    withheld too, and every table withholds at least one count, or its rows would add up to
+    it."""
+    tables = []
+    for dimension, title in DIMENSION_TITLES.items():
+        given = counts.get(dimension, {})
+        if dimension == "area":
+            named = sorted(
+                (k for k, n in given.items() if n >= t and k not in (NOT_GIVEN, UNRECOGNISED_AREA))
+            )
+            folded = sum(
+                n for k, n in given.items() if k not in (*named, NOT_GIVEN, UNRECOGNISED_AREA)
+            )
+            keys = [*named, OTHER_AREAS, UNRECOGNISED_AREA, NOT_GIVEN]
+            values = [*(given[k] for k in named), folded, given.get(UNRECOGNISED_AREA, 0)]
+            values.append(given.get(NOT_GIVEN, 0))
+        else:
+            keys = [*DIMENSIONS[dimension], NOT_GIVEN]
+            values = [given.get(k, 0) for k in keys]
+        hidden = protect(values, t)
+        if hide_total and not hidden:
+            shown = [(n, i) for i, n in enumerate(values) if n > 0]
+            hidden = {min(shown)[1]} if shown else set()
+        rows: list[list[Cell]] = [
+            [key, SUPPRESSED if i in hidden else n]
+            for i, (key, n) in enumerate(zip(keys, values, strict=True))
+        ]
+        rows.append(["total", SUPPRESSED if hide_total else count_cell(sum(values), t)])
+        tables.append(
+            Table(
+                f"demographics_{dimension}",
+                gettext(title),
+                [dimension, "active_members"],
+                rows,
+                note=note,
+                bar="active_members",
+            )
+        )
+    return tables
+
+
+DEMOGRAPHIC_DEFINITIONS = [
+    (
+        "demographics",
+        gettext_noop(
+            "Individual members active in the period (as for active_individuals: each member "
+            "account with an exchange as giver or receiver), counted by the answers they chose to "
+            "give on their profile: age band (ONS bands), gender, disability or long-term condition "
+            "(lasting or expected to last 12 months or more), and unpaid carer. 'prefer_not_to_say' "
+            "counts those who chose that answer; 'not_given' those who were not asked or did not "
+            "answer (and anyone whose data was erased). Organisations are not counted. Answers "
+            "are as they stand today, except for a period of one closed month (see closed months)."
+        ),
+    ),
+    (
+        "demographics_area",
+        gettext_noop(
+            "The area on the member's profile, normalised to an upper-case postcode district "
+            "(outward code, e.g. GL50). Districts with fewer active members than the "
+            "suppression threshold are added together as other_areas, so their names are not "
+            "shown; text that is not a postcode district is counted as not_a_postcode_district."
+        ),
+    ),
+]
+
+
+# --- Closed months: snapshots and revisions ------------------------------------------------------
+
+# Figures stored in ``MonthlyReport.commissioner`` when a month is reported. Counted over the
+# month, they add up over banks; those marked additive also add up over months.
+ADDITIVE = (
+    "hours_minutes",
+    "exchanges",
+    "group_sessions",
+    "new_members",
+    "members_left",
+    "donations",
+    "donation_minutes",
+    "grants",
+    "grant_minutes",
+    "reversals",
+    "reversal_minutes",
+)
+DISTINCT = ("active_individuals", "active_organisations", "givers", "receivers")
+AT_END = ("members_at_period_end",)
+SNAPSHOT_FIGURES = (*ADDITIVE, *DISTINCT, *AT_END)
+MOVEMENTS = (("donations", "donation"), ("grants", "grant"), ("reversals", "reversal"))
+
+
+def month_figures(ids: list[int], start: date, end: date) -> dict[str, Any]:
+    """The raw (unsuppressed) figures of ``start``..``end`` as the ledger stands now, by the
+    report's definitions: ``SNAPSHOT_FIGURES`` and ``demographics``. Stored as the snapshot
+    when a month is reported; compared with the snapshot for revisions. Eight queries."""
+    start_at, end_at = _aware(start), _aware(end + timedelta(days=1))
+    done = help_exchanges(ids, start, end).aggregate(
+        exchanges=Count("pk"), group_sessions=Count("pk", filter=Q(kind=Kind.GROUP))
+    )
+    given = Q(amount_minutes__gt=0)
+    people = help_entries(ids, start, end).aggregate(
+        hours_minutes=Sum("amount_minutes", filter=given),
+        active_individuals=Count(
+            "account_id", distinct=True, filter=Q(account__kind=AccountKind.MEMBER)
+        ),
+        active_organisations=Count(
+            "account_id", distinct=True, filter=Q(account__kind=AccountKind.ORGANISATION)
+        ),
+        givers=Count("account_id", distinct=True, filter=given),
+        receivers=Count("account_id", distinct=True, filter=Q(amount_minutes__lt=0)),
+    )
+    members = _members(ids).aggregate(
+        members_at_period_end=Count(
+            "pk",
+            filter=(Q(status=Status.APPROVED) | Q(status=Status.LEFT, left_at__gte=end_at))
+            & Q(decided_at__lt=end_at),
+        ),
+        new_members=Count(
+            "pk",
+            filter=Q(
+                status__in=[Status.APPROVED, Status.SUSPENDED, Status.LEFT],
+                decided_at__gte=start_at,
+                decided_at__lt=end_at,
+            ),
+        ),
+        members_left=Count(
+            "pk", filter=Q(status=Status.LEFT, left_at__gte=start_at, left_at__lt=end_at)
+        ),
+    )
+    in_period = Q(effective_date__gte=start, effective_date__lte=end, state=State.COMPLETED)
+    reversed_in_period = Q(
+        state=State.REVERSED,
+        reversal__effective_date__gte=start,
+        reversal__effective_date__lte=end,
+    )
+    moves = Exchange.objects.filter(time_bank_id__in=ids).aggregate(
+        donations=Count("pk", filter=in_period & Q(kind=Kind.DONATION)),
+        donation_minutes=Sum("minutes", filter=in_period & Q(kind=Kind.DONATION)),
+        grants=Count("pk", filter=in_period & Q(kind=Kind.GRANT)),
+        grant_minutes=Sum("minutes", filter=in_period & Q(kind=Kind.GRANT)),
+        reversals=Count("pk", filter=reversed_in_period),
+        reversal_minutes=Sum("minutes", filter=reversed_in_period),
+    )
+    figures = {k: v or 0 for k, v in {**done, **people, **members, **moves}.items()}
+    figures["demographics"] = demographic_counts(ids, start, end)
+    return figures
+
+
+def _months(start: date, end: date) -> list[date]:
+    months, month = [], first_of(start)
+    while month <= end:
+        months.append(month)
+        month = add_months(month, 1)
+    return months
+
+
+def closed_snapshots(ids: list[int], start: date, end: date) -> dict[date, dict[str, Any]] | None:
+    """If the period is whole months, each reported (with a snapshot) for every bank: each
+    month's snapshot, added up over the banks. Otherwise None. One query."""
+    if start != first_of(start) or add_months(first_of(end), 1) - timedelta(days=1) != end:
+        return None
+    months = _months(start, end)
+    reports = list(
+        MonthlyReport.objects.filter(
+            time_bank_id__in=ids, month__gte=start, month__lte=end, state=ReportState.DONE
+        )
+        .exclude(commissioner={})
+        .values_list("month", "commissioner")
+    )
+    if len(reports) != len(ids) * len(months):
+        return None
+    combined: dict[date, dict[str, Any]] = {
+        m: {**dict.fromkeys(SNAPSHOT_FIGURES, 0), "demographics": {}} for m in months
+    }
+    for month, snapshot in reports:
+        into = combined[month]
+        for key in SNAPSHOT_FIGURES:
+            into[key] += snapshot.get(key, 0)
+        for dimension, answers in snapshot.get("demographics", {}).items():
+            mine = into["demographics"].setdefault(dimension, {})
+            for answer, n in answers.items():
+                mine[answer] = mine.get(answer, 0) + n
+    return combined
+
+
+def _set(table: Table, key: str, value: Cell) -> None:
+    for row in table.rows:
+        if row[0] == key:
+            row[-1] = value
+            return
+    raise KeyError(key)
+
+
+def _headline_cells(figures: dict[str, Any], t: int) -> dict[str, Cell]:
+    """The summary's cells for raw ``figures``, suppressed as the summary suppresses them."""
+    split = protect([figures["active_individuals"], figures["active_organisations"]], t)
+    return {
+        "hours_exchanged": SUPPRESSED
+        if _small(figures["exchanges"], t)
+        else hours(figures["hours_minutes"]),
+        "exchanges": count_cell(figures["exchanges"], t),
+        "group_sessions": count_cell(figures["group_sessions"], t),
+        "members_at_period_end": count_cell(figures["members_at_period_end"], t),
+        "new_members": count_cell(figures["new_members"], t),
+        "members_left": count_cell(figures["members_left"], t),
+        "active_members": count_cell(
+            figures["active_individuals"] + figures["active_organisations"], t
+        ),
+        "active_individuals": SUPPRESSED
+        if 0 in split
+        else count_cell(figures["active_individuals"], t),
+        "active_organisations": SUPPRESSED
+        if 1 in split
+        else count_cell(figures["active_organisations"], t),
+        "givers": count_cell(figures["givers"], t),
+        "receivers": count_cell(figures["receivers"], t),
+    }
+
+
+def _show_closed_months(report: Report, ids: list[int], t: int) -> None:
+    """For a period of closed months: the headline figures from the snapshots, and the
+    revisions since. A no-op for any other period."""
+    snapshots = closed_snapshots(ids, report.start, report.end)
+    if snapshots is None:
+        return
+    months = sorted(snapshots)
+    period = {key: sum(snapshots[m][key] for m in months) for key in ADDITIVE}
+    period.update({key: snapshots[months[-1]][key] for key in AT_END})
+    one_month = len(months) == 1
+    # Distinct counts do not add up over months: for one month they come from its snapshot;
+    # for several, as the ledger stands today (like the breakdowns).
+    summary = report.table("summary")
+    if one_month:
+        period.update({key: snapshots[months[0]][key] for key in DISTINCT})
+        cells = _headline_cells(period, t)
+    else:
+        cells = {
+            key: cell
+            for key, cell in _headline_cells({**period, **dict.fromkeys(DISTINCT, 0)}, t).items()
+            if key not in (*DISTINCT, "active_members")
+        }
+    for key, cell in cells.items():
+        _set(summary, key, cell)
+    summary.note = gettext(
+        "Closed months: these figures are as snapshotted when each month was reported; "
+        "later changes are listed under revisions."
+    )
+    movements = report.table("other_movements")
+    movements.rows = [
+        _count_and_hours(line, period[line], period[f"{stem}_minutes"], t)
+        for line, stem in MOVEMENTS
+    ]
+    value = report.table("equivalent_value")
+    index = value.columns.index("equivalent_value")
+    for row in value.rows:
+        row[value.columns.index("hours")] = cells["hours_exchanged"]
+        rate = row[value.columns.index("rate_per_hour")]
+        assert isinstance(rate, Decimal)
+        row[index] = (
+            SUPPRESSED
+            if cells["hours_exchanged"] == SUPPRESSED
+            else equivalent_value(period["hours_minutes"], rate)
+        )
+    if one_month:
+        note = gettext("As snapshotted when the month was reported.")
+        hide = cells["active_individuals"] == SUPPRESSED
+        demographics = snapshots[months[0]]["demographics"]
+        for table in _demographic_tables(demographics, t, note, hide_total=hide):
+            index = next(i for i, old in enumerate(report.tables) if old.name == table.name)
+            report.tables[index] = table
+    report.tables.append(_revisions_table(ids, snapshots, t))
+
+
+def _revisions_table(ids: list[int], snapshots: dict[date, dict[str, Any]], t: int) -> Table:
+    """Each closed month's headline figures whose value today differs from its snapshot:
+    month, measure, as snapshotted, today, difference (a suppressed cell hides the
+    difference too). ``month_figures`` per month: a fixed number of queries per month."""
+    rows: list[list[Cell]] = []
+    for month, said in sorted(snapshots.items()):
+        end = add_months(month, 1) - timedelta(days=1)
+        now = month_figures(ids, month, end)
+        was_cells, now_cells = _headline_cells(said, t), _headline_cells(now, t)
+        lines = [(key, was_cells[key], now_cells[key]) for key in was_cells]
+        for line, stem in MOVEMENTS:
+            was = _count_and_hours(line, said[line], said[f"{stem}_minutes"], t)
+            is_ = _count_and_hours(line, now[line], now[f"{stem}_minutes"], t)
+            lines.append((line, was[1], is_[1]))
+            lines.append((f"{line}_hours", was[2], is_[2]))
+        for measure, was, is_ in lines:
+            if was == is_:
+                continue
+            difference: Cell = SUPPRESSED
+            if isinstance(was, int | Decimal) and isinstance(is_, int | Decimal):
+                difference = is_ - was
+            rows.append([month, measure, was, is_, difference])
+    return Table(
+        "revisions",
+        gettext("Revisions since the month was closed"),
+        ["month", "measure", "as_reported", "today", "difference"],
+        rows,
+        note=gettext("Changes dated in a closed month but recorded after it was reported.")
+        if rows
+        else gettext("No changes since the months were reported."),
+    )
+
+
+CLOSED_MONTH_DEFINITIONS = [
+    (
+        "closed_months",
+        gettext_noop(
+            "A month is closed once its monthly report has been made (early in the next month). "
+            "For a period made of whole closed months, the summary, the donations, grants and "
+            "reversals, and the equivalent value show the figures stored when each month was "
+            "reported, so a board paper's figures never shift. Active members, givers and "
+            "receivers (and the demographic tables) come from the snapshot when the period is one "
+            "month; over several months they cannot be added up, so they are as the ledger "
+            "stands today. The breakdowns (reciprocity, mix, categories, co-production, trend, "
+            "time to first exchange and retention) are always as the ledger stands today."
+        ),
+    ),
+    (
+        "revisions",
+        gettext_noop(
+            "For each closed month in the period, every headline figure whose value today differs "
+            "from the one reported: an exchange recorded late but dated in the month, help in the "
+            "month reversed later, a member who left or was approved with an earlier date. "
+            "difference = today - as_reported. Suppressed when either value is."
+        ),
+    ),
+]

@@ -58,6 +58,10 @@ class MonthlyReport(models.Model):
     ``hours_minutes`` (the month's completed help).
     ``lists``: ``givers_only``, ``receivers_only``, ``both``, ``inactive``: display names,
     for brokers only. ``revisions``: ``[{"month", "figure", "was", "now"}]``.
+    ``commissioner``: the month's raw figures by the commissioner report's definitions
+    (``reports.commissioning.month_figures``: counts, minutes, and anonymous demographic
+    counts; never a name), which the commissioner report shows for a closed month. Empty
+    for reports made before it was added: their months read as not closed.
     """
 
     time_bank = models.ForeignKey(TimeBank, on_delete=models.PROTECT, related_name="reports")
@@ -73,6 +77,7 @@ class MonthlyReport(models.Model):
     figures = models.JSONField(default=dict)
     lists = models.JSONField(default=dict)
     revisions = models.JSONField(default=list)
+    commissioner = models.JSONField(default=dict)
 
     class Meta:
         ordering = ["time_bank", "-month"]

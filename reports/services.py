@@ -543,7 +543,8 @@ def build_monthly_report(
        it: return "in_progress" (the task retries later; a dead builder's claim expires).
     2. Write the statements in batches of ``batch_size`` members, one transaction each, each
        queueing its emails after commit.
-    3. Compute the figures, lists, trend and revisions, and store them with the conditional
+    3. Compute the figures, lists, trend, revisions and the commissioner report's snapshot
+       of the month, and store them with the conditional
        update building -> done that only the current claim holder can make.
     """
     month = first_of(month)
@@ -592,6 +593,10 @@ def _finish(report: MonthlyReport) -> bool:
     ] + [{"month": month.isoformat(), "reciprocity": figures["reciprocity"]}]
     revisions = _revisions(bank_id, month, earlier)
     lists = member_lists(time_bank_id=bank_id, month=month)
+    # Imported here: commissioning builds on this module's month helpers.
+    from .commissioning import month_figures
+
+    commissioner = month_figures([bank_id], month, window.end - timedelta(days=1))
     with transaction.atomic():
         return bool(
             MonthlyReport.objects.filter(
@@ -602,6 +607,7 @@ def _finish(report: MonthlyReport) -> bool:
                 figures=figures,
                 lists=lists,
                 revisions=revisions,
+                commissioner=commissioner,
             )
         )
 

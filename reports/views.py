@@ -13,7 +13,9 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadReque
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
-from members.access import get_bank_for_broker, get_bank_for_member
+from audit import services as audit
+from audit.models import Action
+from members.access import get_bank_for_broker, get_bank_for_member, person_for
 
 from . import commissioning, formats
 from .access import get_banks_for_commissioning, get_report_for, get_statement_for
@@ -88,6 +90,14 @@ def report_rows(report: MonthlyReport) -> Iterator[list[object]]:
 @login_required
 def report_csv(request: HttpRequest, slug: str, month: str) -> HttpResponse:
     report = get_report_for(request.user, slug, month)
+    # It names members: the download is in the bank's audit trail.
+    audit.record(
+        action=Action.REPORT_DOWNLOADED,
+        actor=person_for(request.user),
+        time_bank=report.time_bank,
+        obj=report,
+        details={"format": "csv", "month": f"{report.month:%Y-%m}"},
+    )
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = (
         f'attachment; filename="{report.time_bank.slug}-report-{report.month:%Y-%m}.csv"'

@@ -386,14 +386,14 @@ def untranslated_messages(source: str) -> list[tuple[int, str]]:
 
 
 def unextractable_calls(source: str) -> list[tuple[int, str]]:
-    """gettext calls makemessages cannot read: the message is not a plain literal."""
+    """gettext calls makemessages cannot read: the message is built (an f-string, a
+    concatenation, a .format()) rather than written out. A variable is allowed: that is the
+    deferred pattern, ``gettext(title)`` of a constant marked with ``gettext_noop``."""
     found = []
     for node in ast.walk(ast.parse(source)):
         if isinstance(node, ast.Call) and _name(node.func) in TRANSLATORS and node.args:
-            if not all(
-                isinstance(a, ast.Constant) and isinstance(a.value, str)
-                for a in node.args[: 2 if _name(node.func).startswith(("n", "p")) else 1]
-            ):
+            messages = node.args[: 2 if _name(node.func).startswith(("n", "p")) else 1]
+            if any(isinstance(a, ast.JoinedStr | ast.BinOp | ast.Call) for a in messages):
                 found.append((node.lineno, ast.unparse(node)[:80]))
     return found
 
@@ -406,9 +406,11 @@ class TheSourceMarksEveryMessage(CastTestCase):
             "messages.success(request, _('Saved.'))\n"
             "raise PermissionDenied(gettext('No.'))\n"
             "_(f'Hello {name}')\n"
+            "gettext(title)\n"
+            "_('Hello ' + name)\n"
         )
         self.assertEqual([line for line, _ in untranslated_messages(source)], [1, 2])
-        self.assertEqual([line for line, _ in unextractable_calls(source)], [5])
+        self.assertEqual([line for line, _ in unextractable_calls(source)], [5, 7])
 
     def test_no_message_a_person_reads_is_left_untranslated(self) -> None:
         problems = [

@@ -53,6 +53,11 @@ app.conf.beat_schedule = {
         "schedule": crontab(day_of_week="mon", hour=7, minute=30),
         "args": ("digest",),
     },
+    # manage.py delete_expired_safeguarding
+    "safeguarding-retention-daily": {
+        "task": "members.tasks.delete_expired_safeguarding_records",
+        "schedule": crontab(hour=2, minute=45),
+    },
     # manage.py monthly_reports (one reports.tasks.build_monthly_report per time bank)
     "monthly-reports": {
         "task": "reports.tasks.schedule_monthly_reports",

@@ -150,6 +150,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
+    # Last, so checks above it (staff MFA) see the signed-in broker, not the member they act for.
+    "members.middleware.ActingForMiddleware",
 ]
 
 ROOT_URLCONF = "timebank.urls"

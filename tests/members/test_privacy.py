@@ -51,6 +51,15 @@ class AliceWithEverything(KnownMonth, TestCase):
         # ada: an administrator of Riverside, who may erase its members.
         cls.ada = make_member(cls.riverside, "Ada Admin", role=Role.ADMIN)
         Person.objects.filter(pk=cls.bob.pk).update(phone="07700 900123")
+        # ada is also the safeguarding lead and has recorded a reference check on alice.
+        Membership.objects.filter(person=cls.ada).update(safeguarding_lead=True)
+        members.record_safeguarding_check(
+            membership=cls.alice.memberships.get(),
+            by=cls.ada,
+            check=members.SafeguardingCheck(
+                check_type="reference", checked_on=date(2026, 1, 5), outcome="clear"
+            ),
+        )
         category = Category.objects.get(slug="gardening")
         with time_machine.travel(at(cls.m - timedelta(days=20)), tick=False):
             cls.offer = members.publish_listing(

@@ -10,7 +10,7 @@ Roles (columns, in this order):
   bob     a member of Riverside
   alice   a member of Riverside who represents its GP surgery (an organisation)
   brenda  the broker of Riverside
-  ada     an administrator of Riverside
+  ada     an administrator of Riverside, and its safeguarding lead
   cora    a commissioner with Riverside in her remit (aggregates only)
   hugo    the broker of another time bank (Hillside)
 """
@@ -28,7 +28,15 @@ from rest_framework.authtoken.models import Token
 from exchanges import services as exchanges
 from ledger import services as ledger
 from members import services as members
-from members.models import CapabilityLevel, Category, ListingKind, Role
+from members.models import (
+    CapabilityLevel,
+    Category,
+    CheckOutcome,
+    CheckType,
+    ListingKind,
+    Membership,
+    Role,
+)
 from reminders.services import preference_for
 from tests.base import CastTestCase
 from tests.factories import make_member
@@ -37,7 +45,7 @@ ROLES = ["anon", "dora", "bob", "alice", "brenda", "ada", "cora", "hugo"]
 
 # name: (arguments, statuses for GET, statuses for POST), statuses by role in the order of ROLES.
 # Arguments name objects made in setUpTestData: slug, exchange, listing, request, capability,
-# application, person (bob), token (bob's unsubscribe token), kind, month.
+# application, person (bob), offline (olive), check (a safeguarding check on bob), token (bob's unsubscribe token), kind, month.
 # POSTs send a reason (web) or the body in API_BODIES, so the check reaches past validation.
 # fmt: off
 MATRIX: dict[str, tuple[tuple[str, ...], str, str]] = {
@@ -66,6 +74,12 @@ MATRIX: dict[str, tuple[tuple[str, ...], str, str]] = {
     "member-page": (("slug", "person"), "302 403 403 403 200 200 403 403", "302 403 403 403 200 200 403 403"),
     "member-leave": (("slug", "person"), "302 405 405 405 405 405 405 405", "302 403 403 403 302 302 403 403"),
     "member-erase": (("slug", "person"), "302 403 403 403 403 200 403 403", "302 403 403 403 403 302 403 403"),
+    "acting-start": (("slug", "offline"), "302 405 405 405 405 405 405 405", "302 403 403 403 302 302 403 403"),
+    "acting-stop": ((), "302 405 405 405 405 405 405 405", "302 302 302 302 302 302 302 302"),
+    "member-role": (("slug", "person"), "302 403 403 403 200 200 403 403", "302 403 403 403 200 200 403 403"),
+    "safeguarding": (("slug", "person"), "302 403 403 403 403 200 403 403", "302 403 403 403 403 200 403 403"),
+    "safeguarding-edit": (("check",), "302 404 404 404 404 200 404 404", "302 404 404 404 404 200 404 404"),
+    "safeguarding-delete": (("check",), "302 405 405 405 405 405 405 405", "302 404 404 404 404 302 404 404"),
     "dashboard": (("slug",), "302 403 200 200 200 200 403 403", "302 403 200 200 200 200 403 403"),
     "record-exchange": (("slug",), "302 403 200 200 200 200 403 403", "302 403 200 200 200 200 403 403"),
     "record-group": (("slug",), "302 403 200 200 200 200 403 403", "302 403 200 200 200 200 403 403"),
@@ -158,6 +172,16 @@ class PermissionMatrix(CastTestCase):
     def setUpTestData(cls) -> None:
         super().setUpTestData()
         cls.ada = make_member(cls.riverside, "Ada Admin", role=Role.ADMIN)
+        Membership.objects.filter(person=cls.ada).update(safeguarding_lead=True)
+        cls.check = members.record_safeguarding_check(
+            membership=cls.bob.memberships.get(),
+            by=cls.ada,
+            check=members.SafeguardingCheck(
+                check_type=CheckType.REFERENCE,
+                checked_on=timezone.localdate(),
+                outcome=CheckOutcome.CLEAR,
+            ),
+        )
         alice = ledger.open_account(time_bank=cls.riverside, person=cls.alice)
         bob = ledger.open_account(time_bank=cls.riverside, person=cls.bob)
         cls.exchange = exchanges.record_exchange(
@@ -205,6 +229,8 @@ class PermissionMatrix(CastTestCase):
             "capability": self.capability.pk,
             "application": self.dora.memberships.get().pk,
             "person": self.bob.pk,
+            "offline": self.olive.pk,
+            "check": self.check.pk,
             "token": self.token,
             "kind": "log_hours",
             "month": (timezone.localdate().replace(day=1) - timedelta(days=1)).strftime("%Y-%m"),

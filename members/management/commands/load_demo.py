@@ -50,6 +50,26 @@ MEMBERS = [
     ("Callum Reid", "GL50", "Lifts to the shops on Saturdays."),
     ("Daisy Ford", "GL52", "Pet sitting, feeding cats while you are away."),
 ]
+# Monitoring answers for the demo members, in turn (every fifth member answers nothing), so
+# the commissioner report's demographic tables have figures above the suppression threshold.
+AGE_BANDS = ["65_74", "35_44", "75_84", "25_34", "55_64", "45_54", "65_74", "prefer_not_to_say"]
+GENDERS = ["woman", "man", "woman", "woman", "man", "non_binary", "woman", "prefer_not_to_say"]
+DISABILITY = ["no", "yes", "no", "no", "yes", "prefer_not_to_say", "no"]
+CARER = ["no", "no", "yes", "no", "yes", "no", "prefer_not_to_say"]
+
+
+def demo_answers(i: int) -> dict[str, str]:
+    """Member ``i``'s monitoring answers: none for every fifth member, as in real life."""
+    if i % 5 == 4:
+        return {}
+    return {
+        "age_band": AGE_BANDS[i % len(AGE_BANDS)],
+        "gender": GENDERS[i % len(GENDERS)],
+        "disability": DISABILITY[i % len(DISABILITY)],
+        "carer": CARER[i % len(CARER)],
+    }
+
+
 OFFLINE = [("Edna Green", "GL54", "Loves company; knits blankets for the hospice.")]
 APPLICANTS = [
     ("Felix Grant", "GL50", "Just retired; happy to do odd jobs and drive."),
@@ -192,12 +212,12 @@ class Command(BaseCommand):
 
         # Members apply and the broker approves them, on the same path as the website.
         members = []
-        for name, area, bio in MEMBERS:
+        for i, (name, area, bio) in enumerate(MEMBERS):
             user = _user(_email(name))
             membership = services.apply_to_bank(
                 user=user,
                 time_bank=bank,
-                profile=services.Profile(display_name=name, area=area, bio=bio),
+                profile=services.Profile(display_name=name, area=area, bio=bio, **demo_answers(i)),
                 referees=services.Referees(
                     "Pat Jones", "01632 960123", "Sam Lee", "sam.lee@example.org"
                 ),

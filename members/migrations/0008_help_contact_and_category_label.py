@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('members', '0005_membership_left_at'),
+        ('members', '0007_safeguarding_and_roles'),
     ]
 
     operations = [
