@@ -16,6 +16,46 @@ from .conftest import Site, email
 
 pytestmark = pytest.mark.e2e
 BANK = "/banks/riverside"
+HELP = "Contact your broker"
+# Where the help link sits (WCAG 2.2 SC 3.2.6 Consistent Help): its path from <body>, which
+# landmark holds it, its place among that landmark's links, and the landmarks' order.
+HELP_PLACE = """name => {
+    const links = [...document.querySelectorAll('a')].filter(a => a.textContent.trim() === name);
+    if (links.length !== 1) return {count: links.length};
+    const link = links[0];
+    const path = [];
+    for (let el = link; el && el !== document.body; el = el.parentElement) {
+        path.unshift(el.tagName.toLowerCase() + (el.id ? '#' + el.id : ''));
+    }
+    const landmark = link.closest('footer, header, nav, main, aside');
+    const landmarks = [...document.body.querySelectorAll(':scope > header, :scope > main, :scope > footer')]
+        .map(el => el.tagName.toLowerCase());
+    return {count: 1, path: path.join(' > '), landmark: landmark && landmark.tagName.toLowerCase(),
+            index: [...landmark.querySelectorAll('a')].indexOf(link), landmarks: landmarks.join(',')};
+}"""
+HELP_SEEN: list[tuple[str, dict]] = []
+
+
+@pytest.fixture(autouse=True)
+def help_on_every_page(monkeypatch) -> None:
+    """Every page any test visits has the one help link, in the page footer, in one place."""
+    checked = Site.check
+
+    def check(self: Site) -> None:
+        checked(self)
+        footer_link = self.page.get_by_role("contentinfo").get_by_role(
+            "link", name=HELP, exact=True
+        )
+        assert footer_link.count() == 1, f"no '{HELP}' link in the footer of {self.page.url}"
+        if self.javascript:
+            place = self.page.evaluate(HELP_PLACE, HELP)
+            HELP_SEEN.append((self.page.url, place))
+            first_url, first = HELP_SEEN[0]
+            assert place == first, (
+                f"the help link moved: {self.page.url} has {place}, {first_url} had {first}"
+            )
+
+    monkeypatch.setattr(Site, "check", check)
 
 
 def balance(page: Page) -> Decimal:
@@ -252,3 +292,36 @@ def test_a_commissioner_opens_the_quarterly_report_and_downloads_the_xlsx(site) 
     saved = download.value.path()
     with open(saved, "rb") as f:
         assert f.read(2) == b"PK", "the download is not an XLSX (zip) file"
+
+
+def test_help_is_in_the_same_place_on_every_page_and_names_the_members_broker(site) -> None:
+    """WCAG 2.2 SC 3.2.6: signed out, on allauth's pages, as a member and as a broker, the
+    "Contact your broker" link is the first link of the footer; a member's names their bank."""
+    visitor = site()
+    for path in ["/", "/accounts/login/", "/accounts/signup/", "/accounts/password/reset/"]:
+        page = visitor.goto(path)
+        expect(page.locator("footer .help")).to_contain_text("at the time bank scheme")
+
+    alice = site()
+    alice.sign_in(email("Alice Archer"))
+    for path in [
+        "/",
+        f"{BANK}/",
+        f"{BANK}/listings/",
+        f"{BANK}/record/",
+        "/profile/",
+        "/accounts/email/",
+        "/email/",
+    ]:
+        page = alice.goto(path)
+        link = page.get_by_role("contentinfo").get_by_role("link", name=HELP, exact=True)
+        expect(link).to_have_attribute("href", "mailto:brenda@riverside-timebank.localhost")
+        expect(page.locator("footer .help")).to_contain_text("Riverside Time Bank")
+        expect(page.locator("footer .help")).to_contain_text("01632 960 123")
+
+    brenda = site()
+    brenda.sign_in(email("Brenda Broker"))
+    for path in [f"{BANK}/desk/", f"{BANK}/applications/", f"{BANK}/members/"]:
+        brenda.goto(path)
+    # Every visit above (and in the other tests) went through the same-place check.
+    assert len({repr(place) for _, place in HELP_SEEN}) == 1

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from django.db.models import Q
 from django.http import Http404
+from django.utils.translation import gettext as _
 
 from ledger.models import Account
 from members.access import is_broker, person_for
@@ -36,7 +37,7 @@ def get_exchange_for(user: object, pk: int, *, write: bool = False) -> Exchange:
     which know which action is asked for (confirm, approve, decline, reverse)."""
     found = visible_exchanges(user).filter(pk=pk).select_related("time_bank", "journal").first()
     if found is None:
-        raise Http404("No such exchange.")
+        raise Http404(_("No such exchange."))
     return found
 
 
@@ -50,11 +51,11 @@ def get_account_for(user: object, time_bank: TimeBank, pk: int) -> Account:
         .first()
     )
     if account is None or person is None:
-        raise Http404("No such account.")
+        raise Http404(_("No such account."))
     mine = account.person_id == person.pk or (
         account.organisation_id is not None
         and account.organisation.representatives.filter(pk=person.pk).exists()
     )
     if not (mine or is_broker(person, time_bank)):
-        raise Http404("No such account.")
+        raise Http404(_("No such account."))
     return account

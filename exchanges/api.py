@@ -28,6 +28,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Prefetch, Q, QuerySet
 from django.http import Http404
 from django.utils import timezone
+from django.utils.translation import gettext, gettext_lazy
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiExample,
@@ -85,10 +86,10 @@ class HoursField(serializers.Field):
     """Hours as a decimal (string or number) in quarter hours, read as whole minutes, exactly."""
 
     default_error_messages = {
-        "invalid": "Give the hours as a number, for example 1.5.",
-        "positive": "Give the hours as a positive number, in quarter hours.",
-        "quarter": "Give the hours in quarter hours (0.25, 0.5, 0.75).",
-        "too_many": "That is far more hours than one exchange can record.",
+        "invalid": gettext_lazy("Give the hours as a number, for example 1.5."),
+        "positive": gettext_lazy("Give the hours as a positive number, in quarter hours."),
+        "quarter": gettext_lazy("Give the hours in quarter hours (0.25, 0.5, 0.75)."),
+        "too_many": gettext_lazy("That is far more hours than one exchange can record."),
     }
 
     def to_internal_value(self, data: Any) -> int:
@@ -140,14 +141,16 @@ class AmountMixin(serializers.Serializer):
     def validate(self, attrs: dict) -> dict:
         attrs = super().validate(attrs)
         if "hours" in attrs and "minutes" in attrs:
-            raise serializers.ValidationError({"hours": ["Give hours or minutes, not both."]})
+            raise serializers.ValidationError(
+                {"hours": [gettext("Give hours or minutes, not both.")]}
+            )
         if "hours" in attrs:
             attrs["minutes"] = attrs.pop("hours")
             attrs["amount_field"] = "hours"
         elif "minutes" in attrs:
             attrs["amount_field"] = "minutes"
         else:
-            raise serializers.ValidationError({"hours": ["Say how many hours."]})
+            raise serializers.ValidationError({"hours": [gettext("Say how many hours.")]})
         return attrs
 
 
@@ -215,16 +218,18 @@ class RecordExchangeSerializer(StrictSerializer, AmountMixin, DetailsMixin):
         by_accounts = {"giver_account", "receiver_account"} & set(attrs)
         if by_role and by_accounts:
             raise serializers.ValidationError(
-                "Give either role and other_account, or giver_account and receiver_account."
+                gettext(
+                    "Give either role and other_account, or giver_account and receiver_account."
+                )
             )
         if by_accounts:
             for name in ("giver_account", "receiver_account"):
                 if name not in attrs:
-                    raise serializers.ValidationError({name: ["This field is required."]})
+                    raise serializers.ValidationError({name: [gettext("This field is required.")]})
         else:
             for name in ("role", "other_account"):
                 if name not in attrs:
-                    raise serializers.ValidationError({name: ["This field is required."]})
+                    raise serializers.ValidationError({name: [gettext("This field is required.")]})
         return attrs
 
 
@@ -304,7 +309,9 @@ class StatementQuerySerializer(StrictSerializer):
         attrs.setdefault("to", today)
         attrs.setdefault("from", min(today.replace(day=1), attrs["to"]))
         if attrs["from"] > attrs["to"]:
-            raise serializers.ValidationError({"from": ["The first day is after the last day."]})
+            raise serializers.ValidationError(
+                {"from": [gettext("The first day is after the last day.")]}
+            )
         return attrs
 
 
@@ -427,7 +434,7 @@ class StatementSerializer(serializers.Serializer):
 def _me(request: Request) -> Person:
     me = person_for(request.user)
     if me is None:
-        raise PermissionDenied("Please make your profile first.")
+        raise PermissionDenied(gettext("Please make your profile first."))
     return me
 
 
@@ -438,7 +445,12 @@ def _idempotency_key(request: Request, me: Person) -> str | None:
     key = key.strip()
     if not key or len(key) > IDEMPOTENCY_KEY_MAX or not key.isprintable():
         raise serializers.ValidationError(
-            {IDEMPOTENCY_HEADER: [f"Use 1 to {IDEMPOTENCY_KEY_MAX} printable characters."]}
+            {
+                IDEMPOTENCY_HEADER: [
+                    gettext("Use 1 to %(most)s printable characters.")
+                    % {"most": IDEMPOTENCY_KEY_MAX}
+                ]
+            }
         )
     # Keys are the caller's own: two callers choosing the same key never meet.
     return f"api-{me.pk}-{key}"
@@ -454,7 +466,7 @@ def _account_in(time_bank: TimeBank, pk: int, field: str) -> Account:
         .first()
     )
     if account is None:
-        raise serializers.ValidationError({field: ["No such account in this time bank."]})
+        raise serializers.ValidationError({field: [gettext("No such account in this time bank.")]})
     return account
 
 
@@ -473,7 +485,7 @@ def _details(request: Request, time_bank: TimeBank, data: dict) -> services.Deta
             listing = None
         if listing is None or listing.time_bank_id != time_bank.pk:
             raise serializers.ValidationError(
-                {"listing": ["No such offer or request in this time bank."]}
+                {"listing": [gettext("No such offer or request in this time bank.")]}
             )
     return services.Details(
         effective_date=data.get("effective_date") or timezone.localdate(),
@@ -1001,7 +1013,7 @@ class StatementView(APIView):
         data = query.validated_data
         time_bank = TimeBank.objects.filter(accounts__pk=data["account"]).first()
         if time_bank is None:
-            raise Http404("No such account.")
+            raise Http404(gettext("No such account."))
         account = get_account_for(request.user, time_bank, data["account"])
         found = ledger.statement(account=account, first_day=data["from"], last_day=data["to"])
         statement = {

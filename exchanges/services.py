@@ -17,12 +17,14 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.formats import date_format
+from django.utils.translation import gettext
 
 from audit import services as audit
 from audit.models import Action
 from ledger import services as ledger
 from ledger.exceptions import IdempotencyConflict
-from ledger.models import Account, AccountKind
+from ledger.models import Account, AccountKind, format_hours
 from members.access import is_broker
 from members.models import (
     ApprovalRule,
@@ -70,13 +72,19 @@ def people_to_tell(account: Account) -> list[Person]:
 
 def _check_minutes(time_bank: TimeBank, minutes: int, field: str = "minutes") -> None:
     if isinstance(minutes, bool) or not isinstance(minutes, int) or minutes <= 0:
-        raise ValidationError({field: "Give the hours as a positive number, in quarter hours."})
-    if minutes % QUARTER_HOUR:
-        raise ValidationError({field: "Give the hours in quarter hours (15 minutes)."})
-    if minutes > time_bank.max_exchange_minutes:
-        limit = time_bank.max_exchange_minutes / 60
         raise ValidationError(
-            {field: f"One exchange can be at most {limit:g} hours. Record longer help as several."}
+            {field: gettext("Give the hours as a positive number, in quarter hours.")}
+        )
+    if minutes % QUARTER_HOUR:
+        raise ValidationError({field: gettext("Give the hours in quarter hours (15 minutes).")})
+    if minutes > time_bank.max_exchange_minutes:
+        raise ValidationError(
+            {
+                field: gettext(
+                    "One exchange can be at most %(hours)s. Record longer help as several."
+                )
+                % {"hours": format_hours(time_bank.max_exchange_minutes)}
+            }
         )
 
 
@@ -86,22 +94,30 @@ def _check_parties(time_bank: TimeBank, accounts: Sequence[Account], effective_d
     today = timezone.localdate()
     if effective_date > today:
         raise ValidationError(
-            {"effective_date": "The date the help happened cannot be in the future."}
+            {"effective_date": gettext("The date the help happened cannot be in the future.")}
         )
     if effective_date < today - timedelta(days=366):
         raise ValidationError(
-            {"effective_date": "That is more than a year ago: ask your broker to record it."}
+            {
+                "effective_date": gettext(
+                    "That is more than a year ago: ask your broker to record it."
+                )
+            }
         )
     if any(a.kind == AccountKind.POT for a in accounts):
         raise ValidationError(
-            "Hours reach the community pot by donation and leave it by a broker's grant."
+            gettext("Hours reach the community pot by donation and leave it by a broker's grant.")
         )
     if len({a.pk for a in accounts}) != len(accounts):
-        raise ValidationError("Someone appears twice: a person cannot exchange with themselves.")
+        raise ValidationError(
+            gettext("Someone appears twice: a person cannot exchange with themselves.")
+        )
     person_ids = [a.person_id for a in accounts if a.kind == AccountKind.MEMBER]
     for account in accounts:
         if account.time_bank_id != time_bank.pk:
-            raise ValidationError("Everyone in an exchange must belong to the same time bank.")
+            raise ValidationError(
+                gettext("Everyone in an exchange must belong to the same time bank.")
+            )
     joined = dict(
         Membership.objects.filter(
             time_bank=time_bank, person_id__in=person_ids, status=Status.APPROVED
@@ -112,22 +128,30 @@ def _check_parties(time_bank: TimeBank, accounts: Sequence[Account], effective_d
             continue
         if account.person_id not in joined:
             raise ValidationError(
-                f"{account.holder_name} is not an approved member of {time_bank.name}."
+                gettext("%(name)s is not an approved member of %(bank)s.")
+                % {"name": account.holder_name, "bank": time_bank.name}
             )
         if joined[account.person_id] and effective_date < timezone.localdate(
             joined[account.person_id]
         ):
             raise ValidationError(
                 {
-                    "effective_date": f"{account.holder_name} joined on {joined[account.person_id]:%-d %B %Y}: "
-                    "the help cannot be earlier."
+                    "effective_date": gettext(
+                        "%(name)s joined on %(date)s: the help cannot be earlier."
+                    )
+                    % {
+                        "name": account.holder_name,
+                        "date": date_format(joined[account.person_id], "DATE_FORMAT"),
+                    }
                 }
             )
 
 
 def _check_length(text: str, field: str, limit: int = 200) -> None:
     if len(text.strip()) > limit:
-        raise ValidationError({field: f"Please keep it to {limit} characters."})
+        raise ValidationError(
+            {field: gettext("Please keep it to %(limit)s characters.") % {"limit": limit}}
+        )
 
 
 def _needs_approval(time_bank: TimeBank, accounts: Sequence[Account], largest_minutes: int) -> bool:
@@ -213,12 +237,12 @@ def record_exchange(
     own = {a.pk for a in accounts_acted_for(recorded_by, time_bank)}
     if not broker and not ({giver.pk, receiver.pk} & own):
         raise PermissionDenied(
-            "You can record exchanges you took part in; a broker records for others."
+            gettext("You can record exchanges you took part in; a broker records for others.")
         )
     _check_minutes(time_bank, minutes)
     _check_parties(time_bank, [giver, receiver], details.effective_date)
     if not details.description.strip():
-        raise ValidationError({"description": "Say in a few words what the help was."})
+        raise ValidationError({"description": gettext("Say in a few words what the help was.")})
     _check_length(details.description, "description")
 
     other = None
@@ -311,7 +335,9 @@ def record_group_exchange(
     """
     providers, receivers = list(providers), list(receivers)
     if not providers or not receivers:
-        raise ValidationError("A group exchange needs at least one provider and one receiver.")
+        raise ValidationError(
+            gettext("A group exchange needs at least one provider and one receiver.")
+        )
     accounts = [a for a, _ in providers + receivers]
     broker = is_broker(recorded_by, time_bank)
     represents = {
@@ -321,24 +347,29 @@ def record_group_exchange(
     }
     if not broker and not represents & {a.pk for a in accounts}:
         raise PermissionDenied(
-            "A broker, or a representative of an organisation taking part, records group exchanges."
+            gettext(
+                "A broker, or a representative of an organisation taking part, records group exchanges."
+            )
         )
     for _, minutes in providers + receivers:
         _check_minutes(time_bank, minutes)
     _check_parties(time_bank, accounts, details.effective_date)
     if not details.description.strip():
-        raise ValidationError({"description": "Say in a few words what the help was."})
+        raise ValidationError({"description": gettext("Say in a few words what the help was.")})
     _check_length(details.description, "description")
     if len(providers) + len(receivers) > MAX_GROUP:
         raise ValidationError(
-            f"A group exchange can have at most {MAX_GROUP} people; record it in parts."
+            gettext("A group exchange can have at most %(most)s people; record it in parts.")
+            % {"most": MAX_GROUP}
         )
     earned = sum(m for _, m in providers)
     given = sum(m for _, m in receivers)
     legs = [(a, m) for a, m in providers] + [(a, -m) for a, m in receivers]
     if earned != given:
         if time_bank.group_remainder_rule != GroupRemainderRule.POT:
-            raise ValidationError("The hours given and earned must be equal in this time bank.")
+            raise ValidationError(
+                gettext("The hours given and earned must be equal in this time bank.")
+            )
         legs.append((ledger.community_pot(time_bank=time_bank), given - earned))
     needs_approval = not broker and _needs_approval(
         time_bank, accounts, max(m for _, m in providers + receivers)
@@ -397,14 +428,14 @@ def donate_hours(
     community pot, another member or an organisation. Posted at once: it is the donor's gift."""
     time_bank = donor.time_bank
     if donor.kind == AccountKind.POT:
-        raise ValidationError("Hours leave the community pot as grants, not donations.")
+        raise ValidationError(gettext("Hours leave the community pot as grants, not donations."))
     if donor.pk not in {a.pk for a in accounts_acted_for(recorded_by, time_bank)} and not is_broker(
         recorded_by, time_bank
     ):
-        raise PermissionDenied("You can give away only your own hours.")
+        raise PermissionDenied(gettext("You can give away only your own hours."))
     _check_minutes(time_bank, minutes)
     if to_account.time_bank_id != time_bank.pk:
-        raise ValidationError("Hours can be given only within the same time bank.")
+        raise ValidationError(gettext("Hours can be given only within the same time bank."))
     parties = [donor] if to_account.kind == AccountKind.POT else [donor, to_account]
     _check_parties(time_bank, parties, timezone.localdate())
     _check_length(note, "note")
@@ -458,11 +489,11 @@ def grant_from_pot(
     """A broker gives hours from the community pot to a member or organisation, with a reason."""
     if not is_broker(broker, time_bank):
         raise PermissionDenied(
-            "Only a broker of this time bank can grant hours from the community pot."
+            gettext("Only a broker of this time bank can grant hours from the community pot.")
         )
     if not reason.strip():
         raise ValidationError(
-            {"reason": "Say why the hours are granted: it shows on the pot's statement."}
+            {"reason": gettext("Say why the hours are granted: it shows on the pot's statement.")}
         )
     _check_length(reason, "reason")
     _check_minutes(time_bank, minutes)
@@ -534,7 +565,7 @@ def confirm_exchange(*, exchange: Exchange, person: Person | None) -> Exchange:
         raise AlreadyDecided(locked.get_state_display().lower())
     if person is not None and person.pk != locked.awaiting_confirmation_from_id:
         if person.pk not in {p.pk for p in locked.parties()} or person.pk == locked.recorded_by_id:
-            raise PermissionDenied("Only the other person in the exchange can confirm it.")
+            raise PermissionDenied(gettext("Only the other person in the exchange can confirm it."))
     locked.confirmed_by = person
     locked.confirmed_at = timezone.now()
     if locked.needs_approval:
@@ -558,9 +589,11 @@ def approve_exchange(*, exchange: Exchange, broker: Person) -> Exchange:
     on the other party's behalf (for instance after a phone call with an offline member)."""
     locked = _lock(exchange)
     if not is_broker(broker, locked.time_bank):
-        raise PermissionDenied("Only a broker of this time bank can approve exchanges.")
+        raise PermissionDenied(gettext("Only a broker of this time bank can approve exchanges."))
     if broker.pk in {p.pk for p in locked.parties()}:
-        raise PermissionDenied("You took part in this exchange: another broker must approve it.")
+        raise PermissionDenied(
+            gettext("You took part in this exchange: another broker must approve it.")
+        )
     if not locked.is_open:
         raise AlreadyDecided(locked.get_state_display().lower())
     now = timezone.now()
@@ -583,7 +616,9 @@ def decline_exchange(*, exchange: Exchange, person: Person, reason: str) -> Exch
     released, and both parties are told why."""
     reason = reason.strip()
     if not reason:
-        raise ValidationError({"reason": "Please give a reason: both people will read it."})
+        raise ValidationError(
+            {"reason": gettext("Please give a reason: both people will read it.")}
+        )
     locked = _lock(exchange)
     broker = is_broker(person, locked.time_bank)
     is_other_party = (
@@ -591,7 +626,7 @@ def decline_exchange(*, exchange: Exchange, person: Person, reason: str) -> Exch
     )
     if not broker and not is_other_party:
         raise PermissionDenied(
-            "Only a broker, or the person asked to confirm, can decline an exchange."
+            gettext("Only a broker, or the person asked to confirm, can decline an exchange.")
         )
     if not locked.is_open:
         raise AlreadyDecided(locked.get_state_display().lower())
@@ -612,13 +647,15 @@ def reverse_exchange(*, exchange: Exchange, broker: Person, reason: str) -> Exch
     pointing at the original; nothing is deleted). Record the right one afterwards."""
     reason = reason.strip()
     if not reason:
-        raise ValidationError({"reason": "Please give a reason: it stays on both statements."})
+        raise ValidationError(
+            {"reason": gettext("Please give a reason: it stays on both statements.")}
+        )
     locked = _lock(exchange)
     if not is_broker(broker, locked.time_bank):
-        raise PermissionDenied("Only a broker of this time bank can reverse an exchange.")
+        raise PermissionDenied(gettext("Only a broker of this time bank can reverse an exchange."))
     if locked.is_open:
         raise ValidationError(
-            "Only a completed exchange can be reversed: decline this one instead."
+            gettext("Only a completed exchange can be reversed: decline this one instead.")
         )
     if locked.state != State.COMPLETED:
         raise AlreadyDecided(locked.get_state_display().lower())

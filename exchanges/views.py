@@ -10,6 +10,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
 
 from audit import services as audit
 from audit.models import Action
@@ -23,7 +24,7 @@ from members.access import (
     is_broker,
     person_for,
 )
-from members.models import Listing, Membership, TimeBank
+from members.models import Listing, ListingKind, Membership, TimeBank
 from reminders.followups import follow_ups
 
 from . import services
@@ -48,7 +49,7 @@ def _id_param(request: HttpRequest, name: str) -> int:
     """A numeric id from the query string; anything else names nothing, so 404."""
     value = request.GET.get(name, "")
     if not value.isdigit() or len(value) > 18:
-        raise Http404(f"No such {name}.")
+        raise Http404(_("Nothing has that %(name)s.") % {"name": name})
     return int(value)
 
 
@@ -116,14 +117,25 @@ def record(request: HttpRequest, slug: str) -> HttpResponse:
         else None
     )
     initial = {}
+    owner_account = None
     if listing is not None:
         initial = {"category": listing.category_id, "description": listing.title}
+        # Don't re-ask what the listing says: who it was with, and which way the help went.
+        owner_account = Account.objects.filter(
+            time_bank=bank, person_id=listing.person_id, organisation_id=listing.organisation_id
+        ).first()
+    offered = listing is not None and listing.kind == ListingKind.OFFER
     if membership.is_broker:
+        if owner_account is not None:
+            initial["giver" if offered else "receiver"] = owner_account.pk
         if request.GET.get("for"):
             initial["giver"] = get_account_for(request.user, bank, _id_param(request, "for")).pk
         form = BrokerRecordForm(request.POST or None, bank=bank, initial=initial)
     else:
         own = _own_account(bank, person)
+        if owner_account is not None and owner_account != own:
+            initial["other"] = owner_account.pk
+            initial["direction"] = "received" if offered else "gave"
         form = RecordForm(request.POST or None, bank=bank, own=own, initial=initial)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
@@ -154,10 +166,14 @@ def record(request: HttpRequest, slug: str) -> HttpResponse:
 
 def _recorded_message(exchange: Exchange) -> str:
     if exchange.state == State.UNCONFIRMED:
-        return f"Recorded. We have asked {exchange.awaiting_confirmation_from.display_name} to confirm it."
+        return _("Recorded. We have asked %(name)s to confirm it.") % {
+            "name": exchange.awaiting_confirmation_from.display_name
+        }
     if exchange.state == State.AWAITING_APPROVAL:
-        return "Recorded. A broker will check it, then the hours will move."
-    return f"Recorded: {format_hours(exchange.minutes)}. The hours have moved."
+        return _("Recorded. A broker will check it, then the hours will move.")
+    return _("Recorded: %(hours)s. The hours have moved.") % {
+        "hours": format_hours(exchange.minutes)
+    }
 
 
 @login_required
@@ -204,7 +220,10 @@ def donate(request: HttpRequest, slug: str) -> HttpResponse:
             ),
         )
         if exchange is not None:
-            messages.success(request, f"Thank you: you gave {format_hours(exchange.minutes)}.")
+            messages.success(
+                request,
+                _("Thank you: you gave %(hours)s.") % {"hours": format_hours(exchange.minutes)},
+            )
             return redirect("dashboard", slug=bank.slug)
     return render(request, "exchanges/donate.html", {"bank": bank, "form": form, "account": own})
 
@@ -229,7 +248,9 @@ def grant(request: HttpRequest, slug: str) -> HttpResponse:
         )
         if exchange is not None:
             messages.success(
-                request, f"Granted {format_hours(exchange.minutes)} from the community pot."
+                request,
+                _("Granted %(hours)s from the community pot.")
+                % {"hours": format_hours(exchange.minutes)},
             )
             return redirect("desk", slug=bank.slug)
     return render(request, "exchanges/grant.html", {"bank": bank, "form": form, "pot": pot})
@@ -273,7 +294,9 @@ def _decide(request: HttpRequest, pk: int, action: str) -> HttpResponse:
         done = _attempt(form, calls[action])
         if done is not None:
             messages.success(
-                request, f"Done: the exchange is now {done.get_state_display().lower()}."
+                request,
+                _("Done: the exchange is now %(state)s.")
+                % {"state": done.get_state_display().lower()},
             )
             # The desk posts here and wants to come back to itself; only local addresses.
             back = request.POST.get("next", "")
@@ -344,7 +367,7 @@ def statement(request: HttpRequest, slug: str) -> HttpResponse:
         writer.writerow(
             ["date_of_help", "recorded_on", "description", "minutes", "hours", "balance_minutes"]
         )
-        writer.writerow([start.isoformat(), "", "Opening balance", "", "", data["opening"]])
+        writer.writerow([start.isoformat(), "", _("Opening balance"), "", "", data["opening"]])
         for line in data["lines"]:
             writer.writerow(
                 [
@@ -356,7 +379,7 @@ def statement(request: HttpRequest, slug: str) -> HttpResponse:
                     line.balance_after,
                 ]
             )
-        writer.writerow([end.isoformat(), "", "Closing balance", "", "", data["closing"]])
+        writer.writerow([end.isoformat(), "", _("Closing balance"), "", "", data["closing"]])
         return response
     return render(
         request,

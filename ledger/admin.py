@@ -10,6 +10,7 @@ from typing import Any
 
 from django.contrib import admin
 from django.http import HttpRequest
+from django.utils.translation import gettext_lazy as _
 
 from .models import Account, Entry, Journal, format_hours
 
@@ -50,18 +51,18 @@ class AccountAdmin(ReadOnlyAdmin):
     def holder(self, account: Account) -> str:
         return account.holder_name
 
-    @admin.display(description="balance", ordering="posted_minutes")
+    @admin.display(description=_("balance"), ordering="posted_minutes")
     def posted(self, account: Account) -> str:
         return format_hours(account.posted_minutes)
 
-    @admin.display(description="held for pending exchanges")
+    @admin.display(description=_("held for pending exchanges"))
     def pending_out(self, account: Account) -> str:
         return format_hours(account.pending_out_minutes)
 
-    @admin.display(description="credit limit")
+    @admin.display(description=_("credit limit"))
     def credit_limit(self, account: Account) -> str:
         limit = account.credit_limit_minutes
-        return "none" if limit is None else format_hours(limit)
+        return _("none") if limit is None else format_hours(limit)
 
 
 @admin.register(Journal)

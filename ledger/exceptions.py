@@ -5,6 +5,8 @@ Every error is a ``LedgerError``; views and API handlers map the whole family in
 
 from __future__ import annotations
 
+from django.utils.translation import gettext as _
+
 
 class LedgerError(Exception):
     """Base of every ledger refusal. ``str(error)`` is a plain-English sentence."""
@@ -23,7 +25,8 @@ class UnbalancedJournal(InvalidJournal):
 
     def __init__(self, total_minutes: int) -> None:
         super().__init__(
-            f"The hours given and received must match, but they differ by {total_minutes} minutes."
+            _("The hours given and received must match, but they differ by %(minutes)s minutes.")
+            % {"minutes": total_minutes}
         )
         self.total_minutes = total_minutes
 
@@ -32,7 +35,9 @@ class AccountMismatch(LedgerError):
     """An account belongs to another time bank than the journal."""
 
     def __init__(self, account_id: int) -> None:
-        super().__init__(f"Account {account_id} belongs to another time bank.")
+        super().__init__(
+            _("Account %(account)s belongs to another time bank.") % {"account": account_id}
+        )
         self.account_id = account_id
 
 
@@ -43,8 +48,11 @@ class InsufficientHours(LedgerError):
         from .models import format_hours
 
         super().__init__(
-            f"{holder} does not have enough hours: this would leave {format_hours(available)} "
-            f"available, past the limit of {format_hours(limit)}."
+            _(
+                "%(holder)s does not have enough hours: this would leave %(available)s "
+                "available, past the limit of %(limit)s."
+            )
+            % {"holder": holder, "available": format_hours(available), "limit": format_hours(limit)}
         )
         self.account_id = account_id
         self.available_minutes = available
@@ -62,8 +70,11 @@ class MaximumBalanceReached(LedgerError):
         from .models import format_hours
 
         super().__init__(
-            f"{holder} cannot receive these hours: that would make {format_hours(balance)}, "
-            f"more than the maximum of {format_hours(maximum)}."
+            _(
+                "%(holder)s cannot receive these hours: that would make %(balance)s, "
+                "more than the maximum of %(maximum)s."
+            )
+            % {"holder": holder, "balance": format_hours(balance), "maximum": format_hours(maximum)}
         )
         self.account_id = account_id
         self.balance_minutes = balance
@@ -77,8 +88,12 @@ class LimitsBelowBalance(LedgerError):
         from .models import format_hours
 
         super().__init__(
-            f"Account {account_id} already stands at {format_hours(balance)}, past the new "
-            f"limit of {format_hours(limit)}."
+            _("Account %(account)s already stands at %(balance)s, past the new limit of %(limit)s.")
+            % {
+                "account": account_id,
+                "balance": format_hours(balance),
+                "limit": format_hours(limit),
+            }
         )
         self.account_id = account_id
         self.balance_minutes = balance
@@ -90,8 +105,11 @@ class IdempotencyConflict(LedgerError):
 
     def __init__(self, key: str, journal_id: int) -> None:
         super().__init__(
-            f"This exchange was already recorded (journal {journal_id}) with different details; "
-            f"the key {key!r} cannot be reused for something else."
+            _(
+                "This exchange was already recorded (journal %(journal)s) with different details; "
+                "the key %(key)s cannot be reused for something else."
+            )
+            % {"journal": journal_id, "key": repr(key)}
         )
         self.key = key
         self.journal_id = journal_id
@@ -101,7 +119,10 @@ class AlreadyResolved(LedgerError):
     """A pending journal was already posted, voided or expired."""
 
     def __init__(self, journal_id: int, state: str) -> None:
-        super().__init__(f"Journal {journal_id} has already been decided: it is {state}.")
+        super().__init__(
+            _("Journal %(journal)s has already been decided: it is %(state)s.")
+            % {"journal": journal_id, "state": state}
+        )
         self.journal_id = journal_id
         self.state = state
 
@@ -111,7 +132,8 @@ class NotPosted(LedgerError):
 
     def __init__(self, journal_id: int, state: str) -> None:
         super().__init__(
-            f"Journal {journal_id} is {state}, and only posted exchanges can be reversed."
+            _("Journal %(journal)s is %(state)s, and only posted exchanges can be reversed.")
+            % {"journal": journal_id, "state": state}
         )
         self.journal_id = journal_id
         self.state = state
@@ -121,5 +143,7 @@ class AlreadyReversed(LedgerError):
     """A journal can be reversed at most once."""
 
     def __init__(self, journal_id: int) -> None:
-        super().__init__(f"Journal {journal_id} has already been reversed.")
+        super().__init__(
+            _("Journal %(journal)s has already been reversed.") % {"journal": journal_id}
+        )
         self.journal_id = journal_id

@@ -68,6 +68,7 @@ from typing import TYPE_CHECKING
 from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
+from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
 from members.models import Organisation, Person, TimeBank
@@ -80,21 +81,25 @@ def format_hours(minutes: int) -> str:
     """Minutes as people say them: "45 minutes", "1 hour", "1.5 hours", "-2.25 hours".
 
     Whole quarter hours become decimal hours; anything else reads "1 hour 40 minutes".
+    The one place hours become words: the ``hours`` template filter, emails, messages and
+    the API's text fields all call it. Translated (ngettext); the number keeps its sign.
     """
     sign = "-" if minutes < 0 else ""
     whole_hours, rest = divmod(abs(minutes), 60)
     if minutes == 0:
-        return "0 hours"
+        return gettext("0 hours")
     if whole_hours == 0:
-        return f"{sign}{rest} minute{'' if rest == 1 else 's'}"
+        return ngettext("%(n)s minute", "%(n)s minutes", rest) % {"n": f"{sign}{rest}"}
     if rest % 15 == 0:
         hours = (Decimal(abs(minutes)) / 60).normalize()
-        text = f"{hours:f}"
-        return f"{sign}{text} hour{'' if hours == 1 else 's'}"
-    return (
-        f"{sign}{whole_hours} hour{'' if whole_hours == 1 else 's'} "
-        f"{rest} minute{'' if rest == 1 else 's'}"
-    )
+        # "1.5 hours" is plural in English: only exactly one hour is singular.
+        return ngettext("%(n)s hour", "%(n)s hours", 1 if hours == 1 else 2) % {
+            "n": f"{sign}{hours:f}"
+        }
+    return gettext("%(hours)s %(minutes)s") % {
+        "hours": ngettext("%(n)s hour", "%(n)s hours", whole_hours) % {"n": f"{sign}{whole_hours}"},
+        "minutes": ngettext("%(n)s minute", "%(n)s minutes", rest) % {"n": rest},
+    }
 
 
 class AccountKind(models.TextChoices):
@@ -189,7 +194,7 @@ class Account(models.Model):
             return self.person.display_name
         if self.kind == AccountKind.ORGANISATION and self.organisation is not None:
             return self.organisation.name
-        return "Community pot"
+        return gettext("Community pot")
 
     @property
     def available_minutes(self) -> int:

@@ -35,6 +35,7 @@ from typing import Any
 from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from members.models import LimitRule, Organisation, Person, TimeBank
 
@@ -76,7 +77,7 @@ def open_account(
     (with the time bank's default credit limit, or none under its "flag" rule) if it does not
     exist yet. Safe to call twice."""
     if (person is None) == (organisation is None):
-        raise ValueError("Open an account for exactly one person or one organisation.")
+        raise ValueError(gettext("Open an account for exactly one person or one organisation."))
     if organisation is not None:
         if organisation.time_bank_id != time_bank.pk:
             raise AccountMismatch(organisation.pk)
@@ -174,7 +175,7 @@ def transfer(
 ) -> Journal:
     """``from_account`` gives ``minutes`` to ``to_account``: a two-leg ``post_journal``."""
     if isinstance(minutes, bool) or not isinstance(minutes, int) or minutes <= 0:
-        raise InvalidJournal("An exchange must move a positive whole number of minutes.")
+        raise InvalidJournal(gettext("An exchange must move a positive whole number of minutes."))
     # The bank by id only: loading it would cost a round trip on the hottest path.
     return _post(
         time_bank_id=from_account.time_bank_id,
@@ -205,7 +206,7 @@ def _post(
 ) -> Journal:
     pairs = _validated_legs(time_bank_id, legs)
     if not idempotency_key:
-        raise InvalidJournal("Every exchange needs an idempotency key.")
+        raise InvalidJournal(gettext("Every exchange needs an idempotency key."))
     args = {
         "time_bank_id": time_bank_id,
         "key": idempotency_key,
@@ -260,18 +261,18 @@ def _validated_legs(
     pairs: list[tuple[int, int]] = []
     for account, minutes in legs:
         if isinstance(minutes, bool) or not isinstance(minutes, int):
-            raise InvalidJournal("Hours are recorded in whole minutes.")
+            raise InvalidJournal(gettext("Hours are recorded in whole minutes."))
         if minutes == 0:
-            raise InvalidJournal("An entry cannot be for zero minutes.")
+            raise InvalidJournal(gettext("An entry cannot be for zero minutes."))
         if account.pk is None:
-            raise InvalidJournal("Every account must be opened before hours can move.")
+            raise InvalidJournal(gettext("Every account must be opened before hours can move."))
         if account.time_bank_id != time_bank_id:
             raise AccountMismatch(account.pk)
         pairs.append((account.pk, minutes))
     if len(pairs) < 2:
-        raise InvalidJournal("An exchange needs at least two accounts.")
+        raise InvalidJournal(gettext("An exchange needs at least two accounts."))
     if len({account_id for account_id, _ in pairs}) != len(pairs):
-        raise InvalidJournal("An account can appear only once in an exchange.")
+        raise InvalidJournal(gettext("An account can appear only once in an exchange."))
     total = sum(minutes for _, minutes in pairs)
     if total != 0:
         raise UnbalancedJournal(total)
@@ -499,7 +500,7 @@ def post_pending(*, journal: Journal, decided_by: Person | None) -> Journal:
 def void_pending(*, journal: Journal, decided_by: Person | None, reason: str) -> Journal:
     """Void a pending journal: the held hours are released. At most once; a reason is required."""
     if not reason.strip():
-        raise ValueError("Say why the exchange is voided.")
+        raise ValueError(gettext("Say why the exchange is voided."))
     return _resolve(
         journal=journal, state=JournalState.VOIDED, decided_by=decided_by, reason=reason
     )
@@ -568,7 +569,7 @@ def reverse_journal(
     subject to the same limits as any posting. ``effective_date`` defaults to today.
     """
     if not reason.strip():
-        raise ValueError("Say why the exchange is reversed.")
+        raise ValueError(gettext("Say why the exchange is reversed."))
     current = Journal.objects.select_related("time_bank").get(pk=journal.pk)
     if current.state != JournalState.POSTED:
         raise NotPosted(journal.pk, JournalState(current.state).label.lower())

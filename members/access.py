@@ -61,7 +61,7 @@ def get_bank_for_broker(user: object, slug: str) -> tuple[TimeBank, Person]:
             role__in=[Role.BROKER, Role.ADMIN],
         ).exists()
     ):
-        raise PermissionDenied("Only a broker of this time bank can do that.")
+        raise PermissionDenied(_("Only a broker of this time bank can do that."))
     return bank, person
 
 
@@ -79,7 +79,7 @@ def get_application_for(user: object, pk: int, *, write: bool = False) -> Member
         .first()
     )
     if found is None:
-        raise Http404("No such application.")
+        raise Http404(_("No such application."))
     return found
 
 
@@ -117,7 +117,7 @@ def get_bank_for_member(user: object, slug: str) -> tuple[TimeBank, Person, Memb
         else None
     )
     if person is None or membership is None:
-        raise PermissionDenied("Only members of this time bank can see this page.")
+        raise PermissionDenied(_("Only members of this time bank can see this page."))
     return bank, person, membership
 
 
@@ -144,9 +144,9 @@ def get_listing_for(user: object, pk: int, *, write: bool = False) -> Listing:
     """
     listing = Listing.objects.visible_to(user).with_owner().filter(pk=pk).first()
     if listing is None:
-        raise Http404("No such offer or request.")
+        raise Http404(_("No such offer or request."))
     if write and not may_edit_listing(person_for(user), listing):
-        raise PermissionDenied("Only the person who published this can change it.")
+        raise PermissionDenied(_("Only the person who published this can change it."))
     return listing
 
 
@@ -163,7 +163,7 @@ def get_member_for_broker(user: object, slug: str, person_id: int) -> tuple[Memb
         .first()
     )
     if membership is None:
-        raise Http404("No such member.")
+        raise Http404(_("No such member."))
     return membership, broker
 
 
@@ -181,14 +181,14 @@ def get_member_for_admin(user: object, slug: str, person_id: int) -> Membership:
             person=me, time_bank=bank, status=Status.APPROVED, role=Role.ADMIN
         ).exists()
     ):
-        raise PermissionDenied("Only an administrator of this time bank can do that.")
+        raise PermissionDenied(_("Only an administrator of this time bank can do that."))
     membership = (
         Membership.objects.filter(time_bank=bank, person_id=person_id)
         .select_related("person", "time_bank")
         .first()
     )
     if membership is None:
-        raise Http404("No such member.")
+        raise Http404(_("No such member."))
     return membership
 
 
@@ -204,7 +204,9 @@ def get_capabilities_owner_for(
     if person_id is None or person_id == me.pk:
         return membership, me
     if not membership.is_broker:
-        raise PermissionDenied("Only a broker of this time bank can edit another member's skills.")
+        raise PermissionDenied(
+            _("Only a broker of this time bank can edit another member's skills.")
+        )
     other = (
         Membership.objects.filter(
             time_bank=bank, person_id=person_id, status=Status.APPROVED, role__in=TRADING_ROLES
@@ -213,7 +215,7 @@ def get_capabilities_owner_for(
         .first()
     )
     if other is None:
-        raise Http404("No such member.")
+        raise Http404(_("No such member."))
     return other, me
 
 
@@ -224,9 +226,9 @@ def get_capability_for(user: object, pk: int, *, write: bool = False) -> Capabil
     )
     me = person_for(user)
     if capability is None or me is None:
-        raise Http404("No such entry.")
+        raise Http404(_("No such entry."))
     if capability.person_id != me.pk and not is_broker(me, capability.time_bank_id):
-        raise Http404("No such entry.")
+        raise Http404(_("No such entry."))
     return capability
 
 
@@ -319,7 +321,7 @@ def get_safeguarding_member_for(
         .first()
     )
     if membership is None:
-        raise Http404("No such member.")
+        raise Http404(_("No such member."))
     return membership, me
 
 

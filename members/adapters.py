@@ -8,6 +8,7 @@ import logging
 from allauth.account.adapter import DefaultAccountAdapter
 from django.core.exceptions import ImproperlyConfigured, PermissionDenied
 from django.http import HttpRequest
+from django.utils.translation import gettext as _
 
 logger = logging.getLogger(__name__)
 
@@ -30,4 +31,6 @@ class AccountAdapter(DefaultAccountAdapter):
             try:
                 return str(ipaddress.ip_address(forwarded.split(",")[0].strip()))
             except ValueError:
-                raise PermissionDenied("Unable to determine client IP address") from None
+                raise PermissionDenied(
+                    _("We could not tell where this request came from.")
+                ) from None

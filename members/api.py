@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import (
     OpenApiExample,
     OpenApiParameter,
@@ -122,7 +123,9 @@ class ApplicationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, views
     def _broker(self) -> Person:
         broker = person_for(self.request.user)
         if broker is None:
-            raise PermissionDenied("Only a broker of this time bank can decide its applications.")
+            raise PermissionDenied(
+                _("Only a broker of this time bank can decide its applications.")
+            )
         return broker
 
     @extend_schema(request=None, responses=ApplicationSerializer, summary="Approve an application")
@@ -371,7 +374,7 @@ class ListingViewSet(
     def _me(self) -> Person:
         me = person_for(self.request.user)
         if me is None:
-            raise PermissionDenied("Please make your profile first.")
+            raise PermissionDenied(_("Please make your profile first."))
         return me
 
     def create(self, request: Request) -> Response:
@@ -379,7 +382,7 @@ class ListingViewSet(
         body.is_valid(raise_exception=True)
         data = body.validated_data
         if not data.get("time_bank"):
-            raise serializers.ValidationError({"time_bank": ["This field is required."]})
+            raise serializers.ValidationError({"time_bank": [_("This field is required.")]})
         me = self._me()
         bank = TimeBank.objects.filter(
             slug=data["time_bank"],
@@ -389,7 +392,7 @@ class ListingViewSet(
         ).first()
         if bank is None:
             raise serializers.ValidationError(
-                {"time_bank": ["You are not a member of a time bank with that name."]}
+                {"time_bank": [_("You are not a member of a time bank with that name.")]}
             )
         owner: dict = {}
         if "organisation" in data:
@@ -398,13 +401,15 @@ class ListingViewSet(
             ).first()
             if organisation is None:
                 raise serializers.ValidationError(
-                    {"organisation": ["No such organisation in this time bank."]}
+                    {"organisation": [_("No such organisation in this time bank.")]}
                 )
             owner["for_organisation"] = organisation
         elif "person" in data:
             person = Person.objects.filter(pk=data["person"], memberships__time_bank=bank).first()
             if person is None:
-                raise serializers.ValidationError({"person": ["No such member in this time bank."]})
+                raise serializers.ValidationError(
+                    {"person": [_("No such member in this time bank.")]}
+                )
             owner["for_person"] = person
         listing = services.publish_listing(
             author=me, time_bank=bank, details=body.details(), **owner
@@ -424,7 +429,7 @@ class ListingViewSet(
         if fixed:
             raise serializers.ValidationError(
                 {
-                    name: ["This cannot be changed; close it and publish a new one."]
+                    name: [_("This cannot be changed; close it and publish a new one.")]
                     for name in fixed
                 }
             )
@@ -474,7 +479,7 @@ class ListingViewSet(
         if "to_person" in body.validated_data:
             to_person = Person.objects.filter(pk=body.validated_data["to_person"]).first()
             if to_person is None:
-                raise serializers.ValidationError({"to_person": ["No such person."]})
+                raise serializers.ValidationError({"to_person": [_("No such person.")]})
         contact = services.reply_to_listing(
             listing=listing,
             sender=self._me(),

@@ -12,6 +12,8 @@ import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 
+from django.utils.translation import gettext as _
+
 from .models import TRADING_ROLES, Capability, Listing, Membership, Person, Status
 
 # Words too common to say anything about a match.
@@ -75,13 +77,18 @@ def matches_for(request: Listing, *, limit: int = 30) -> list[Match]:
             (
                 capability.category_id,
                 capability.description,
-                f"{capability.get_level_display()}: {capability.description}",
+                _("%(level)s: %(description)s")
+                % {"level": capability.get_level_display(), "description": capability.description},
             )
         )
     for offer in offers:
         assert offer.person_id is not None
         said[offer.person_id].append(
-            (offer.category_id, f"{offer.title} {offer.description}", f"Offers: {offer.title}")
+            (
+                offer.category_id,
+                f"{offer.title} {offer.description}",
+                _("Offers: %(title)s") % {"title": offer.title},
+            )
         )
     ranked = []
     for person_id, match in members.items():
@@ -93,7 +100,7 @@ def matches_for(request: Listing, *, limit: int = 30) -> list[Match]:
             match.shared_words |= shared
         match.same_area = bool(area) and match.person.area.strip().lower() == area
         if match.same_area:
-            match.reasons.append(f"Lives in {match.person.area}")
+            match.reasons.append(_("Lives in %(area)s") % {"area": match.person.area})
         if match.rank != (0, 0, 0):
             ranked.append(match)
     ranked.sort(key=lambda m: (tuple(-r for r in m.rank), m.person.display_name))

@@ -98,6 +98,8 @@ class TimeBank(models.Model):
     description = models.TextField(_("about this time bank"), blank=True, max_length=2000)
     area = models.CharField(_("area served"), max_length=120, blank=True)
     contact_email = models.EmailField(_("contact email"), blank=True)
+    # Shown beside the email in every page's "Contact your broker" help (many members phone).
+    contact_phone = models.CharField(_("contact phone"), max_length=30, blank=True)
     code_of_conduct = models.TextField(_("code of conduct"), blank=True, max_length=10000)
     accepting_applications = models.BooleanField(_("accepting applications"), default=True)
     # Policy: how far below zero a new account may go, in minutes (-600 = -10 hours).
@@ -545,7 +547,9 @@ class Listing(models.Model):
     organisation = models.ForeignKey(
         Organisation, on_delete=models.PROTECT, null=True, blank=True, related_name="listings"
     )
-    category = models.ForeignKey(Category, on_delete=models.PROTECT, related_name="listings")
+    category = models.ForeignKey(
+        Category, on_delete=models.PROTECT, related_name="listings", verbose_name=_("category")
+    )
     title = models.CharField(
         _("title"), max_length=100, help_text=_("For example: Help with the garden.")
     )
@@ -656,7 +660,9 @@ class Capability(models.Model):
 
     person = models.ForeignKey(Person, on_delete=models.CASCADE, related_name="capabilities")
     time_bank = models.ForeignKey(TimeBank, on_delete=models.CASCADE, related_name="capabilities")
-    category = models.ForeignKey(Category, on_delete=models.PROTECT, related_name="+")
+    category = models.ForeignKey(
+        Category, on_delete=models.PROTECT, related_name="+", verbose_name=_("category")
+    )
     description = models.CharField(
         _("what, in your words"), max_length=200, help_text=_("For example: pruning, hedges.")
     )

@@ -28,6 +28,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from audit import services as audit
 from audit.models import Action, AuditEvent
@@ -516,7 +517,7 @@ def _check_may_erase(person: Person, admin: User) -> Person | None:
     )
     if not banks or not banks <= admin_of:
         raise PermissionDenied(
-            "Only an administrator of every time bank this person belongs to can erase them."
+            _("Only an administrator of every time bank this person belongs to can erase them.")
         )
     return actor
 
@@ -546,7 +547,7 @@ def erase_person(*, person: Person, admin: User, reason: str) -> Person:
     """
     reason = reason.strip()
     if not reason:
-        raise ValidationError({"reason": "Please say why (for example: asked by email)."})
+        raise ValidationError({"reason": _("Please say why (for example: asked by email).")})
     actor = _check_may_erase(person, admin)
     person = Person.objects.select_for_update(of=("self",)).select_related("user").get(pk=person.pk)
     old_name = person.display_name

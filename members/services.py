@@ -105,15 +105,19 @@ def apply_to_bank(
     or if they already have a membership there.
     """
     if not agrees_to_code:
-        raise ValidationError({"agrees_to_code": "Please agree to the code of conduct to apply."})
+        raise ValidationError(
+            {"agrees_to_code": _("Please agree to the code of conduct to apply.")}
+        )
     if not time_bank.accepting_applications:
-        raise ValidationError(f"{time_bank.name} is not taking applications at the moment.")
+        raise ValidationError(
+            _("%(bank)s is not taking applications at the moment.") % {"bank": time_bank.name}
+        )
     person = Person.objects.select_for_update().filter(user=user).first()
     if person is None:
         person = Person(user=user, created_by=user)
     _save_profile(person, profile)
     if Membership.objects.filter(person=person, time_bank=time_bank).exists():
-        raise ValidationError(f"You have already applied to {time_bank.name}.")
+        raise ValidationError(_("You have already applied to %(bank)s.") % {"bank": time_bank.name})
     now = timezone.now()
     try:
         with transaction.atomic():
@@ -128,7 +132,9 @@ def apply_to_bank(
             )
     except IntegrityError:
         # A double-submitted form racing itself: the first one won.
-        raise ValidationError(f"You have already applied to {time_bank.name}.") from None
+        raise ValidationError(
+            _("You have already applied to %(bank)s.") % {"bank": time_bank.name}
+        ) from None
 
 
 def _lock_application(membership: Membership, broker: Person) -> Membership:
@@ -145,10 +151,11 @@ def _lock_application(membership: Membership, broker: Person) -> Membership:
         role__in=[Role.BROKER, Role.ADMIN],
     ).exists()
     if not may_decide:
-        raise PermissionDenied("Only a broker of this time bank can decide its applications.")
+        raise PermissionDenied(_("Only a broker of this time bank can decide its applications."))
     if locked.status != Status.APPLIED:
         raise ValidationError(
-            f"This application has already been decided ({locked.get_status_display().lower()})."
+            _("This application has already been decided (%(status)s).")
+            % {"status": locked.get_status_display().lower()}
         )
     return locked
 
@@ -179,7 +186,7 @@ def decline_membership(*, membership: Membership, broker: Person, reason: str) -
     """A broker declines an application with a reason the applicant will read."""
     reason = reason.strip()
     if not reason:
-        raise ValidationError({"reason": "Please give a reason: the applicant will read it."})
+        raise ValidationError({"reason": _("Please give a reason: the applicant will read it.")})
     locked = _lock_application(membership, broker)
     locked.status = Status.DECLINED
     locked.decided_by = broker
@@ -209,10 +216,11 @@ def leave_time_bank(*, membership: Membership, by: Person, reason: str = "") -> 
         .get(pk=membership.pk)
     )
     if by.pk != locked.person_id and not is_broker(by, locked.time_bank):
-        raise PermissionDenied("Only the member or a broker of this time bank can do that.")
+        raise PermissionDenied(_("Only the member or a broker of this time bank can do that."))
     if locked.status not in {Status.APPROVED, Status.SUSPENDED}:
         raise ValidationError(
-            f"Only a member can leave; this membership is {locked.get_status_display().lower()}."
+            _("Only a member can leave; this membership is %(status)s.")
+            % {"status": locked.get_status_display().lower()}
         )
     locked.status = Status.LEFT
     locked.left_at = timezone.now()
@@ -240,7 +248,7 @@ def create_offline_member(*, time_bank: TimeBank, broker: Person, profile: Profi
         status=Status.APPROVED,
         role__in=[Role.BROKER, Role.ADMIN],
     ).exists():
-        raise PermissionDenied("Only a broker of this time bank can add members.")
+        raise PermissionDenied(_("Only a broker of this time bank can add members."))
     person = Person(user=None, created_by=broker.user)
     _save_profile(person, profile)
     now = timezone.now()
@@ -292,10 +300,10 @@ def default_expiry(time_bank: TimeBank) -> datetime.date:
 def _check_expiry(time_bank: TimeBank, expires_on: datetime.date) -> None:
     today = timezone.localdate()
     if expires_on < today:
-        raise ValidationError({"expires_on": "Please choose a date from today onwards."})
+        raise ValidationError({"expires_on": _("Please choose a date from today onwards.")})
     # A year is the longest a listing may run before someone checks it is still wanted.
     if expires_on > add_months(today, max(12, time_bank.listing_months)):
-        raise ValidationError({"expires_on": "Please choose a date within a year."})
+        raise ValidationError({"expires_on": _("Please choose a date within a year.")})
 
 
 def _apply_details(listing: Listing, details: ListingDetails) -> None:
@@ -325,21 +333,25 @@ def publish_listing(
     plus the bank's ``listing_months``. Raises PermissionDenied or ValidationError.
     """
     if not is_trading_member(author, time_bank):
-        raise PermissionDenied("Only members of this time bank can publish offers and requests.")
+        raise PermissionDenied(_("Only members of this time bank can publish offers and requests."))
     if for_organisation is not None:
         if for_organisation.time_bank_id != time_bank.pk:
-            raise ValidationError({"organisation": "That organisation is not in this time bank."})
+            raise ValidationError(
+                {"organisation": _("That organisation is not in this time bank.")}
+            )
         represents = for_organisation.representatives.filter(pk=author.pk).exists()
         if not represents and not is_broker(author, time_bank):
-            raise PermissionDenied("Only its representatives can publish for an organisation.")
+            raise PermissionDenied(_("Only its representatives can publish for an organisation."))
         for_person = None
     else:
         for_person = for_person or author
         if for_person.pk != author.pk:
             if not is_broker(author, time_bank):
-                raise PermissionDenied("Only a broker can publish for another member.")
+                raise PermissionDenied(_("Only a broker can publish for another member."))
             if not is_trading_member(for_person, time_bank):
-                raise ValidationError({"person": "That person is not a member of this time bank."})
+                raise ValidationError(
+                    {"person": _("That person is not a member of this time bank.")}
+                )
     listing = Listing(
         time_bank=time_bank,
         person=for_person,
@@ -363,7 +375,7 @@ def _lock_listing_for(listing: Listing, editor: Person) -> Listing:
         .get(pk=listing.pk)
     )
     if not may_edit_listing(editor, locked):
-        raise PermissionDenied("Only the person who published this can change it.")
+        raise PermissionDenied(_("Only the person who published this can change it."))
     return locked
 
 
@@ -443,24 +455,24 @@ def reply_to_listing(
     """
     message = message.strip()
     if not message:
-        raise ValidationError({"message": "Please write a message."})
+        raise ValidationError({"message": _("Please write a message.")})
     if not is_trading_member(sender, listing.time_bank_id):
-        raise PermissionDenied("Only members of this time bank can reply.")
+        raise PermissionDenied(_("Only members of this time bank can reply."))
     to_organisation = None
     if to_person is None:
         if not listing.is_open:
-            raise ValidationError("This offer or request is closed.")
+            raise ValidationError(_("This offer or request is closed."))
         if may_edit_listing(sender, listing) and not is_broker(sender, listing.time_bank_id):
-            raise ValidationError("This is your own offer or request.")
+            raise ValidationError(_("This is your own offer or request."))
         if listing.person_id == sender.pk:
-            raise ValidationError("This is your own offer or request.")
+            raise ValidationError(_("This is your own offer or request."))
         to_person, to_organisation = listing.person, listing.organisation
     else:
         if not may_edit_listing(sender, listing):
-            raise PermissionDenied("Only the person who published this can answer replies.")
+            raise PermissionDenied(_("Only the person who published this can answer replies."))
         wrote_before = Contact.objects.filter(listing=listing, from_person=to_person).exists()
         if not wrote_before:
-            raise ValidationError({"to_person": "You can answer only people who wrote to you."})
+            raise ValidationError({"to_person": _("You can answer only people who wrote to you.")})
     contact = Contact.objects.create(
         time_bank=listing.time_bank,
         kind=ContactKind.REPLY,
@@ -494,13 +506,13 @@ def introduce(*, broker: Person, listing: Listing, helper: Person, message: str 
        people get no email: the page tells the broker to phone them.
     """
     if not is_broker(broker, listing.time_bank_id):
-        raise PermissionDenied("Only a broker of this time bank can introduce members.")
+        raise PermissionDenied(_("Only a broker of this time bank can introduce members."))
     if listing.kind != "request" or not listing.is_open:
-        raise ValidationError("Only an open request can be matched.")
+        raise ValidationError(_("Only an open request can be matched."))
     if not is_trading_member(helper, listing.time_bank_id):
-        raise ValidationError({"helper": "That person is not a member of this time bank."})
+        raise ValidationError({"helper": _("That person is not a member of this time bank.")})
     if listing.person_id == helper.pk:
-        raise ValidationError({"helper": "That is the person who asked."})
+        raise ValidationError({"helper": _("That is the person who asked.")})
     contact = Contact.objects.create(
         time_bank=listing.time_bank,
         kind=ContactKind.INTRODUCTION,
@@ -520,9 +532,11 @@ def introduce(*, broker: Person, listing: Listing, helper: Person, message: str 
 
 def _check_may_edit_capabilities(editor: Person, membership: Membership) -> None:
     if membership.status != Status.APPROVED:
-        raise ValidationError("Only approved members have skills on their profile.")
+        raise ValidationError(_("Only approved members have skills on their profile."))
     if editor.pk != membership.person_id and not is_broker(editor, membership.time_bank_id):
-        raise PermissionDenied("Only a broker of this time bank can edit another member's skills.")
+        raise PermissionDenied(
+            _("Only a broker of this time bank can edit another member's skills.")
+        )
 
 
 @transaction.atomic
@@ -557,7 +571,9 @@ def remove_capability(*, editor: Person, capability: Capability) -> None:
         person_id=capability.person_id, time_bank_id=capability.time_bank_id
     )
     if editor.pk != capability.person_id and not is_broker(editor, membership.time_bank_id):
-        raise PermissionDenied("Only a broker of this time bank can edit another member's skills.")
+        raise PermissionDenied(
+            _("Only a broker of this time bank can edit another member's skills.")
+        )
     audit.record_if_acting(
         action=Action.PROFILE_UPDATED,
         actor=editor,
@@ -571,10 +587,10 @@ def remove_capability(*, editor: Person, capability: Capability) -> None:
 def add_note(*, author: Person, membership: Membership, text: str) -> Note:
     """A broker writes a private note about a member of their bank."""
     if not is_broker(author, membership.time_bank_id):
-        raise PermissionDenied("Only a broker of this time bank can write notes.")
+        raise PermissionDenied(_("Only a broker of this time bank can write notes."))
     text = text.strip()
     if not text:
-        raise ValidationError({"text": "Please write the note."})
+        raise ValidationError({"text": _("Please write the note.")})
     return Note.objects.create(
         person_id=membership.person_id,
         time_bank_id=membership.time_bank_id,

@@ -8,7 +8,9 @@ from django.db.models import Q
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET, require_POST
 
 from ledger.models import Account
@@ -56,6 +58,7 @@ from .models import (
     TRADING_ROLES,
     Capability,
     Contact,
+    ContactPreference,
     Listing,
     Membership,
     Note,
@@ -105,7 +108,7 @@ def edit_profile(request: HttpRequest) -> HttpResponse:
             return redirect("dashboard", slug=acting.time_bank.slug)
     elif request.method == "POST" and form.is_valid():
         services.update_profile(user=request.user, profile=form.profile())
-        messages.success(request, "Your profile is saved.")
+        messages.success(request, _("Your profile is saved."))
         return redirect("home")
     return render(request, "members/profile.html", {"form": form})
 
@@ -116,7 +119,7 @@ def export_my_data(request: HttpRequest) -> HttpResponse:
     """Everything held about the signed-in person: JSON (default) or a ZIP of CSV files."""
     person = person_for(request.user)
     if person is None:
-        raise Http404("You have no profile yet, so nothing is held about you beyond your login.")
+        raise Http404(_("You have no profile yet, so nothing is held about you beyond your login."))
     as_csv = request.GET.get("format") == "csv"
     data = services.export_person_data(person=person, file_format="csv" if as_csv else "json")
     stamp = timezone.localdate().isoformat()
@@ -134,10 +137,24 @@ def apply(request: HttpRequest, slug: str) -> HttpResponse:
     bank = get_object_or_404(TimeBank, slug=slug)
     person = person_for(request.user)
     if person and Membership.objects.filter(person=person, time_bank=bank).exists():
-        messages.info(request, f"You have already applied to {bank.name}.")
+        messages.info(request, _("You have already applied to %(bank)s.") % {"bank": bank.name})
         return redirect("home")
-    # Don't re-ask what we know: a returning person's profile is filled in already.
-    form = ApplicationForm(request.POST or None, instance=person)
+    # Don't re-ask what we know: a returning person's profile is filled in already, and the
+    # referees of their last application to another time bank.
+    earlier = (
+        Membership.objects.filter(person=person)
+        .exclude(referee_1_name="")
+        .order_by("-applied_at")
+        .first()
+        if person
+        else None
+    )
+    referees = (
+        {name: getattr(earlier, name) for name in services.Referees.__dataclass_fields__}
+        if earlier
+        else None
+    )
+    form = ApplicationForm(request.POST or None, instance=person, initial=referees)
     if request.method == "POST" and form.is_valid():
         try:
             services.apply_to_bank(
@@ -150,7 +167,10 @@ def apply(request: HttpRequest, slug: str) -> HttpResponse:
         except ValidationError as error:
             form.add_error(None, error)
         else:
-            messages.success(request, f"Thank you. {bank.name} is checking your application.")
+            messages.success(
+                request,
+                _("Thank you. %(bank)s is checking your application.") % {"bank": bank.name},
+            )
             return redirect("home")
     return render(request, "members/apply.html", {"bank": bank, "form": form})
 
@@ -181,7 +201,9 @@ def approve_application(request: HttpRequest, pk: int) -> HttpResponse:
     except ValidationError as error:
         messages.error(request, " ".join(error.messages))
     else:
-        messages.success(request, f"{application.person.display_name} is now a member.")
+        messages.success(
+            request, _("%(name)s is now a member.") % {"name": application.person.display_name}
+        )
     return redirect("application-queue", slug=application.time_bank.slug)
 
 
@@ -200,7 +222,9 @@ def decline_application(request: HttpRequest, pk: int) -> HttpResponse:
             form.add_error(None, error)
         else:
             messages.success(
-                request, f"The application from {application.person.display_name} was declined."
+                request,
+                _("The application from %(name)s was declined.")
+                % {"name": application.person.display_name},
             )
             return redirect("application-queue", slug=application.time_bank.slug)
     return render(request, "members/decline.html", {"application": application, "form": form})
@@ -220,7 +244,8 @@ def add_offline_member(request: HttpRequest, slug: str) -> HttpResponse:
         else:
             messages.success(
                 request,
-                f"{membership.person.display_name} is now a member. You will record hours for them.",
+                _("%(name)s is now a member. You will record hours for them.")
+                % {"name": membership.person.display_name},
             )
             return redirect("application-queue", slug=bank.slug)
     return render(request, "members/offline_member.html", {"bank": bank, "form": form})
@@ -264,7 +289,7 @@ def browse_listings(request: HttpRequest, slug: str) -> HttpResponse:
 def _owner_choices(bank: TimeBank, person: Person, *, broker: bool) -> list[tuple[str, str]]:
     """Who ``person`` may publish for in ``bank``: themself, their organisations, and for a
     broker every member and organisation of the bank."""
-    choices = [(f"person:{person.pk}", f"Me ({person.display_name})")]
+    choices = [(f"person:{person.pk}", _("Me (%(name)s)") % {"name": person.display_name})]
     organisations = Organisation.objects.filter(time_bank=bank)
     if not broker:
         organisations = organisations.filter(representatives=person)
@@ -281,7 +306,11 @@ def _owner_choices(bank: TimeBank, person: Person, *, broker: bool) -> list[tupl
         choices += [
             (
                 f"person:{m.person_id}",
-                f"{m.person.display_name}{' (no login)' if m.person.is_offline else ''}",
+                (
+                    _("%(name)s (no login)") % {"name": m.person.display_name}
+                    if m.person.is_offline
+                    else m.person.display_name
+                ),
             )
             for m in members
         ]
@@ -304,6 +333,12 @@ def new_listing(request: HttpRequest, slug: str) -> HttpResponse:
     initial = {"kind": request.GET.get("kind", "offer"), "area": person.area}
     if request.GET.get("for", "").isdigit():
         initial["owner"] = f"person:{request.GET['for']}"
+        # A broker publishing for a member: the area the member gave, not the broker's.
+        owner = Person.objects.filter(
+            pk=request.GET["for"], memberships__time_bank=bank, memberships__status=Status.APPROVED
+        ).first()
+        if membership.is_broker and owner is not None and owner.area:
+            initial["area"] = owner.area
     form = ListingForm(request.POST or None, owners=owners, initial=initial)
     if request.method == "POST" and form.is_valid():
         try:
@@ -316,9 +351,19 @@ def new_listing(request: HttpRequest, slug: str) -> HttpResponse:
         except ValidationError as error:
             form.add_error(None, error)
         else:
-            messages.success(request, f"Published: {listing.title}.")
+            messages.success(request, _("Published: %(title)s.") % {"title": listing.title})
             return redirect("listing-detail", pk=listing.pk)
     return render(request, "members/listing_form.html", {"bank": bank, "form": form})
+
+
+def _contact_line(person: Person) -> str:
+    """The start of a reply: how the member likes to be contacted, as their profile says."""
+    if person.contact_preference == ContactPreference.PHONE and person.phone:
+        return _("You can phone me on %(phone)s.") % {"phone": person.phone}
+    if person.contact_preference == ContactPreference.BROKER:
+        return _("Please reach me through our broker.")
+    # By email: answers come through the site, so there is nothing to add.
+    return ""
 
 
 @login_required
@@ -329,7 +374,7 @@ def listing_detail(request: HttpRequest, pk: int) -> HttpResponse:
     assert me is not None  # get_listing_for found a membership
     can_edit = may_edit_listing(me, listing)
     broker = is_broker(me, listing.time_bank_id)
-    reply_form = ReplyForm(request.POST or None)
+    reply_form = ReplyForm(request.POST or None, initial={"message": _contact_line(me)})
     if request.method == "POST":
         answering = "to_person" in request.POST
         form = AnswerForm(request.POST) if answering else reply_form
@@ -338,7 +383,7 @@ def listing_detail(request: HttpRequest, pk: int) -> HttpResponse:
             if answering:
                 to_person = Person.objects.filter(pk=form.cleaned_data["to_person"]).first()
                 if to_person is None:
-                    raise Http404("No such person.")
+                    raise Http404(_("No such person."))
             try:
                 with_email = services.reply_to_listing(
                     listing=listing,
@@ -353,14 +398,17 @@ def listing_detail(request: HttpRequest, pk: int) -> HttpResponse:
                 if recipient is not None and recipient.is_offline:
                     messages.success(
                         request,
-                        f"Sent. {recipient.display_name} does not use email, so their broker "
-                        "will pass your message on.",
+                        _(
+                            "Sent. %(name)s does not use email, so their broker "
+                            "will pass your message on."
+                        )
+                        % {"name": recipient.display_name},
                     )
                 else:
-                    messages.success(request, "Sent. They will get your message by email.")
+                    messages.success(request, _("Sent. They will get your message by email."))
                 return redirect("listing-detail", pk=listing.pk)
         elif answering:
-            messages.error(request, "Please write a message.")
+            messages.error(request, _("Please write a message."))
     contacts = Contact.objects.filter(listing=listing).select_related("from_person", "to_person")
     if not can_edit:
         contacts = contacts.filter(Q(from_person=me) | Q(to_person=me))
@@ -396,7 +444,7 @@ def edit_listing(request: HttpRequest, pk: int) -> HttpResponse:
         except ValidationError as error:
             form.add_error(None, error)
         else:
-            messages.success(request, "Your changes are saved.")
+            messages.success(request, _("Your changes are saved."))
             return redirect("listing-detail", pk=listing.pk)
     return render(
         request,
@@ -410,7 +458,11 @@ def edit_listing(request: HttpRequest, pk: int) -> HttpResponse:
 def renew_listing(request: HttpRequest, pk: int) -> HttpResponse:
     listing = get_listing_for(request.user, pk, write=True)
     renewed = services.renew_listing(listing=listing, editor=person_for(request.user))
-    messages.success(request, f"Renewed. It now shows until {renewed.expires_on:%-d %B %Y}.")
+    messages.success(
+        request,
+        _("Renewed. It now shows until %(date)s.")
+        % {"date": date_format(renewed.expires_on, "DATE_FORMAT")},
+    )
     return redirect("listing-detail", pk=listing.pk)
 
 
@@ -419,7 +471,7 @@ def renew_listing(request: HttpRequest, pk: int) -> HttpResponse:
 def close_listing(request: HttpRequest, pk: int) -> HttpResponse:
     listing = get_listing_for(request.user, pk, write=True)
     services.close_listing(listing=listing, editor=person_for(request.user))
-    messages.success(request, "Closed. Members no longer see it.")
+    messages.success(request, _("Closed. Members no longer see it."))
     return redirect("listing-detail", pk=listing.pk)
 
 
@@ -427,7 +479,7 @@ def _get_request_for_broker(user: object, pk: int) -> tuple[Listing, Person]:
     listing = get_listing_for(user, pk)
     broker = person_for(user)
     if not is_broker(broker, listing.time_bank_id):
-        raise PermissionDenied("Only a broker of this time bank can match requests.")
+        raise PermissionDenied(_("Only a broker of this time bank can match requests."))
     assert broker is not None
     return listing, broker
 
@@ -464,7 +516,7 @@ def introduce(request: HttpRequest, pk: int, person_id: int) -> HttpResponse:
         .first()
     )
     if helper is None:
-        raise Http404("No such member.")
+        raise Http404(_("No such member."))
     form = IntroduceForm(request.POST)
     message = form.cleaned_data["message"] if form.is_valid() else ""
     try:
@@ -479,9 +531,16 @@ def introduce(request: HttpRequest, pk: int, person_id: int) -> HttpResponse:
         for p in (contact.from_person, contact.to_person)
         if p is not None and p.is_offline
     ]
-    text = f"Introduced {helper.person.display_name} to {listing.owner_name}."
+    text = _("Introduced %(helper)s to %(owner)s.") % {
+        "helper": helper.person.display_name,
+        "owner": listing.owner_name,
+    }
     if offline:
-        text += f" {' and '.join(offline)} have no email: please phone them."
+        text += " " + ngettext(
+            "%(names)s has no email: please phone them.",
+            "%(names)s have no email: please phone them.",
+            len(offline),
+        ) % {"names": _(" and ").join(offline)}
     messages.success(request, text)
     return redirect("listing-matches", pk=listing.pk)
 
@@ -506,7 +565,7 @@ def capabilities(request: HttpRequest, slug: str, person_id: int | None = None) 
         except ValidationError as error:
             form.add_error(None, error)
         else:
-            messages.success(request, "Added.")
+            messages.success(request, _("Added."))
             return redirect(request.path)
     entries = Capability.objects.filter(
         person_id=membership.person_id, time_bank_id=membership.time_bank_id
@@ -532,7 +591,7 @@ def delete_capability(request: HttpRequest, pk: int) -> HttpResponse:
     editor = person_for(request.user)
     assert editor is not None
     services.remove_capability(editor=editor, capability=capability)
-    messages.success(request, "Removed.")
+    messages.success(request, _("Removed."))
     if capability.person_id == editor.pk:
         return redirect("capabilities", slug=capability.time_bank.slug)
     return redirect(
@@ -579,7 +638,7 @@ def member_page(request: HttpRequest, slug: str, person_id: int) -> HttpResponse
         except ValidationError as error:
             form.add_error(None, error)
         else:
-            messages.success(request, "Note saved.")
+            messages.success(request, _("Note saved."))
             return redirect("member-page", slug=slug, person_id=person_id)
     bank = membership.time_bank
     person = membership.person
@@ -622,7 +681,7 @@ def mark_member_left(request: HttpRequest, slug: str, person_id: int) -> HttpRes
     membership, broker = get_member_for_broker(request.user, slug, person_id)
     form = LeaveForm(request.POST)
     if not form.is_valid():
-        messages.error(request, "The reason is too long: keep it under 1,000 characters.")
+        messages.error(request, _("The reason is too long: keep it under 1,000 characters."))
         return redirect("member-page", slug=slug, person_id=person_id)
     try:
         services.leave_time_bank(
@@ -631,7 +690,9 @@ def mark_member_left(request: HttpRequest, slug: str, person_id: int) -> HttpRes
     except ValidationError as error:
         messages.error(request, " ".join(error.messages))
     else:
-        messages.success(request, f"{membership.person.display_name} is marked as left.")
+        messages.success(
+            request, _("%(name)s is marked as left.") % {"name": membership.person.display_name}
+        )
     return redirect("member-page", slug=slug, person_id=person_id)
 
 
@@ -648,7 +709,10 @@ def erase_member(request: HttpRequest, slug: str, person_id: int) -> HttpRespons
         except ValidationError as error:
             form.add_error(None, error)
         else:
-            messages.success(request, f"Erased. They are now shown as {person.display_name}.")
+            messages.success(
+                request,
+                _("Erased. They are now shown as %(name)s.") % {"name": person.display_name},
+            )
             return redirect("member-page", slug=slug, person_id=person_id)
     return render(
         request,

@@ -13,6 +13,8 @@ from datetime import date, datetime, time, timedelta
 from django.db.models import Exists, F, OuterRef, Q, QuerySet, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
+from django.utils.formats import date_format
+from django.utils.translation import gettext as _
 
 from exchanges.models import Exchange, State
 from exchanges.models import Kind as ExchangeKind
@@ -105,15 +107,18 @@ class FollowUps:
                 found.setdefault(person.pk, (person, []))[1].append(why)
 
         for membership in self.new_without_exchange:
-            add(membership.person, "new, with no exchange yet")
+            add(membership.person, _("new, with no exchange yet"))
         for membership in self.inactive:
-            add(membership.person, f"no exchange for {INACTIVE_MONTHS} months")
+            add(
+                membership.person,
+                _("no exchange for %(months)s months") % {"months": INACTIVE_MONTHS},
+            )
         for account in self.only_gave:
-            add(account.person, "only gave help this year")
+            add(account.person, _("only gave help this year"))
         for account in self.only_received:
-            add(account.person, "only received help this year")
+            add(account.person, _("only received help this year"))
         for account in self.past_limit:
-            add(account.person, "past their limit")
+            add(account.person, _("past their limit"))
         return found
 
     def __bool__(self) -> bool:
@@ -301,7 +306,7 @@ def digest(*, time_bank: TimeBank, today: date | None = None) -> Digest:
         .select_related("person")
     ):
         offline.setdefault(membership.person_id, (membership.person, []))[1].append(
-            "was put in touch with someone and has not recorded hours since"
+            _("was put in touch with someone and has not recorded hours since")
         )
     for listing in (
         listings_expiring(today)
@@ -310,7 +315,8 @@ def digest(*, time_bank: TimeBank, today: date | None = None) -> Digest:
     ):
         assert listing.person is not None
         offline.setdefault(listing.person_id, (listing.person, []))[1].append(
-            f'"{listing.title}" stops showing after {listing.expires_on:%-d %B}'
+            _('"%(title)s" stops showing after %(date)s')
+            % {"title": listing.title, "date": date_format(listing.expires_on, "MONTH_DAY_FORMAT")}
         )
 
     return Digest(

@@ -5,6 +5,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
@@ -19,7 +20,7 @@ from .models import EmailPreference, Kind
 def unsubscribe(request: HttpRequest, token: str, kind: str) -> HttpResponse:
     """GET asks to confirm (mail scanners follow links); POST turns the email off."""
     if kind not in Kind.values or not EmailPreference.objects.filter(token=token).exists():
-        raise Http404("This unsubscribe link is not valid.")
+        raise Http404(_("This unsubscribe link is not valid."))
     if request.method == "POST":
         services.unsubscribe(token=token, kind=kind)
         return render(request, "reminders/unsubscribed.html", {"kind": Kind(kind)})
@@ -36,11 +37,11 @@ class PreferencesForm(forms.ModelForm):
 def preferences(request: HttpRequest) -> HttpResponse:
     person = person_for(request.user)
     if person is None:
-        messages.info(request, "Fill in your profile first.")
+        messages.info(request, _("Fill in your profile first."))
         return redirect("profile")
     form = PreferencesForm(request.POST or None, instance=services.preference_for(person))
     if request.method == "POST" and form.is_valid():
         services.update_preferences(person=person, wanted=form.cleaned_data)
-        messages.success(request, "Your email choices are saved.")
+        messages.success(request, _("Your email choices are saved."))
         return redirect("email-preferences")
     return render(request, "reminders/preferences.html", {"form": form})

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from django.core.exceptions import PermissionDenied
 from django.db.models import Exists, OuterRef
 from django.http import Http404
+from django.utils.translation import gettext
 
 from members.access import get_bank_for_broker, get_bank_for_member, person_for
 from members.models import BROKER_ROLES, Membership, Role, Status, TimeBank
@@ -27,7 +28,7 @@ def _month(text: str):  # type: ignore[no-untyped-def]
     try:
         return parse_month(text)
     except ValueError:
-        raise Http404("No such month.") from None
+        raise Http404(gettext("No such month.")) from None
 
 
 def get_report_for(user: object, slug: str, month: str) -> MonthlyReport:
@@ -39,7 +40,7 @@ def get_report_for(user: object, slug: str, month: str) -> MonthlyReport:
         .first()
     )
     if report is None:
-        raise Http404("No report for that month.")
+        raise Http404(gettext("No report for that month."))
     return report
 
 
@@ -52,7 +53,7 @@ def get_statement_for(user: object, slug: str, month: str) -> Statement:
         .first()
     )
     if statement is None:
-        raise Http404("No statement for that month.")
+        raise Http404(gettext("No statement for that month."))
     return statement
 
 
@@ -63,7 +64,9 @@ def get_banks_for_commissioning(user: object, slugs: Sequence[str]) -> list[Time
     wanted = list(dict.fromkeys(slugs))
     person = person_for(user)
     if person is None:
-        raise PermissionDenied("Only commissioners and brokers of a time bank see its reports.")
+        raise PermissionDenied(
+            gettext("Only commissioners and brokers of a time bank see its reports.")
+        )
     roles = Membership.objects.filter(
         time_bank=OuterRef("pk"),
         person=person,
@@ -78,9 +81,11 @@ def get_banks_for_commissioning(user: object, slugs: Sequence[str]) -> list[Time
         )
     }
     if not wanted or len(banks) != len(wanted):
-        raise Http404("No such time bank.")
+        raise Http404(gettext("No such time bank."))
     if not all(bank.allowed for bank in banks.values()):  # type: ignore[attr-defined]
-        raise PermissionDenied("Only commissioners and brokers of a time bank see its reports.")
+        raise PermissionDenied(
+            gettext("Only commissioners and brokers of a time bank see its reports.")
+        )
     return [banks[slug] for slug in wanted]
 
 
@@ -91,5 +96,5 @@ def get_export_for(user: object, token: object) -> tuple[ReportExport, list[Time
     user_id = getattr(user, "pk", None)
     export = ReportExport.objects.filter(token=token, user_id=user_id).first()
     if user_id is None or export is None:
-        raise Http404("No such report.")
+        raise Http404(gettext("No such report."))
     return export, get_banks_for_commissioning(user, export.slugs)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.exceptions import ValidationError
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiExample, extend_schema
 from rest_framework import serializers
 from rest_framework.request import Request
@@ -33,7 +34,7 @@ class ReportQuerySerializer(serializers.Serializer):
     def validate_banks(self, value: str) -> list[str]:
         slugs = [slug.strip() for slug in value.split(",") if slug.strip()]
         if not slugs:
-            raise serializers.ValidationError("Name at least one time bank.")
+            raise serializers.ValidationError(_("Name at least one time bank."))
         return slugs
 
 

@@ -1,6 +1,7 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class ReportsConfig(AppConfig):
     name = "reports"
-    verbose_name = "Monthly reciprocity reports and member statements"
+    verbose_name = _("Monthly reciprocity reports and member statements")

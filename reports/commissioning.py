@@ -59,6 +59,7 @@ from django.db.models import (
 from django.db.models.functions import StrIndex, Substr, Trim, TruncMonth, Upper
 from django.db.models.lookups import Exact, GreaterThan
 from django.utils import timezone
+from django.utils.translation import gettext, gettext_noop
 
 from audit import services as audit
 from audit.models import Action
@@ -71,7 +72,8 @@ from .models import MonthlyReport, ReportDownload, ReportState, ValueRate
 from .services import add_months, first_of
 
 SUPPRESSED = "suppressed"
-NO_CASH_VALUE = "Equivalent value only: time credits have no cash value."
+# Marked for the catalogue but kept a plain str: the XLSX writer takes it as a cell value.
+NO_CASH_VALUE = gettext_noop("Equivalent value only: time credits have no cash value.")
 HELP_KINDS = (Kind.SERVICE, Kind.GROUP)
 PENNY = Decimal("0.01")
 # A report covers at most this many days (five years): beyond that, ask for the yearly ones.
@@ -104,11 +106,11 @@ def preset_period(preset: str, today: date | None = None) -> tuple[date, date]:
 def check_period(start: date, end: date) -> None:
     """ValueError unless ``start`` <= ``end`` and the period is at most LONGEST days."""
     if start.year < 1900 or end.year > 2999:
-        raise ValueError("Give dates between 1900 and 2999.")
+        raise ValueError(gettext("Give dates between 1900 and 2999."))
     if end < start:
-        raise ValueError("The end date is before the start date.")
+        raise ValueError(gettext("The end date is before the start date."))
     if (end - start).days >= LONGEST:
-        raise ValueError("A report covers at most five years.")
+        raise ValueError(gettext("A report covers at most five years."))
 
 
 def _year_before(day: date) -> date:
@@ -274,7 +276,7 @@ def _rates(end: date, low: int | None, high: int | None) -> tuple[ValueRate | No
     )
     by_id = {rate.pk: rate for rate in rates}
     if (low is not None and low not in by_id) or (high is not None and high not in by_id):
-        raise ValueError("That rate is not in force at the end of the period.")
+        raise ValueError(gettext("That rate is not in force at the end of the period."))
     ranked = sorted(rates, key=lambda r: (r.pounds_per_hour, r.name))
     if not ranked:
         return None, None
@@ -393,7 +395,7 @@ def commissioner_report(
     report.tables.append(
         Table(
             "other_movements",
-            "Donations, pot grants and reversals",
+            gettext("Donations, pot grants and reversals"),
             ["line", "transactions", "hours"],
             [
                 _count_and_hours(line, moves[line], moves[f"{stem}_minutes"] or 0, t)
@@ -403,7 +405,7 @@ def commissioner_report(
                     ("reversals", "reversal"),
                 )
             ],
-            note="Not help: shown apart from the hours exchanged.",
+            note=gettext("Not help: shown apart from the hours exchanged."),
         )
     )
 
@@ -434,7 +436,7 @@ def commissioner_report(
     report.tables.append(
         Table(
             "reciprocity",
-            "Reciprocity over the 12 months to the end of the period",
+            gettext("Reciprocity over the 12 months to the end of the period"),
             ["measure", "value"],
             [
                 ["window_start", year_start],
@@ -459,7 +461,7 @@ def commissioner_report(
     report.tables.append(
         _breakdown(
             "exchange_mix",
-            "Exchange mix",
+            gettext("Exchange mix"),
             "mix",
             [
                 (key, mix.get(key, {}).get("exchanges", 0), mix.get(key, {}).get("minutes") or 0)
@@ -489,7 +491,13 @@ def commissioner_report(
             )
         )
     report.tables.append(
-        _breakdown("categories", f"Categories (top {TOP_CATEGORIES} and other)", "category", top, t)
+        _breakdown(
+            "categories",
+            gettext("Categories (top %(top)s and other)") % {"top": TOP_CATEGORIES},
+            "category",
+            top,
+            t,
+        )
     )
     kinds = {
         row["coproduction"]: row
@@ -501,7 +509,7 @@ def commissioner_report(
     report.tables.append(
         _breakdown(
             "coproduction",
-            "Co-production kind",
+            gettext("Co-production kind"),
             "coproduction",
             [
                 (
@@ -520,7 +528,7 @@ def commissioner_report(
     report.tables.append(
         Table(
             "equivalent_value",
-            "Equivalent value",
+            gettext("Equivalent value"),
             [
                 "estimate",
                 "rate_name",
@@ -558,7 +566,10 @@ def commissioner_report(
     report.tables.extend(_demographic_tables(counts, t, "", hide_total=hide))
     # 8. A period of closed months: the headline figures as reported, and revisions since.
     _show_closed_months(report, ids, t)
-    report.definitions = definitions(t) + DEMOGRAPHIC_DEFINITIONS + CLOSED_MONTH_DEFINITIONS
+    # Marked with gettext_noop at import time; translated here, for the request's language.
+    report.definitions = definitions(t) + [
+        (term, gettext(text)) for term, text in DEMOGRAPHIC_DEFINITIONS + CLOSED_MONTH_DEFINITIONS
+    ]
     return report
 
 
@@ -696,10 +707,10 @@ def _trend(ids: list[int], start: date, end: date, t: int) -> Table:
         )
     return Table(
         "trend",
-        "The 12 months to the end of the period",
+        gettext("The 12 months to the end of the period"),
         ["month", "hours", "exchanges", "active_members", "new_members"],
         rows,
-        note="Each month is shown by its first day; the last month ends with the period.",
+        note=gettext("Each month is shown by its first day; the last month ends with the period."),
         bar="hours",
     )
 
@@ -708,83 +719,111 @@ def definitions(threshold: int) -> list[tuple[str, str]]:
     return [
         (
             "hours_exchanged",
-            "Hours of help in completed service and group exchanges dated in the period (the "
-            "date the help happened), counted once, on the provider side: the hours credited "
-            "to the members and organisations who helped, not the community pot.",
+            gettext(
+                "Hours of help in completed service and group exchanges dated in the period (the "
+                "date the help happened), counted once, on the provider side: the hours credited "
+                "to the members and organisations who helped, not the community pot."
+            ),
         ),
         (
             "exchanges",
-            "Completed service and group exchanges dated in the period; a group exchange "
-            "counts once (group_sessions counts them apart).",
+            gettext(
+                "Completed service and group exchanges dated in the period; a group exchange "
+                "counts once (group_sessions counts them apart)."
+            ),
         ),
         (
             "members_at_period_end",
-            "Approved members (members, brokers and administrators; not commissioners) "
-            "approved before the end of the period and still approved today, or who have "
-            "left since the period ended.",
+            gettext(
+                "Approved members (members, brokers and administrators; not commissioners) "
+                "approved before the end of the period and still approved today, or who have "
+                "left since the period ended."
+            ),
         ),
-        ("new_members", "Members approved during the period."),
+        ("new_members", gettext("Members approved during the period.")),
         (
             "members_left",
-            "Members who left the time bank during the period (they left, or a broker marked "
-            "them as left), each counted once.",
+            gettext(
+                "Members who left the time bank during the period (they left, or a broker marked "
+                "them as left), each counted once."
+            ),
         ),
         (
             "median_days_to_first_exchange",
-            "For members approved in the period who have made an exchange so far: the median "
-            "number of days from approval to their first completed service or group exchange "
-            "(as giver or receiver; an exchange dated before approval counts as day 0).",
+            gettext(
+                "For members approved in the period who have made an exchange so far: the median "
+                "number of days from approval to their first completed service or group exchange "
+                "(as giver or receiver; an exchange dated before approval counts as day 0)."
+            ),
         ),
         (
             "retention_6_months_share",
-            "The share (0 to 1) of members approved in the period who made at least one "
-            "exchange within 6 months of approval (so far): it can rise until six months "
-            "after the period ends.",
+            gettext(
+                "The share (0 to 1) of members approved in the period who made at least one "
+                "exchange within 6 months of approval (so far): it can rise until six months "
+                "after the period ends."
+            ),
         ),
         (
             "active_members",
-            "Member and organisation accounts with at least one exchange as giver or receiver "
-            "in the period; individuals and organisations apart.",
+            gettext(
+                "Member and organisation accounts with at least one exchange as giver or receiver "
+                "in the period; individuals and organisations apart."
+            ),
         ),
-        ("givers", "Distinct accounts that gave help in the period."),
-        ("receivers", "Distinct accounts that received help in the period."),
+        ("givers", gettext("Distinct accounts that gave help in the period.")),
+        ("receivers", gettext("Distinct accounts that received help in the period.")),
         (
             "donations, grants, reversals",
-            "Hours given to the community pot or another member; hours granted from the pot; "
-            "exchanges reversed by a broker (counted by the date of the correction). Shown "
-            "apart: none of them is help.",
+            gettext(
+                "Hours given to the community pot or another member; hours granted from the pot; "
+                "exchanges reversed by a broker (counted by the date of the correction). Shown "
+                "apart: none of them is help."
+            ),
         ),
         (
             "reciprocity_share",
-            "Of the accounts active in the 12 months to the end of the period, the share that "
-            "both gave and received (0 to 1); only_gave and only_received count the others.",
+            gettext(
+                "Of the accounts active in the 12 months to the end of the period, the share that "
+                "both gave and received (0 to 1); only_gave and only_received count the others."
+            ),
         ),
         (
             "exchange_mix",
-            "pot_funded: the community pot paid (part of) the providers' hours. Otherwise by "
-            "who gave and who received: an organisation among the givers makes it "
-            "organisation_to_..., among the receivers ..._to_organisation.",
+            gettext(
+                "pot_funded: the community pot paid (part of) the providers' hours. Otherwise by "
+                "who gave and who received: an organisation among the givers makes it "
+                "organisation_to_..., among the receivers ..._to_organisation."
+            ),
         ),
         (
             "categories",
-            "The ten categories with the most hours in the period; the rest as Other.",
+            gettext("The ten categories with the most hours in the period; the rest as Other."),
         ),
-        ("coproduction", "The co-production kind recorded with each exchange."),
+        ("coproduction", gettext("The co-production kind recorded with each exchange.")),
         (
             "equivalent_value",
-            "Hours exchanged times a named, dated rate from the rate table, low and high, "
-            "worked exactly and rounded half up to the penny once, at the total. " + NO_CASH_VALUE,
+            gettext(
+                "Hours exchanged times a named, dated rate from the rate table, low and high, "
+                "worked exactly and rounded half up to the penny once, at the total. "
+            )
+            + NO_CASH_VALUE,
         ),
         (
             "trend",
-            "Hours, exchanges, active and new members in each of the 12 months to the end of "
-            "the period, by the same definitions.",
+            gettext(
+                "Hours, exchanges, active and new members in each of the 12 months to the end of "
+                "the period, by the same definitions."
+            ),
         ),
         (
             "suppressed",
-            f"A count from 1 to {threshold - 1} is not shown, so no one can be recognised; "
-            "nor are hours or values of such a row. Where rows add up to a total, the next "
-            "smallest row is withheld too, so the suppressed one cannot be worked out.",
+            gettext(
+                "A count from 1 to %(most)s is not shown, so no one can be recognised; "
+                "nor are hours or values of such a row. Where rows add up to a total, the next "
+                "smallest row is withheld too, so the suppressed one cannot be worked out."
+            )
+            % {"most": threshold - 1},
         ),
     ]
 
@@ -838,11 +877,11 @@ DIMENSIONS: dict[str, tuple[str, ...]] = {
     "carer": tuple(YesNo.values),
 }
 DIMENSION_TITLES = {
-    "age_band": "Active members by age",
-    "gender": "Active members by gender",
-    "disability": "Active members with a disability or long-term condition",
-    "carer": "Active members who are unpaid carers",
-    "area": "Active members by area (postcode district)",
+    "age_band": gettext_noop("Active members by age"),
+    "gender": gettext_noop("Active members by gender"),
+    "disability": gettext_noop("Active members with a disability or long-term condition"),
+    "carer": gettext_noop("Active members who are unpaid carers"),
+    "area": gettext_noop("Active members by area (postcode district)"),
 }
 
 
@@ -925,7 +964,7 @@ def _demographic_tables(
         tables.append(
             Table(
                 f"demographics_{dimension}",
-                title,
+                gettext(title),
                 [dimension, "active_members"],
                 rows,
                 note=note,
@@ -938,20 +977,24 @@ def _demographic_tables(
 DEMOGRAPHIC_DEFINITIONS = [
     (
         "demographics",
-        "Individual members active in the period (as for active_individuals: each member "
-        "account with an exchange as giver or receiver), counted by the answers they chose to "
-        "give on their profile: age band (ONS bands), gender, disability or long-term condition "
-        "(lasting or expected to last 12 months or more), and unpaid carer. 'prefer_not_to_say' "
-        "counts those who chose that answer; 'not_given' those who were not asked or did not "
-        "answer (and anyone whose data was erased). Organisations are not counted. Answers "
-        "are as they stand today, except for a period of one closed month (see closed months).",
+        gettext_noop(
+            "Individual members active in the period (as for active_individuals: each member "
+            "account with an exchange as giver or receiver), counted by the answers they chose to "
+            "give on their profile: age band (ONS bands), gender, disability or long-term condition "
+            "(lasting or expected to last 12 months or more), and unpaid carer. 'prefer_not_to_say' "
+            "counts those who chose that answer; 'not_given' those who were not asked or did not "
+            "answer (and anyone whose data was erased). Organisations are not counted. Answers "
+            "are as they stand today, except for a period of one closed month (see closed months)."
+        ),
     ),
     (
         "demographics_area",
-        "The area on the member's profile, normalised to an upper-case postcode district "
-        "(outward code, e.g. GL50). Districts with fewer active members than the "
-        "suppression threshold are added together as other_areas, so their names are not "
-        "shown; text that is not a postcode district is counted as not_a_postcode_district.",
+        gettext_noop(
+            "The area on the member's profile, normalised to an upper-case postcode district "
+            "(outward code, e.g. GL50). Districts with fewer active members than the "
+            "suppression threshold are added together as other_areas, so their names are not "
+            "shown; text that is not a postcode district is counted as not_a_postcode_district."
+        ),
     ),
 ]
 
@@ -1131,7 +1174,7 @@ def _show_closed_months(report: Report, ids: list[int], t: int) -> None:
         }
     for key, cell in cells.items():
         _set(summary, key, cell)
-    summary.note = (
+    summary.note = gettext(
         "Closed months: these figures are as snapshotted when each month was reported; "
         "later changes are listed under revisions."
     )
@@ -1152,7 +1195,7 @@ def _show_closed_months(report: Report, ids: list[int], t: int) -> None:
             else equivalent_value(period["hours_minutes"], rate)
         )
     if one_month:
-        note = "As snapshotted when the month was reported."
+        note = gettext("As snapshotted when the month was reported.")
         hide = cells["active_individuals"] == SUPPRESSED
         demographics = snapshots[months[0]]["demographics"]
         for table in _demographic_tables(demographics, t, note, hide_total=hide):
@@ -1185,32 +1228,36 @@ def _revisions_table(ids: list[int], snapshots: dict[date, dict[str, Any]], t: i
             rows.append([month, measure, was, is_, difference])
     return Table(
         "revisions",
-        "Revisions since the month was closed",
+        gettext("Revisions since the month was closed"),
         ["month", "measure", "as_reported", "today", "difference"],
         rows,
-        note="Changes dated in a closed month but recorded after it was reported."
+        note=gettext("Changes dated in a closed month but recorded after it was reported.")
         if rows
-        else "No changes since the months were reported.",
+        else gettext("No changes since the months were reported."),
     )
 
 
 CLOSED_MONTH_DEFINITIONS = [
     (
         "closed_months",
-        "A month is closed once its monthly report has been made (early in the next month). "
-        "For a period made of whole closed months, the summary, the donations, grants and "
-        "reversals, and the equivalent value show the figures stored when each month was "
-        "reported, so a board paper's figures never shift. Active members, givers and "
-        "receivers (and the demographic tables) come from the snapshot when the period is one "
-        "month; over several months they cannot be added up, so they are as the ledger "
-        "stands today. The breakdowns (reciprocity, mix, categories, co-production, trend, "
-        "time to first exchange and retention) are always as the ledger stands today.",
+        gettext_noop(
+            "A month is closed once its monthly report has been made (early in the next month). "
+            "For a period made of whole closed months, the summary, the donations, grants and "
+            "reversals, and the equivalent value show the figures stored when each month was "
+            "reported, so a board paper's figures never shift. Active members, givers and "
+            "receivers (and the demographic tables) come from the snapshot when the period is one "
+            "month; over several months they cannot be added up, so they are as the ledger "
+            "stands today. The breakdowns (reciprocity, mix, categories, co-production, trend, "
+            "time to first exchange and retention) are always as the ledger stands today."
+        ),
     ),
     (
         "revisions",
-        "For each closed month in the period, every headline figure whose value today differs "
-        "from the one reported: an exchange recorded late but dated in the month, help in the "
-        "month reversed later, a member who left or was approved with an earlier date. "
-        "difference = today - as_reported. Suppressed when either value is.",
+        gettext_noop(
+            "For each closed month in the period, every headline figure whose value today differs "
+            "from the one reported: an exchange recorded late but dated in the month, help in the "
+            "month reversed later, a member who left or was approved with an earlier date. "
+            "difference = today - as_reported. Suppressed when either value is."
+        ),
     ),
 ]

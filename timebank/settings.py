@@ -328,10 +328,18 @@ MEDIA_ROOT = Path(env_str("MEDIA_ROOT") or VAR_DIR / "media")
 # --- Language, time, static files ---------------------------------------------------------------
 
 LANGUAGE_CODE = "en-gb"
+# One language for now; every string is marked for translation so adding one is a catalogue away.
+LANGUAGES = [("en-gb", "English")]
 TIME_ZONE = "Europe/London"
 USE_I18N = True
 USE_TZ = True
 LOCALE_PATHS = [BASE_DIR / "locale"]
+# Dates as GOV.UK writes them ("3 March 2026"), 24-hour times (timebank/formats/en_GB/formats.py).
+FORMAT_MODULE_PATH = ["timebank.formats"]
+# Every page's "Contact your broker" help names the member's own time bank's contact; anyone
+# else (signed out, or an applicant's bank gave none) gets the scheme's general contact.
+HELP_CONTACT_EMAIL = env_str("HELP_CONTACT_EMAIL", "help@timebank.localhost")
+HELP_CONTACT_PHONE = env_str("HELP_CONTACT_PHONE", "")
 
 STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"

@@ -1,10 +1,13 @@
+from django.conf import settings
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
 from django.db import connection
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, HttpResponseServerError
 from django.shortcuts import resolve_url
+from django.template import loader
 from django.urls import include, path
 from django.utils.http import url_has_allowed_host_and_scheme, urlencode
+from django.utils.translation import gettext as _
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 
@@ -30,11 +33,25 @@ def admin_login(request: HttpRequest) -> HttpResponse:
     target = target or resolve_url("admin:index")
     if request.user.is_authenticated:
         if not request.user.is_staff:
-            raise PermissionDenied("Only site staff can use the admin.")
+            raise PermissionDenied(_("Only site staff can use the admin."))
         return HttpResponseRedirect(target)
     login = resolve_url("account_login")
     return HttpResponseRedirect(f"{login}?{urlencode({'next': target})}")
 
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    """The 500 page in the site's layout, with the scheme's help contact and no database query
+    (the database may be what failed), so it cannot fail in turn."""
+    contact = {
+        "bank": "",
+        "email": settings.HELP_CONTACT_EMAIL,
+        "phone": settings.HELP_CONTACT_PHONE,
+    }
+    html = loader.get_template("500.html").render({"help_contact": contact})
+    return HttpResponseServerError(html)
+
+
+handler500 = server_error
 
 urlpatterns = [
     path("health/", health, name="health"),

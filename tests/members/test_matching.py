@@ -151,7 +151,7 @@ class TheMatchesPage(CastTestCase):
             response = self.client.post(
                 reverse("listing-introduce", args=[self.request.pk, self.olive.pk]), follow=True
             )
-        self.assertContains(response, "Olive Offline have no email: please phone them.")
+        self.assertContains(response, "Olive Offline has no email: please phone them.")
         self.assertEqual([m.to for m in mail.outbox], [[self.alice.user.email]])
         self.assertTrue(
             Contact.objects.filter(kind="introduction", from_person=self.olive).exists()

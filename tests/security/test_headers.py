@@ -7,6 +7,7 @@ import os
 import re
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 from django.test import SimpleTestCase
@@ -70,8 +71,13 @@ class EveryResponseCarriesTheHeaders(CastTestCase):
 class ProductionSendsThePolicy(SimpleTestCase):
     def test_the_policy_is_sent_with_production_settings(self):
         clean = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL"}}
+        # As deployed: static files collected (the 404 page links the stylesheet by its
+        # hashed name), into a throwaway VAR_DIR.
+        var_dir = self.enterContext(tempfile.TemporaryDirectory())
         script = (
             "import django; django.setup()\n"
+            "from django.core.management import call_command\n"
+            "call_command('collectstatic', interactive=False, verbosity=0)\n"
             "from django.test import Client\n"
             "r = Client().get('/no-such-page/', secure=True)\n"
             "print(r.status_code); print(r['Content-Security-Policy']);"
@@ -86,6 +92,7 @@ class ProductionSendsThePolicy(SimpleTestCase):
                 "DEBUG": "false",
                 "SECRET_KEY": "x" * 50,
                 "ALLOWED_HOSTS": "testserver",
+                "VAR_DIR": var_dir,
             },
             capture_output=True,
             text=True,

@@ -169,6 +169,7 @@ class Command(BaseCommand):
             area="Riverside and the Old Town",
             description="Neighbours, the GP surgery and the community centre helping each other, an hour for an hour.",
             contact_email="brenda@riverside-timebank.localhost",
+            contact_phone="01632 960 123",
             code_of_conduct=(
                 "Everyone's hour is worth the same.\n\n"
                 "Be on time, or let the other person know.\n\n"
