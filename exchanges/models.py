@@ -58,21 +58,36 @@ class State(models.TextChoices):
 def hour_totals(account: Account, *, since: object) -> dict[str, int]:
     """Hours of help ``account`` gave and received, in total and since ``since`` (a date), in
     minutes, from completed exchanges only (not donations, grants or reversed exchanges).
-    One query."""
-    rows = Entry.objects.filter(
-        account=account,
-        journal__exchange__state=State.COMPLETED,
-        journal__exchange__kind__in=[Kind.SERVICE, Kind.GROUP],
+
+    Two queries, neither of which reads the account's whole ledger: one-to-one help from the
+    exchanges themselves (``giver``/``receiver`` are indexed and ``minutes`` is what moved),
+    group help from the bank's completed group exchanges that have a leg on the account."""
+    recent = Q(effective_date__gte=since)
+    one_to_one = Exchange.objects.filter(
+        Q(giver=account) | Q(receiver=account), kind=Kind.SERVICE, state=State.COMPLETED
+    ).aggregate(
+        given=Sum("minutes", filter=Q(giver=account)),
+        received=Sum("minutes", filter=Q(receiver=account)),
+        given_recently=Sum("minutes", filter=Q(giver=account) & recent),
+        received_recently=Sum("minutes", filter=Q(receiver=account) & recent),
     )
-    given, received = Q(amount_minutes__gt=0), Q(amount_minutes__lt=0)
-    recent = Q(journal__effective_date__gte=since)
-    totals = rows.aggregate(
-        given=Sum("amount_minutes", filter=given),
-        received=Sum("amount_minutes", filter=received),
-        given_recently=Sum("amount_minutes", filter=given & recent),
-        received_recently=Sum("amount_minutes", filter=received & recent),
+    legs = "journal__entries__amount_minutes"
+    gave, received = Q(**{f"{legs}__gt": 0}), Q(**{f"{legs}__lt": 0})
+    group = Exchange.objects.filter(
+        time_bank_id=account.time_bank_id,
+        kind=Kind.GROUP,
+        state=State.COMPLETED,
+        journal__entries__account=account,
+    ).aggregate(
+        given=Sum(legs, filter=gave),
+        received=Sum(legs, filter=received),
+        given_recently=Sum(legs, filter=gave & recent),
+        received_recently=Sum(legs, filter=received & recent),
     )
-    return {name: abs(value or 0) for name, value in totals.items()}
+    return {
+        name: abs(one_to_one[name] or 0) + abs(group[name] or 0)
+        for name in ("given", "received", "given_recently", "received_recently")
+    }
 
 
 class ExchangeQuerySet(models.QuerySet["Exchange"]):
@@ -188,6 +203,18 @@ class Exchange(models.Model):
         indexes = [
             models.Index(fields=["time_bank", "state", "recorded_at"]),
             models.Index(fields=["time_bank", "effective_date"]),
+            # A member's group help (hour_totals) starts from the bank's group exchanges.
+            models.Index(
+                fields=["time_bank", "journal"],
+                condition=Q(kind="group"),
+                name="exchange_group_by_bank",
+            ),
+            # The desk's latest exchanges recorded past a limit.
+            models.Index(
+                fields=["time_bank", "-recorded_at"],
+                condition=Q(flagged_over_limit=True),
+                name="exchange_flagged_by_bank",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -6,7 +6,7 @@ from datetime import timedelta
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -25,7 +25,7 @@ from members.access import (
     person_for,
 )
 from members.models import Listing, ListingKind, Membership, TimeBank
-from reminders.followups import follow_ups
+from reminders.followups import follow_up_summaries
 
 from . import services
 from .access import get_account_for, get_exchange_for
@@ -328,15 +328,65 @@ def reverse(request: HttpRequest, pk: int) -> HttpResponse:
     return _decide(request, pk, "reverse")
 
 
+# Lines on one page of the statement; the CSV has every line of the period.
+STATEMENT_PAGE = 50
+
+
+def _cursor(request: HttpRequest, name: str) -> int | None:
+    """A statement page link's position (an entry's ``account_version``), if given."""
+    value = request.GET.get(name, "")
+    if not value:
+        return None
+    if not value.isdigit() or len(value) > 18:
+        raise ValidationError(name)
+    return int(value)
+
+
+def _statement_page(lines: object, *, after: int | None, before: int | None) -> dict:
+    """One page of statement lines by keyset on ``account_version`` (the entries index), with
+    whether there are lines before and after it. One query whatever the page. Each line carries
+    its own running balance (``balance_after``), so any page's balances are right."""
+    if before is not None:
+        found = list(
+            lines.filter(account_version__lt=before).order_by("-account_version")[
+                : STATEMENT_PAGE + 1
+            ]
+        )  # type: ignore[attr-defined]
+        has_previous = len(found) > STATEMENT_PAGE
+        page = found[:STATEMENT_PAGE][::-1]
+        has_next = True
+    else:
+        if after is not None:
+            lines = lines.filter(account_version__gt=after)  # type: ignore[attr-defined]
+        found = list(lines[: STATEMENT_PAGE + 1])  # type: ignore[index]
+        has_next = len(found) > STATEMENT_PAGE
+        page = found[:STATEMENT_PAGE]
+        has_previous = after is not None
+    return {
+        "page": page,
+        "has_previous": has_previous and bool(page),
+        "has_next": has_next and bool(page),
+        "brought_forward": page[0].balance_after - page[0].amount_minutes if page else None,
+        "carried_forward": page[-1].balance_after if page else None,
+    }
+
+
 @login_required
 def statement(request: HttpRequest, slug: str) -> HttpResponse:
-    """A statement for any date range, printable, and as CSV with ``?format=csv``."""
+    """A statement for any date range, printable, a page of lines at a time (links to the
+    previous and next pages), and the whole period as CSV with ``?format=csv``."""
     bank, person, _membership = get_bank_for_member(request.user, slug)
     account = (
         get_account_for(request.user, bank, _id_param(request, "account"))
         if request.GET.get("account")
         else _own_account(bank, person)
     )
+    try:
+        after, before = _cursor(request, "after"), _cursor(request, "before")
+    except ValidationError:
+        return HttpResponseBadRequest(
+            _("That statement page link is not valid: open the statement again from your page.")
+        )
     form = StatementForm(request.GET or None)
     today = timezone.localdate()
     start, end = today.replace(day=1) - timedelta(days=365), today
@@ -368,7 +418,7 @@ def statement(request: HttpRequest, slug: str) -> HttpResponse:
             ["date_of_help", "recorded_on", "description", "minutes", "hours", "balance_minutes"]
         )
         writer.writerow([start.isoformat(), "", _("Opening balance"), "", "", data["opening"]])
-        for line in data["lines"]:
+        for line in data["lines"].iterator(chunk_size=1000):
             writer.writerow(
                 [
                     line.journal.effective_date.isoformat(),
@@ -381,10 +431,12 @@ def statement(request: HttpRequest, slug: str) -> HttpResponse:
             )
         writer.writerow([end.isoformat(), "", _("Closing balance"), "", "", data["closing"]])
         return response
+    paged = _statement_page(data["lines"], after=after, before=before)
+    period = f"account={account.pk}&start={start:%Y-%m-%d}&end={end:%Y-%m-%d}"
     return render(
         request,
         "exchanges/statement.html",
-        {"bank": bank, "account": account, "form": form, **data},
+        {"bank": bank, "account": account, "form": form, "period": period, **data, **paged},
     )
 
 
@@ -416,6 +468,6 @@ def desk(request: HttpRequest, slug: str) -> HttpResponse:
         .order_by("-recorded_at")
         .select_related(*parties)[:RECENT],
         "reason_form": ReasonForm(),
-        "followups": follow_ups(time_bank=bank),
+        "followups": follow_up_summaries(time_bank=bank),
     }
     return render(request, "exchanges/desk.html", context)

@@ -184,6 +184,10 @@ class Account(models.Model):
                 name="account_within_max_balance",
             ),
         ]
+        indexes = [
+            # The desk's "past their limit" list: lowest balances first, the first few.
+            models.Index(fields=["time_bank", "posted_minutes", "id"], name="account_by_balance"),
+        ]
 
     def __str__(self) -> str:
         return self.holder_name

@@ -306,6 +306,11 @@ class Person(models.Model):
                 condition=Q(carer__in=["", *YesNo.values]), name="person_carer_valid"
             ),
         ]
+        indexes = [
+            # Lists of members by name (the desk's follow-up lists) read the first few in name
+            # order instead of sorting everyone.
+            models.Index(fields=["display_name", "id"], name="person_by_name"),
+        ]
 
     def __str__(self) -> str:
         return self.display_name

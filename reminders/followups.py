@@ -10,11 +10,22 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
-from django.db.models import Exists, F, OuterRef, Q, QuerySet, Subquery, Sum, Value
+from django.db.models import (
+    Exists,
+    F,
+    Func,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Sum,
+    Value,
+)
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from exchanges.models import Exchange, State
 from exchanges.models import Kind as ExchangeKind
@@ -73,7 +84,13 @@ def _helped(since: date | None = None) -> Exists:
         journal__exchange__state__in=LIVE,
     )
     if since is not None:
-        entries = entries.filter(journal__effective_date__gte=since)
+        # The posting time is redundant with the date of help (help is recorded, and posted,
+        # on or after the day it happened; pending legs have none yet), but it keeps the probe
+        # to the member's recent entries on the index instead of their whole history.
+        entries = entries.filter(
+            Q(posted_at__gte=start_of(since)) | Q(posted_at__isnull=True),
+            journal__effective_date__gte=since,
+        )
     return Exists(entries)
 
 
@@ -133,39 +150,42 @@ class FollowUps:
         )
 
 
-def follow_ups(*, time_bank: TimeBank, today: date | None = None) -> FollowUps:
-    """The follow-up lists of ``time_bank`` as of ``today``. Four queries.
+def _windows(today: date) -> dict[str, object]:
+    return {
+        "new_from": start_of(today - timedelta(days=NEW_MEMBER_UNTIL_DAYS) + timedelta(days=1)),
+        "new_until": start_of(today - timedelta(days=NEW_MEMBER_FROM_DAYS) + timedelta(days=1)),
+        "inactive_since": months_before(today, INACTIVE_MONTHS),
+        "year_ago": months_before(today, RECIPROCITY_MONTHS),
+    }
 
-    1. New members, approved 30 to 60 days ago, with no exchange.
-    2. Members of at least six months with no exchange dated in the last six months.
-    3. Members who only gave, or only received, in completed exchanges dated in the last
-       twelve months.
-    4. Accounts (members and organisations) whose posted balance is below their limit, or the
-       bank's limit where the account has none (the "flag" rule).
-    """
-    today = today or timezone.localdate()
-    new_from = start_of(today - timedelta(days=NEW_MEMBER_UNTIL_DAYS) + timedelta(days=1))
-    new_until = start_of(today - timedelta(days=NEW_MEMBER_FROM_DAYS) + timedelta(days=1))
-    inactive_since = months_before(today, INACTIVE_MONTHS)
-    year_ago = months_before(today, RECIPROCITY_MONTHS)
 
-    new_without_exchange = list(
+def _new_without_exchange(time_bank: TimeBank, today: date) -> QuerySet[Membership]:
+    w = _windows(today)
+    return (
         _members(time_bank)
-        .filter(decided_at__gte=new_from, decided_at__lt=new_until)
+        .filter(decided_at__gte=w["new_from"], decided_at__lt=w["new_until"])
         .filter(~_helped())
     )
-    inactive = list(
+
+
+def _inactive(time_bank: TimeBank, today: date) -> QuerySet[Membership]:
+    since = _windows(today)["inactive_since"]
+    return (
         _members(time_bank)
-        .filter(decided_at__lt=start_of(inactive_since))
-        .filter(~_helped(since=inactive_since))
+        .filter(decided_at__lt=start_of(since))  # type: ignore[arg-type]
+        .filter(~_helped(since=since))  # type: ignore[arg-type]
     )
 
+
+def _one_sided(time_bank: TimeBank, today: date) -> QuerySet[Account]:
+    """Member accounts annotated with ``given`` and ``received`` (negative) minutes of completed
+    help dated in the last twelve months, those who only gave or only received."""
     recent_help = Q(
-        entries__journal__effective_date__gte=year_ago,
+        entries__journal__effective_date__gte=_windows(today)["year_ago"],
         entries__journal__exchange__state=State.COMPLETED,
         entries__journal__exchange__kind__in=HELP,
     )
-    one_sided = (
+    return (
         Account.objects.filter(
             time_bank=time_bank,
             kind=AccountKind.MEMBER,
@@ -186,15 +206,14 @@ def follow_ups(*, time_bank: TimeBank, today: date | None = None) -> FollowUps:
             ),
         )
         .filter(Q(given__gt=0, received=0) | Q(given=0, received__lt=0))
+        .annotate(received_hours=-F("received"))
         .select_related("person")
         .order_by("person__display_name", "pk")
     )
-    only_gave, only_received = [], []
-    for account in one_sided:
-        account.received = abs(account.received)
-        (only_gave if account.given else only_received).append(account)
 
-    past_limit = list(
+
+def _past_limit(time_bank: TimeBank, today: date) -> QuerySet[Account]:
+    return (
         Account.objects.filter(time_bank=time_bank)
         .exclude(kind=AccountKind.POT)
         .filter(
@@ -205,13 +224,140 @@ def follow_ups(*, time_bank: TimeBank, today: date | None = None) -> FollowUps:
         .select_related("person", "organisation")
         .order_by("posted_minutes", "pk")
     )
+
+
+def follow_ups(*, time_bank: TimeBank, today: date | None = None) -> FollowUps:
+    """The follow-up lists of ``time_bank`` as of ``today``, in full (for the weekly digest).
+    Four queries.
+
+    1. New members, approved 30 to 60 days ago, with no exchange.
+    2. Members of at least six months with no exchange dated in the last six months.
+    3. Members who only gave, or only received, in completed exchanges dated in the last
+       twelve months.
+    4. Accounts (members and organisations) whose posted balance is below their limit, or the
+       bank's limit where the account has none (the "flag" rule).
+    """
+    today = today or timezone.localdate()
+    only_gave, only_received = [], []
+    for account in _one_sided(time_bank, today):
+        account.received = abs(account.received)
+        (only_gave if account.given else only_received).append(account)
     return FollowUps(
-        new_without_exchange=new_without_exchange,
-        inactive=inactive,
+        new_without_exchange=list(_new_without_exchange(time_bank, today)),
+        inactive=list(_inactive(time_bank, today)),
         only_gave=only_gave,
         only_received=only_received,
-        past_limit=past_limit,
+        past_limit=list(_past_limit(time_bank, today)),
     )
+
+
+# --- One list at a time: the desk's counts and first few, and the full list pages ------------------
+
+# The follow-up lists by the name in their page's address, with their headings.
+LISTS: dict[str, str] = {
+    "new": gettext_lazy("New, with no exchange after a month"),
+    "inactive": gettext_lazy("No exchange for six months"),
+    "only-gave": gettext_lazy("Only gave help this year"),
+    "only-received": gettext_lazy("Only received help this year"),
+    "past-limit": gettext_lazy("Past their limit"),
+}
+# How many of each list the broker's desk shows (the rest are on the list's own page).
+DESK_FIRST = 5
+
+
+def _only_one_way(time_bank: TimeBank, today: date, *, gave: bool) -> QuerySet[Account]:
+    """Member accounts with completed help dated in the last twelve months in one direction
+    only (``gave``: given, never received), by name, each with ``given`` or ``received_hours``.
+    The same rows as ``_one_sided``, but by ``EXISTS`` per account rather than grouping every
+    entry of the year, so a page of it (``LIMIT``) stops once it has its rows."""
+    year_ago = _windows(today)["year_ago"]
+    help_entries = Entry.objects.filter(
+        account_id=OuterRef("pk"),
+        # Redundant with the date of help (help is recorded, and posted, on or after the day it
+        # happened), but it keeps the probe to the account's last year on its index.
+        posted_at__gte=start_of(year_ago),  # type: ignore[arg-type]
+        journal__effective_date__gte=year_ago,
+        journal__exchange__state=State.COMPLETED,
+        journal__exchange__kind__in=HELP,
+    )
+    given = help_entries.filter(amount_minutes__gt=0)
+    received = help_entries.filter(amount_minutes__lt=0)
+    wanted, unwanted = (given, received) if gave else (received, given)
+    total = Subquery(
+        wanted.order_by()
+        .values("account_id")
+        .annotate(total=Func(Sum("amount_minutes"), function="ABS"))
+        .values("total")
+    )
+    return (
+        Account.objects.filter(
+            time_bank=time_bank,
+            kind=AccountKind.MEMBER,
+            person_id__in=_members(time_bank).values("person_id"),
+        )
+        .filter(Exists(wanted), ~Exists(unwanted))
+        .annotate(**{"given" if gave else "received_hours": total})
+        .select_related("person")
+        .order_by("person__display_name", "pk")
+    )
+
+
+def follow_up_list(which: str, *, time_bank: TimeBank, today: date | None = None) -> QuerySet:
+    """One follow-up list (a name in ``LISTS``), in full and in its order, as a query to page
+    through. Rows as in ``FollowUps``; ``received_hours`` is the positive ``received``."""
+    today = today or timezone.localdate()
+    if which == "new":
+        return _new_without_exchange(time_bank, today)
+    if which == "inactive":
+        return _inactive(time_bank, today)
+    if which == "only-gave":
+        return _only_one_way(time_bank, today, gave=True)
+    if which == "only-received":
+        return _only_one_way(time_bank, today, gave=False)
+    if which == "past-limit":
+        return _past_limit(time_bank, today)
+    raise KeyError(which)
+
+
+# Lists whose size the desk shows: cheap to count (a window of days, or the accounts table).
+# Counting the others means checking every member's history (a few hundred milliseconds in a
+# bank of 10,000), so the desk shows their first few and the count is on the list's page.
+COUNTED_ON_DESK = {"new", "past-limit"}
+
+
+@dataclass(frozen=True)
+class FollowUpSummary:
+    """One follow-up list on the desk: its first few rows, whether there are more, and its
+    exact size where it is cheap to count (``None`` otherwise)."""
+
+    which: str
+    title: str
+    first: list
+    more: bool
+    total: int | None
+
+
+def follow_up_summaries(
+    *, time_bank: TimeBank, today: date | None = None, first: int = DESK_FIRST
+) -> list[FollowUpSummary]:
+    """The first ``first`` rows of each follow-up list (one query each, which stops once it
+    has them), and the size of the lists in ``COUNTED_ON_DESK`` (one more query each), so the
+    desk stays the same size and cost however many members a list holds. Seven queries."""
+    today = today or timezone.localdate()
+    summaries = []
+    for which, title in LISTS.items():
+        rows = follow_up_list(which, time_bank=time_bank, today=today)
+        found = list(rows[: first + 1])
+        summaries.append(
+            FollowUpSummary(
+                which=which,
+                title=str(title),
+                first=found[:first],
+                more=len(found) > first,
+                total=rows.count() if which in COUNTED_ON_DESK else None,
+            )
+        )
+    return summaries
 
 
 # --- Who is due a reminder (also read by the digest, for offline members) --------------------------

@@ -3,15 +3,17 @@ from __future__ import annotations
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
-from members.access import person_for
+from members.access import get_bank_for_broker, person_for
 
 from . import services
+from .followups import LISTS, follow_up_list
 from .models import EmailPreference, Kind
 
 
@@ -45,3 +47,22 @@ def preferences(request: HttpRequest) -> HttpResponse:
         messages.success(request, _("Your email choices are saved."))
         return redirect("email-preferences")
     return render(request, "reminders/preferences.html", {"form": form})
+
+
+# Rows on one page of a full follow-up list.
+FOLLOW_UP_PAGE = 50
+
+
+@login_required
+def follow_up_page(request: HttpRequest, slug: str, which: str) -> HttpResponse:
+    """One follow-up list in full, a page at a time (the desk shows the first few)."""
+    bank, _broker = get_bank_for_broker(request.user, slug)
+    if which not in LISTS:
+        raise Http404(_("No such follow-up list."))
+    rows = follow_up_list(which, time_bank=bank)
+    page = Paginator(rows, FOLLOW_UP_PAGE).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "reminders/followup_list.html",
+        {"bank": bank, "which": which, "title": LISTS[which], "page": page},
+    )

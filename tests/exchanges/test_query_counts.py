@@ -14,8 +14,10 @@ from members.models import ApprovalRule
 from tests.base import CastTestCase
 
 PAGES = {"dashboard": "alice", "statement": "alice", "desk": "brenda"}
-# Pinned: a change that adds a query per row (or per page) shows up here.
-PINNED = {"dashboard": 11, "statement": 11, "desk": 15}
+# Pinned: a change that adds a query per row (or per page) shows up here. The desk makes one
+# query per follow-up list for its first few rows (five lists) and one more for the size of
+# each of the two cheap ones; the dashboard two for the hour totals (one-to-one and group help).
+PINNED = {"dashboard": 12, "statement": 11, "desk": 18}
 
 
 class QueryCountsDoNotGrow(CastTestCase):

@@ -47,8 +47,8 @@ ROLES = ["anon", "dora", "bob", "alice", "brenda", "ada", "cora", "hugo"]
 # name: (arguments, statuses for GET, statuses for POST), statuses by role in the order of ROLES.
 # Arguments name objects made in setUpTestData: slug, exchange, listing, request, capability,
 # application, person (bob), offline (olive), check (a safeguarding check on bob), token (bob's
-# unsubscribe token), kind, month, export (a worker-built commissioner report cora asked for,
-# still queued).
+# unsubscribe token), kind, month, followup (a list name), export (a worker-built commissioner
+# report cora asked for, still queued).
 # POSTs send a reason (web) or the body in API_BODIES, so the check reaches past validation.
 # fmt: off
 MATRIX: dict[str, tuple[tuple[str, ...], str, str]] = {
@@ -90,6 +90,7 @@ MATRIX: dict[str, tuple[tuple[str, ...], str, str]] = {
     "grant": (("slug",), "302 403 403 403 200 200 403 403", "302 403 403 403 200 200 403 403"),
     "statement": (("slug",), "302 403 200 200 200 200 403 403", "302 403 200 200 200 200 403 403"),
     "desk": (("slug",), "302 403 403 403 200 200 403 403", "302 403 403 403 200 200 403 403"),
+    "follow-up-list": (("slug", "followup"), "302 403 403 403 200 200 403 403", "302 403 403 403 200 200 403 403"),
     "exchange": (("exchange",), "302 404 200 200 200 200 404 404", "302 404 200 200 200 200 404 404"),
     "confirm-exchange": (("exchange",), "302 404 200 200 200 200 404 404", "302 404 302 403 403 403 404 404"),
     "approve-exchange": (("exchange",), "302 404 200 200 200 200 404 404", "302 404 403 403 302 302 404 404"),
@@ -245,6 +246,7 @@ class PermissionMatrix(CastTestCase):
             "check": self.check.pk,
             "token": self.token,
             "kind": "log_hours",
+            "followup": "inactive",
             "month": (timezone.localdate().replace(day=1) - timedelta(days=1)).strftime("%Y-%m"),
             "export": self.export.token,
         }

@@ -1,0 +1,149 @@
+"""The statement shows a page of lines at a time (keyset on the account's entries), with
+links to the earlier and later lines that work without JavaScript; every page's running
+balance is right, each page costs the same queries, and the CSV still has the whole period."""
+
+import csv
+import html
+import io
+import re
+from datetime import timedelta
+from unittest import mock
+
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from django.utils import timezone
+
+from exchanges import services
+from ledger import services as ledger
+from members.models import ApprovalRule
+from tests.base import CastTestCase
+
+PAGE = 5
+LINES = 12
+
+
+class StatementPaging(CastTestCase):
+    @classmethod
+    def setUpTestData(cls) -> None:
+        super().setUpTestData()
+        cls.riverside.approval_rule = ApprovalRule.NONE
+        cls.riverside.save()
+        cls.alice_account = ledger.open_account(time_bank=cls.riverside, person=cls.alice)
+        cls.bob_account = ledger.open_account(time_bank=cls.riverside, person=cls.bob)
+        for n in range(LINES):
+            # Alice gives more than she receives, so the balance moves both ways.
+            giver, receiver = (
+                (cls.bob_account, cls.alice_account)
+                if n % 3 == 2
+                else (cls.alice_account, cls.bob_account)
+            )
+            services.record_exchange(
+                recorded_by=cls.brenda,
+                giver=giver,
+                receiver=receiver,
+                minutes=15 * (n + 1),
+                details=services.Details(
+                    effective_date=timezone.localdate() - timedelta(days=LINES - n),
+                    description=f"Help {n:02d}",
+                ),
+            )
+
+    def setUp(self) -> None:
+        self.client.force_login(self.alice.user)
+        patcher = mock.patch("exchanges.views.STATEMENT_PAGE", PAGE)
+        patcher.start()
+        self.addCleanup(patcher.stop)
+
+    def get(self, query: str = ""):
+        url = reverse("statement", args=["riverside"]) + query
+        with CaptureQueriesContext(connection) as queries:
+            response = self.client.get(url)
+        self.assertEqual(response.status_code, 200)
+        response.query_count = len(queries)
+        return response
+
+    def link(self, response, rel: str) -> str | None:
+        found = re.search(rf'href="(\?[^"]*)" rel="{rel}"', response.content.decode())
+        return html.unescape(found.group(1)) if found else None
+
+    def descriptions(self, response) -> list[str]:
+        return [line.journal.description for line in response.context["page"]]
+
+    def test_next_and_previous_links_walk_every_line_once_with_the_right_balances(self):
+        first = self.get()
+        self.assertEqual(self.descriptions(first), [f"Help {n:02d}" for n in range(PAGE)])
+        self.assertContains(first, "Opening balance")
+        self.assertNotContains(first, "Closing balance")
+        self.assertContains(first, "Carried forward")
+        self.assertIsNone(self.link(first, "prev"))
+
+        second = self.get(self.link(first, "next"))
+        self.assertEqual(
+            self.descriptions(second), [f"Help {n:02d}" for n in range(PAGE, 2 * PAGE)]
+        )
+        self.assertContains(second, "Brought forward")
+        self.assertEqual(second.context["brought_forward"], first.context["carried_forward"])
+
+        third = self.get(self.link(second, "next"))
+        self.assertEqual(
+            self.descriptions(third), [f"Help {n:02d}" for n in range(2 * PAGE, LINES)]
+        )
+        self.assertIsNone(self.link(third, "next"))
+        self.assertContains(third, "Closing balance")
+        self.assertEqual(third.context["carried_forward"], third.context["closing"])
+        self.assertEqual(third.context["closing"], self.alice_account_balance())
+
+        # Each page's balances follow on from the line before, from the opening balance.
+        balance = first.context["opening"]
+        for page in (first, second, third):
+            for line in page.context["page"]:
+                balance += line.amount_minutes
+                self.assertEqual(line.balance_after, balance)
+
+        # Back from the last page gives the middle page again; and so on to the first.
+        back = self.get(self.link(third, "prev"))
+        self.assertEqual(self.descriptions(back), self.descriptions(second))
+        self.assertEqual(back.context["brought_forward"], second.context["brought_forward"])
+        first_again = self.get(self.link(back, "prev"))
+        self.assertEqual(self.descriptions(first_again), self.descriptions(first))
+        self.assertIsNone(self.link(first_again, "prev"))
+        self.assertContains(first_again, "Opening balance")
+
+        # Every page costs the same queries, however far into the history.
+        self.assertEqual(
+            {p.query_count for p in (first, second, third, back, first_again)},
+            {first.query_count},
+        )
+
+    def alice_account_balance(self) -> int:
+        return ledger.balance(account=self.alice_account).posted
+
+    def test_the_balance_on_a_later_page_matches_the_whole_period_csv(self):
+        second = self.get(self.link(self.get(), "next"))
+        rows = list(csv.DictReader(io.StringIO(self.get("?format=csv").content.decode("utf-8"))))
+        lines = rows[1:-1]  # between the opening and closing balance rows
+        self.assertEqual(len(lines), LINES)
+        by_description = {row["description"]: int(row["balance_minutes"]) for row in lines}
+        for line in second.context["page"]:
+            self.assertEqual(by_description[line.journal.description], line.balance_after)
+
+    def test_the_links_keep_the_period_and_account(self):
+        first = self.get("?start=2000-01-01")
+        self.assertIn("start=2000-01-01", self.link(first, "next"))
+        self.assertIn(f"account={self.alice_account.pk}", self.link(first, "next"))
+
+    def test_a_broken_page_link_is_a_clear_400(self):
+        for query in ("?after=abc", "?before=-1", "?after=1e9", "?before=" + "9" * 30):
+            with self.subTest(query=query):
+                response = self.client.get(reverse("statement", args=["riverside"]) + query)
+                self.assertEqual(response.status_code, 400)
+                self.assertIn(b"statement page link is not valid", response.content)
+
+    def test_a_period_with_no_lines_has_no_paging(self):
+        response = self.get("?start=2000-01-01&end=2000-12-31")
+        self.assertEqual(list(response.context["page"]), [])
+        self.assertIsNone(self.link(response, "next"))
+        self.assertIsNone(self.link(response, "prev"))
+        self.assertContains(response, "Opening balance")
+        self.assertContains(response, "Closing balance")
