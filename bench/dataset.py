@@ -573,6 +573,10 @@ def ensure(
     found = existing_shape(db) if reuse else None
     if found is not None and {k: found[k] for k in wanted} == wanted:
         setup_django("timebank.settings", db)
+        from django.core.management import call_command
+
+        # Migrations added since the build (columns, tables) apply to the kept data.
+        call_command("migrate", verbosity=0)
         print(f"reusing {db}: {json.dumps(found)}")
         return found
     if reuse:
