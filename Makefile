@@ -59,11 +59,13 @@ e2e: install
 	$(BIN)/pytest e2e -m e2e -p no:cacheprovider
 	@echo "Screenshots: $(CURDIR)/e2e-artifacts/screenshots"
 
-# The ledger benchmark's short mode: correctness only (invariants, duplicates), never speed.
+# The benchmarks' short modes: correctness only (ledger invariants and duplicates; the
+# commissioner report equal to hand-written SQL), never speed.
 # django-hordak is a comparison baseline in the bench extra, never a runtime dependency.
 bench-short: install
 	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev,bench]'
 	$(BIN)/python bench/ledger_bench.py --short
+	$(BIN)/python bench/commissioner_report.py --short
 
 # Production processes (docker-compose.yml runs these).
 migrate:
