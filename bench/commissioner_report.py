@@ -137,8 +137,8 @@ SELECT
       percentile_cont(0.5) WITHIN GROUP (ORDER BY greatest(first - day, 0))
           FILTER (WHERE first IS NOT NULL),
       count(*) FILTER (WHERE first IS NOT NULL),
-      -- reports.services.add_months: the first day of the month six months on.
-      count(*) FILTER (WHERE first <= date_trunc('month', day) + interval '6 months'),
+      -- Six calendar months on, clamped to a shorter month's end (members.services.add_months).
+      count(*) FILTER (WHERE first <= day + interval '6 months'),
       count(*))
      FROM firsts),
   (SELECT json_build_array(

@@ -68,6 +68,7 @@ from exchanges.models import CoProduction, Exchange, Kind, State
 from ledger.models import Account, AccountKind, Entry
 from members.access import person_for
 from members.models import TRADING_ROLES, AgeBand, Gender, Membership, Status, TimeBank, YesNo
+from members.services import add_months as add_calendar_months
 
 from .models import MonthlyReport, ReportDownload, ReportState, ValueRate
 from .services import add_months, first_of
@@ -623,7 +624,7 @@ def _first_exchanges(ids: list[int], start_at: datetime, end_at: datetime, t: in
     retained = sum(
         1
         for decided, first in pairs
-        if first is not None and first <= add_months(timezone.localtime(decided).date(), 6)
+        if first is not None and first <= add_calendar_months(timezone.localtime(decided).date(), 6)
     )
     median: Cell = (
         None

@@ -186,3 +186,30 @@ class SmallNumbersOfJoinersAndLeavers(JoinersAndLeavers, TestCase):
         self.assertEqual(summary.value("retention_6_months_share"), SUPPRESSED)
         self.assertEqual(str(summary.value("median_days_to_first_exchange")), "20.0")
         self.assertEqual(summary.value("members_left"), 2)
+
+
+@override_settings(REPORT_SUPPRESSION_THRESHOLD=1)
+class SixMonthsAreSixCalendarMonths(Cast, TestCase):
+    """Approved on 20 December 2025, a first exchange on 10 June 2026 is within six months
+    (until 20 June), though it is after the first of the sixth month."""
+
+    @classmethod
+    def setUpTestData(cls) -> None:
+        with frozen():
+            cls.build_cast()
+            person = make_member(cls.riverside, "Nell Newcomer")
+            Membership.objects.filter(person=person).update(decided_at=at(date(2025, 12, 20)))
+            exchanges.record_exchange(
+                recorded_by=cls.brenda,
+                giver=ledger.open_account(time_bank=cls.riverside, person=cls.bob),
+                receiver=ledger.open_account(time_bank=cls.riverside, person=person),
+                minutes=60,
+                details=exchanges.Details(effective_date=date(2026, 6, 10), description="Help"),
+            )
+
+    def test_a_first_exchange_five_and_a_half_months_on_counts(self):
+        with frozen():
+            report = commissioner_report(banks=[self.riverside], start=date(2025, 12, 1), end=END)
+        summary = {row[0]: row[1] for row in report.table("summary").rows}  # type: ignore[misc]
+        self.assertEqual(summary["new_members"], 1)
+        self.assertEqual(str(summary["retention_6_months_share"]), "1.0000")
