@@ -73,34 +73,24 @@ def request_export(
     """
     commissioning.check_period(start, end)
     commissioning._rates(end, low_rate, high_rate)
-    slugs = ",".join(bank.slug for bank in banks)
+    wanted = {
+        "user": user,
+        "bank_slugs": ",".join(bank.slug for bank in banks),
+        "start": start,
+        "end": end,
+        "format": format,
+        "table": table,
+        "low_rate": low_rate,
+        "high_rate": high_rate,
+    }
     pending = (
-        ReportExport.objects.filter(
-            user=user,
-            bank_slugs=slugs,
-            start=start,
-            end=end,
-            format=format,
-            table=table,
-            low_rate=low_rate,
-            high_rate=high_rate,
-            state__in=[ExportState.QUEUED, ExportState.BUILDING],
-        )
+        ReportExport.objects.filter(**wanted, state__in=[ExportState.QUEUED, ExportState.BUILDING])
         .order_by("-created_at")
         .first()
     )
     if pending is not None:
         return pending
-    export = ReportExport.objects.create(
-        user=user,
-        bank_slugs=slugs,
-        start=start,
-        end=end,
-        format=format,
-        table=table,
-        low_rate=low_rate,
-        high_rate=high_rate,
-    )
+    export = ReportExport.objects.create(**wanted)
     export.time_banks.set(banks)
     from . import tasks
 
