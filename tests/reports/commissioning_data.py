@@ -52,7 +52,10 @@ class KnownQuarter(Cast):
             cls.foodbank = make_organisation(bank, "Eastgate Food Bank")
             gp = ledger.open_account(time_bank=bank, organisation=cls.gp)
             fb = ledger.open_account(time_bank=bank, organisation=cls.foodbank)
-            gardening = Category.objects.get(slug="gardening")
+            # get_or_create: a TransactionTestCase flush may have removed the seeded categories.
+            gardening, _ = Category.objects.get_or_create(
+                slug="gardening", defaults={"name": "Gardening"}
+            )
 
             def help(giver, receiver, minutes, day):  # type: ignore[no-untyped-def]
                 return exchanges.record_exchange(
