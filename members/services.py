@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -857,6 +857,18 @@ def delete_safeguarding_check(*, record: SafeguardingRecord, by: Person) -> None
         _delete_check(locked, by=by, reason="deleted")
 
 
+def _past_retention(time_bank: TimeBank, today: datetime.date) -> QuerySet[SafeguardingRecord]:
+    """The bank's checks whose retention period has passed on ``today`` (the rule below)."""
+    cutoff = add_months(today, -time_bank.safeguarding_retention_months)
+    ended = Membership.objects.filter(time_bank=time_bank).filter(
+        Q(status=Status.LEFT, left_at__date__lte=cutoff)
+        | Q(status=Status.DECLINED, decided_at__date__lte=cutoff)
+    )
+    return SafeguardingRecord.objects.filter(time_bank=time_bank).filter(
+        Q(expires_on__lte=cutoff) | Q(person__in=ended.values("person"))
+    )
+
+
 def safeguarding_records_past_retention(
     *, today: datetime.date | None = None
 ) -> list[SafeguardingRecord]:
@@ -871,25 +883,26 @@ def safeguarding_records_past_retention(
     today = today or timezone.localdate()
     due: list[SafeguardingRecord] = []
     for bank in TimeBank.objects.order_by("pk"):
-        cutoff = add_months(today, -bank.safeguarding_retention_months)
-        ended = Membership.objects.filter(time_bank=bank).filter(
-            Q(status=Status.LEFT, left_at__date__lte=cutoff)
-            | Q(status=Status.DECLINED, decided_at__date__lte=cutoff)
-        )
-        due += SafeguardingRecord.objects.filter(time_bank=bank).filter(
-            Q(expires_on__lte=cutoff) | Q(person__in=ended.values("person"))
-        )
+        due += _past_retention(bank, today).select_related("time_bank")
     return due
 
 
 def delete_expired_safeguarding_records(*, today: datetime.date | None = None) -> int:
     """The retention job: delete every check past retention, each in its own transaction,
     audited as ``safeguarding.deleted`` by the system (no actor). Safe to run twice: a
-    check already deleted is skipped. Returns how many it deleted."""
+    check already deleted is skipped, and so is one renewed (or whose member came back)
+    since the list was made: the rule is checked again under the row's lock. Returns how
+    many it deleted."""
+    today = today or timezone.localdate()
     deleted = 0
     for record in safeguarding_records_past_retention(today=today):
         with transaction.atomic():
-            locked = SafeguardingRecord.objects.select_for_update().filter(pk=record.pk).first()
+            locked = (
+                _past_retention(record.time_bank, today)
+                .select_for_update(of=("self",))
+                .filter(pk=record.pk)
+                .first()
+            )
             if locked is None:
                 continue
             _delete_check(locked, by=None, reason="retention")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 from datetime import date, datetime
+from unittest import mock
 
 import time_machine
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -234,6 +235,20 @@ class Safeguarding(CastTestCase):
                 "reason": "retention",
             },
         )
+
+    def test_a_check_renewed_after_the_job_listed_it_is_kept(self):
+        lapsing = members.record_safeguarding_check(
+            membership=self.alice.memberships.get(),
+            by=self.ada,
+            check=check(check_type=CheckType.ID_CHECK, expires_on=date(2026, 2, 1)),
+        )
+        listed = members.safeguarding_records_past_retention(today=date(2026, 8, 1))
+        self.assertEqual(listed, [lapsing])
+        # The lead renews it while the job is between listing and deleting.
+        SafeguardingRecord.objects.filter(pk=lapsing.pk).update(expires_on=date(2029, 2, 1))
+        with mock.patch.object(members, "safeguarding_records_past_retention", return_value=listed):
+            self.assertEqual(members.delete_expired_safeguarding_records(today=date(2026, 8, 1)), 0)
+        self.assertTrue(SafeguardingRecord.objects.filter(pk=lapsing.pk).exists())
 
     def test_the_retention_job_deletes_checks_of_members_who_left_after_the_banks_period(self):
         self.riverside.safeguarding_retention_months = 3
