@@ -48,7 +48,7 @@ RECENT = 10
 def _id_param(request: HttpRequest, name: str) -> int:
     """A numeric id from the query string; anything else names nothing, so 404."""
     value = request.GET.get(name, "")
-    if not value.isdigit() or len(value) > 18:
+    if not (value.isascii() and value.isdigit()) or len(value) > 18:
         raise Http404(_("Nothing has that %(name)s.") % {"name": name})
     return int(value)
 
@@ -337,7 +337,7 @@ def _cursor(request: HttpRequest, name: str) -> int | None:
     value = request.GET.get(name, "")
     if not value:
         return None
-    if not value.isdigit() or len(value) > 18:
+    if not (value.isascii() and value.isdigit()) or len(value) > 18:
         raise ValidationError(name)
     return int(value)
 

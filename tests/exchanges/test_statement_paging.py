@@ -134,11 +134,20 @@ class StatementPaging(CastTestCase):
         self.assertIn(f"account={self.alice_account.pk}", self.link(first, "next"))
 
     def test_a_broken_page_link_is_a_clear_400(self):
-        for query in ("?after=abc", "?before=-1", "?after=1e9", "?before=" + "9" * 30):
+        # "²" and "٣" are digits to str.isdigit() but not to int() or the database.
+        for query in ("?after=abc", "?before=-1", "?after=1e9", "?before=" + "9" * 30, "?after=²"):
             with self.subTest(query=query):
                 response = self.client.get(reverse("statement", args=["riverside"]) + query)
                 self.assertEqual(response.status_code, 400)
                 self.assertIn(b"statement page link is not valid", response.content)
+
+    def test_an_account_that_is_no_number_names_nothing(self):
+        for value in ("abc", "²", "٣"):
+            with self.subTest(value=value):
+                response = self.client.get(
+                    reverse("statement", args=["riverside"]), {"account": value}
+                )
+                self.assertEqual(response.status_code, 404)
 
     def test_a_period_with_no_lines_has_no_paging(self):
         response = self.get("?start=2000-01-01&end=2000-12-31")
