@@ -19,17 +19,19 @@ class AccountAdapter(DefaultAccountAdapter):
 
         allauth raises ImproperlyConfigured, a 500, when X-Forwarded-For has fewer entries than
         the trusted proxies: a request that reached us past a proxy, or a count set too high.
-        Count it by the furthest address the header names instead, and log the mismatch.
+        Count it by the connection's own address instead (every entry of such a header may be
+        the client's own invention), and log the mismatch.
         """
         try:
             return super().get_client_ip(request)
         except ImproperlyConfigured:
-            forwarded = request.headers.get("x-forwarded-for", "")
             logger.warning(
-                "X-Forwarded-For has fewer entries than TRUSTED_PROXY_COUNT: %r", forwarded
+                "X-Forwarded-For has fewer entries than TRUSTED_PROXY_COUNT: %r",
+                request.headers.get("x-forwarded-for", ""),
             )
+            address = request.META.get("REMOTE_ADDR", "")
             try:
-                return str(ipaddress.ip_address(forwarded.split(",")[0].strip()))
+                return str(ipaddress.ip_address(address))
             except ValueError:
                 raise PermissionDenied(
                     _("We could not tell where this request came from.")

@@ -64,17 +64,11 @@ class FailedSignInsBehindAProxy(CastTestCase):
         self.assertContains(refused, TOO_MANY)
 
     @override_settings(ALLAUTH_TRUSTED_PROXY_COUNT=2)
-    def test_a_header_shorter_than_the_proxy_count_is_counted_not_a_server_error(self):
+    def test_a_header_shorter_than_the_proxy_count_is_counted_by_the_connection(self):
         # One entry where two proxies were expected: the request skipped a proxy (or the count
-        # is set too high). allauth alone fails the page; here it counts the entry given.
+        # is set too high). allauth alone fails the page with a 500; here it is counted by the
+        # connection's address, so writing a new entry each time evades nothing.
         self.fail_from("203.0.113.7")
-        refused = self.sign_in("bob.baker@example.org", PASSWORD, "203.0.113.7")
+        refused = self.sign_in("bob.baker@example.org", PASSWORD, "198.51.100.20")
         self.assertContains(refused, TOO_MANY)
-        other = self.sign_in("bob.baker@example.org", PASSWORD, "198.51.100.20")
-        self.assertEqual(other.status_code, 302)
-
-    @override_settings(ALLAUTH_TRUSTED_PROXY_COUNT=2)
-    def test_a_short_header_that_is_no_address_is_refused_plainly(self):
-        response = self.sign_in("bob.baker@example.org", PASSWORD, "not-an-address")
-        self.assertEqual(response.status_code, 403)
         self.assertNotIn("_auth_user_id", self.client.session)
