@@ -148,7 +148,7 @@ class TimeBank(models.Model):
         _("offers and requests last (months)"), default=3
     )
     # Safeguarding checks are kept this long after the check lapses or the member leaves
-    # (see SafeguardingRecord.retention_start); DBS guidance suggests about 6 months.
+    # (members.services.safeguarding_records_past_retention); DBS guidance: about 6 months.
     safeguarding_retention_months = models.PositiveSmallIntegerField(
         _("keep safeguarding checks for (months) after they lapse or the member leaves"),
         default=6,
