@@ -294,9 +294,12 @@ def _members(bank_ids: list[int]) -> QuerySet[Membership]:
     return Membership.objects.filter(time_bank_id__in=bank_ids, role__in=TRADING_ROLES)
 
 
-def _rates(end: date, low: int | None, high: int | None) -> tuple[ValueRate | None, ...]:
-    """The low and high rates: those asked for, else the lowest and highest in force at
-    ``end``. One query."""
+def rates_for(end: date, low: int | None, high: int | None) -> tuple[ValueRate | None, ...]:
+    """The low and high value rates of a report ending on ``end``: the rates numbered ``low``
+    and ``high`` (``ValueRate`` primary keys) if given, else the lowest and highest in force at
+    ``end`` (``None, None`` when there is no rate). ValueError, with a message for the
+    requester, if a rate asked for is not in force at ``end``. One query. Used by the report
+    and to check an export's request before it is queued."""
     rates = list(
         ValueRate.objects.filter(Q(effective_from__isnull=True) | Q(effective_from__lte=end))
     )
@@ -377,7 +380,7 @@ def commissioner_report(
     report.tables.append(
         Table(
             "summary",
-            "Summary",
+            gettext("Summary"),
             ["measure", "value"],
             [
                 ["hours_exchanged", hours_cell],
@@ -537,7 +540,7 @@ def commissioner_report(
     )
 
     # 5. Equivalent value, low and high.
-    low, high = _rates(end, low_rate, high_rate)
+    low, high = rates_for(end, low_rate, high_rate)
     report.tables.append(
         Table(
             "equivalent_value",
@@ -1214,15 +1217,30 @@ def _show_closed_months(report: Report, ids: list[int], t: int) -> None:
     report.tables.append(_revisions_table(ids, snapshots, t))
 
 
+def _revision_counts(figures: dict[str, Any]) -> dict[str, int]:
+    """The count behind each measure of the revisions table: its own number, or for hours
+    the number of exchanges (or movements) they are the hours of."""
+    counts = {key: figures[key] for key in (*ADDITIVE, *DISTINCT, *AT_END)}
+    counts["active_members"] = figures["active_individuals"] + figures["active_organisations"]
+    counts["hours_exchanged"] = figures["exchanges"]
+    for line, _stem in MOVEMENTS:
+        counts[f"{line}_hours"] = figures[line]
+    return counts
+
+
 def _revisions_table(ids: list[int], snapshots: dict[date, dict[str, Any]], t: int) -> Table:
     """Each closed month's headline figures whose value today differs from its snapshot:
     month, measure, as snapshotted, today, difference (a suppressed cell hides the
-    difference too). ``month_figures`` per month: a fixed number of queries per month."""
+    difference too). A change of fewer than ``t`` (in the count behind the measure) hides
+    today's value and the difference, which would otherwise publish a small number and
+    pinpoint a late change; as reported stays, as it was published. ``month_figures`` per
+    month: a fixed number of queries per month."""
     rows: list[list[Cell]] = []
     for month, said in sorted(snapshots.items()):
         end = add_months(month, 1) - timedelta(days=1)
         now = month_figures(ids, month, end)
         was_cells, now_cells = _headline_cells(said, t), _headline_cells(now, t)
+        was_counts, now_counts = _revision_counts(said), _revision_counts(now)
         lines = [(key, was_cells[key], now_cells[key]) for key in was_cells]
         for line, stem in MOVEMENTS:
             was = _count_and_hours(line, said[line], said[f"{stem}_minutes"], t)
@@ -1232,6 +1250,11 @@ def _revisions_table(ids: list[int], snapshots: dict[date, dict[str, Any]], t: i
         for measure, was, is_ in lines:
             if was == is_:
                 continue
+            # At least one change lies behind a row even when the counts net to nothing (an
+            # exchange reversed and another recorded changes the hours only).
+            change = max(abs(now_counts[measure] - was_counts[measure]), 1)
+            if _small(change, t):
+                is_ = SUPPRESSED
             difference: Cell = SUPPRESSED
             if isinstance(was, int | Decimal) and isinstance(is_, int | Decimal):
                 difference = is_ - was
@@ -1267,7 +1290,10 @@ CLOSED_MONTH_DEFINITIONS = [
             "For each closed month in the period, every headline figure whose value today differs "
             "from the one reported: an exchange recorded late but dated in the month, help in the "
             "month reversed later, a member who left or was approved with an earlier date. "
-            "difference = today - as_reported. Suppressed when either value is."
+            "difference = today - as_reported. Suppressed when either value is. When fewer "
+            "changes than the suppression threshold lie behind a figure (for hours, fewer "
+            "exchanges or movements), today and the difference are both suppressed and only "
+            "the fact of a revision is shown, so a small change cannot be read or worked out."
         ),
     ),
 ]

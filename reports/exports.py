@@ -72,7 +72,7 @@ def request_export(
     request made again while the first is still waiting or being built returns that one.
     """
     commissioning.check_period(start, end)
-    commissioning._rates(end, low_rate, high_rate)
+    commissioning.rates_for(end, low_rate, high_rate)
     wanted = {
         "user": user,
         "bank_slugs": ",".join(bank.slug for bank in banks),

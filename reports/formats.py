@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.contrib.staticfiles import finders
 from django.template.loader import render_to_string
+from django.utils.translation import gettext
 from openpyxl import Workbook
 from openpyxl.styles import Font
 
@@ -70,9 +71,15 @@ def to_xlsx(report: Report) -> bytes:
     for cell in about[1]:
         cell.font = bold
     about.append(["time_banks", ", ".join(bank.name for bank in report.banks)])
-    about.append(["period", f"{report.start.isoformat()} to {report.end.isoformat()}"])
+    about.append(
+        [
+            "period",
+            gettext("%(start)s to %(end)s")
+            % {"start": report.start.isoformat(), "end": report.end.isoformat()},
+        ]
+    )
     about.append(["suppression_threshold", report.threshold])
-    about.append(["note", NO_CASH_VALUE])
+    about.append(["note", gettext(NO_CASH_VALUE)])
     for term, definition in report.definitions:
         about.append([term, definition])
     out = io.BytesIO()
@@ -86,7 +93,7 @@ def to_json(report: Report) -> dict[str, Any]:
         "start": report.start.isoformat(),
         "end": report.end.isoformat(),
         "suppression_threshold": report.threshold,
-        "note": NO_CASH_VALUE,
+        "note": gettext(NO_CASH_VALUE),
         "tables": [
             {
                 "name": table.name,
@@ -144,7 +151,7 @@ def to_pdf(report: Report) -> bytes:
             "bank": report.banks[0],
             "banks": report.banks,
             "report": report,
-            "no_cash_value": NO_CASH_VALUE,
+            "no_cash_value": gettext(NO_CASH_VALUE),
         },
     )
     return HTML(  # type: ignore[no-any-return]

@@ -16,6 +16,7 @@ from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import render
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
@@ -150,7 +151,7 @@ def _int_or_none(text: str | None) -> int | None:
     try:
         return int(text)
     except ValueError:
-        raise ValueError("A rate is chosen by its number.") from None
+        raise ValueError(_("A rate is chosen by its number.")) from None
 
 
 @dataclass
@@ -221,8 +222,8 @@ def commissioner_report(request: HttpRequest, slug: str) -> HttpResponse:
         "start": query.get("start", ""),
         "end": query.get("end", ""),
         "also": query.get("with", ""),
-        "presets": [("Last month", *month), ("Last quarter", *quarter)],
-        "no_cash_value": commissioning.NO_CASH_VALUE,
+        "presets": [(_("Last month"), *month), (_("Last quarter"), *quarter)],
+        "no_cash_value": _(commissioning.NO_CASH_VALUE),
     }
     return render(request, "reports/commissioner.html", context, status=400 if error else 200)
 
@@ -236,7 +237,7 @@ def _download(request: HttpRequest, slug: str, format: str) -> HttpResponse:
     if ask is None:
         return HttpResponseBadRequest(error)
     if format == "csv" and not TABLE_NAME.fullmatch(table):
-        raise Http404("No such table.")
+        raise Http404(_("No such table."))
     if exports.is_large(banks=len(banks), start=ask.start, end=ask.end):
         try:
             export = exports.request_export(
@@ -260,7 +261,7 @@ def _download(request: HttpRequest, slug: str, format: str) -> HttpResponse:
     except ValueError as error:
         return HttpResponseBadRequest(str(error))
     except KeyError:
-        raise Http404("No such table.") from None
+        raise Http404(_("No such table.")) from None
     commissioning.record_download(
         user=request.user,
         banks=report.banks,
@@ -314,11 +315,22 @@ def _export_page(
 @require_GET
 def commissioner_export(request: HttpRequest, token: uuid.UUID) -> HttpResponse:
     """The link emailed for a worker-built download: the file once it is ready (audited),
-    else a page saying where it is (410 once expired)."""
+    else a page saying where it is. 410 and the expired page once expired: marked so by the
+    daily clean-up, past ``exports.expires_at`` before the clean-up has run, or with its file
+    gone."""
     export, banks = get_export_for(request.user, token)
     if export.state != ExportState.READY:
         status = 410 if export.state == ExportState.EXPIRED else 200
         return _export_page(request, export, banks, status=status)
+    ends = exports.expires_at(export)
+    try:
+        if ends is not None and timezone.now() >= ends:
+            raise FileNotFoundError(export.file.name)
+        file = export.file.open("rb")
+    except OSError:
+        # Shown as expired (not saved: the clean-up marks the row and deletes the file).
+        export.state = ExportState.EXPIRED
+        return _export_page(request, export, banks, status=410)
     commissioning.record_download(
         user=request.user,
         banks=banks,
@@ -328,7 +340,7 @@ def commissioner_export(request: HttpRequest, token: uuid.UUID) -> HttpResponse:
         table=export.table,
     )
     return FileResponse(
-        export.file.open("rb"),
+        file,
         as_attachment=True,
         filename=formats.filename(
             export.slugs, export.start, export.end, export.format, export.table

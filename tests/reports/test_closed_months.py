@@ -125,13 +125,32 @@ class AClosedMonthThenLateChanges(KnownMonth, TestCase):
         self.assertEqual(
             revisions.rows,
             [
-                # 4 exchanges is under the threshold: neither their count nor hours are shown.
-                [self.m, "hours_exchanged", SUPPRESSED, Decimal("5.25"), SUPPRESSED],
-                [self.m, "exchanges", SUPPRESSED, 5, SUPPRESSED],
-                [self.m, "active_members", 5, 6, 1],
-                [self.m, "active_individuals", 5, 6, 1],
+                # 4 exchanges is under the threshold: neither their count nor hours are shown;
+                # one more exchange is a change under it, so today's figures are hidden too.
+                [self.m, "hours_exchanged", SUPPRESSED, SUPPRESSED, SUPPRESSED],
+                [self.m, "exchanges", SUPPRESSED, SUPPRESSED, SUPPRESSED],
+                # 5 and 6 are shown in their own right, but a difference of 1 is not.
+                [self.m, "active_members", 5, SUPPRESSED, SUPPRESSED],
+                [self.m, "active_individuals", 5, SUPPRESSED, SUPPRESSED],
             ],
         )
+
+    def test_a_change_under_the_threshold_hides_today_and_the_difference(self):
+        # At 2 every figure of the month shows, but each changed by one (one more exchange,
+        # one more active member): a difference of 1, or today beside as reported, would
+        # publish it. Only the fact of the revision remains.
+        revisions = self.report(self.m, month_end(self.m), threshold=2).table("revisions")
+        self.assertEqual(
+            revisions.rows,
+            [
+                [self.m, "hours_exchanged", Decimal("5.50"), SUPPRESSED, SUPPRESSED],
+                [self.m, "exchanges", 4, SUPPRESSED, SUPPRESSED],
+                [self.m, "active_members", 5, SUPPRESSED, SUPPRESSED],
+                [self.m, "active_individuals", 5, SUPPRESSED, SUPPRESSED],
+            ],
+        )
+        definition = dict(self.report(self.m, month_end(self.m), threshold=2).definitions)
+        self.assertIn("suppression threshold", definition["revisions"])
 
     def test_several_closed_months_add_up_their_snapshots(self):
         report = self.report(self.m, month_end(self.n))
@@ -161,10 +180,10 @@ class AClosedMonthThenLateChanges(KnownMonth, TestCase):
         self.assertEqual(
             tables["revisions"]["rows"],
             [
-                [self.m.isoformat(), "hours_exchanged", SUPPRESSED, "5.25", SUPPRESSED],
-                [self.m.isoformat(), "exchanges", SUPPRESSED, 5, SUPPRESSED],
-                [self.m.isoformat(), "active_members", 5, 6, 1],
-                [self.m.isoformat(), "active_individuals", 5, 6, 1],
+                [self.m.isoformat(), "hours_exchanged", SUPPRESSED, SUPPRESSED, SUPPRESSED],
+                [self.m.isoformat(), "exchanges", SUPPRESSED, SUPPRESSED, SUPPRESSED],
+                [self.m.isoformat(), "active_members", 5, SUPPRESSED, SUPPRESSED],
+                [self.m.isoformat(), "active_individuals", 5, SUPPRESSED, SUPPRESSED],
             ],
         )
         self.assertIn("revisions", [d["term"] for d in api["definitions"]])
@@ -174,7 +193,7 @@ class AClosedMonthThenLateChanges(KnownMonth, TestCase):
         )
         rows = list(csv.reader(io.StringIO(response.content.decode())))
         self.assertEqual(rows[0], ["month", "measure", "as_reported", "today", "difference"])
-        self.assertIn([self.m.isoformat(), "active_individuals", "5", "6", "1"], rows)
+        self.assertIn([self.m.isoformat(), "active_individuals", "5", SUPPRESSED, SUPPRESSED], rows)
         page = self.client.get(reverse("commissioner-report", args=["riverside"]), period)
         self.assertContains(page, "Revisions since the month was closed")
 

@@ -230,6 +230,24 @@ class LargeReports(KnownQuarter, TestCase):
         self.assertEqual(ReportExport.objects.get().state, ExportState.EXPIRED)
         self.assertContains(response, "This download has expired", status_code=410)
 
+    def test_the_link_stops_at_its_expiry_even_before_the_clean_up_runs(self):
+        self.ask("xlsx")
+        link = self.link()
+        with time_machine.travel(NOW + timedelta(days=8), tick=False):
+            response = self.client.get(link)
+        self.assertContains(response, "This download has expired", status_code=410)
+        # Marking the row and deleting the file stay the clean-up's job.
+        self.assertEqual(ReportExport.objects.get().state, ExportState.READY)
+        self.assertFalse(ReportDownload.objects.exists())
+
+    def test_a_ready_export_whose_file_is_gone_reads_as_expired(self):
+        self.ask("xlsx")
+        link = self.link()
+        default_storage.delete(ReportExport.objects.get().file.name)
+        response = self.client.get(link)
+        self.assertContains(response, "This download has expired", status_code=410)
+        self.assertFalse(ReportDownload.objects.exists())
+
     def test_the_clean_up_is_in_the_one_beat_schedule(self):
         entry = app.conf.beat_schedule["expire-report-exports-daily"]
         self.assertEqual(entry["task"], "reports.tasks.expire_report_exports")

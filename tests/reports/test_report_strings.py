@@ -1,0 +1,82 @@
+"""The commissioner report's own words go through gettext (the review of issue 6): the page's
+presets, its errors and the "no cash value" line, the XLSX and JSON renderings; and the rates
+check the exports share is a public function of ``reports.commissioning``."""
+
+from __future__ import annotations
+
+import io
+from datetime import date
+from pathlib import Path
+from unittest import mock
+
+from django.conf import settings
+from django.urls import reverse
+from openpyxl import load_workbook
+
+from reports import commissioning, formats
+from tests.base import CastTestCase
+from tests.test_i18n import unextractable_calls, untranslated_messages
+
+
+def marked(message: str) -> str:
+    return f"<<{message}>>"
+
+
+class TheReportCodeMarksItsMessages(CastTestCase):
+    def test_views_and_formats_pass_the_source_check(self) -> None:
+        # Left out of tests/test_i18n.py (NOT_YET) while they were being rewritten.
+        for name in ("reports/views.py", "reports/formats.py"):
+            source = (Path(settings.BASE_DIR) / name).read_text()
+            with self.subTest(file=name):
+                self.assertEqual(untranslated_messages(source), [])
+                self.assertEqual(unextractable_calls(source), [])
+
+    def test_the_page_translates_its_presets_and_the_no_cash_value_line(self) -> None:
+        self.client.force_login(self.cora.user)
+        with mock.patch("reports.views._", marked):
+            response = self.client.get(reverse("commissioner-report", args=["riverside"]))
+        self.assertEqual(response.status_code, 200)
+        for message in ("Last month", "Last quarter", commissioning.NO_CASH_VALUE):
+            with self.subTest(message=message):
+                self.assertContains(response, f"&lt;&lt;{message}&gt;&gt;")
+
+    def test_a_rate_that_is_not_a_number_is_refused_in_the_persons_language(self) -> None:
+        self.client.force_login(self.cora.user)
+        with mock.patch("reports.views._", marked):
+            response = self.client.get(
+                reverse("commissioner-report-csv", args=["riverside"]), {"low": "cheap"}
+            )
+        self.assertEqual(response.status_code, 400)
+        self.assertEqual(response.content.decode(), "<<A rate is chosen by its number.>>")
+
+    def test_the_workbook_and_json_translate_the_period_and_the_note(self) -> None:
+        report = commissioning.commissioner_report(
+            banks=[self.riverside], start=date(2026, 4, 1), end=date(2026, 4, 30)
+        )
+        with mock.patch("reports.formats.gettext", marked):
+            book = load_workbook(io.BytesIO(formats.to_xlsx(report)))
+            data = formats.to_json(report)
+        about = {row[0]: row[1] for row in book["about_these_figures"].iter_rows(values_only=True)}
+        self.assertEqual(
+            about["period"],
+            "<<2026-04-01 to 2026-04-30>>",
+        )
+        self.assertEqual(about["note"], marked(commissioning.NO_CASH_VALUE))
+        self.assertEqual(data["note"], marked(commissioning.NO_CASH_VALUE))
+
+    def test_the_summary_table_has_a_translated_title(self) -> None:
+        with mock.patch("reports.commissioning.gettext", marked):
+            report = commissioning.commissioner_report(
+                banks=[self.riverside], start=date(2026, 4, 1), end=date(2026, 4, 30)
+            )
+        self.assertEqual(report.table("summary").title, "<<Summary>>")
+
+
+class TheRatesCheckIsPublic(CastTestCase):
+    def test_rates_for_is_documented_and_refuses_a_rate_not_in_force(self) -> None:
+        self.assertFalse(hasattr(commissioning, "_rates"))
+        self.assertIn("ValueError", commissioning.rates_for.__doc__ or "")
+        with self.assertRaisesMessage(
+            ValueError, "That rate is not in force at the end of the period."
+        ):
+            commissioning.rates_for(date(2026, 4, 30), 999999, None)
