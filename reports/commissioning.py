@@ -408,11 +408,21 @@ def commissioner_report(
     # 1. Help: exchanges (and group sessions) by date; hours, people and givers from entries.
     # The period's accounts, the 12 months' reciprocity and the trend's active accounts come
     # from one pass over the window's legs (``account_figures``).
-    done = help_exchanges(ids, start, end).aggregate(
-        exchanges=Count("pk"),
-        sessions=Count("pk", filter=Q(kind=Kind.GROUP)),
-        minutes=Sum("minutes"),
+    # The period's help by co-production kind (section 4); its totals are the exchanges, group
+    # sessions and minutes of the period.
+    by_kind = list(
+        help_exchanges(ids, start, end)
+        .order_by()
+        .values("coproduction")
+        .annotate(
+            exchanges=Count("pk"),
+            sessions=Count("pk", filter=Q(kind=Kind.GROUP)),
+            minutes=Sum("minutes"),
+        )
     )
+    done = {
+        key: sum(row[key] or 0 for row in by_kind) for key in ("exchanges", "sessions", "minutes")
+    }
     trend_months = _trend_months(end)
     people = account_figures(ids, start, end, trend_months)
     minutes = people["minutes"] or 0
@@ -556,13 +566,7 @@ def commissioner_report(
             t,
         )
     )
-    kinds = {
-        row["coproduction"]: row
-        for row in help_exchanges(ids, start, end)
-        .order_by()
-        .values("coproduction")
-        .annotate(exchanges=Count("pk"), minutes=Sum("minutes"))
-    }
+    kinds = {row["coproduction"]: row for row in by_kind}
     report.tables.append(
         _breakdown(
             "coproduction",
