@@ -198,9 +198,9 @@ class AClosedMonthThenLateChanges(KnownMonth, TestCase):
         self.assertContains(page, "Revisions since the month was closed")
 
     def test_a_closed_period_costs_a_fixed_number_of_queries_per_month(self):
-        # The open report's 15, the snapshots (1), and today's figures of each closed month
-        # for its revisions (6 a month: 4 figures, 2 for the demographic tables).
-        with self.assertNumQueries(15 + 1 + 6):
+        # The open report's 11, the snapshots (1), and today's figures of each closed month
+        # for its revisions (5 a month: 4 figures, 1 for the demographic tables).
+        with self.assertNumQueries(11 + 1 + 5):
             self.report(self.m, month_end(self.m))
-        with self.assertNumQueries(15 + 1 + 2 * 6):
+        with self.assertNumQueries(11 + 1 + 2 * 5):
             self.report(self.m, month_end(self.n))

@@ -235,8 +235,8 @@ class KnownTotals(KnownQuarter, TestCase):
         self.assertEqual([row[-1] for row in value["rows"]], ["276.00", "438.50"])
 
     def test_the_figures_take_a_fixed_number_of_queries(self):
-        # 13 for the figures, and two grouped queries for the five demographic tables.
-        with self.assertNumQueries(15):
+        # 10 for the figures, and one grouped query for the five demographic tables.
+        with self.assertNumQueries(11):
             commissioner_report(banks=[self.riverside], start=START, end=END)
 
 

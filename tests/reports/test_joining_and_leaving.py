@@ -153,8 +153,8 @@ class KnownJoinersAndLeavers(JoinersAndLeavers, TestCase):
         self.assertNotContains(page, "Lena Leaver")
 
     def test_the_new_figures_add_one_query_whatever_the_number_of_members(self):
-        # 13 for the figures, and two grouped queries for the five demographic tables.
-        with self.assertNumQueries(15):
+        # 10 for the figures, and one grouped query for the five demographic tables.
+        with self.assertNumQueries(11):
             commissioner_report(banks=[self.riverside], start=START, end=END)
 
 
