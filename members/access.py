@@ -51,6 +51,7 @@ def own_person_for(user: object) -> Person | None:
 def get_bank_for_broker(user: object, slug: str) -> tuple[TimeBank, Person]:
     """The time bank ``slug`` and the broker's person, if ``user`` is a broker there."""
     bank = get_object_or_404(TimeBank, slug=slug)
+    confine_to_acting_bank(user, bank)
     person = person_for(user)
     if (
         person is None
@@ -108,6 +109,7 @@ def get_bank_for_member(user: object, slug: str) -> tuple[TimeBank, Person, Memb
     and people of other time banks get PermissionDenied; the bank itself is public.
     """
     bank = get_object_or_404(TimeBank, slug=slug)
+    confine_to_acting_bank(user, bank)
     person = person_for(user)
     membership = (
         Membership.objects.filter(
@@ -174,6 +176,7 @@ def get_member_for_admin(user: object, slug: str, person_id: int) -> Membership:
     not in that bank is 404.
     """
     bank = get_object_or_404(TimeBank, slug=slug)
+    confine_to_acting_bank(user, bank)
     me = person_for(user)
     if (
         me is None
@@ -247,12 +250,51 @@ class Acting:
 
 def may_be_acted_for(membership: Membership) -> bool:
     """Whether a broker may act for this member: an approved member (not a broker, admin,
-    commissioner or applicant) who has no login or asked for help through their broker."""
+    commissioner or applicant) who has no login or asked for help through their broker.
+
+    Acting lends the broker the member's identity, so someone with powers anywhere is never
+    acted for: a broker, admin or commissioner membership in any time bank, a commissioner
+    grant in force, staff or superuser, or two-factor sign-in (which acting would skip)."""
+    from allauth.mfa.models import Authenticator
+
+    from reports.models import CommissionerGrant
+
     person = membership.person
-    return (
+    if not (
         membership.status == Status.APPROVED
         and membership.role == Role.MEMBER
         and (person.is_offline or person.contact_preference == ContactPreference.BROKER)
+    ):
+        return False
+    if Membership.objects.filter(
+        person=person, role__in=[Role.BROKER, Role.ADMIN, Role.COMMISSIONER]
+    ).exists():
+        return False
+    if CommissionerGrant.objects.in_force().filter(person=person).exists():
+        return False
+    user = person.user
+    if user is None:
+        return True
+    return not (
+        user.is_staff or user.is_superuser or Authenticator.objects.filter(user=user).exists()
+    )
+
+
+def confine_to_acting_bank(user: object, time_bank: TimeBank | int) -> None:
+    """While a broker acts for a member, only the bank they act in is open: any other bank's
+    page answers 403 with a plain message (the member's other memberships lend nothing)."""
+    bank_id = getattr(user, "acting_bank_id", None)
+    if bank_id is None:
+        return
+    if (time_bank.pk if isinstance(time_bank, TimeBank) else time_bank) != bank_id:
+        raise acting_elsewhere(user.acting_for, TimeBank.objects.get(pk=bank_id))  # type: ignore[attr-defined]
+
+
+def acting_elsewhere(member: Person, acting_bank: TimeBank) -> PermissionDenied:
+    """The refusal of another time bank's page while acting for ``member`` in ``acting_bank``."""
+    return PermissionDenied(
+        _("You are acting for %(name)s in %(bank)s: stop acting to use another time bank.")
+        % {"name": member.display_name, "bank": acting_bank.name}
     )
 
 
@@ -311,6 +353,7 @@ def get_safeguarding_member_for(
     leads only. Everyone else (brokers who are not the lead, admins, commissioners, members)
     gets 403; a person not in the bank is 404."""
     bank = get_object_or_404(TimeBank, slug=slug)
+    confine_to_acting_bank(user, bank)
     me = person_for(user)
     if not is_safeguarding_lead(me, bank):
         raise PermissionDenied(_("Only the safeguarding lead of this time bank can see this."))

@@ -59,8 +59,13 @@ class ProfileForm(forms.ModelForm):
             ),
         }
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, demographics: bool = True, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        if not demographics:
+            # Without them (a broker acting for a member with a login), the stored answers stay.
+            for name in DEMOGRAPHICS:
+                del self.fields[name]
+            return
         for name in DEMOGRAPHICS:
             field = self.fields[name]
             field.required = False
@@ -69,7 +74,9 @@ class ProfileForm(forms.ModelForm):
         self.fields[DEMOGRAPHICS[0]].help_text = WHY_WE_ASK
 
     def profile(self) -> Profile:
-        return Profile(**{name: self.cleaned_data[name] for name in self.Meta.fields})
+        return Profile(
+            **{name: self.cleaned_data[name] for name in self.Meta.fields if name in self.fields}
+        )
 
 
 class ApplicationForm(ProfileForm):

@@ -21,7 +21,7 @@ from django.utils.translation import gettext as _
 from audit import services as audit
 
 from . import services
-from .access import get_acting_for, own_person_for
+from .access import acting_elsewhere, get_acting_for, own_person_for
 
 SESSION_KEY = "acting_for"
 
@@ -51,5 +51,19 @@ class ActingForMiddleware:
             return self.get_response(request)
         request.acting = acting  # type: ignore[attr-defined]
         request.user.acting_for = acting.member  # type: ignore[union-attr]
+        request.user.acting_bank_id = acting.time_bank.pk  # type: ignore[union-attr]
         with audit.acting_for(broker=acting.broker, member=acting.member):
             return self.get_response(request)
+
+    def process_view(
+        self,
+        request: HttpRequest,
+        view_func: Callable[..., HttpResponse],
+        view_args: tuple,
+        view_kwargs: dict,
+    ) -> None:
+        """While acting, another time bank's pages (``banks/<slug>/...``) answer 403."""
+        acting = getattr(request, "acting", None)
+        slug = view_kwargs.get("slug")
+        if acting is not None and slug is not None and slug != acting.time_bank.slug:
+            raise acting_elsewhere(acting.member, acting.time_bank)

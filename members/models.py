@@ -344,12 +344,14 @@ class MembershipQuerySet(models.QuerySet["Membership"]):
 
     def for_user(self, user: object) -> QuerySet[Membership]:
         """The memberships of the signed-in person, or of the member a broker is acting for
-        (``user.acting_for``, set by ``members.middleware.ActingForMiddleware``)."""
+        (``user.acting_for``, set by ``members.middleware.ActingForMiddleware``). While acting,
+        only the membership of the bank acted in (``user.acting_bank_id``): the member's other
+        time banks stay closed to the broker."""
         if not getattr(user, "is_authenticated", False):
             return self.none()
         acting_for = getattr(user, "acting_for", None)
         if acting_for is not None:
-            return self.filter(person=acting_for)
+            return self.filter(person=acting_for, time_bank_id=user.acting_bank_id)  # type: ignore[attr-defined]
         return self.filter(person__user=user)
 
     def brokered_by(self, user: object) -> QuerySet[Membership]:

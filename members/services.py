@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import calendar
 import datetime
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
@@ -66,6 +66,10 @@ class Profile:
     gender: str = ""
     disability: str = ""
     carer: str = ""
+
+
+# The optional equality-monitoring answers of a ``Profile``.
+MONITORING_FIELDS = ("age_band", "gender", "disability", "carer")
 
 
 @dataclass(frozen=True)
@@ -662,6 +666,10 @@ def update_member_profile(*, acting: Acting, profile: Profile) -> Person:
     ):
         raise PermissionDenied(_("You can no longer act for this member."))
     person = Person.objects.select_for_update().get(pk=acting.member.pk)
+    if not person.is_offline:
+        # A member with a login gave their monitoring answers for their eyes only: the broker
+        # acting for them neither sees nor changes them.
+        profile = replace(profile, **{name: getattr(person, name) for name in MONITORING_FIELDS})
     _save_profile(person, profile)
     audit.record(
         action=Action.PROFILE_UPDATED,

@@ -93,7 +93,13 @@ def home(request: HttpRequest) -> HttpResponse:
 @login_required
 def edit_profile(request: HttpRequest) -> HttpResponse:
     acting = request.acting  # type: ignore[attr-defined]
-    form = ProfileForm(request.POST or None, instance=person_for(request.user))
+    # The monitoring answers are the member's own: a broker acting for a member with a login
+    # neither sees nor changes them (for an offline member they record what the member gave).
+    form = ProfileForm(
+        request.POST or None,
+        instance=person_for(request.user),
+        demographics=acting is None or acting.member.is_offline,
+    )
     if request.method == "POST" and form.is_valid() and acting is not None:
         # A broker acting for a member edits the member's profile, not their own.
         try:
@@ -117,6 +123,8 @@ def edit_profile(request: HttpRequest) -> HttpResponse:
 @require_GET
 def export_my_data(request: HttpRequest) -> HttpResponse:
     """Everything held about the signed-in person: JSON (default) or a ZIP of CSV files."""
+    if request.acting is not None:  # type: ignore[attr-defined]
+        raise PermissionDenied(_("Only the member can export their data: stop acting first."))
     person = person_for(request.user)
     if person is None:
         raise Http404(_("You have no profile yet, so nothing is held about you beyond your login."))
@@ -134,6 +142,10 @@ def export_my_data(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def apply(request: HttpRequest, slug: str) -> HttpResponse:
+    if request.acting is not None:  # type: ignore[attr-defined]
+        raise PermissionDenied(
+            _("You cannot apply to a time bank while acting: stop acting first.")
+        )
     bank = get_object_or_404(TimeBank, slug=slug)
     person = person_for(request.user)
     if person and Membership.objects.filter(person=person, time_bank=bank).exists():
@@ -331,11 +343,12 @@ def new_listing(request: HttpRequest, slug: str) -> HttpResponse:
     bank, person, membership = get_bank_for_member(request.user, slug)
     owners = _owner_choices(bank, person, broker=membership.is_broker)
     initial = {"kind": request.GET.get("kind", "offer"), "area": person.area}
-    if request.GET.get("for", "").isdigit():
-        initial["owner"] = f"person:{request.GET['for']}"
+    for_id = request.GET.get("for", "")
+    if for_id.isascii() and for_id.isdigit() and len(for_id) <= 18:
+        initial["owner"] = f"person:{for_id}"
         # A broker publishing for a member: the area the member gave, not the broker's.
         owner = Person.objects.filter(
-            pk=request.GET["for"], memberships__time_bank=bank, memberships__status=Status.APPROVED
+            pk=int(for_id), memberships__time_bank=bank, memberships__status=Status.APPROVED
         ).first()
         if membership.is_broker and owner is not None and owner.area:
             initial["area"] = owner.area
@@ -358,7 +371,7 @@ def new_listing(request: HttpRequest, slug: str) -> HttpResponse:
 
 def _contact_line(person: Person) -> str:
     """The start of a reply: how the member likes to be contacted, as their profile says."""
-    if person.contact_preference == ContactPreference.PHONE and person.phone:
+    if person.contact_preference == ContactPreference.PHONE and person.phone and person.share_phone:
         return _("You can phone me on %(phone)s.") % {"phone": person.phone}
     if person.contact_preference == ContactPreference.BROKER:
         return _("Please reach me through our broker.")

@@ -144,7 +144,8 @@ class ReplyingToAListing(CastTestCase):
     def test_a_member_who_likes_a_phone_call_has_their_number_filled_in(self) -> None:
         self.alice.contact_preference = ContactPreference.PHONE
         self.alice.phone = "01632 960 001"
-        self.alice.save(update_fields=["contact_preference", "phone"])
+        self.alice.share_phone = True  # a number she keeps private is never filled in
+        self.alice.save(update_fields=["contact_preference", "phone", "share_phone"])
         self.assertEqual(self.reply_message(), "You can phone me on 01632 960 001.")
 
     def test_a_member_who_goes_through_their_broker_says_so(self) -> None:

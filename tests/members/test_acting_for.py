@@ -273,10 +273,10 @@ class ActingFor(CastTestCase):
         bob = self.client.get(reverse("member-page", args=["riverside", self.bob.pk]))
         self.assertNotContains(bob, "Act for Bob Baker")
 
-    def test_an_export_while_acting_is_olives_data_audited_as_brenda_for_olive(self):
+    def test_an_export_while_acting_is_refused_and_nothing_is_exported(self):
+        # The export holds safeguarding checks, other banks' notes and monitoring answers:
+        # only the member themself may download it.
         self.start(self.olive)
-        tables = self.client.get(reverse("profile-export")).json()["tables"]
-        self.assertEqual(tables["person"][0]["display_name"], "Olive Offline")
-        exported = AuditEvent.objects.get(action=Action.PERSON_EXPORTED)
-        self.assertEqual((exported.actor, exported.on_behalf_of), (self.brenda, self.olive))
-        self.assertEqual(exported.object_id, self.olive.pk)
+        response = self.client.get(reverse("profile-export"))
+        self.assertContains(response, "Only the member can export their data", status_code=403)
+        self.assertFalse(AuditEvent.objects.filter(action=Action.PERSON_EXPORTED).exists())
