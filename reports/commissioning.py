@@ -430,24 +430,8 @@ def commissioner_report(
     people = account_figures(ids, start, end, trend_months)
     minutes = people["minutes"] or 0
     exchanges = done["exchanges"]
-    members = _members(ids).aggregate(
-        # Still approved, or approved then and left since the period ended.
-        approved=Count(
-            "pk",
-            filter=(Q(status=Status.APPROVED) | Q(status=Status.LEFT, left_at__gte=end_at))
-            & Q(decided_at__lt=end_at),
-        ),
-        new=Count(
-            "pk",
-            filter=Q(
-                status__in=[Status.APPROVED, Status.SUSPENDED, Status.LEFT],
-                decided_at__gte=start_at,
-                decided_at__lt=end_at,
-            ),
-        ),
-        left=Count("pk", filter=Q(status=Status.LEFT, left_at__gte=start_at, left_at__lt=end_at)),
-    )
-    first_days, retention = _first_exchanges(ids, start_at, end_at, members["new"], t)
+    members = member_counts(ids, start_at, end_at)
+    first_days, retention = _first_exchanges(ids, start_at, end_at, members["new_members"], t)
     active = people["individuals"] + people["organisations"]
     split = protect([people["individuals"], people["organisations"]], t)
     hours_cell: Cell = SUPPRESSED if _small(exchanges, t) else hours(minutes)
@@ -460,9 +444,9 @@ def commissioner_report(
                 ["hours_exchanged", hours_cell],
                 ["exchanges", count_cell(exchanges, t)],
                 ["group_sessions", count_cell(done["sessions"], t)],
-                ["members_at_period_end", count_cell(members["approved"], t)],
-                ["new_members", count_cell(members["new"], t)],
-                ["members_left", count_cell(members["left"], t)],
+                ["members_at_period_end", count_cell(members["members_at_period_end"], t)],
+                ["new_members", count_cell(members["new_members"], t)],
+                ["members_left", count_cell(members["members_left"], t)],
                 ["median_days_to_first_exchange", first_days],
                 ["retention_6_months_share", retention],
                 ["active_members", count_cell(active, t)],
@@ -1097,6 +1081,31 @@ SNAPSHOT_FIGURES = (*ADDITIVE, *DISTINCT, *AT_END)
 MOVEMENTS = (("donations", "donation"), ("grants", "grant"), ("reversals", "reversal"))
 
 
+def member_counts(ids: list[int], start_at: datetime, end_at: datetime) -> dict[str, int]:
+    """Members at the end of ``start_at``..``end_at``, new in it and left in it, by the
+    definitions of ``members_at_period_end``, ``new_members`` and ``members_left``; one query,
+    for the report and for the closed-month figures alike."""
+    return _members(ids).aggregate(
+        # Still approved, or approved then and left since the period ended.
+        members_at_period_end=Count(
+            "pk",
+            filter=(Q(status=Status.APPROVED) | Q(status=Status.LEFT, left_at__gte=end_at))
+            & Q(decided_at__lt=end_at),
+        ),
+        new_members=Count(
+            "pk",
+            filter=Q(
+                status__in=[Status.APPROVED, Status.SUSPENDED, Status.LEFT],
+                decided_at__gte=start_at,
+                decided_at__lt=end_at,
+            ),
+        ),
+        members_left=Count(
+            "pk", filter=Q(status=Status.LEFT, left_at__gte=start_at, left_at__lt=end_at)
+        ),
+    )
+
+
 def month_figures(ids: list[int], start: date, end: date) -> dict[str, Any]:
     """The raw (unsuppressed) figures of ``start``..``end`` as the ledger stands now, by the
     report's definitions: ``SNAPSHOT_FIGURES`` and ``demographics``. Stored as the snapshot
@@ -1117,24 +1126,7 @@ def month_figures(ids: list[int], start: date, end: date) -> dict[str, Any]:
         givers=Count("account_id", distinct=True, filter=given),
         receivers=Count("account_id", distinct=True, filter=Q(amount_minutes__lt=0)),
     )
-    members = _members(ids).aggregate(
-        members_at_period_end=Count(
-            "pk",
-            filter=(Q(status=Status.APPROVED) | Q(status=Status.LEFT, left_at__gte=end_at))
-            & Q(decided_at__lt=end_at),
-        ),
-        new_members=Count(
-            "pk",
-            filter=Q(
-                status__in=[Status.APPROVED, Status.SUSPENDED, Status.LEFT],
-                decided_at__gte=start_at,
-                decided_at__lt=end_at,
-            ),
-        ),
-        members_left=Count(
-            "pk", filter=Q(status=Status.LEFT, left_at__gte=start_at, left_at__lt=end_at)
-        ),
-    )
+    members = member_counts(ids, start_at, end_at)
     moves = movements(ids, start, end)
     figures = {k: v or 0 for k, v in {**done, **people, **members, **moves}.items()}
     figures["demographics"] = demographic_counts(ids, start, end)
