@@ -219,6 +219,13 @@ class Site:
         if not self.javascript:
             return  # axe is JavaScript; the same pages are checked by the JavaScript-on tests
         page = self.page
+        # The phone layout: nothing makes the whole page scroll sideways (WCAG 1.4.10 Reflow);
+        # a wide data table scrolls inside its own focusable region instead.
+        width = page.evaluate("document.documentElement.scrollWidth")
+        if width > PHONE["width"]:
+            pytest.fail(
+                f"{page.url} is {width} px wide on a {PHONE['width']} px phone", pytrace=False
+            )
         result = page.evaluate(
             """async () => {
                 const r = await axe.run(document, {
