@@ -55,6 +55,12 @@ class State(models.TextChoices):
     REVERSED = "reversed", _("Reversed")
 
 
+# Exchanges of help between members, one-to-one or in a group (donations and grants are not
+# help), and the states in which one still stands (not declined, not reversed).
+HELP = [Kind.SERVICE, Kind.GROUP]
+LIVE = [State.UNCONFIRMED, State.AWAITING_APPROVAL, State.COMPLETED]
+
+
 def hour_totals(account: Account, *, since: object) -> dict[str, int]:
     """Hours of help ``account`` gave and received, in total and since ``since`` (a date), in
     minutes, from completed exchanges only (not donations, grants or reversed exchanges).

@@ -15,7 +15,7 @@ from datetime import date, timedelta
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Max, OuterRef, Q, Subquery
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext
@@ -24,7 +24,7 @@ from audit import services as audit
 from audit.models import Action
 from ledger import services as ledger
 from ledger.exceptions import IdempotencyConflict
-from ledger.models import Account, AccountKind, format_hours
+from ledger.models import Account, AccountKind, Entry, format_hours
 from members.access import is_broker
 from members.models import (
     ApprovalRule,
@@ -38,7 +38,7 @@ from members.models import (
 
 from . import emails
 from .exceptions import AlreadyDecided
-from .models import CoProduction, Exchange, Kind, State
+from .models import HELP, LIVE, CoProduction, Exchange, Kind, State
 
 QUARTER_HOUR = 15
 # A register for a large event is recorded in parts: one journal stays easy to read and check.
@@ -309,6 +309,7 @@ def record_exchange(
         obj=exchange,
         details={"minutes": minutes, "state": state},
     )
+    refresh_activity(time_bank=time_bank, exchange=exchange)
     if state == State.UNCONFIRMED:
         transaction.on_commit(lambda: emails.please_confirm(exchange))
     elif state == State.COMPLETED:
@@ -409,6 +410,7 @@ def record_group_exchange(
         obj=exchange,
         details={"minutes": earned, "state": state, "kind": Kind.GROUP},
     )
+    refresh_activity(time_bank=time_bank, exchange=exchange)
     if state == State.COMPLETED:
         transaction.on_commit(lambda: emails.exchange_completed(exchange))
     return exchange
@@ -573,6 +575,7 @@ def confirm_exchange(*, exchange: Exchange, person: Person | None) -> Exchange:
     else:
         _complete(locked, person)
     locked.save(update_fields=["state", "confirmed_by", "confirmed_at"])
+    refresh_activity(time_bank=locked.time_bank, exchange=locked)
     audit.record(
         action=Action.EXCHANGE_CONFIRMED,
         actor=person,
@@ -604,6 +607,7 @@ def approve_exchange(*, exchange: Exchange, broker: Person) -> Exchange:
     locked.approved_by, locked.approved_at = broker, now
     _complete(locked, broker)
     locked.save(update_fields=fields)
+    refresh_activity(time_bank=locked.time_bank, exchange=locked)
     audit.record(
         action=Action.EXCHANGE_APPROVED, actor=broker, time_bank=locked.time_bank, obj=locked
     )
@@ -634,6 +638,7 @@ def decline_exchange(*, exchange: Exchange, person: Person, reason: str) -> Exch
     locked.state = State.DECLINED
     locked.declined_by, locked.declined_at, locked.decline_reason = person, timezone.now(), reason
     locked.save(update_fields=["state", "declined_by", "declined_at", "decline_reason"])
+    refresh_activity(time_bank=locked.time_bank, exchange=locked)
     audit.record(
         action=Action.EXCHANGE_DECLINED, actor=person, time_bank=locked.time_bank, obj=locked
     )
@@ -669,6 +674,7 @@ def reverse_exchange(*, exchange: Exchange, broker: Person, reason: str) -> Exch
     locked.reversal = reversal
     locked.reversed_by, locked.reversed_at, locked.reverse_reason = broker, timezone.now(), reason
     locked.save(update_fields=["state", "reversal", "reversed_by", "reversed_at", "reverse_reason"])
+    refresh_activity(time_bank=locked.time_bank, exchange=locked)
     audit.record(
         action=Action.EXCHANGE_REVERSED,
         actor=broker,
@@ -678,6 +684,60 @@ def reverse_exchange(*, exchange: Exchange, broker: Person, reason: str) -> Exch
     )
     transaction.on_commit(lambda: emails.exchange_reversed(locked))
     return locked
+
+
+# --- When each member last had help (the brokers' follow-up lists read it) -------------------------
+
+
+def _latest_help(*, states: list[State], gave: bool | None = None) -> Subquery:
+    """The latest date of help on the outer membership's own account in its time bank, in
+    exchanges of help in ``states``: any leg, or only legs that gave (``gave``) or received."""
+    legs = Entry.objects.filter(
+        account__time_bank_id=OuterRef("time_bank_id"),
+        account__person_id=OuterRef("person_id"),
+        journal__exchange__kind__in=HELP,
+        journal__exchange__state__in=states,
+    )
+    if gave is not None:
+        legs = legs.filter(amount_minutes__gt=0) if gave else legs.filter(amount_minutes__lt=0)
+    # MAX over the member's legs, not ORDER BY date LIMIT 1: with a LIMIT, PostgreSQL walks
+    # the whole bank's journals by date hoping to meet the member's soon (minutes for a
+    # rebuild); the aggregate reads the member's own entries on their index.
+    return Subquery(
+        legs.order_by()
+        .values("account__person_id")
+        .annotate(latest=Max("journal__effective_date"))
+        .values("latest")
+    )
+
+
+def refresh_activity(*, time_bank: TimeBank, exchange: Exchange | None = None) -> int:
+    """Recompute, from their exchanges, when the members who took part in ``exchange`` (every
+    member of ``time_bank`` when it is None: the rebuild) last had help, gave and received
+    (``Membership.last_help_on``, ``last_gave_on``, ``last_received_on``). Returns how many
+    memberships it updated. Two queries.
+
+    Every service that records an exchange of help or changes its state calls it inside its
+    transaction, after saving the exchange. It recomputes rather than adding the new date, so
+    a declined, reversed or back-dated exchange leaves the right answer. It locks the
+    membership rows first (in id order, after the ledger's account locks) and recomputes in a
+    statement that starts once it holds them, so of two exchanges for one member at once the
+    second to commit counts the first.
+    """
+    memberships = Membership.objects.filter(time_bank=time_bank)
+    if exchange is not None:
+        # Members' own accounts only: organisations and the pot have no follow-up lists.
+        people = Account.objects.filter(
+            entries__journal_id=exchange.journal_id, person__isnull=False
+        ).values("person_id")
+        memberships = memberships.filter(person_id__in=people)
+    with transaction.atomic():  # the caller's, or its own for a rebuild
+        list(memberships.select_for_update().order_by("pk").values_list("pk", flat=True))
+        return memberships.update(
+            last_help_on=_latest_help(states=LIVE),
+            last_gave_on=_latest_help(states=[State.COMPLETED], gave=True),
+            last_received_on=_latest_help(states=[State.COMPLETED], gave=False),
+        )
 
 
 def confirm_overdue_exchanges(*, today: date | None = None) -> int:

@@ -396,6 +396,15 @@ class Membership(models.Model):
     # beside the role, because the lead is one of the bank's brokers or admins, not a role of
     # its own; the constraint keeps it off members and commissioners.
     safeguarding_lead = models.BooleanField(_("safeguarding lead"), default=False)
+    # When the member last had help in this bank, by the date of help: any exchange of help
+    # (one-to-one or group) not turned down or reversed, and completed help they gave, and
+    # received. Derived from the exchanges, so that the brokers' follow-up lists read one row
+    # per member instead of every member's history; kept by
+    # ``exchanges.services.refresh_activity`` whenever an exchange of help changes, and
+    # rebuilt by the same function for a whole bank. Never written anywhere else.
+    last_help_on = models.DateField(null=True, blank=True, editable=False)
+    last_gave_on = models.DateField(null=True, blank=True, editable=False)
+    last_received_on = models.DateField(null=True, blank=True, editable=False)
 
     objects = MembershipQuerySet.as_manager()
 

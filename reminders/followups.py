@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
 from django.db.models import (
+    Count,
     Exists,
     F,
     Func,
@@ -27,8 +28,7 @@ from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from exchanges.models import Exchange, State
-from exchanges.models import Kind as ExchangeKind
+from exchanges.models import HELP, Exchange, State
 from ledger.models import Account, AccountKind, Entry
 from members.models import (
     TRADING_ROLES,
@@ -51,10 +51,6 @@ RECIPROCITY_MONTHS = 12
 LONG_WAIT = timedelta(days=7)
 # Listings expiring within this many days are reminded about.
 EXPIRY_NOTICE_DAYS = 7
-# Exchanges that count as "an exchange" for follow-ups: help given or received, not yet
-# turned down (donations and grants are not an exchange between members).
-HELP = [ExchangeKind.SERVICE, ExchangeKind.GROUP]
-LIVE = [State.UNCONFIRMED, State.AWAITING_APPROVAL, State.COMPLETED]
 
 
 def start_of(day: date) -> datetime:
@@ -73,25 +69,6 @@ def months_before(day: date, months: int) -> date:
         except ValueError:
             continue
     raise AssertionError("unreachable")
-
-
-def _helped(since: date | None = None) -> Exists:
-    """An entry of help on the member's own account in the outer row's time bank."""
-    entries = Entry.objects.filter(
-        account__time_bank_id=OuterRef("time_bank_id"),
-        account__person_id=OuterRef("person_id"),
-        journal__exchange__kind__in=HELP,
-        journal__exchange__state__in=LIVE,
-    )
-    if since is not None:
-        # The posting time is redundant with the date of help (help is recorded, and posted,
-        # on or after the day it happened; pending legs have none yet), but it keeps the probe
-        # to the member's recent entries on the index instead of their whole history.
-        entries = entries.filter(
-            Q(posted_at__gte=start_of(since)) | Q(posted_at__isnull=True),
-            journal__effective_date__gte=since,
-        )
-    return Exists(entries)
 
 
 def _members(time_bank: TimeBank) -> QuerySet[Membership]:
@@ -159,54 +136,55 @@ def _windows(today: date) -> dict[str, object]:
     }
 
 
-def _new_without_exchange(time_bank: TimeBank, today: date) -> QuerySet[Membership]:
+def _conditions(today: date) -> dict[str, Q]:
+    """What puts an approved member (a ``_members`` row) on each follow-up list but the last,
+    read from the membership's own dates of help (``Membership.last_help_on`` and the rest,
+    kept by ``exchanges.services.refresh_activity``), so no list reads anyone's history."""
     w = _windows(today)
-    return (
-        _members(time_bank)
-        .filter(decided_at__gte=w["new_from"], decided_at__lt=w["new_until"])
-        .filter(~_helped())
+    since, year_ago = w["inactive_since"], w["year_ago"]
+    return {
+        # 1. New members, approved 30 to 60 days ago, with no exchange.
+        "new": Q(
+            decided_at__gte=w["new_from"], decided_at__lt=w["new_until"], last_help_on__isnull=True
+        ),
+        # 2. Members of at least six months with no exchange dated in the last six months.
+        "inactive": Q(decided_at__lt=start_of(since))  # type: ignore[arg-type]
+        & (Q(last_help_on__isnull=True) | Q(last_help_on__lt=since)),
+        # 3. Members who only gave, or only received, in completed exchanges dated in the
+        #    last twelve months.
+        "only-gave": Q(last_gave_on__gte=year_ago)
+        & (Q(last_received_on__isnull=True) | Q(last_received_on__lt=year_ago)),
+        "only-received": Q(last_received_on__gte=year_ago)
+        & (Q(last_gave_on__isnull=True) | Q(last_gave_on__lt=year_ago)),
+    }
+
+
+def _only_one_way(time_bank: TimeBank, today: date, *, gave: bool) -> QuerySet[Account]:
+    """The accounts of the members who only gave (``gave``) or only received help in the last
+    twelve months, by name, each with the minutes as ``given`` or ``received`` (positive):
+    summed from the account's entries of the year, only for the rows read."""
+    which = "only-gave" if gave else "only-received"
+    year_ago = _windows(today)["year_ago"]
+    legs = Entry.objects.filter(
+        account_id=OuterRef("pk"),
+        # Redundant with the date of help (help is recorded, and posted, on or after the day it
+        # happened), but it keeps the sum to the account's last year on its index.
+        posted_at__gte=start_of(year_ago),  # type: ignore[arg-type]
+        journal__effective_date__gte=year_ago,
+        journal__exchange__state=State.COMPLETED,
+        journal__exchange__kind__in=HELP,
     )
-
-
-def _inactive(time_bank: TimeBank, today: date) -> QuerySet[Membership]:
-    since = _windows(today)["inactive_since"]
-    return (
-        _members(time_bank)
-        .filter(decided_at__lt=start_of(since))  # type: ignore[arg-type]
-        .filter(~_helped(since=since))  # type: ignore[arg-type]
+    legs = legs.filter(amount_minutes__gt=0) if gave else legs.filter(amount_minutes__lt=0)
+    total = Subquery(
+        legs.order_by()
+        .values("account_id")
+        .annotate(total=Func(Sum("amount_minutes"), function="ABS"))
+        .values("total")
     )
-
-
-def _one_sided(time_bank: TimeBank, today: date) -> QuerySet[Account]:
-    """Member accounts annotated with ``given`` and ``received`` (negative) minutes of completed
-    help dated in the last twelve months, those who only gave or only received."""
-    recent_help = Q(
-        entries__journal__effective_date__gte=_windows(today)["year_ago"],
-        entries__journal__exchange__state=State.COMPLETED,
-        entries__journal__exchange__kind__in=HELP,
-    )
+    people = _members(time_bank).filter(_conditions(today)[which]).values("person_id")
     return (
-        Account.objects.filter(
-            time_bank=time_bank,
-            kind=AccountKind.MEMBER,
-            person_id__in=_members(time_bank).values("person_id"),
-        )
-        .annotate(
-            given=Coalesce(
-                Sum(
-                    "entries__amount_minutes", filter=recent_help & Q(entries__amount_minutes__gt=0)
-                ),
-                0,
-            ),
-            received=Coalesce(
-                Sum(
-                    "entries__amount_minutes", filter=recent_help & Q(entries__amount_minutes__lt=0)
-                ),
-                0,
-            ),
-        )
-        .filter(Q(given__gt=0, received=0) | Q(given=0, received__lt=0))
-        .annotate(received_hours=-F("received"))
+        Account.objects.filter(time_bank=time_bank, kind=AccountKind.MEMBER, person_id__in=people)
+        .annotate(**{"given" if gave else "received": total})
         .select_related("person")
         .order_by("person__display_name", "pk")
     )
@@ -228,26 +206,16 @@ def _past_limit(time_bank: TimeBank, today: date) -> QuerySet[Account]:
 
 def follow_ups(*, time_bank: TimeBank, today: date | None = None) -> FollowUps:
     """The follow-up lists of ``time_bank`` as of ``today``, in full (for the weekly digest).
-    Four queries.
-
-    1. New members, approved 30 to 60 days ago, with no exchange.
-    2. Members of at least six months with no exchange dated in the last six months.
-    3. Members who only gave, or only received, in completed exchanges dated in the last
-       twelve months.
-    4. Accounts (members and organisations) whose posted balance is below their limit, or the
-       bank's limit where the account has none (the "flag" rule).
-    """
+    Five queries, one a list: the four in ``_conditions``, and the accounts (members and
+    organisations) whose posted balance is below their limit, or the bank's limit where the
+    account has none (the "flag" rule)."""
     today = today or timezone.localdate()
-    only_gave, only_received = [], []
-    for account in _one_sided(time_bank, today):
-        account.received = abs(account.received)
-        (only_gave if account.given else only_received).append(account)
     return FollowUps(
-        new_without_exchange=list(_new_without_exchange(time_bank, today)),
-        inactive=list(_inactive(time_bank, today)),
-        only_gave=only_gave,
-        only_received=only_received,
-        past_limit=list(_past_limit(time_bank, today)),
+        new_without_exchange=list(follow_up_list("new", time_bank=time_bank, today=today)),
+        inactive=list(follow_up_list("inactive", time_bank=time_bank, today=today)),
+        only_gave=list(follow_up_list("only-gave", time_bank=time_bank, today=today)),
+        only_received=list(follow_up_list("only-received", time_bank=time_bank, today=today)),
+        past_limit=list(follow_up_list("past-limit", time_bank=time_bank, today=today)),
     )
 
 
@@ -265,96 +233,58 @@ LISTS: dict[str, str] = {
 DESK_FIRST = 5
 
 
-def _only_one_way(time_bank: TimeBank, today: date, *, gave: bool) -> QuerySet[Account]:
-    """Member accounts with completed help dated in the last twelve months in one direction
-    only (``gave``: given, never received), by name, each with ``given`` or ``received_hours``.
-    The same rows as ``_one_sided``, but by ``EXISTS`` per account rather than grouping every
-    entry of the year, so a page of it (``LIMIT``) stops once it has its rows."""
-    year_ago = _windows(today)["year_ago"]
-    help_entries = Entry.objects.filter(
-        account_id=OuterRef("pk"),
-        # Redundant with the date of help (help is recorded, and posted, on or after the day it
-        # happened), but it keeps the probe to the account's last year on its index.
-        posted_at__gte=start_of(year_ago),  # type: ignore[arg-type]
-        journal__effective_date__gte=year_ago,
-        journal__exchange__state=State.COMPLETED,
-        journal__exchange__kind__in=HELP,
-    )
-    given = help_entries.filter(amount_minutes__gt=0)
-    received = help_entries.filter(amount_minutes__lt=0)
-    wanted, unwanted = (given, received) if gave else (received, given)
-    total = Subquery(
-        wanted.order_by()
-        .values("account_id")
-        .annotate(total=Func(Sum("amount_minutes"), function="ABS"))
-        .values("total")
-    )
-    return (
-        Account.objects.filter(
-            time_bank=time_bank,
-            kind=AccountKind.MEMBER,
-            person_id__in=_members(time_bank).values("person_id"),
-        )
-        .filter(Exists(wanted), ~Exists(unwanted))
-        .annotate(**{"given" if gave else "received_hours": total})
-        .select_related("person")
-        .order_by("person__display_name", "pk")
-    )
-
-
 def follow_up_list(which: str, *, time_bank: TimeBank, today: date | None = None) -> QuerySet:
     """One follow-up list (a name in ``LISTS``), in full and in its order, as a query to page
-    through. Rows as in ``FollowUps``; ``received_hours`` is the positive ``received``."""
+    through. Rows as in ``FollowUps``: memberships for "new" and "inactive", accounts for the
+    rest."""
     today = today or timezone.localdate()
-    if which == "new":
-        return _new_without_exchange(time_bank, today)
-    if which == "inactive":
-        return _inactive(time_bank, today)
-    if which == "only-gave":
-        return _only_one_way(time_bank, today, gave=True)
-    if which == "only-received":
-        return _only_one_way(time_bank, today, gave=False)
+    if which in {"new", "inactive"}:
+        return _members(time_bank).filter(_conditions(today)[which])
+    if which in {"only-gave", "only-received"}:
+        return _only_one_way(time_bank, today, gave=which == "only-gave")
     if which == "past-limit":
         return _past_limit(time_bank, today)
     raise KeyError(which)
 
 
-# Lists whose size the desk shows: cheap to count (a window of days, or the accounts table).
-# Counting the others means checking every member's history (a few hundred milliseconds in a
-# bank of 10,000), so the desk shows their first few and the count is on the list's page.
-COUNTED_ON_DESK = {"new", "past-limit"}
-
-
 @dataclass(frozen=True)
 class FollowUpSummary:
     """One follow-up list on the desk: its first few rows, whether there are more, and its
-    exact size where it is cheap to count (``None`` otherwise)."""
+    exact size."""
 
     which: str
     title: str
     first: list
     more: bool
-    total: int | None
+    total: int
 
 
 def follow_up_summaries(
     *, time_bank: TimeBank, today: date | None = None, first: int = DESK_FIRST
 ) -> list[FollowUpSummary]:
     """The first ``first`` rows of each follow-up list (one query each, which stops once it
-    has them), and the size of the lists in ``COUNTED_ON_DESK`` (one more query each), so the
-    desk stays the same size and cost however many members a list holds. Seven queries."""
+    has them) and the size of every list: the four on memberships counted together in one
+    pass over the bank's members, the accounts past their limit on their index. Seven
+    queries, however many members the lists hold."""
     today = today or timezone.localdate()
+    totals = (
+        _members(time_bank)
+        .order_by()
+        .aggregate(
+            **{which: Count("pk", filter=q) for which, q in _conditions(today).items()},
+        )
+    )
+    totals["past-limit"] = _past_limit(time_bank, today).count()
     summaries = []
     for which, title in LISTS.items():
-        rows = follow_up_list(which, time_bank=time_bank, today=today)
-        found = list(rows[: first + 1])
+        found = list(follow_up_list(which, time_bank=time_bank, today=today)[: first + 1])
         summaries.append(
             FollowUpSummary(
                 which=which,
                 title=str(title),
                 first=found[:first],
                 more=len(found) > first,
-                total=rows.count() if which in COUNTED_ON_DESK else None,
+                total=totals[which],
             )
         )
     return summaries

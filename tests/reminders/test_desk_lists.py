@@ -80,9 +80,10 @@ class DeskFollowUpLists(ReminderTestCase):
         inactive = summary["inactive"]
         self.assertEqual([m.person.display_name for m in inactive.first], expected[:DESK_FIRST])
         self.assertTrue(inactive.more)
-        self.assertIsNone(inactive.total)
+        self.assertEqual(inactive.total, len(expected))
         page = self.desk()
-        self.assertContains(page, "See the whole list: No exchange for six months")
+        self.assertContains(page, f"No exchange for six months ({len(expected)})")
+        self.assertContains(page, f"See all {len(expected)}: No exchange for six months")
         self.assertNotContains(page, expected[-1])
         full = self.list_page("inactive")
         self.assertContains(full, f"{len(expected)} members to follow up")
@@ -112,7 +113,7 @@ class DeskFollowUpLists(ReminderTestCase):
         url = reverse("follow-up-list", args=["riverside", "nobody"])
         self.assertEqual(self.client.get(url).status_code, 404)
 
-    def test_the_one_way_lists_match_the_digests_lists(self):
+    def test_the_one_way_lists_hold_who_only_gave_or_only_received_this_year(self):
         people = [make_member(self.riverside, f"Member {n}") for n in range(6)]
         accounts = [ledger.open_account(time_bank=self.riverside, person=p) for p in people]
         self.help(accounts[0], accounts[1], minutes=45)  # 0 only gave, 1 only received
@@ -120,25 +121,29 @@ class DeskFollowUpLists(ReminderTestCase):
         self.help(accounts[3], accounts[2], minutes=30)  # 2 and 3 both ways
         self.help(self.alice_account, accounts[5], minutes=90)  # 5 only received
         self.help(self.alice_account, accounts[1], minutes=15, days_ago=100)
-        digest = follow_ups(time_bank=self.riverside)
+        # Bob received from 4 more than a year ago (recorded then): this year bob only gave.
+        Membership.objects.filter(person__in=[people[4], self.bob]).update(
+            decided_at=timezone.now() - timedelta(days=800)
+        )
+        with time_machine.travel(at(timezone.localdate() - timedelta(days=100)), tick=False):
+            self.help(accounts[4], self.bob_account, minutes=30, days_ago=300)
+        self.help(self.bob_account, accounts[4], minutes=60, days_ago=10)
         only_gave = follow_up_list("only-gave", time_bank=self.riverside)
         only_received = follow_up_list("only-received", time_bank=self.riverside)
         self.assertEqual(
             [(a.holder_name, a.given) for a in only_gave],
-            [(a.holder_name, a.given) for a in digest.only_gave],
+            [("Alice Archer", 105), ("Bob Baker", 60), ("Member 0", 45)],
         )
         self.assertEqual(
-            [(a.holder_name, a.received_hours) for a in only_received],
-            [(a.holder_name, a.received) for a in digest.only_received],
+            [(a.holder_name, a.received) for a in only_received],
+            [("Member 1", 60), ("Member 4", 60), ("Member 5", 90)],
         )
+        digest = follow_ups(time_bank=self.riverside)
         self.assertEqual(
-            [(a.holder_name, a.given) for a in only_gave],
-            [("Alice Archer", 105), ("Member 0", 45)],
+            (digest.only_gave, digest.only_received), (list(only_gave), list(only_received))
         )
-        self.assertEqual(
-            [(a.holder_name, a.received_hours) for a in only_received],
-            [("Member 1", 60), ("Member 5", 90)],
-        )
+        summary = {s.which: s for s in follow_up_summaries(time_bank=self.riverside)}
+        self.assertEqual((summary["only-gave"].total, summary["only-received"].total), (3, 3))
         page = self.desk()
         self.assertContains(page, "Member 5</a>: received 1.5 hours")
         # Thirteen months on, all of it is too old for either list.

@@ -15,8 +15,8 @@ from tests.factories import make_bank, make_member
 
 from .support import ReminderTestCase, at
 
-FOLLOW_UP_QUERIES = 4
-DIGEST_QUERIES = 12
+FOLLOW_UP_QUERIES = 5
+DIGEST_QUERIES = 13
 
 
 class FollowUpLists(ReminderTestCase):
@@ -133,7 +133,7 @@ class QueryCountsDoNotGrowWithMembers(ReminderTestCase):
                     decided_at=timezone.now() - timedelta(days=40)
                 )
 
-    def test_the_follow_up_lists_take_four_queries_however_many_members(self):
+    def test_the_follow_up_lists_take_five_queries_however_many_members(self):
         with self.assertNumQueries(FOLLOW_UP_QUERIES):
             small = follow_ups(time_bank=self.riverside)
         self.add_members(12)
