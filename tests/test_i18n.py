@@ -42,9 +42,10 @@ from django.utils import timezone
 from django.utils.html import escape
 from django.utils.translation import trans_real
 
+from exchanges import services as exchange_services
 from ledger import services as ledger
 from members import services as member_services
-from members.models import Category, ListingKind
+from members.models import ApprovalRule, Category, ListingKind
 from tests.base import CastTestCase
 from tests.factories import make_user
 
@@ -172,6 +173,22 @@ class PagesUnderAPseudoLocale(CastTestCase):
                 description="Tuesday morning",
             ),
         )
+        # One exchange waiting for a broker, so the desk shows a card and the statement a row.
+        policy = cls.riverside.confirmation_required, cls.riverside.approval_rule
+        cls.riverside.confirmation_required = False
+        cls.riverside.approval_rule = ApprovalRule.ALL
+        cls.riverside.save(update_fields=["confirmation_required", "approval_rule"])
+        exchange_services.record_exchange(
+            recorded_by=cls.alice,
+            giver=cls.alice_account,
+            receiver=cls.bob_account,
+            minutes=90,
+            details=exchange_services.Details(
+                effective_date=timezone.localdate(), description="Lift to the surgery"
+            ),
+        )
+        cls.riverside.confirmation_required, cls.riverside.approval_rule = policy
+        cls.riverside.save(update_fields=["confirmation_required", "approval_rule"])
 
     def setUp(self) -> None:
         # After override_settings reset the caches: every message in "en-xa" comes back marked.
