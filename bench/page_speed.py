@@ -6,10 +6,13 @@
 1. Creates (and drops) the PostgreSQL database ``timebank_pagespeed`` at 127.0.0.1:5432 (user
    ``postgres``), migrates it and fills it with ``bench.monthly_reports.generate`` (a bank of
    10,000 members with a year of exchanges), then adds one long-standing member with 5,000
-   exchanges over five years, a broker and 30 applications waiting, and checks the ledger.
-2. Starts gunicorn (``timebank.wsgi``, 2 workers, ``DEBUG=false``) on a free loopback port,
-   with an access log of path, status and request time in microseconds (``%(D)s``: the time
-   the worker spent on the request, i.e. server time).
+   exchanges over five years, a broker, 30 applications waiting, 15 exchanges to approve and
+   10 waiting ten days for confirmation, and checks the ledger.
+2. Starts gunicorn (``timebank.wsgi``, 2 workers, ``DEBUG=false``, Redis as the shared cache
+   as in production) on a free loopback port, with an access log of path, status and request
+   time in microseconds (``%(D)s``: the time the worker spent on the request, i.e. server
+   time). The desk is measured twice: as served between writes (its follow-up lists from the
+   cache) and from a second server with that cache off (as on the first visit after a write).
 3. Signs the member and the broker in (Django's test client on the same database; its session
    cookie is sent by the load tool), then drives each page with ``wrk`` (2 threads, 2
    connections, ``--seconds`` each) after a warm-up, and reads the server times of the measured
@@ -55,6 +58,10 @@ ENV = {
     "SECURE_SSL_REDIRECT": "false",
     "SECURE_HSTS_SECONDS": "0",
     "LOG_LEVEL": "WARNING",
+    # As in production (docker-compose.yml): Redis is the cache the web workers share, which
+    # keeps the desk's follow-up lists between writes (members/versions.py). A database of
+    # its own, emptied first: this bench's ids start at 1 on every run.
+    "REDIS_URL": "redis://127.0.0.1:6379/2",
 }
 
 
@@ -81,6 +88,12 @@ def setup_django(var_dir: str) -> None:
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
     call_command("collectstatic", interactive=False, verbosity=0)
     call_command("migrate", verbosity=0)
+    from django.core.cache import cache
+
+    try:
+        cache.clear()
+    except Exception as error:
+        raise SystemExit(f"Redis is not answering at {ENV['REDIS_URL']}: {error}") from None
 
 
 def add_long_history(bank: object, exchanges: int, seed: int = 8) -> tuple[object, object]:
@@ -270,7 +283,7 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def start_server(port: int, access_log: Path) -> subprocess.Popen[bytes]:
+def start_server(port: int, access_log: Path, **env: str) -> subprocess.Popen[bytes]:
     server = subprocess.Popen(
         [
             str(ROOT / ".venv/bin/gunicorn"),
@@ -282,7 +295,7 @@ def start_server(port: int, access_log: Path) -> subprocess.Popen[bytes]:
             "--error-logfile=-",
         ],
         cwd=ROOT,
-        env={**os.environ, **ENV},
+        env={**os.environ, **ENV, **env},
     )
     for _ in range(300):
         try:
@@ -467,17 +480,22 @@ def main() -> int:
         ),
         ("broker desk", f"/banks/{slug}/desk/", broker),
     ]
-    port = free_port()
+    # The desk as it is after any write in the bank, when its follow-up lists are built again:
+    # the same page from a server whose cache of them is off.
+    uncached = ("broker desk, follow-up lists built (as after a write)", pages[-1][1], broker)
     results = []
-    access_log = Path(var_dir.name) / "access.log"
-    server = start_server(port, access_log)
-    try:
-        for name, path, user in pages:
-            cookie = session_cookie(user)
-            results.append((name, path, measure(port, path, cookie, seconds, access_log)))
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
+    for env, run in (({}, pages), ({"BANK_CACHE_SECONDS": "0"}, [uncached])):
+        port = free_port()
+        access_log = Path(var_dir.name) / f"access-{len(results)}.log"
+        server = start_server(port, access_log, **env)
+        try:
+            for name, path, user in run:
+                cookie = session_cookie(user)
+                results.append((name, path, measure(port, path, cookie, seconds, access_log)))
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+    pages.append(uncached)
 
     print(
         f"\nwrk, 2 threads, 2 connections, {seconds} s per page; server time from gunicorn %(D)s\n"
@@ -495,8 +513,11 @@ def main() -> int:
         print(f"{name}: wrk {r['wrk']}; failed {r['failed']}; load average {r['load']}")
     print("\nProfile (one request each, in process, same database):")
     # The plan only where the target is missed: that is where it says what limits the page.
-    for (_name, path, user), (*_, r) in zip(pages, results, strict=True):
-        print("  " + profile(path, user, plan_lines=0 if r["p95"] < TARGET_MS else 60))
+    from django.test import override_settings
+
+    for (name, path, user), (*_, r) in zip(pages, results, strict=True):
+        with override_settings(BANK_CACHE_SECONDS=0 if name == uncached[0] else 600):
+            print("  " + profile(path, user, plan_lines=0 if r["p95"] < TARGET_MS else 60))
 
     connection.close()
     var_dir.cleanup()

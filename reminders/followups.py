@@ -25,8 +25,8 @@ from django.db.models import (
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.formats import date_format
+from django.utils.translation import get_language, gettext_lazy
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
 
 from exchanges.models import HELP, Exchange, State
 from ledger.models import Account, AccountKind, Entry
@@ -40,6 +40,7 @@ from members.models import (
     Role,
     TimeBank,
 )
+from members.versions import cached
 
 # A new member is followed up between these ages (days since approval) if they have not
 # exchanged yet; after INACTIVE_MONTHS without an exchange anyone is.
@@ -262,11 +263,24 @@ class FollowUpSummary:
 def follow_up_summaries(
     *, time_bank: TimeBank, today: date | None = None, first: int = DESK_FIRST
 ) -> list[FollowUpSummary]:
+    """The first ``first`` rows of each follow-up list and the size of every list, for the
+    broker's desk: from the shared cache while nothing in the bank has changed
+    (``members.versions``: every write that can move someone on or off a list, or change a
+    row, bumps the bank's version), else built (``_summaries``, seven queries)."""
+    today = today or timezone.localdate()
+    # The titles are translated when built, and what a list holds depends on the day.
+    return cached(
+        time_bank.pk,
+        f"follow-ups:{today.isoformat()}:{first}:{get_language()}",
+        lambda: _summaries(time_bank, today, first),
+    )
+
+
+def _summaries(time_bank: TimeBank, today: date, first: int) -> list[FollowUpSummary]:
     """The first ``first`` rows of each follow-up list (one query each, which stops once it
     has them) and the size of every list: the four on memberships counted together in one
     pass over the bank's members, the accounts past their limit on their index. Seven
     queries, however many members the lists hold."""
-    today = today or timezone.localdate()
     totals = (
         _members(time_bank)
         .order_by()

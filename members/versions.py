@@ -1,0 +1,91 @@
+"""A version number per time bank, in the shared cache, for pages cached from its members and
+its ledger (the broker's follow-up lists, ``reminders.followups.follow_up_summaries``).
+
+Every write service that can change who is on a follow-up list or what a row shows calls
+``bank_changed``: deciding or ending a membership, a role, a name, any posting or decision in
+the ledger, a limit, a date of help. It bumps the number at once, so the writer's own next
+read (in its transaction) misses, and again after commit, so a page that another worker built
+from the data before the commit, and cached under the number it read then, is never read
+again. What is cached under a version therefore never outlives the data it was built from,
+whichever worker reads it; ``settings.BANK_CACHE_SECONDS`` bounds changes made outside
+the services (the Django admin).
+
+Off (``BANK_CACHE_SECONDS = 0``) without a shared cache: a per-process cache would be
+bumped in one worker only. If the cache cannot be reached, writes go on (the database is the
+record) and readers compute afresh.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from typing import TypeVar
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db import transaction
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+def _key(time_bank_id: int) -> str:
+    return f"bank-version:{time_bank_id}"
+
+
+def _bump(time_bank_id: int) -> None:
+    key = _key(time_bank_id)
+    try:
+        try:
+            cache.incr(key)
+        except ValueError:  # no number yet (or evicted): start one no earlier entry used
+            if not cache.add(key, time.time_ns(), timeout=None):
+                cache.incr(key)
+    except Exception as error:  # the cache is down: the write must not fail for it
+        log.warning("could not bump the version of time bank %s: %s", time_bank_id, error)
+
+
+def bank_changed(time_bank_id: int) -> None:
+    """Call inside the write's transaction: what is cached for the bank is stale from now."""
+    if not settings.BANK_CACHE_SECONDS:
+        return
+    _bump(time_bank_id)
+    transaction.on_commit(lambda: _bump(time_bank_id))
+
+
+def bank_version(time_bank_id: int) -> int | None:
+    """The bank's current number (``None`` if the cache cannot be reached: don't cache)."""
+    key = _key(time_bank_id)
+    try:
+        version = cache.get(key)
+        if version is None:
+            cache.add(key, time.time_ns(), timeout=None)
+            version = cache.get(key)
+        return version
+    except Exception as error:
+        log.warning("could not read the version of time bank %s: %s", time_bank_id, error)
+        return None
+
+
+def cached(time_bank_id: int, name: str, build: Callable[[], T]) -> T:
+    """``build()``, or what it gave when last called under the bank's current version (for
+    ``BANK_CACHE_SECONDS`` at most). ``name`` must say everything else the result depends on
+    (the day, the language)."""
+    seconds = settings.BANK_CACHE_SECONDS
+    version = bank_version(time_bank_id) if seconds else None
+    if version is None:
+        return build()
+    key = f"{name}:{time_bank_id}:{version}"
+    try:
+        found = cache.get(key)
+    except Exception as error:
+        log.warning("could not read %s from the cache: %s", key, error)
+        return build()
+    if found is None:
+        found = build()
+        try:
+            cache.set(key, found, seconds)
+        except Exception as error:
+            log.warning("could not cache %s: %s", key, error)
+    return found

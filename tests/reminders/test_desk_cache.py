@@ -1,0 +1,173 @@
+"""The desk's follow-up lists come from the shared cache while nothing in the bank changed,
+and every write that changes them shows on the next read, in any worker (members.versions).
+On the suite's cache: per process on SQLite, Redis when REDIS_URL is set."""
+
+from datetime import timedelta
+
+from django.contrib.auth.hashers import make_password
+from django.core.cache import cache
+from django.db import connection
+from django.test import override_settings
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from django.utils import timezone
+
+from exchanges import services as exchanges
+from members import privacy
+from members import services as members
+from members.models import Membership, User
+from members.versions import bank_version, cached
+from reminders.followups import _summaries, follow_up_summaries
+
+from .support import ReminderTestCase
+
+
+def shown(summaries) -> dict[str, tuple[int, list[str]]]:
+    """Each list's size and the names of its first rows."""
+    return {
+        s.which: (s.total, [row.person.display_name for row in s.first if row.person])
+        for s in summaries
+    }
+
+
+@override_settings(BANK_CACHE_SECONDS=600)
+class DeskFollowUpCache(ReminderTestCase):
+    def setUp(self) -> None:
+        cache.clear()
+
+    def summaries(self):
+        return follow_up_summaries(time_bank=self.riverside)
+
+    def fresh(self):
+        return _summaries(self.riverside, timezone.localdate(), 5)
+
+    def test_a_second_read_makes_no_query_and_shows_the_same(self):
+        with CaptureQueriesContext(connection) as first:
+            built = self.summaries()
+        with CaptureQueriesContext(connection) as second:
+            again = self.summaries()
+        self.assertGreaterEqual(len(first), 7)
+        self.assertEqual(len(second), 0)
+        self.assertEqual(shown(again), shown(built))
+
+    def test_every_write_that_changes_a_list_shows_at_once(self):
+        def exchange() -> None:
+            # Alice helps Bob; Bob confirms: both leave "no exchange for six months".
+            done = exchanges.record_exchange(
+                recorded_by=self.alice,
+                giver=self.alice_account,
+                receiver=self.bob_account,
+                minutes=60,
+                details=exchanges.Details(
+                    effective_date=timezone.localdate() - timedelta(days=1),
+                    description="Gardening",
+                ),
+            )
+            exchanges.confirm_exchange(exchange=done, person=self.bob)
+
+        def rename() -> None:
+            members.update_profile(user=self.bob.user, profile=members.Profile("Robert Baker"))
+
+        def erase() -> None:
+            admin = User.objects.create(
+                email="admin@example.org", is_staff=True, password=make_password(None)
+            )
+            privacy.erase_person(person=self.olive, admin=admin, reason="Asked by phone")
+
+        def leave() -> None:
+            membership = Membership.objects.get(person=self.olive, time_bank=self.riverside)
+            members.leave_time_bank(membership=membership, by=self.brenda)
+
+        def approve() -> None:
+            membership = Membership.objects.get(person=self.dora, time_bank=self.riverside)
+            members.approve_membership(membership=membership, broker=self.brenda)
+            # Approved 40 days ago with no exchange: on "new" from now on.
+            Membership.objects.filter(pk=membership.pk).update(
+                decided_at=timezone.now() - timedelta(days=40)
+            )
+
+        for name, write in {
+            "an exchange": exchange,
+            "a new name": rename,
+            "an erasure": erase,
+            "a member leaving": leave,
+            "an approval": approve,
+        }.items():
+            with self.subTest(name):
+                before = shown(self.summaries())
+                write()
+                after = shown(self.summaries())
+                self.assertNotEqual(after, before)
+                self.assertEqual(after, shown(self.fresh()))
+
+    def test_a_page_built_before_a_commit_is_never_served_after_it(self):
+        # Another worker reads the version, then builds from the data as it was; a write
+        # commits meanwhile. What it caches is under a version nobody reads any more.
+        def build_while_a_write_commits() -> str:
+            with self.captureOnCommitCallbacks(execute=True):
+                self.record(timezone.localdate() - timedelta(days=1))
+            return "built from the data before the write"
+
+        cached(self.riverside.pk, "test", build_while_a_write_commits)
+        self.assertEqual(cached(self.riverside.pk, "test", lambda: "fresh"), "fresh")
+
+    def test_a_page_built_between_a_write_and_its_commit_is_never_served_after_it(self):
+        # Another worker reads the version after the write began (its first bump) and builds
+        # from the data before the commit, which it cannot yet see.
+        with self.captureOnCommitCallbacks(execute=True):
+            exchanges.record_exchange(
+                recorded_by=self.alice,
+                giver=self.alice_account,
+                receiver=self.bob_account,
+                minutes=60,
+                details=exchanges.Details(
+                    effective_date=timezone.localdate(), description="Gardening"
+                ),
+            )
+            cached(self.riverside.pk, "test", lambda: "built before the commit")
+        self.assertEqual(cached(self.riverside.pk, "test", lambda: "fresh"), "fresh")
+
+    def test_the_desk_shows_the_change_on_the_next_visit(self):
+        self.client.force_login(self.brenda.user)
+        desk = reverse("desk", args=["riverside"])
+        self.assertContains(self.client.get(desk), "Bob Baker")
+        members.update_profile(user=self.bob.user, profile=members.Profile("Robert Baker"))
+        page = self.client.get(desk)
+        self.assertContains(page, "Robert Baker")
+        self.assertNotContains(page, "Bob Baker")
+
+
+@override_settings(BANK_CACHE_SECONDS=0)
+class WithoutASharedCache(ReminderTestCase):
+    def test_every_read_is_built_and_writes_bump_nothing(self):
+        cache.clear()
+        follow_up_summaries(time_bank=self.riverside)
+        with CaptureQueriesContext(connection) as again:
+            follow_up_summaries(time_bank=self.riverside)
+        self.assertGreaterEqual(len(again), 7)
+        self.record(timezone.localdate() - timedelta(days=1))
+        self.assertIsNone(cache.get(f"bank-version:{self.riverside.pk}"))
+
+
+@override_settings(
+    BANK_CACHE_SECONDS=600,
+    CACHES={
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            # Nothing listens on port 1: every cache call fails at once.
+            "LOCATION": "redis://127.0.0.1:1/0",
+        }
+    },
+)
+class WhenTheCacheIsDown(ReminderTestCase):
+    def test_writes_go_on_and_the_desk_is_built_each_time(self):
+        self.assertIsNone(bank_version(self.riverside.pk))
+        with self.assertLogs("members.versions", "WARNING"):
+            exchange = self.record(timezone.localdate() - timedelta(days=1))
+        exchange.refresh_from_db()
+        self.assertEqual(exchange.state, "unconfirmed")
+        self.client.force_login(self.brenda.user)
+        with self.assertLogs("members.versions", "WARNING"):
+            page = self.client.get(reverse("desk", args=["riverside"]))
+        self.assertContains(page, "No exchange for six months (1)")
+        self.assertContains(page, "Olive Offline")
