@@ -25,8 +25,9 @@ class FollowUpLists(ReminderTestCase):
 
     def approved_days_ago(self, name: str, days: int):
         person = make_member(self.riverside, name)
+        # At noon on the site's calendar: "n days ago" whatever the hour or clock change.
         Membership.objects.filter(person=person).update(
-            decided_at=timezone.now() - timedelta(days=days)
+            decided_at=at(timezone.localdate() - timedelta(days=days), 12)
         )
         return person
 
