@@ -25,7 +25,7 @@ from members.access import (
     person_for,
 )
 from members.models import Listing, ListingKind, Membership, TimeBank
-from reminders.followups import follow_up_summaries
+from reminders.followups import desk_queues, follow_up_summaries
 
 from . import services
 from .access import get_account_for, get_exchange_for
@@ -40,8 +40,7 @@ from .forms import (
 )
 from .models import Exchange, State, hour_totals
 
-# How long an exchange may wait for the other party before the desk lists it.
-LONG_WAIT = timedelta(days=7)
+# Recent exchanges on the dashboard, and the latest past a limit on the desk.
 RECENT = 10
 
 
@@ -444,29 +443,17 @@ def statement(request: HttpRequest, slug: str) -> HttpResponse:
 def desk(request: HttpRequest, slug: str) -> HttpResponse:
     """The broker's desk: everything waiting for a broker, each row actionable in one click."""
     bank, broker = get_bank_for_broker(request.user, slug)
-    parties = (
-        "recorded_by",
-        "giver__person",
-        "giver__organisation",
-        "receiver__person",
-        "receiver__organisation",
-    )
     pot = ledger.community_pot(time_bank=bank)
+    queues = desk_queues(time_bank=bank, flagged=RECENT)
     context = {
         "bank": bank,
         "pot": pot,
         "applications": Membership.objects.filter(time_bank=bank)
         .awaiting_decision()
         .select_related("person"),
-        "to_approve": Exchange.objects.filter(time_bank=bank)
-        .awaiting_broker()
-        .select_related(*parties),
-        "long_unconfirmed": Exchange.objects.filter(time_bank=bank)
-        .unconfirmed_since(timezone.now() - LONG_WAIT)
-        .select_related("awaiting_confirmation_from", *parties),
-        "flagged_exchanges": Exchange.objects.filter(time_bank=bank, flagged_over_limit=True)
-        .order_by("-recorded_at")
-        .select_related(*parties)[:RECENT],
+        "to_approve": queues.to_approve,
+        "long_unconfirmed": queues.long_unconfirmed,
+        "flagged_exchanges": queues.flagged,
         "reason_form": ReasonForm(),
         "followups": follow_up_summaries(time_bank=bank),
     }

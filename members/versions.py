@@ -1,5 +1,6 @@
 """A version number per time bank, in the shared cache, for pages cached from its members and
-its ledger (the broker's follow-up lists, ``reminders.followups.follow_up_summaries``).
+its ledger (the broker's desk: ``reminders.followups.follow_up_summaries`` and
+``desk_queues``).
 
 Every write service that can change who is on a follow-up list or what a row shows calls
 ``bank_changed``: deciding or ending a membership, a role, a name, any posting or decision in

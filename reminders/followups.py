@@ -8,7 +8,7 @@ Each function makes a fixed number of queries, however many members the bank has
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 from django.db.models import (
     Count,
@@ -302,6 +302,64 @@ def _summaries(time_bank: TimeBank, today: date, first: int) -> list[FollowUpSum
             )
         )
     return summaries
+
+
+@dataclass(frozen=True)
+class DeskQueues:
+    to_approve: list[Exchange]
+    long_unconfirmed: list[Exchange]
+    flagged: list[Exchange]
+
+
+def desk_queues(
+    *, time_bank: TimeBank, now: datetime | None = None, flagged: int = 10
+) -> DeskQueues:
+    """The desk's three exchange queues: every exchange waiting for a broker, those waiting
+    ``LONG_WAIT`` or more for the other party, and the latest ``flagged`` recorded past a
+    limit. From the shared cache while nothing in the bank has changed (every service that
+    records an exchange or changes its state bumps the version, through ``refresh_activity``
+    or the ledger; so does a new name), else three queries.
+
+    What is waiting long depends on the hour too: the cached list, one per hour, holds every
+    exchange that will have waited long before the hour ends, and is cut to ``now`` here."""
+    now = now or timezone.now()
+    hour = now.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+    built = cached(
+        time_bank.pk,
+        f"desk-queues:{hour:%Y%m%dT%H}:{flagged}",
+        lambda: _desk_queues(time_bank, hour + timedelta(hours=1) - LONG_WAIT, flagged),
+    )
+    since = now - LONG_WAIT
+    return DeskQueues(
+        to_approve=built.to_approve,
+        long_unconfirmed=[e for e in built.long_unconfirmed if e.recorded_at <= since],
+        flagged=built.flagged,
+    )
+
+
+def _desk_queues(time_bank: TimeBank, since: datetime, flagged: int) -> DeskQueues:
+    in_bank = Exchange.objects.filter(time_bank=time_bank)
+    # Each queue joins only what its rows show: on a warm page, planning the joins costs more
+    # than running them.
+    return DeskQueues(
+        to_approve=list(
+            in_bank.awaiting_broker().select_related(
+                "recorded_by",
+                "giver__person",
+                "giver__organisation",
+                "receiver__person",
+                "receiver__organisation",
+            )
+        ),
+        long_unconfirmed=list(
+            in_bank.unconfirmed_since(since).select_related("awaiting_confirmation_from")
+        ),
+        flagged=list(
+            in_bank.filter(flagged_over_limit=True)
+            .order_by("-recorded_at")
+            .select_related("receiver__person", "receiver__organisation")[:flagged]
+        ),
+    )
 
 
 # --- Who is due a reminder (also read by the digest, for offline members) --------------------------

@@ -1,9 +1,11 @@
-"""The desk's follow-up lists come from the shared cache while nothing in the bank changed,
-and every write that changes them shows on the next read, in any worker (members.versions).
+"""The desk's follow-up lists and exchange queues come from the shared cache while nothing in
+the bank changed, and every write that changes them shows on the next read, in any worker
+(members.versions).
 On the suite's cache: per process on SQLite, Redis when REDIS_URL is set."""
 
 from datetime import timedelta
 
+import time_machine
 from django.contrib.auth.hashers import make_password
 from django.core.cache import cache
 from django.db import connection
@@ -13,13 +15,14 @@ from django.urls import reverse
 from django.utils import timezone
 
 from exchanges import services as exchanges
+from exchanges.models import Exchange, State
 from members import privacy
 from members import services as members
-from members.models import Membership, User
+from members.models import ApprovalRule, Membership, TimeBank, User
 from members.versions import bank_version, cached
-from reminders.followups import _summaries, follow_up_summaries
+from reminders.followups import _summaries, desk_queues, follow_up_summaries
 
-from .support import ReminderTestCase
+from .support import ReminderTestCase, at
 
 
 def shown(summaries) -> dict[str, tuple[int, list[str]]]:
@@ -135,6 +138,121 @@ class DeskFollowUpCache(ReminderTestCase):
         page = self.client.get(desk)
         self.assertContains(page, "Robert Baker")
         self.assertNotContains(page, "Bob Baker")
+
+
+def queued(queues) -> dict[str, list[tuple[int, str]]]:
+    """Each queue's exchanges, with the names its rows show."""
+    return {
+        "to approve": [
+            (
+                e.pk,
+                f"{e.giver.holder_name}>{e.receiver.holder_name} by {e.recorded_by.display_name}",
+            )
+            for e in queues.to_approve
+        ],
+        "waiting": [
+            (e.pk, e.awaiting_confirmation_from.display_name) for e in queues.long_unconfirmed
+        ],
+        "flagged": [(e.pk, e.receiver.holder_name) for e in queues.flagged],
+    }
+
+
+@override_settings(BANK_CACHE_SECONDS=600)
+class DeskQueueCache(ReminderTestCase):
+    def setUp(self) -> None:
+        cache.clear()
+
+    def queues(self, now=None):
+        return queued(desk_queues(time_bank=self.riverside, now=now))
+
+    def fresh(self, now=None):
+        with override_settings(BANK_CACHE_SECONDS=0):
+            return self.queues(now)
+
+    def rules(self, **rules) -> None:
+        TimeBank.objects.filter(pk=self.riverside.pk).update(**rules)
+        self.riverside.refresh_from_db()
+
+    def help_bob(self) -> Exchange:
+        with self.captureOnCommitCallbacks(execute=True):
+            return exchanges.record_exchange(
+                recorded_by=self.alice,
+                giver=self.alice_account,
+                receiver=self.bob_account,
+                minutes=60,
+                details=exchanges.Details(
+                    effective_date=timezone.localdate(), description="Gardening"
+                ),
+            )
+
+    def test_a_second_read_makes_no_query_and_shows_the_same(self):
+        self.rules(confirmation_required=False, approval_rule=ApprovalRule.ALL)
+        self.help_bob()
+        with CaptureQueriesContext(connection) as first:
+            built = self.queues()
+        with CaptureQueriesContext(connection) as second:
+            again = self.queues()
+        self.assertEqual(len(first), 3)
+        self.assertEqual(len(second), 0)
+        self.assertEqual(len(built["to approve"]), 1)
+        self.assertEqual(again, built)
+
+    def test_every_write_that_changes_a_queue_shows_at_once(self):
+        self.rules(confirmation_required=False, approval_rule=ApprovalRule.ALL)
+        waiting = self.help_bob()
+
+        def record() -> None:
+            self.help_bob()
+
+        def approve() -> None:
+            with self.captureOnCommitCallbacks(execute=True):
+                exchanges.approve_exchange(exchange=waiting, broker=self.brenda)
+
+        def decline() -> None:
+            pending = Exchange.objects.filter(state=State.AWAITING_APPROVAL).get()
+            with self.captureOnCommitCallbacks(execute=True):
+                exchanges.decline_exchange(exchange=pending, person=self.brenda, reason="Twice")
+
+        def rename() -> None:
+            self.help_bob()
+            self.queues()  # cached with the old name
+            members.update_profile(user=self.alice.user, profile=members.Profile("Alicia Adams"))
+
+        for name, write in {
+            "a new exchange to approve": record,
+            "an approval": approve,
+            "a decline": decline,
+            "a new name": rename,
+        }.items():
+            with self.subTest(name):
+                before = self.queues()
+                write()
+                after = self.queues()
+                self.assertNotEqual(after, before)
+                self.assertEqual(after, self.fresh())
+
+    def test_a_confirmation_takes_the_exchange_off_the_waiting_list(self):
+        recorded = at(self.today - timedelta(days=10))
+        with time_machine.travel(recorded, tick=False):
+            waiting = self.help_bob()
+        self.assertEqual(self.queues()["waiting"], [(waiting.pk, "Bob Baker")])
+        with self.captureOnCommitCallbacks(execute=True):
+            exchanges.confirm_exchange(exchange=waiting, person=self.bob)
+        self.assertEqual(self.queues()["waiting"], [])
+
+    def test_an_exchange_joins_the_waiting_list_when_its_week_is_up_without_a_write(self):
+        # Recorded at half past ten: a week later it shows from half past, within the hour
+        # the list was cached for.
+        recorded = at(self.today - timedelta(days=8), 10, 30)
+        with time_machine.travel(recorded, tick=False):
+            waiting = self.help_bob()
+        week = recorded + timedelta(days=7)
+        self.assertEqual(self.queues(now=week - timedelta(minutes=15))["waiting"], [])
+        with CaptureQueriesContext(connection) as read:
+            later = self.queues(now=week + timedelta(minutes=15))
+        self.assertEqual(len(read), 0)
+        self.assertEqual(later["waiting"], [(waiting.pk, "Bob Baker")])
+        self.assertEqual(later, self.fresh(now=week + timedelta(minutes=15)))
 
 
 @override_settings(BANK_CACHE_SECONDS=0)
