@@ -11,8 +11,8 @@
 2. Starts gunicorn (``timebank.wsgi``, 2 workers, ``DEBUG=false``, Redis as the shared cache
    as in production) on a free loopback port, with an access log of path, status and request
    time in microseconds (``%(D)s``: the time the worker spent on the request, i.e. server
-   time). The desk is measured twice: as served between writes (its follow-up lists from the
-   cache) and from a second server with that cache off (as on the first visit after a write).
+   time). The desk is measured twice: as served between writes (its follow-up lists and queues
+   from the cache) and from a second server with that cache off (as on the first visit after a write).
 3. Signs the member and the broker in (Django's test client on the same database; its session
    cookie is sent by the load tool), then drives each page with ``wrk`` (2 threads, 2
    connections, ``--seconds`` each) after a warm-up, and reads the server times of the measured
@@ -59,7 +59,7 @@ ENV = {
     "SECURE_HSTS_SECONDS": "0",
     "LOG_LEVEL": "WARNING",
     # As in production (docker-compose.yml): Redis is the cache the web workers share, which
-    # keeps the desk's follow-up lists between writes (members/versions.py). A database of
+    # keeps the desk's lists and queues between writes (members/versions.py). A database of
     # its own, emptied first: this bench's ids start at 1 on every run.
     "REDIS_URL": "redis://127.0.0.1:6379/2",
 }
@@ -480,9 +480,9 @@ def main() -> int:
         ),
         ("broker desk", f"/banks/{slug}/desk/", broker),
     ]
-    # The desk as it is after any write in the bank, when its follow-up lists are built again:
+    # The desk as it is after any write in the bank, when its lists and queues are built again:
     # the same page from a server whose cache of them is off.
-    uncached = ("broker desk, follow-up lists built (as after a write)", pages[-1][1], broker)
+    uncached = ("broker desk, lists and queues built (as after a write)", pages[-1][1], broker)
     results = []
     for env, run in (({}, pages), ({"BANK_CACHE_SECONDS": "0"}, [uncached])):
         port = free_port()
