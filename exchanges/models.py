@@ -104,11 +104,15 @@ class ExchangeQuerySet(models.QuerySet["Exchange"]):
     def latest_involving(self, account: Account, count: int) -> QuerySet[Exchange]:
         """The ``count`` exchanges ``account`` took part in most recently. The account's own
         entries pick the journals first (newest journal ids), so the cost does not grow with
-        the rest of the bank or with a join over every exchange the account ever had."""
-        journals = (
+        the rest of the bank or with a join over every exchange the account ever had.
+
+        The journal ids are read here, in a query of their own: as a subquery they made
+        PostgreSQL plan the whole join afresh on every call (a prepared statement's generic
+        plan cannot see whose entries they are), which cost more than a second query."""
+        journals = list(
             Entry.objects.filter(account=account)
             .order_by("-journal_id")
-            .values("journal_id")[:count]
+            .values_list("journal_id", flat=True)[:count]
         )
         return self.filter(journal_id__in=journals).order_by("-recorded_at", "-pk")
 

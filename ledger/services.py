@@ -92,6 +92,11 @@ def open_account(
     account, _ = Account.objects.get_or_create(
         time_bank=time_bank, **owner, defaults={"credit_limit_minutes": hard_limit}
     )
+    # The holder is the caller's own object (whoever shows it reads no row again).
+    if person is not None:
+        account.person = person
+    else:
+        account.organisation = organisation
     return account
 
 

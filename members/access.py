@@ -42,28 +42,40 @@ def person_for(user: object) -> Person | None:
 
 
 def own_person_for(user: object) -> Person | None:
-    """The signed-in user's own profile, even while they act for a member."""
+    """The signed-in user's own profile, even while they act for a member. The request's
+    user comes with it (``members.mfa`` backends), so this costs no query there."""
     if not getattr(user, "is_authenticated", False):
         return None
-    return Person.objects.filter(user=user).first()
+    try:
+        return user.person  # type: ignore[attr-defined]
+    except Person.DoesNotExist:
+        return None
 
 
 def get_bank_for_broker(user: object, slug: str) -> tuple[TimeBank, Person]:
     """The time bank ``slug`` and the broker's person, if ``user`` is a broker there."""
-    bank = get_object_or_404(TimeBank, slug=slug)
-    confine_to_acting_bank(user, bank)
     person = person_for(user)
-    if (
-        person is None
-        or not Membership.objects.filter(
-            person=person,
-            time_bank=bank,
-            status=Status.APPROVED,
-            role__in=[Role.BROKER, Role.ADMIN],
-        ).exists()
-    ):
+    membership = _membership_in(person, slug, roles=BROKER_ROLES)
+    bank = membership.time_bank if membership else get_object_or_404(TimeBank, slug=slug)
+    confine_to_acting_bank(user, bank)
+    if person is None or membership is None:
         raise PermissionDenied(_("Only a broker of this time bank can do that."))
     return bank, person
+
+
+def _membership_in(person: Person | None, slug: str, *, roles: object) -> Membership | None:
+    """``person``'s approved membership with one of ``roles`` in the bank ``slug``, with the
+    bank (one query: the bank itself is read apart only when there is none)."""
+    if person is None:
+        return None
+    return (
+        Membership.objects.filter(
+            person=person, time_bank__slug=slug, status=Status.APPROVED, role__in=roles
+        )
+        .select_related("time_bank")
+        .order_by("pk")  # one at most; not the default order, which joins the person
+        .first()
+    )
 
 
 def get_application_for(user: object, pk: int, *, write: bool = False) -> Membership:
@@ -108,16 +120,10 @@ def get_bank_for_member(user: object, slug: str) -> tuple[TimeBank, Person, Memb
     Approved members, brokers and admins pass. Applicants, commissioners (aggregates only)
     and people of other time banks get PermissionDenied; the bank itself is public.
     """
-    bank = get_object_or_404(TimeBank, slug=slug)
-    confine_to_acting_bank(user, bank)
     person = person_for(user)
-    membership = (
-        Membership.objects.filter(
-            person=person, time_bank=bank, status=Status.APPROVED, role__in=TRADING_ROLES
-        ).first()
-        if person is not None
-        else None
-    )
+    membership = _membership_in(person, slug, roles=TRADING_ROLES)
+    bank = membership.time_bank if membership else get_object_or_404(TimeBank, slug=slug)
+    confine_to_acting_bank(user, bank)
     if person is None or membership is None:
         raise PermissionDenied(_("Only members of this time bank can see this page."))
     return bank, person, membership

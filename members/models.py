@@ -430,7 +430,17 @@ class Membership(models.Model):
                 name="membership_safeguarding_lead_is_staff",
             ),
         ]
-        indexes = [models.Index(fields=["time_bank", "status"])]
+        indexes = [
+            models.Index(fields=["time_bank", "status"]),
+            # The desk's follow-up lists (reminders.followups): counted from this index alone
+            # (PostgreSQL), without reading the wide membership rows; "new" found by its dates.
+            models.Index(
+                fields=["time_bank", "decided_at"],
+                include=["id", "last_help_on", "last_gave_on", "last_received_on"],
+                condition=Q(role="member", status="approved"),
+                name="approved_member_dates",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.person} in {self.time_bank} ({self.get_role_display()}, {self.get_status_display()})"

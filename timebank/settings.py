@@ -189,6 +189,13 @@ VAR_DIR = Path(env_str("VAR_DIR") or BASE_DIR / "var")
 for _folder in ("celery/queue", "celery/processed", "celery/control", "celery/results", "static"):
     (VAR_DIR / _folder).mkdir(parents=True, exist_ok=True)
 DATABASES = {"default": env_database("DATABASE_URL", f"sqlite:///{VAR_DIR / 'timebank.sqlite3'}")}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # Server-side parameters, and each query prepared once per connection from its second
+    # run: the pages' joins of five tables or more cost PostgreSQL more to plan than to run.
+    # (Not behind a transaction-pooling PgBouncer, which cannot keep prepared statements.)
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        server_side_binding=True, prepare_threshold=2
+    )
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # WAL lets the web server and the worker read while the other writes; the busy timeout
     # makes a writer wait for the lock instead of failing at once.

@@ -55,7 +55,7 @@ class MemberSearch(CastTestCase):
         with self.assertNumQueries(len(before)):
             response = self.client.get(url)
         self.assertEqual(len(response.context["page"]), 36)
-        self.assertEqual(len(before), 8)
+        self.assertEqual(len(before), 6)
 
 
 class MemberPage(CastTestCase):

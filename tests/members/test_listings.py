@@ -325,7 +325,7 @@ class BrowsingListings(CastTestCase):
         with self.assertNumQueries(before):
             response = self.client.get(url)
         self.assertEqual(len(response.context["page"]), 20)
-        self.assertEqual(before, 9)
+        self.assertEqual(before, 7)
 
     def test_pages_follow_one_another_and_keep_the_filters(self):
         for n in range(25):

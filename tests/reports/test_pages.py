@@ -46,7 +46,7 @@ class Pages(KnownMonth, TestCase):
         self.client.force_login(self.brenda.user)
         listing = self.client.get(reverse("report-list", args=["riverside"]))
         self.assertContains(listing, reverse("report-detail", args=["riverside", self.month]))
-        with self.assertNumQueries(7):
+        with self.assertNumQueries(5):
             page = self.client.get(reverse("report-detail", args=["riverside", self.month]))
         self.assertContains(page, "40% of active members both gave and received help")
         self.assertContains(page, "Carl Carpenter")
