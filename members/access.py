@@ -63,7 +63,9 @@ def get_bank_for_broker(user: object, slug: str) -> tuple[TimeBank, Person]:
     return bank, person
 
 
-def _membership_in(person: Person | None, slug: str, *, roles: object) -> Membership | None:
+def _membership_in(
+    person: Person | None, slug: str, *, roles: tuple[Role, ...]
+) -> Membership | None:
     """``person``'s approved membership with one of ``roles`` in the bank ``slug``, with the
     bank (one query: the bank itself is read apart only when there is none)."""
     if person is None:

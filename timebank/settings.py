@@ -192,7 +192,7 @@ DATABASES = {"default": env_database("DATABASE_URL", f"sqlite:///{VAR_DIR / 'tim
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # Server-side parameters, and each query prepared once per connection from its second
     # run: the pages' joins of five tables or more cost PostgreSQL more to plan than to run.
-    # (Not behind a transaction-pooling PgBouncer, which cannot keep prepared statements.)
+    # (Behind PgBouncer in transaction pooling, that needs its max_prepared_statements, 1.21+.)
     DATABASES["default"].setdefault("OPTIONS", {}).update(
         server_side_binding=True, prepare_threshold=2
     )
