@@ -45,7 +45,7 @@ from django.utils.translation import trans_real
 from exchanges import services as exchange_services
 from ledger import services as ledger
 from members import services as member_services
-from members.models import ApprovalRule, Category, ListingKind
+from members.models import ApprovalRule, Category, LimitRule, ListingKind
 from tests.base import CastTestCase
 from tests.factories import make_user
 
@@ -173,11 +173,20 @@ class PagesUnderAPseudoLocale(CastTestCase):
                 description="Tuesday morning",
             ),
         )
-        # One exchange waiting for a broker, so the desk shows a card and the statement a row.
-        policy = cls.riverside.confirmation_required, cls.riverside.approval_rule
+        # One exchange waiting for a broker, so the desk shows a card and the statement a row;
+        # recorded past Bob's limit under the "flag" rule, so it is marked where it is listed.
+        fields = [
+            "confirmation_required",
+            "approval_rule",
+            "limit_rule",
+            "default_credit_limit_minutes",
+        ]
+        policy = [getattr(cls.riverside, name) for name in fields]
         cls.riverside.confirmation_required = False
         cls.riverside.approval_rule = ApprovalRule.ALL
-        cls.riverside.save(update_fields=["confirmation_required", "approval_rule"])
+        cls.riverside.limit_rule = LimitRule.FLAG
+        cls.riverside.default_credit_limit_minutes = 0
+        cls.riverside.save(update_fields=fields)
         exchange_services.record_exchange(
             recorded_by=cls.alice,
             giver=cls.alice_account,
@@ -187,8 +196,9 @@ class PagesUnderAPseudoLocale(CastTestCase):
                 effective_date=timezone.localdate(), description="Lift to the surgery"
             ),
         )
-        cls.riverside.confirmation_required, cls.riverside.approval_rule = policy
-        cls.riverside.save(update_fields=["confirmation_required", "approval_rule"])
+        for name, value in zip(fields, policy, strict=True):
+            setattr(cls.riverside, name, value)
+        cls.riverside.save(update_fields=fields)
 
     def setUp(self) -> None:
         # After override_settings reset the caches: every message in "en-xa" comes back marked.
