@@ -8,8 +8,8 @@ the ledger, a limit, a date of help. It bumps the number at once, so the writer'
 read (in its transaction) misses, and again after commit, so a page that another worker built
 from the data before the commit, and cached under the number it read then, is never read
 again. What is cached under a version therefore never outlives the data it was built from,
-whichever worker reads it; ``settings.BANK_CACHE_SECONDS`` bounds changes made outside
-the services (the Django admin).
+whichever worker reads it. The Django admin calls it too (``members.admin.BankChangedAdmin``);
+``settings.BANK_CACHE_SECONDS`` bounds changes made by hand (a shell, SQL).
 
 Off (``BANK_CACHE_SECONDS = 0``) without a shared cache: a per-process cache would be
 bumped in one worker only. If the cache cannot be reached, writes go on (the database is the

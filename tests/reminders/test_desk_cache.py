@@ -6,19 +6,29 @@ On the suite's cache: per process on SQLite, Redis when REDIS_URL is set."""
 from datetime import timedelta
 
 import time_machine
+from django.contrib.admin.sites import site
 from django.contrib.auth.hashers import make_password
 from django.core.cache import cache
 from django.db import connection
-from django.test import override_settings
+from django.test import RequestFactory, override_settings
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
 from exchanges import services as exchanges
 from exchanges.models import Exchange, State
+from ledger.models import Account
 from members import privacy
 from members import services as members
-from members.models import ApprovalRule, Membership, TimeBank, User
+from members.models import (
+    ApprovalRule,
+    LimitRule,
+    Membership,
+    Person,
+    Status,
+    TimeBank,
+    User,
+)
 from members.versions import bank_version, cached
 from reminders.followups import _summaries, desk_queues, follow_up_summaries
 
@@ -138,6 +148,85 @@ class DeskFollowUpCache(ReminderTestCase):
         page = self.client.get(desk)
         self.assertContains(page, "Robert Baker")
         self.assertNotContains(page, "Bob Baker")
+
+
+@override_settings(BANK_CACHE_SECONDS=600)
+class AdminEdits(ReminderTestCase):
+    """The Django admin goes around the services; its edits show on the desk's next visit too
+    (members/admin.py ``BankChangedAdmin``), not after the cache's ten minutes."""
+
+    def setUp(self) -> None:
+        cache.clear()
+        self.staff = User.objects.create(
+            email="admin@example.org", is_staff=True, is_superuser=True, password="!"
+        )
+
+    def desk(self) -> tuple[dict, dict]:
+        bank = TimeBank.objects.get(pk=self.riverside.pk)  # as each request reads it
+        return (
+            shown(follow_up_summaries(time_bank=bank)),
+            queued(desk_queues(time_bank=bank)),
+        )
+
+    def fresh(self) -> tuple[dict, dict]:
+        with override_settings(BANK_CACHE_SECONDS=0):
+            return self.desk()
+
+    def save_in_admin(self, obj: object, **fields: object) -> None:
+        request = RequestFactory().post("/")
+        request.user = self.staff
+        for name, value in fields.items():
+            setattr(obj, name, value)
+        with self.captureOnCommitCallbacks(execute=True):
+            site._registry[type(obj)].save_model(request, obj, form=None, change=True)
+
+    def delete_in_admin(self, rows, *, bulk: bool = False) -> None:
+        request = RequestFactory().post("/")
+        request.user = self.staff
+        model_admin = site._registry[rows.model]
+        with self.captureOnCommitCallbacks(execute=True):
+            if bulk:  # the list's "delete selected" action
+                model_admin.delete_queryset(request, rows)
+            else:
+                model_admin.delete_model(request, rows.get())
+
+    def test_each_edit_shows_at_once(self):
+        # Under the "flag" rule, Bob's hour takes him past the bank's limit: he is on the
+        # lists and his exchange in the flagged queue, by name.
+        TimeBank.objects.filter(pk=self.riverside.pk).update(
+            confirmation_required=False,
+            limit_rule=LimitRule.FLAG,
+            default_credit_limit_minutes=-30,
+        )
+        Account.objects.filter(pk=self.bob_account.pk).update(credit_limit_minutes=None)
+        self.riverside.refresh_from_db()
+        self.bob_account.refresh_from_db()
+        self.record(self.today)
+        edits = {
+            "a name": lambda: self.save_in_admin(
+                Person.objects.get(pk=self.bob.pk), display_name="Robert Baker"
+            ),
+            "the bank's limit": lambda: self.save_in_admin(
+                TimeBank.objects.get(pk=self.riverside.pk), default_credit_limit_minutes=-120
+            ),
+            "a membership suspended": lambda: self.save_in_admin(
+                Membership.objects.get(person=self.alice, time_bank=self.riverside),
+                status=Status.SUSPENDED,
+            ),
+            "a membership deleted": lambda: self.delete_in_admin(
+                Membership.objects.filter(person=self.olive, time_bank=self.riverside)
+            ),
+            "memberships deleted from the list": lambda: self.delete_in_admin(
+                Membership.objects.filter(person=self.bob, time_bank=self.riverside), bulk=True
+            ),
+        }
+        for name, edit in edits.items():
+            with self.subTest(name):
+                before = self.desk()
+                edit()
+                after = self.desk()
+                self.assertNotEqual(after, before)
+                self.assertEqual(after, self.fresh())
 
 
 def queued(queues) -> dict[str, list[tuple[int, str]]]:
