@@ -52,9 +52,7 @@ def _stored(obj: Model, field: str) -> Any:
 class BankChangedAdmin(admin.ModelAdmin):
     """Edits here go around the services, so they drop what the broker's desk caches for the
     banks they touch themselves (``members.versions``), as the object was and as it is: a
-    name, a phone, a limit or a status shows on the desk's next visit. Inline rows (a
-    person's memberships) are saved after ``save_model`` in the same transaction, so the
-    bump it leaves for the commit covers them."""
+    name, a phone, a limit or a status shows on the desk's next visit."""
 
     def bank_ids(self, obj: Any) -> Iterable[int | None]:
         raise NotImplementedError
@@ -67,6 +65,13 @@ class BankChangedAdmin(admin.ModelAdmin):
         before = list(self.bank_ids(obj)) if change else []
         super().save_model(request, obj, form, change)
         self._changed([*before, *self.bank_ids(obj)])
+
+    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
+        # Inline rows (a person's memberships) are saved here, after save_model: the banks
+        # each row was in and is in now.
+        was = [f.initial.get("time_bank") for formset in formsets for f in formset.forms]
+        super().save_related(request, form, formsets, change)
+        self._changed([*was, *self.bank_ids(form.instance)])
 
     def delete_model(self, request: HttpRequest, obj: Any) -> None:
         ids = list(self.bank_ids(obj))

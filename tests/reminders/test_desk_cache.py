@@ -190,6 +190,23 @@ class AdminEdits(ReminderTestCase):
             else:
                 model_admin.delete_model(request, rows.get())
 
+    def add_person_in_admin(self) -> None:
+        # The person's form, then the inline membership rows, then ``save_related``.
+        request = RequestFactory().post("/")
+        request.user = self.staff
+        model_admin = site._registry[Person]
+        person = Person(display_name="Aaron Ames")
+        with self.captureOnCommitCallbacks(execute=True):
+            model_admin.save_model(request, person, form=None, change=False)
+            Membership.objects.create(
+                person=person,
+                time_bank=self.riverside,
+                status=Status.APPROVED,
+                decided_at=timezone.now() - timedelta(days=40),
+            )
+            form = type("Form", (), {"instance": person, "save_m2m": lambda self: None})()
+            model_admin.save_related(request, form, formsets=[], change=False)
+
     def test_each_edit_shows_at_once(self):
         # Under the "flag" rule, Bob's hour takes him past the bank's limit: he is on the
         # lists and his exchange in the flagged queue, by name.
@@ -213,6 +230,7 @@ class AdminEdits(ReminderTestCase):
                 Membership.objects.get(person=self.alice, time_bank=self.riverside),
                 status=Status.SUSPENDED,
             ),
+            "a person added with a membership": self.add_person_in_admin,
             "a membership deleted": lambda: self.delete_in_admin(
                 Membership.objects.filter(person=self.olive, time_bank=self.riverside)
             ),
