@@ -12,8 +12,7 @@ Two checks that fail when someone adds an untranslated string:
    and every ``gettext``/``_`` call takes a literal, so ``makemessages`` can extract it.
 
 Not covered here: the commissioner report pages (their table headings are the stable
-snake_case keys of the CSV and XLSX, on purpose), and the monthly statement email
-(templates/emails/statement-*), which is not yet wrapped in {% trans %}.
+snake_case keys of the CSV and XLSX, on purpose).
 """
 
 from __future__ import annotations
@@ -27,7 +26,7 @@ import struct
 import subprocess
 import tempfile
 import unittest
-from datetime import timedelta
+from datetime import date, timedelta
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -36,9 +35,10 @@ from django.conf import settings
 from django.core import mail
 from django.core.management import call_command
 from django.db import models
+from django.template.loader import render_to_string
 from django.test import Client, override_settings
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.html import escape
 from django.utils.translation import trans_real
 
@@ -46,6 +46,7 @@ from exchanges import services as exchange_services
 from ledger import services as ledger
 from members import services as member_services
 from members.models import ApprovalRule, Category, LimitRule, ListingKind
+from reports.models import Nudge, Statement
 from tests.base import CastTestCase
 from tests.factories import make_user
 
@@ -339,6 +340,40 @@ class PagesUnderAPseudoLocale(CastTestCase):
         self.assertIn(OPEN, email.subject)
         self.assertEqual(untranslated_words(f"<body>{email.subject}</body>"), [])
         self.assertEqual(untranslated_words(f"<body>{escape(email.body)}</body>"), [])
+
+    def test_the_monthly_statement_email_is_translated(self) -> None:
+        statement = Statement(
+            month=date(2026, 3, 1),
+            given_minutes=90,
+            received_minutes=60,
+            given_year_minutes=600,
+            received_year_minutes=60,
+            balance_minutes=540,
+            exchanged_with=["Bob Baker"],
+            nudge=Nudge.SPEND,
+        )
+        context = {
+            "person": self.alice,
+            "bank": self.riverside,
+            "statement": statement,
+            "page_url": "https://timebank.example/banks/riverside/statements/2026-03/",
+            "unsubscribe_url": "https://timebank.example/email/unsubscribe/x/",
+            "suggestions": [
+                {
+                    "title": "Lift to the surgery",
+                    "owner": "Bob Baker",
+                    "area": "GL51",
+                    "url": f"https://timebank.example/listings/{self.listing.pk}/",
+                }
+            ],
+        }
+        with translation.override(PSEUDO):
+            for name in ("subject.txt", "body.txt", "body.html"):
+                with self.subTest(name):
+                    text = render_to_string(f"emails/statement-{name}", context)
+                    html = text if name.endswith(".html") else f"<body>{escape(text)}</body>"
+                    self.assertIn(OPEN, html)
+                    self.assertEqual(untranslated_words(html), [])
 
 
 # --- The source --------------------------------------------------------------------------------
