@@ -102,9 +102,11 @@ class ExchangeQuerySet(models.QuerySet["Exchange"]):
         return self.filter(journal__entries__account__in=accounts).distinct()
 
     def latest_involving(self, account: Account, count: int) -> QuerySet[Exchange]:
-        """The ``count`` exchanges ``account`` took part in most recently. The account's own
-        entries pick the journals first (newest journal ids), so the cost does not grow with
-        the rest of the bank or with a join over every exchange the account ever had.
+        """The ``count`` exchanges ``account`` took part in most recently, shown newest date of
+        help first (as the dashboard's table lists them under "Date"). The account's own
+        entries pick the journals first (newest journal ids: the latest recorded, so a
+        back-dated exchange recorded today is among them), so the cost does not grow with the
+        rest of the bank or with a join over every exchange the account ever had.
 
         The journal ids are read here, in a query of their own: as a subquery they made
         PostgreSQL plan the whole join afresh on every call (a prepared statement's generic
@@ -114,7 +116,9 @@ class ExchangeQuerySet(models.QuerySet["Exchange"]):
             .order_by("-journal_id")
             .values_list("journal_id", flat=True)[:count]
         )
-        return self.filter(journal_id__in=journals).order_by("-recorded_at", "-pk")
+        return self.filter(journal_id__in=journals).order_by(
+            "-effective_date", "-recorded_at", "-pk"
+        )
 
     def awaiting_broker(self) -> QuerySet[Exchange]:
         return self.filter(state=State.AWAITING_APPROVAL).order_by("recorded_at")

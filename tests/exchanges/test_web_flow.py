@@ -6,6 +6,7 @@ from django.core import mail
 from django.urls import reverse
 from django.utils import timezone
 
+from exchanges import services as exchange_services
 from exchanges.models import Exchange, State
 from ledger import services as ledger
 from members.models import ApprovalRule
@@ -245,3 +246,29 @@ class MalformedQueryStrings(CastTestCase):
         ):
             with self.subTest(url=url):
                 self.assertEqual(self.client.get(url).status_code, 404)
+
+
+class DashboardRecentExchanges(CastTestCase):
+    def test_the_latest_recorded_are_listed_newest_date_first(self):
+        # Alice records three hours for Bob out of order, the last one back-dated a month;
+        # Bob's dashboard lists all three by the day the help happened, newest first.
+        alice = ledger.open_account(time_bank=self.riverside, person=self.alice)
+        bob = ledger.open_account(time_bank=self.riverside, person=self.bob)
+        today = timezone.localdate()
+        for days, what in [(3, "Gardening"), (1, "Shopping"), (30, "Ironing")]:
+            exchange_services.record_exchange(
+                recorded_by=self.alice,
+                giver=alice,
+                receiver=bob,
+                minutes=60,
+                details=exchange_services.Details(
+                    effective_date=today - timedelta(days=days), description=what
+                ),
+            )
+        self.client.force_login(self.bob.user)
+        page = self.client.get(reverse("dashboard", args=["riverside"]))
+        shown = [e.description for e in page.context["recent"]]
+        self.assertEqual(shown, ["Shopping", "Gardening", "Ironing"])
+        html = page.content.decode()
+        self.assertLess(html.index("Shopping"), html.index("Gardening"))
+        self.assertLess(html.index("Gardening"), html.index("Ironing"))
