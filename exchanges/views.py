@@ -40,7 +40,7 @@ from .forms import (
 )
 from .models import Exchange, State, hour_totals
 
-# Recent exchanges on the dashboard, and the latest past a limit on the desk.
+# Recent exchanges on the dashboard.
 RECENT = 10
 
 
@@ -444,7 +444,7 @@ def desk(request: HttpRequest, slug: str) -> HttpResponse:
     """The broker's desk: everything waiting for a broker, each row actionable in one click."""
     bank, broker = get_bank_for_broker(request.user, slug)
     pot = ledger.community_pot(time_bank=bank)
-    queues = desk_queues(time_bank=bank, flagged=RECENT)
+    queues = desk_queues(time_bank=bank)
     context = {
         "bank": bank,
         "pot": pot,

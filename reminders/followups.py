@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 
+from django.conf import settings
 from django.db.models import (
     Count,
     Exists,
@@ -23,7 +24,7 @@ from django.db.models import (
     Value,
 )
 from django.db.models.functions import Coalesce
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.formats import date_format
 from django.utils.translation import get_language, gettext_lazy
 from django.utils.translation import gettext as _
@@ -40,7 +41,7 @@ from members.models import (
     Role,
     TimeBank,
 )
-from members.versions import cached
+from members.versions import cached, claim
 
 # A new member is followed up between these ages (days since approval) if they have not
 # exchanged yet; after INACTIVE_MONTHS without an exchange anyone is.
@@ -311,8 +312,12 @@ class DeskQueues:
     flagged: list[Exchange]
 
 
+# How many of the exchanges recorded past a limit the desk shows (the latest).
+DESK_FLAGGED = 10
+
+
 def desk_queues(
-    *, time_bank: TimeBank, now: datetime | None = None, flagged: int = 10
+    *, time_bank: TimeBank, now: datetime | None = None, flagged: int = DESK_FLAGGED
 ) -> DeskQueues:
     """The desk's three exchange queues: every exchange waiting for a broker, those waiting
     ``LONG_WAIT`` or more for the other party, and the latest ``flagged`` recorded past a
@@ -360,6 +365,20 @@ def _desk_queues(time_bank: TimeBank, since: datetime, flagged: int) -> DeskQueu
             .select_related("receiver__person", "receiver__organisation")[:flagged]
         ),
     )
+
+
+def warm_desk(*, time_bank: TimeBank) -> bool:
+    """Build the desk's follow-up lists and exchange queues into the shared cache under the
+    bank's current version, as the desk's next visit reads them (the worker does this after
+    every write commits: ``members.versions.bank_changed``). Whether it built them: not with
+    the cache off or down, nor if another warm-up already has this version."""
+    if not claim(time_bank.pk, "warm-desk"):
+        return False
+    # The lists' titles are cached translated: in the language the desk is served in.
+    with translation.override(settings.LANGUAGE_CODE):
+        follow_up_summaries(time_bank=time_bank)
+        desk_queues(time_bank=time_bank)
+    return True
 
 
 # --- Who is due a reminder (also read by the digest, for offline members) --------------------------

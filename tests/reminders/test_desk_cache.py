@@ -1,9 +1,10 @@
 """The desk's follow-up lists and exchange queues come from the shared cache while nothing in
-the bank changed, and every write that changes them shows on the next read, in any worker
-(members.versions).
+the bank changed, every write that changes them shows on the next read, in any worker
+(members.versions), and after each write the worker builds them for the next visit.
 On the suite's cache: per process on SQLite, Redis when REDIS_URL is set."""
 
 from datetime import timedelta
+from unittest import mock
 
 import time_machine
 from django.contrib.admin.sites import site
@@ -30,9 +31,10 @@ from members.models import (
     User,
 )
 from members.versions import bank_version, cached
+from reminders import tasks
 from reminders.followups import _summaries, desk_queues, follow_up_summaries
 
-from .support import ReminderTestCase, at
+from .support import ReminderTestCase, at, celery_eager
 
 
 def shown(summaries) -> dict[str, tuple[int, list[str]]]:
@@ -47,6 +49,8 @@ def shown(summaries) -> dict[str, tuple[int, list[str]]]:
 class DeskFollowUpCache(ReminderTestCase):
     def setUp(self) -> None:
         cache.clear()
+        # The warm-up each commit queues runs here, not on a broker.
+        self.enterContext(celery_eager())
 
     def summaries(self):
         return follow_up_summaries(time_bank=self.riverside)
@@ -150,6 +154,68 @@ class DeskFollowUpCache(ReminderTestCase):
         self.assertNotContains(page, "Bob Baker")
 
 
+def help_bob(case: ReminderTestCase) -> Exchange:
+    """Alice records an hour's gardening for Bob today, committed (what it waits for, if
+    anything, is up to the bank's rules)."""
+    with case.captureOnCommitCallbacks(execute=True):
+        return exchanges.record_exchange(
+            recorded_by=case.alice,
+            giver=case.alice_account,
+            receiver=case.bob_account,
+            minutes=60,
+            details=exchanges.Details(effective_date=timezone.localdate(), description="Gardening"),
+        )
+
+
+@override_settings(BANK_CACHE_SECONDS=600)
+class DeskWarmUp(ReminderTestCase):
+    """After a write commits, the worker builds the desk for the bank's new version
+    (``reminders.tasks.warm_desk``), so the desk's next visit reads it all from the cache."""
+
+    def setUp(self) -> None:
+        cache.clear()
+        self.enterContext(celery_eager())
+        TimeBank.objects.filter(pk=self.riverside.pk).update(
+            confirmation_required=False, approval_rule=ApprovalRule.ALL
+        )
+        self.riverside.refresh_from_db()
+        self.client.force_login(self.brenda.user)
+        self.desk = reverse("desk", args=["riverside"])
+
+    def test_the_first_visit_after_a_write_reads_the_desk_from_the_cache(self):
+        self.client.get(self.desk)
+        with CaptureQueriesContext(connection) as between_writes:
+            self.assertNotContains(self.client.get(self.desk), "Gardening")
+        help_bob(self)
+        with CaptureQueriesContext(connection) as after_the_write:
+            page = self.client.get(self.desk)
+        self.assertEqual(len(after_the_write), len(between_writes))
+        self.assertContains(page, 'Approve "Gardening"')
+        # What the worker built is what the desk would have built.
+        today = timezone.localdate()
+        self.assertEqual(
+            shown(follow_up_summaries(time_bank=self.riverside)),
+            shown(_summaries(self.riverside, today, 5)),
+        )
+        with override_settings(BANK_CACHE_SECONDS=0):
+            fresh = queued(desk_queues(time_bank=self.riverside))
+        self.assertEqual(queued(desk_queues(time_bank=self.riverside)), fresh)
+
+    def test_one_warm_up_a_version(self):
+        help_bob(self)
+        self.assertFalse(tasks.warm_desk(self.riverside.pk))
+        self.assertFalse(tasks.warm_desk(999_999))
+
+    def test_a_write_commits_when_the_warm_up_cannot_be_queued(self):
+        refused = OSError("the broker is down")
+        with mock.patch.object(tasks.warm_desk, "apply_async", side_effect=refused):
+            with self.assertLogs("members.versions", "WARNING") as logged:
+                exchange = help_bob(self)
+        self.assertIn("could not queue the desk's warm-up", logged.output[0])
+        self.assertTrue(Exchange.objects.filter(pk=exchange.pk).exists())
+        self.assertContains(self.client.get(self.desk), 'Approve "Gardening"')
+
+
 @override_settings(BANK_CACHE_SECONDS=600)
 class AdminEdits(ReminderTestCase):
     """The Django admin goes around the services; its edits show on the desk's next visit too
@@ -157,6 +223,8 @@ class AdminEdits(ReminderTestCase):
 
     def setUp(self) -> None:
         cache.clear()
+        # The warm-up each commit queues runs here, not on a broker.
+        self.enterContext(celery_eager())
         self.staff = User.objects.create(
             email="admin@example.org", is_staff=True, is_superuser=True, password="!"
         )
@@ -268,6 +336,8 @@ def queued(queues) -> dict[str, list[tuple[int, str]]]:
 class DeskQueueCache(ReminderTestCase):
     def setUp(self) -> None:
         cache.clear()
+        # The warm-up each commit queues runs here, not on a broker.
+        self.enterContext(celery_eager())
 
     def queues(self, now=None):
         return queued(desk_queues(time_bank=self.riverside, now=now))
@@ -280,21 +350,10 @@ class DeskQueueCache(ReminderTestCase):
         TimeBank.objects.filter(pk=self.riverside.pk).update(**rules)
         self.riverside.refresh_from_db()
 
-    def help_bob(self) -> Exchange:
-        with self.captureOnCommitCallbacks(execute=True):
-            return exchanges.record_exchange(
-                recorded_by=self.alice,
-                giver=self.alice_account,
-                receiver=self.bob_account,
-                minutes=60,
-                details=exchanges.Details(
-                    effective_date=timezone.localdate(), description="Gardening"
-                ),
-            )
-
     def test_a_second_read_makes_no_query_and_shows_the_same(self):
         self.rules(confirmation_required=False, approval_rule=ApprovalRule.ALL)
-        self.help_bob()
+        help_bob(self)
+        cache.clear()  # as if the worker had not built the desk (DeskWarmUp)
         with CaptureQueriesContext(connection) as first:
             built = self.queues()
         with CaptureQueriesContext(connection) as second:
@@ -306,10 +365,10 @@ class DeskQueueCache(ReminderTestCase):
 
     def test_every_write_that_changes_a_queue_shows_at_once(self):
         self.rules(confirmation_required=False, approval_rule=ApprovalRule.ALL)
-        waiting = self.help_bob()
+        waiting = help_bob(self)
 
         def record() -> None:
-            self.help_bob()
+            help_bob(self)
 
         def approve() -> None:
             with self.captureOnCommitCallbacks(execute=True):
@@ -321,7 +380,7 @@ class DeskQueueCache(ReminderTestCase):
                 exchanges.decline_exchange(exchange=pending, person=self.brenda, reason="Twice")
 
         def rename() -> None:
-            self.help_bob()
+            help_bob(self)
             self.queues()  # cached with the old name
             members.update_profile(user=self.alice.user, profile=members.Profile("Alicia Adams"))
 
@@ -341,7 +400,7 @@ class DeskQueueCache(ReminderTestCase):
     def test_a_confirmation_takes_the_exchange_off_the_waiting_list(self):
         recorded = at(self.today - timedelta(days=10))
         with time_machine.travel(recorded, tick=False):
-            waiting = self.help_bob()
+            waiting = help_bob(self)
         self.assertEqual(self.queues()["waiting"], [(waiting.pk, "Bob Baker")])
         with self.captureOnCommitCallbacks(execute=True):
             exchanges.confirm_exchange(exchange=waiting, person=self.bob)
@@ -352,7 +411,7 @@ class DeskQueueCache(ReminderTestCase):
         # the list was cached for.
         recorded = at(self.today - timedelta(days=8), 10, 30)
         with time_machine.travel(recorded, tick=False):
-            waiting = self.help_bob()
+            waiting = help_bob(self)
         week = recorded + timedelta(days=7)
         self.assertEqual(self.queues(now=week - timedelta(minutes=15))["waiting"], [])
         with CaptureQueriesContext(connection) as read:
