@@ -553,9 +553,14 @@ def main() -> int:
         ),
         ("broker desk", f"/banks/{slug}/desk/", broker),
     ]
-    # The desk as it is after any write in the bank, when its lists and queues are built again:
-    # the same page from a server whose cache of them is off.
-    uncached = ("broker desk, lists and queues built (as after a write)", pages[-1][1], broker)
+    # The desk when its lists and queues are built by the visit itself (one that comes before
+    # the worker has built them after a write, or without a worker): the same page from a server
+    # whose cache of them is off.
+    uncached = (
+        "broker desk, lists and queues built by the visit (before the worker has)",
+        pages[-1][1],
+        broker,
+    )
     results = []
     for env, run in (({}, pages), ({"BANK_CACHE_SECONDS": "0"}, [uncached])):
         port = free_port()

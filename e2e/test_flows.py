@@ -159,9 +159,15 @@ def test_broker_approves_on_the_desk_and_balances_move(site) -> None:
     before = balance(page)
     page = brenda.goto(f"{BANK}/desk/")
     brenda.screenshot("06-brenda-desk")
-    with brenda.navigates():
-        page.get_by_role("button", name='Approve "Set up Edna\'s tablet"').click()
+    desk = page.url
+    # In place (desk.js): the card becomes the answer, which has the focus; no page load.
+    page.get_by_role("button", name='Approve "Set up Edna\'s tablet"').click()
+    answer = page.get_by_role("status").filter(has_text="Done: the exchange is now completed.")
+    expect(answer).to_be_focused()
     expect(page.get_by_role("button", name='Approve "Set up Edna\'s tablet"')).to_have_count(0)
+    assert page.url == desk
+    brenda.check()
+    brenda.screenshot("06b-brenda-desk-approved-in-place")
     page = brenda.goto(edna_page)
     assert balance(page) == before - Decimal(1)
     brenda.screenshot("07-brenda-edna-after-approval")

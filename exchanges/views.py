@@ -279,6 +279,8 @@ def _decide(request: HttpRequest, pk: int, action: str) -> HttpResponse:
     exchange = get_exchange_for(request.user, pk, write=True)
     person = person_for(request.user)
     form = ReasonForm(request.POST or None)
+    # The desk's script (desk.js) posts in place and swaps the card for the answer.
+    in_place = request.method == "POST" and request.headers.get("X-Requested-With") == "in-place"
     if request.method == "POST" and (action in {"confirm", "approve"} or form.is_valid()):
         calls = {
             "confirm": lambda: services.confirm_exchange(exchange=exchange, person=person),
@@ -292,16 +294,21 @@ def _decide(request: HttpRequest, pk: int, action: str) -> HttpResponse:
         }
         done = _attempt(form, calls[action])
         if done is not None:
-            messages.success(
-                request,
-                _("Done: the exchange is now %(state)s.")
-                % {"state": done.get_state_display().lower()},
-            )
+            message = _("Done: the exchange is now %(state)s.") % {
+                "state": done.get_state_display().lower()
+            }
+            if in_place:
+                return render(
+                    request, "exchanges/_decided.html", {"exchange": done, "message": message}
+                )
+            messages.success(request, message)
             # The desk posts here and wants to come back to itself; only local addresses.
             back = request.POST.get("next", "")
             if url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()}):
                 return redirect(back)
             return redirect("exchange", pk=exchange.pk)
+    if in_place:  # the script then posts the plain form, and the page it gets says why
+        return HttpResponse(status=400)
     return render(
         request, "exchanges/decide.html", {"exchange": exchange, "form": form, "action": action}
     )

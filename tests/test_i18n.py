@@ -43,6 +43,7 @@ from django.utils.html import escape
 from django.utils.translation import trans_real
 
 from exchanges import services as exchange_services
+from exchanges.models import Exchange
 from ledger import services as ledger
 from members import services as member_services
 from members.models import ApprovalRule, Category, LimitRule, ListingKind
@@ -340,6 +341,17 @@ class PagesUnderAPseudoLocale(CastTestCase):
         self.assertIn(OPEN, email.subject)
         self.assertEqual(untranslated_words(f"<body>{email.subject}</body>"), [])
         self.assertEqual(untranslated_words(f"<body>{escape(email.body)}</body>"), [])
+
+    def test_the_desk_answer_in_place_is_translated(self) -> None:
+        # What the desk's script swaps in for the card (members/static/timebank/desk.js).
+        waiting = Exchange.objects.get(description="Lift to the surgery")
+        answer = self.client_for(self.brenda).post(
+            reverse("approve-exchange", args=[waiting.pk]), HTTP_X_REQUESTED_WITH="in-place"
+        )
+        self.assertEqual(answer.status_code, 200)
+        html = answer.content.decode()
+        self.assertIn(OPEN, html)
+        self.assertEqual(untranslated_words(f"<body>{html}</body>"), [])
 
     def test_the_monthly_statement_email_is_translated(self) -> None:
         statement = Statement(

@@ -158,6 +158,68 @@ class RecordConfirmApprove(CastTestCase):
         self.assertEqual(ledger.balance(account=bob).posted, -600)
 
 
+class DecidingInPlaceOnTheDesk(CastTestCase):
+    """The desk's script (members/static/timebank/desk.js) posts the same forms with
+    ``X-Requested-With: in-place`` and swaps the card for the answer; anything but 200 makes it
+    post the form the plain way."""
+
+    IN_PLACE = {"HTTP_X_REQUESTED_WITH": "in-place"}
+
+    def setUp(self) -> None:
+        self.riverside.approval_rule = ApprovalRule.ALL
+        self.riverside.confirmation_required = False
+        self.riverside.save()
+        alice = ledger.open_account(time_bank=self.riverside, person=self.alice)
+        bob = ledger.open_account(time_bank=self.riverside, person=self.bob)
+        self.exchange = exchange_services.record_exchange(
+            recorded_by=self.alice,
+            giver=alice,
+            receiver=bob,
+            minutes=60,
+            details=exchange_services.Details(
+                effective_date=timezone.localdate(), description="Gardening"
+            ),
+        )
+        self.client.force_login(self.brenda.user)
+        self.desk = reverse("desk", args=["riverside"])
+
+    def test_the_desk_loads_the_script_and_marks_its_forms(self):
+        page = self.client.get(self.desk)
+        self.assertContains(page, "timebank/desk.js")
+        self.assertContains(page, "data-in-place", count=2)
+
+    def test_an_approval_answers_with_the_card_and_no_message_for_later(self):
+        url = reverse("approve-exchange", args=[self.exchange.pk])
+        answer = self.client.post(url, {"next": self.desk}, **self.IN_PLACE)
+        self.assertEqual(answer.status_code, 200)
+        self.assertContains(answer, 'role="status"')
+        self.assertContains(answer, "Done: the exchange is now completed.")
+        self.assertContains(answer, reverse("exchange", args=[self.exchange.pk]))
+        self.assertNotContains(answer, "<html")
+        self.exchange.refresh_from_db()
+        self.assertEqual(self.exchange.state, State.COMPLETED)
+        # The message is in the card: the desk's next load does not repeat it.
+        self.assertNotContains(self.client.get(self.desk), "Done: the exchange is now")
+
+    def test_a_decline_without_a_reason_or_twice_is_a_400_and_changes_nothing(self):
+        decline = reverse("decline-exchange", args=[self.exchange.pk])
+        self.assertEqual(
+            self.client.post(decline, {"reason": ""}, **self.IN_PLACE).status_code, 400
+        )
+        self.exchange.refresh_from_db()
+        self.assertEqual(self.exchange.state, State.AWAITING_APPROVAL)
+        done = self.client.post(decline, {"reason": "Not help"}, **self.IN_PLACE)
+        self.assertContains(done, "Done: the exchange is now declined.")
+        again = self.client.post(decline, {"reason": "Not help"}, **self.IN_PLACE)
+        self.assertEqual(again.status_code, 400)
+
+    def test_the_plain_post_still_goes_back_to_the_desk_with_the_message(self):
+        url = reverse("approve-exchange", args=[self.exchange.pk])
+        response = self.client.post(url, {"next": self.desk}, follow=True)
+        self.assertRedirects(response, self.desk)
+        self.assertContains(response, "Done: the exchange is now completed.")
+
+
 class BrokerRecordsForAnOfflineMember(CastTestCase):
     def test_a_broker_records_for_olive_and_it_completes_without_confirmation_or_email_to_her(self):
         olive = ledger.open_account(time_bank=self.riverside, person=self.olive)
