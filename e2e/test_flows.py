@@ -165,6 +165,7 @@ def test_broker_approves_on_the_desk_and_balances_move(site) -> None:
     answer = page.get_by_role("status").filter(has_text="Done: the exchange is now completed.")
     expect(answer).to_be_focused()
     expect(page.get_by_role("button", name='Approve "Set up Edna\'s tablet"')).to_have_count(0)
+    expect(page.locator("#approve")).to_have_text("0 exchanges to approve")
     assert page.url == desk
     brenda.check()
     brenda.screenshot("06b-brenda-desk-approved-in-place")

@@ -298,9 +298,10 @@ def _decide(request: HttpRequest, pk: int, action: str) -> HttpResponse:
                 "state": done.get_state_display().lower()
             }
             if in_place:
-                return render(
-                    request, "exchanges/_decided.html", {"exchange": done, "message": message}
-                )
+                # The desk's count to approve goes down as the broker works through it.
+                left = Exchange.objects.filter(time_bank_id=done.time_bank_id).awaiting_broker()
+                context = {"exchange": done, "message": message, "to_approve": left.count()}
+                return render(request, "exchanges/_decided.html", context)
             messages.success(request, message)
             # The desk posts here and wants to come back to itself; only local addresses.
             back = request.POST.get("next", "")

@@ -195,6 +195,8 @@ class DecidingInPlaceOnTheDesk(CastTestCase):
         self.assertContains(answer, 'role="status"')
         self.assertContains(answer, "Done: the exchange is now completed.")
         self.assertContains(answer, reverse("exchange", args=[self.exchange.pk]))
+        # Then the desk's heading, with what is left to approve.
+        self.assertContains(answer, '<h2 id="approve">0 exchanges to approve</h2>', html=True)
         self.assertNotContains(answer, "<html")
         self.exchange.refresh_from_db()
         self.assertEqual(self.exchange.state, State.COMPLETED)
