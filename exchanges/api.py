@@ -11,9 +11,10 @@ Who may do what is decided by the services and the access functions, never here:
   400 on that field (body references are input, not objects the caller asked to open).
 
 POST endpoints that move hours take an ``Idempotency-Key`` header. It is passed on to the
-service, prefixed with the caller's person id so that two callers' keys never collide: a retry
-with the same key and body returns the original exchange and moves nothing again; the same key
-with another body is a 409.
+service, which keeps it in the caller's own namespace (as it does the web forms' keys), so that
+two callers' keys never collide: a retry with the same key and body returns the original
+exchange and moves nothing again, whatever changed since (the date, the bank's policy); the same
+key with another body is a 409.
 """
 
 from __future__ import annotations
@@ -452,8 +453,8 @@ def _idempotency_key(request: Request, me: Person) -> str | None:
                 ]
             }
         )
-    # Keys are the caller's own: two callers choosing the same key never meet.
-    return f"api-{me.pk}-{key}"
+    # The service keeps it in the caller's own namespace (``services.caller_key``).
+    return key
 
 
 def _account_in(time_bank: TimeBank, pk: int, field: str) -> Account:
@@ -488,7 +489,8 @@ def _details(request: Request, time_bank: TimeBank, data: dict) -> services.Deta
                 {"listing": [gettext("No such offer or request in this time bank.")]}
             )
     return services.Details(
-        effective_date=data.get("effective_date") or timezone.localdate(),
+        # Left out: None, which the service reads as today (and a retry after midnight replays).
+        effective_date=data.get("effective_date"),
         description=data["description"],
         category=data.get("category"),
         coproduction=data["coproduction"],

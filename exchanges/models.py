@@ -12,7 +12,8 @@ What holds, and what enforces it:
   an exchange awaiting confirmation names who must confirm: check constraints.
 - Hours are whole quarter hours and positive: check constraint (``minutes`` is the hours of
   help given: for a group exchange, the total the providers earned).
-- Who recorded, confirmed, approved, declined and reversed it are stored on the row.
+- Who recorded, confirmed, approved, declined and reversed it are stored on the row (and the
+  broker who recorded it acting for the member); who may do each is ``exchanges.rules``.
 """
 
 from __future__ import annotations
@@ -159,6 +160,11 @@ class Exchange(models.Model):
         Account, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
     recorded_by = models.ForeignKey(Person, on_delete=models.PROTECT, related_name="+")
+    # The broker who recorded it while acting for ``recorded_by`` (``members.middleware``):
+    # their hand is on it too, so they never confirm or approve it (``exchanges.rules``).
+    acting_broker = models.ForeignKey(
+        Person, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
     recorded_at = models.DateTimeField(default=timezone.now)
     # Confirmation by the other party, with automatic confirmation after the bank's deadline.
     awaiting_confirmation_from = models.ForeignKey(

@@ -8,14 +8,16 @@ theirs to do) or a ``ledger.exceptions.LedgerError`` (limits, replays, already d
 
 from __future__ import annotations
 
+import hashlib
+import json
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Max, OuterRef, Q, Subquery
+from django.db.models import Max, OuterRef, Subquery
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext
@@ -24,8 +26,7 @@ from audit import services as audit
 from audit.models import Action
 from ledger import services as ledger
 from ledger.exceptions import IdempotencyConflict
-from ledger.models import Account, AccountKind, Entry, format_hours
-from members.access import is_broker
+from ledger.models import Account, AccountKind, Entry, Journal, format_hours
 from members.models import (
     ApprovalRule,
     GroupRemainderRule,
@@ -36,7 +37,7 @@ from members.models import (
     TimeBank,
 )
 
-from . import emails
+from . import emails, rules
 from .exceptions import AlreadyDecided
 from .models import HELP, LIVE, CoProduction, Exchange, Kind, State
 
@@ -45,17 +46,7 @@ QUARTER_HOUR = 15
 MAX_GROUP = 100
 
 
-# --- Who may do what ------------------------------------------------------------------------------
-
-
-def accounts_acted_for(person: Person, time_bank: TimeBank) -> list[Account]:
-    """The accounts ``person`` may act for in ``time_bank``: their own, and those of the
-    organisations they represent."""
-    return list(
-        Account.objects.filter(time_bank=time_bank).filter(
-            Q(person=person) | Q(organisation__representative__person=person)
-        )
-    )
+# --- Who is told ---------------------------------------------------------------------------------
 
 
 def people_to_tell(account: Account) -> list[Person]:
@@ -178,20 +169,47 @@ def _past_soft_limit(time_bank: TimeBank, account: Account, minutes: int) -> boo
     )
 
 
-def _key(idempotency_key: str | None) -> str:
-    return idempotency_key or uuid.uuid4().hex
+def caller_key(person: Person, idempotency_key: str | None) -> str:
+    """The ledger's key for a key a caller chose: in the caller's own namespace
+    (``caller-<person id>:<key>``), on every interface alike. So two people's keys never meet,
+    and no caller's key can be one the services choose themselves (``reverse-exchange-<id>``).
+    No key: a fresh one. A key too long to store whole is replaced by its digest."""
+    key = idempotency_key or uuid.uuid4().hex
+    if len(key) > 64:
+        key = "sha256-" + hashlib.sha256(key.encode()).hexdigest()[:57]
+    return f"caller-{person.pk}:{key}"
 
 
-def _replayed(journal_id: int, **expected: object) -> Exchange | None:
-    """The exchange already recorded with this journal (a retried request), or None.
-    A retry whose exchange details differ is a conflict, as for the ledger's own payload."""
-    existing = Exchange.objects.filter(journal_id=journal_id).first()
-    if existing is None:
+def request_fingerprint(*sent: object) -> str:
+    """A digest of what the caller sent, and nothing else: not the bank's policy at the time,
+    nor a date the server filled in. A retry with the same key is judged by it."""
+    payload = json.dumps(
+        [getattr(value, "pk", value) for value in sent], default=str, separators=(",", ":")
+    )
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
+def _replay(time_bank: TimeBank, key: str, fingerprint: str) -> Exchange | None:
+    """The exchange already recorded under ``key`` (a retried request), or None. The same key
+    with another request is ``IdempotencyConflict``. Checked before anything else, so that a
+    genuine retry gets its first answer whatever changed since (the bank's policy, the date)."""
+    found = (
+        Journal.objects.filter(time_bank=time_bank, idempotency_key=key)
+        .values_list("pk", "fingerprint")
+        .first()
+    )
+    if found is None:
         return None
-    for field, value in expected.items():
-        if getattr(existing, field) != value:
-            raise IdempotencyConflict(existing.journal.idempotency_key, journal_id)
-    return existing
+    exchange = Exchange.objects.filter(journal_id=found[0]).first()
+    if found[1] != fingerprint or exchange is None:
+        raise IdempotencyConflict(key, found[0])
+    return exchange
+
+
+def _recorded_with(journal: Journal) -> Exchange | None:
+    """The exchange of a journal the ledger replayed (the same request, committed meanwhile
+    by a concurrent call), or None for a journal it has just posted."""
+    return Exchange.objects.filter(journal_id=journal.pk).first()
 
 
 # --- Recording ---------------------------------------------------------------------------------------
@@ -199,13 +217,30 @@ def _replayed(journal_id: int, **expected: object) -> Exchange | None:
 
 @dataclass(frozen=True)
 class Details:
-    """What every exchange says about the help."""
+    """What every exchange says about the help. ``effective_date`` None: today (the API's
+    default when the caller leaves it out)."""
 
-    effective_date: date
+    effective_date: date | None
     description: str
     category: object | None = None  # members.Category
     coproduction: str = CoProduction.DELIVERY
     listing: object | None = None  # members.Listing
+
+    def sent(self) -> list[object]:
+        """What the caller said, for the request's fingerprint."""
+        return [
+            self.effective_date,
+            self.description.strip(),
+            getattr(self.category, "slug", None),
+            self.coproduction,
+            getattr(self.listing, "pk", None),
+        ]
+
+
+def _check_description(details: Details) -> None:
+    if not details.description.strip():
+        raise ValidationError({"description": gettext("Say in a few words what the help was.")})
+    _check_length(details.description, "description")
 
 
 @transaction.atomic
@@ -220,38 +255,43 @@ def record_exchange(
 ) -> Exchange:
     """Record that ``giver`` helped ``receiver`` for ``minutes``.
 
-    1. Checks the recorder: a party (for themselves or an organisation they represent) or a
-       broker of the bank; the hours (quarter hours, within the bank's maximum); the date and
-       the parties.
-    2. Decides, by the bank's policy, whether the other party must confirm and whether a broker
-       must approve. A broker's record needs no confirmation: the broker vouches for it. An
-       offline other party cannot confirm, so a broker approves instead.
-    3. Moves the hours in the ledger: posted at once, or pending (holding the receiver's hours)
+    1. A retry (``idempotency_key``, in the recorder's own namespace, with the same request)
+       returns the original exchange and moves nothing; the same key with another request is
+       ``IdempotencyConflict``.
+    2. Checks the recorder by the one rule (``rules.check_may_record``): a party, or a broker of
+       the bank; the hours (quarter hours, within the bank's maximum); the date and the parties.
+    3. Decides who must say yes (``exchanges.rules``, point 5). A broker who takes no part
+       decides. A recorder who gains needs the payer's confirmation; one who pays needs the
+       other party's when the bank asks for it. Nobody who can confirm (offline, or the bank
+       does not ask members): a different broker approves. The bank's approval rule may add a
+       broker's approval to any of these.
+    4. Moves the hours in the ledger: posted at once, or pending (holding the receiver's hours)
        until confirmed and approved. Under the "block" rule the ledger refuses an exchange past
        the receiver's limit; under "flag" it is recorded and flagged to the broker.
-    4. After commit: asks the other party to confirm, or tells both it is recorded.
-    A retry with the same ``idempotency_key`` returns the original exchange and moves nothing.
+    5. After commit: asks the other party to confirm, or tells both it is recorded.
     """
     time_bank = giver.time_bank
-    broker = is_broker(recorded_by, time_bank)
-    own = {a.pk for a in accounts_acted_for(recorded_by, time_bank)}
-    if not broker and not ({giver.pk, receiver.pk} & own):
-        raise PermissionDenied(
-            gettext("You can record exchanges you took part in; a broker records for others.")
-        )
+    key = caller_key(recorded_by, idempotency_key)
+    fingerprint = request_fingerprint("service", giver, receiver, minutes, *details.sent())
+    replay = _replay(time_bank, key, fingerprint)
+    if replay is not None:
+        return replay
+    effective_date = details.effective_date or timezone.localdate()
+    movement = rules.Movement.of([(receiver, -minutes), (giver, minutes)])
+    recording = rules.check_may_record(person=recorded_by, movement=movement, time_bank=time_bank)
     _check_minutes(time_bank, minutes)
-    _check_parties(time_bank, [giver, receiver], details.effective_date)
-    if not details.description.strip():
-        raise ValidationError({"description": gettext("Say in a few words what the help was.")})
-    _check_length(details.description, "description")
+    _check_parties(time_bank, [giver, receiver], effective_date)
+    _check_description(details)
 
     other = None
-    if not broker and time_bank.confirmation_required:
-        other_account = receiver if giver.pk in own else giver
-        other = next((p for p in people_to_tell(other_account) if p.user_id), None)
     needs_approval = _needs_approval(time_bank, [giver, receiver], minutes)
-    if not broker and time_bank.confirmation_required and other is None:
-        needs_approval = True  # nobody online to confirm: the broker checks instead
+    if not recording.by_broker and (recording.unconsented or time_bank.confirmation_required):
+        # The payer says yes when the recorder gains; else the other party says it is right.
+        asked = receiver if recording.unconsented else giver
+        if time_bank.confirmation_required:
+            other = rules.confirmer_for(movement, asked, recorder=recorded_by)
+        if other is None:
+            needs_approval = True  # nobody to confirm: a broker checks instead
     state = (
         State.UNCONFIRMED
         if other
@@ -267,16 +307,15 @@ def record_exchange(
         from_account=receiver,
         to_account=giver,
         minutes=minutes,
-        idempotency_key=_key(idempotency_key),
-        effective_date=details.effective_date,
+        idempotency_key=key,
+        fingerprint=fingerprint,
+        effective_date=effective_date,
         recorded_by=recorded_by,
         description=details.description.strip(),
         category=getattr(details.category, "slug", ""),
         pending=state != State.COMPLETED,
     )
-    replay = _replayed(
-        journal.pk, giver_id=giver.pk, receiver_id=receiver.pk, coproduction=details.coproduction
-    )
+    replay = _recorded_with(journal)
     if replay:
         return replay
     now = timezone.now()
@@ -286,7 +325,7 @@ def record_exchange(
         journal=journal,
         state=state,
         minutes=minutes,
-        effective_date=details.effective_date,
+        effective_date=effective_date,
         description=details.description.strip(),
         category=details.category,
         listing=details.listing,
@@ -294,6 +333,7 @@ def record_exchange(
         giver=giver,
         receiver=receiver,
         recorded_by=recorded_by,
+        acting_broker=audit.acting_broker_for(recorded_by),
         recorded_at=now,
         awaiting_confirmation_from=other,
         confirm_by=(timezone.localdate() + timedelta(days=time_bank.auto_confirm_days))
@@ -332,32 +372,33 @@ def record_group_exchange(
     A class: one teacher earns 2 hours, six attendees give 1 hour each. A community lunch: ten
     volunteers earn 2 hours each from the organisation. The difference between what providers
     earn and receivers give goes to (or comes from) the community pot, by the bank's rule.
-    Recorded by a broker, or by a representative of an organisation taking part.
+    Recorded by a broker, or by a representative of an organisation taking part. Whatever it
+    debits that its recorder cannot say yes for (another member, the pot; anything when the
+    recorder gains, or is a broker taking part) waits for a broker's approval
+    (``exchanges.rules``, point 5), as does everything the bank's approval rule names.
     """
     providers, receivers = list(providers), list(receivers)
+    key = caller_key(recorded_by, idempotency_key)
+    fingerprint = request_fingerprint(
+        "group",
+        time_bank,
+        sorted((a.pk, m) for a, m in providers),
+        sorted((a.pk, m) for a, m in receivers),
+        *details.sent(),
+    )
+    replay = _replay(time_bank, key, fingerprint)
+    if replay is not None:
+        return replay
+    effective_date = details.effective_date or timezone.localdate()
     if not providers or not receivers:
         raise ValidationError(
             gettext("A group exchange needs at least one provider and one receiver.")
         )
     accounts = [a for a, _ in providers + receivers]
-    broker = is_broker(recorded_by, time_bank)
-    represents = {
-        a.pk
-        for a in accounts_acted_for(recorded_by, time_bank)
-        if a.kind == AccountKind.ORGANISATION
-    }
-    if not broker and not represents & {a.pk for a in accounts}:
-        raise PermissionDenied(
-            gettext(
-                "A broker, or a representative of an organisation taking part, records group exchanges."
-            )
-        )
     for _, minutes in providers + receivers:
         _check_minutes(time_bank, minutes)
-    _check_parties(time_bank, accounts, details.effective_date)
-    if not details.description.strip():
-        raise ValidationError({"description": gettext("Say in a few words what the help was.")})
-    _check_length(details.description, "description")
+    _check_parties(time_bank, accounts, effective_date)
+    _check_description(details)
     if len(providers) + len(receivers) > MAX_GROUP:
         raise ValidationError(
             gettext("A group exchange can have at most %(most)s people; record it in parts.")
@@ -372,21 +413,25 @@ def record_group_exchange(
                 gettext("The hours given and earned must be equal in this time bank.")
             )
         legs.append((ledger.community_pot(time_bank=time_bank), given - earned))
-    needs_approval = not broker and _needs_approval(
+    recording = rules.check_may_record(
+        person=recorded_by, movement=rules.Movement.of(legs), time_bank=time_bank, group=True
+    )
+    needs_approval = bool(recording.unconsented) or _needs_approval(
         time_bank, accounts, max(m for _, m in providers + receivers)
     )
     state = State.AWAITING_APPROVAL if needs_approval else State.COMPLETED
     journal = ledger.post_journal(
         time_bank=time_bank,
         legs=legs,
-        idempotency_key=_key(idempotency_key),
-        effective_date=details.effective_date,
+        idempotency_key=key,
+        fingerprint=fingerprint,
+        effective_date=effective_date,
         recorded_by=recorded_by,
         description=details.description.strip(),
         category=getattr(details.category, "slug", ""),
         pending=needs_approval,
     )
-    replay = _replayed(journal.pk, kind=Kind.GROUP)
+    replay = _recorded_with(journal)
     if replay:
         return replay
     exchange = Exchange.objects.create(
@@ -395,12 +440,13 @@ def record_group_exchange(
         journal=journal,
         state=state,
         minutes=earned,
-        effective_date=details.effective_date,
+        effective_date=effective_date,
         description=details.description.strip(),
         category=details.category,
         listing=details.listing,
         coproduction=details.coproduction,
         recorded_by=recorded_by,
+        acting_broker=audit.acting_broker_for(recorded_by),
         needs_approval=needs_approval,
     )
     audit.record(
@@ -427,17 +473,24 @@ def donate_hours(
     idempotency_key: str | None = None,
 ) -> Exchange:
     """A member (or a broker for them, or an organisation's representative) gives hours to the
-    community pot, another member or an organisation. Posted at once: it is the donor's gift."""
+    community pot, another member or an organisation. Posted at once: it is the donor's gift.
+    Never to oneself, nor to an organisation one represents (``exchanges.rules``, point 6)."""
     time_bank = donor.time_bank
+    key = caller_key(recorded_by, idempotency_key)
+    fingerprint = request_fingerprint("donation", donor, to_account, minutes, note.strip())
+    replay = _replay(time_bank, key, fingerprint)
+    if replay is not None:
+        return replay
     if donor.kind == AccountKind.POT:
         raise ValidationError(gettext("Hours leave the community pot as grants, not donations."))
-    if donor.pk not in {a.pk for a in accounts_acted_for(recorded_by, time_bank)} and not is_broker(
-        recorded_by, time_bank
-    ):
-        raise PermissionDenied(gettext("You can give away only your own hours."))
-    _check_minutes(time_bank, minutes)
     if to_account.time_bank_id != time_bank.pk:
         raise ValidationError(gettext("Hours can be given only within the same time bank."))
+    rules.check_may_donate(
+        person=recorded_by,
+        movement=rules.Movement.of([(donor, -minutes), (to_account, minutes)]),
+        time_bank=time_bank,
+    )
+    _check_minutes(time_bank, minutes)
     parties = [donor] if to_account.kind == AccountKind.POT else [donor, to_account]
     _check_parties(time_bank, parties, timezone.localdate())
     _check_length(note, "note")
@@ -446,13 +499,14 @@ def donate_hours(
         from_account=donor,
         to_account=to_account,
         minutes=minutes,
-        idempotency_key=_key(idempotency_key),
+        idempotency_key=key,
+        fingerprint=fingerprint,
         effective_date=timezone.localdate(),
         recorded_by=recorded_by,
         description=description,
         category="donation",
     )
-    replay = _replayed(journal.pk, kind=Kind.DONATION)
+    replay = _recorded_with(journal)
     if replay:
         return replay
     exchange = Exchange.objects.create(
@@ -466,6 +520,7 @@ def donate_hours(
         giver=donor,
         receiver=to_account,
         recorded_by=recorded_by,
+        acting_broker=audit.acting_broker_for(recorded_by),
     )
     audit.record(
         action=Action.DONATION_MADE,
@@ -488,11 +543,19 @@ def grant_from_pot(
     reason: str,
     idempotency_key: str | None = None,
 ) -> Exchange:
-    """A broker gives hours from the community pot to a member or organisation, with a reason."""
-    if not is_broker(broker, time_bank):
-        raise PermissionDenied(
-            gettext("Only a broker of this time bank can grant hours from the community pot.")
-        )
+    """A broker gives hours from the community pot to a member or organisation, with a reason.
+    Never to themself, nor to an organisation they represent (``exchanges.rules``, point 6)."""
+    key = caller_key(broker, idempotency_key)
+    fingerprint = request_fingerprint("grant", time_bank, to_account, minutes, reason.strip())
+    replay = _replay(time_bank, key, fingerprint)
+    if replay is not None:
+        return replay
+    pot = ledger.community_pot(time_bank=time_bank)
+    rules.check_may_grant(
+        person=broker,
+        movement=rules.Movement.of([(pot, -minutes), (to_account, minutes)]),
+        time_bank=time_bank,
+    )
     if not reason.strip():
         raise ValidationError(
             {"reason": gettext("Say why the hours are granted: it shows on the pot's statement.")}
@@ -500,18 +563,18 @@ def grant_from_pot(
     _check_length(reason, "reason")
     _check_minutes(time_bank, minutes)
     _check_parties(time_bank, [to_account], timezone.localdate())
-    pot = ledger.community_pot(time_bank=time_bank)
     journal = ledger.transfer(
         from_account=pot,
         to_account=to_account,
         minutes=minutes,
-        idempotency_key=_key(idempotency_key),
+        idempotency_key=key,
+        fingerprint=fingerprint,
         effective_date=timezone.localdate(),
         recorded_by=broker,
         description=reason.strip(),
         category="grant",
     )
-    replay = _replayed(journal.pk, kind=Kind.GRANT)
+    replay = _recorded_with(journal)
     if replay:
         return replay
     exchange = Exchange.objects.create(
@@ -565,9 +628,7 @@ def confirm_exchange(*, exchange: Exchange, person: Person | None) -> Exchange:
     locked = _lock(exchange)
     if locked.state != State.UNCONFIRMED:
         raise AlreadyDecided(locked.get_state_display().lower())
-    if person is not None and person.pk != locked.awaiting_confirmation_from_id:
-        if person.pk not in {p.pk for p in locked.parties()} or person.pk == locked.recorded_by_id:
-            raise PermissionDenied(gettext("Only the other person in the exchange can confirm it."))
+    rules.check_may_confirm(exchange=locked, person=person)
     locked.confirmed_by = person
     locked.confirmed_at = timezone.now()
     if locked.needs_approval:
@@ -591,12 +652,7 @@ def approve_exchange(*, exchange: Exchange, broker: Person) -> Exchange:
     """A broker approves: the hours move. Approving an unconfirmed exchange also confirms it
     on the other party's behalf (for instance after a phone call with an offline member)."""
     locked = _lock(exchange)
-    if not is_broker(broker, locked.time_bank):
-        raise PermissionDenied(gettext("Only a broker of this time bank can approve exchanges."))
-    if broker.pk in {p.pk for p in locked.parties()}:
-        raise PermissionDenied(
-            gettext("You took part in this exchange: another broker must approve it.")
-        )
+    rules.check_may_approve(exchange=locked, person=broker)
     if not locked.is_open:
         raise AlreadyDecided(locked.get_state_display().lower())
     now = timezone.now()
@@ -624,14 +680,7 @@ def decline_exchange(*, exchange: Exchange, person: Person, reason: str) -> Exch
             {"reason": gettext("Please give a reason: both people will read it.")}
         )
     locked = _lock(exchange)
-    broker = is_broker(person, locked.time_bank)
-    is_other_party = (
-        locked.state == State.UNCONFIRMED and person.pk == locked.awaiting_confirmation_from_id
-    )
-    if not broker and not is_other_party:
-        raise PermissionDenied(
-            gettext("Only a broker, or the person asked to confirm, can decline an exchange.")
-        )
+    rules.check_may_decline(exchange=locked, person=person)
     if not locked.is_open:
         raise AlreadyDecided(locked.get_state_display().lower())
     ledger.void_pending(journal=locked.journal, decided_by=person, reason=reason)
@@ -656,8 +705,7 @@ def reverse_exchange(*, exchange: Exchange, broker: Person, reason: str) -> Exch
             {"reason": gettext("Please give a reason: it stays on both statements.")}
         )
     locked = _lock(exchange)
-    if not is_broker(broker, locked.time_bank):
-        raise PermissionDenied(gettext("Only a broker of this time bank can reverse an exchange."))
+    rules.check_may_reverse(exchange=locked, person=broker)
     if locked.is_open:
         raise ValidationError(
             gettext("Only a completed exchange can be reversed: decline this one instead.")

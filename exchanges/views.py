@@ -21,13 +21,12 @@ from members.access import (
     get_bank_for_broker,
     get_bank_for_member,
     get_listing_for,
-    is_broker,
     person_for,
 )
 from members.models import Listing, ListingKind, Membership, TimeBank
 from reminders.followups import desk_queues, follow_up_summaries
 
-from . import services
+from . import rules, services
 from .access import get_account_for, get_exchange_for
 from .forms import (
     BrokerRecordForm,
@@ -262,14 +261,16 @@ def exchange_detail(request: HttpRequest, pk: int) -> HttpResponse:
     entries = Entry.objects.filter(journal_id=exchange.journal_id).select_related(
         "account__person", "account__organisation"
     )
-    broker = is_broker(person, exchange.time_bank)
+    # The buttons follow the one rule (exchanges.rules): shown only to who may press them.
     context = {
         "exchange": exchange,
         "entries": entries,
         "can_confirm": exchange.state == State.UNCONFIRMED
-        and exchange.awaiting_confirmation_from_id == person.pk,
-        "can_decide": broker and exchange.is_open and person not in exchange.parties(),
-        "can_reverse": broker and exchange.state == State.COMPLETED,
+        and rules.may(rules.check_may_confirm, exchange=exchange, person=person),
+        "can_decide": exchange.is_open
+        and rules.may(rules.check_may_approve, exchange=exchange, person=person),
+        "can_reverse": exchange.state == State.COMPLETED
+        and rules.may(rules.check_may_reverse, exchange=exchange, person=person),
         "reason_form": ReasonForm(),
     }
     return render(request, "exchanges/detail.html", context)

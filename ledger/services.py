@@ -142,13 +142,17 @@ def post_journal(
     description: str,
     category: str = "",
     pending: bool = False,
+    fingerprint: str | None = None,
 ) -> Journal:
     """Record an exchange of hours: two or more ``(account, minutes)`` legs summing to zero
     (positive: the account gains hours). ``pending=True`` holds the payers' hours until a
     broker posts or voids it.
 
     Replaying ``idempotency_key`` with the same details returns the original journal and
-    changes nothing; with different details it raises ``IdempotencyConflict``.
+    changes nothing; with different details it raises ``IdempotencyConflict``. "The same
+    details" are judged by ``fingerprint`` when the caller gives one (a digest of the request
+    it was sent, so that a retry is not judged by what the caller derived from the time or its
+    policy), else by a digest of the legs, date, recorder, description, category and state.
     Raises ``InsufficientHours``, ``MaximumBalanceReached``, ``AccountMismatch``,
     ``UnbalancedJournal`` / ``InvalidJournal``.
     """
@@ -163,6 +167,7 @@ def post_journal(
         category=category,
         pending=pending,
         reverses=None,
+        fingerprint=fingerprint,
     )
 
 
@@ -177,6 +182,7 @@ def transfer(
     description: str,
     category: str = "",
     pending: bool = False,
+    fingerprint: str | None = None,
 ) -> Journal:
     """``from_account`` gives ``minutes`` to ``to_account``: a two-leg ``post_journal``."""
     if isinstance(minutes, bool) or not isinstance(minutes, int) or minutes <= 0:
@@ -193,6 +199,7 @@ def transfer(
         category=category,
         pending=pending,
         reverses=None,
+        fingerprint=fingerprint,
     )
 
 
@@ -208,6 +215,7 @@ def _post(
     category: str,
     pending: bool,
     reverses: Journal | None,
+    fingerprint: str | None = None,
 ) -> Journal:
     pairs = _validated_legs(time_bank_id, legs)
     if not idempotency_key:
@@ -215,7 +223,8 @@ def _post(
     args = {
         "time_bank_id": time_bank_id,
         "key": idempotency_key,
-        "fingerprint": _fingerprint(
+        "fingerprint": fingerprint
+        or _fingerprint(
             time_bank_id,
             pairs,
             effective_date,

@@ -16,7 +16,8 @@ from .test_api_exchanges import REFUSED_ANONYMOUS, ApiCase
 class Balances(ApiCase):
     def test_a_member_sees_their_accounts_with_pending_hours_apart(self):
         self.set_policy(confirmation_required=False)
-        self.record(minutes=150)
+        # Bob pays: his own record of it completes without anyone's confirmation.
+        self.record(by=self.bob, minutes=150)
         self.set_policy(confirmation_required=True)
         self.record(by=self.bob, giver=self.bob_account, receiver=self.alice_account, minutes=60)
         rows = self.client_for(self.alice).get("/api/balances/").json()
@@ -52,8 +53,8 @@ class Statements(ApiCase):
         return self.client_for(person).get("/api/statement/", params)
 
     def test_a_statement_has_opening_and_closing_balances_and_running_lines(self):
-        first = self.record(minutes=120)
-        self.record(by=self.bob, giver=self.bob_account, receiver=self.alice_account, minutes=45)
+        first = self.record(by=self.bob, minutes=120)
+        self.record(by=self.alice, giver=self.bob_account, receiver=self.alice_account, minutes=45)
         # Pending: not on a statement until posted.
         self.set_policy(confirmation_required=True)
         self.record(minutes=15)
@@ -86,7 +87,7 @@ class Statements(ApiCase):
         )
 
     def test_a_reversal_shows_as_its_own_line(self):
-        exchange = self.record(minutes=60)
+        exchange = self.record(by=self.bob, minutes=60)
         services.reverse_exchange(exchange=exchange, broker=self.brenda, reason="Mistake")
         body = self.statement(self.bob, self.bob_account, **{"from": self.today}).json()
         self.assertEqual(
@@ -132,11 +133,11 @@ class Statements(ApiCase):
         self.assertEqual(client.get("/api/statement/", {"account": 999999}).status_code, 404)
 
     def test_the_statement_makes_the_same_number_of_queries_for_one_line_or_many(self):
-        self.record()
+        self.record(by=self.bob)
         with CaptureQueriesContext(connection) as one:
             self.assertEqual(len(self.statement(self.alice, self.alice_account).json()["lines"]), 1)
         for _ in range(4):
-            self.record(by=self.bob, giver=self.bob_account, receiver=self.alice_account)
+            self.record(by=self.alice, giver=self.bob_account, receiver=self.alice_account)
         with CaptureQueriesContext(connection) as five:
             self.assertEqual(len(self.statement(self.alice, self.alice_account).json()["lines"]), 5)
         self.assertEqual(len(one.captured_queries), len(five.captured_queries))

@@ -114,7 +114,7 @@ class SeeingExchanges(ApiCase):
     def test_the_list_filters_by_time_bank_and_state(self):
         self.record()
         self.set_policy(confirmation_required=False)
-        done = self.record()
+        done = self.record(by=self.bob)
         client = self.client_for(self.alice)
         rows = client.get("/api/exchanges/", {"state": "completed"}).json()["results"]
         self.assertEqual([row["id"] for row in rows], [done.pk])
@@ -259,7 +259,8 @@ class RecordingByRole(ApiCase):
         refused = client.post("/api/exchanges/", self.body(hours="0.25"), format="json")
         self.assertEqual(refused.status_code, 409)
         self.assertEqual(refused.json()["code"], "InsufficientHours")
-        self.assertEqual(self.posted(self.bob_account), -600)
+        # Alice gained, so each waits for a broker, holding Bob's hours meanwhile.
+        self.assertEqual(ledger.balance(account=self.bob_account).available, -600)
 
 
 class Confirming(ApiCase):
@@ -413,6 +414,7 @@ class Declining(ApiCase):
 
 class Reversing(ApiCase):
     def setUp(self) -> None:
+        # Bob records the help he received: his own hours, completed at once.
         self.set_policy(confirmation_required=False)
 
     def test_each_role_on_reverse(self):
@@ -427,7 +429,7 @@ class Reversing(ApiCase):
         ]
         for person, expected in cases:
             with self.subTest(person.display_name):
-                exchange = self.record()
+                exchange = self.record(by=self.bob)
                 self.assertEqual(exchange.state, State.COMPLETED)
                 response = self.client_for(person).post(
                     f"/api/exchanges/{exchange.pk}/reverse/",
@@ -437,14 +439,14 @@ class Reversing(ApiCase):
                 self.assertEqual(response.status_code, expected, response.content)
         # Seven recorded, one reversed.
         self.assertEqual(self.posted(self.alice_account), 6 * 60)
-        exchange = self.record()
+        exchange = self.record(by=self.bob)
         anonymous = self.client_for().post(
             f"/api/exchanges/{exchange.pk}/reverse/", {"reason": "x"}, format="json"
         )
         self.assertIn(anonymous.status_code, REFUSED_ANONYMOUS)
 
     def test_reversing_twice_moves_the_hours_back_once(self):
-        exchange = self.record()
+        exchange = self.record(by=self.bob)
         client = self.client_for(self.brenda)
         first = client.post(
             f"/api/exchanges/{exchange.pk}/reverse/", {"reason": "Mistake."}, format="json"

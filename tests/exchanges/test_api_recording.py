@@ -93,10 +93,11 @@ class IdempotentRetries(ApiCase):
         return self.client_for(person).post(path, body, format="json", HTTP_IDEMPOTENCY_KEY=key)
 
     def exchange_body(self, **fields):
+        # Bob records the help Alice gave him: his own hours, so it completes at once.
         return {
             "time_bank": "riverside",
-            "role": "gave",
-            "other_account": self.bob_account.pk,
+            "role": "received",
+            "other_account": self.alice_account.pk,
             "hours": "2",
             "description": "Painted the fence",
             **fields,
@@ -104,9 +105,9 @@ class IdempotentRetries(ApiCase):
 
     def test_a_retry_with_the_same_key_returns_the_original_and_moves_nothing(self):
         with self.captureOnCommitCallbacks(execute=True):
-            first = self.post(self.alice, "/api/exchanges/", self.exchange_body(), "k-1")
+            first = self.post(self.bob, "/api/exchanges/", self.exchange_body(), "k-1")
         with self.captureOnCommitCallbacks(execute=True):
-            again = self.post(self.alice, "/api/exchanges/", self.exchange_body(), "k-1")
+            again = self.post(self.bob, "/api/exchanges/", self.exchange_body(), "k-1")
         self.assertEqual(first.status_code, 201, first.content)
         self.assertEqual(again.status_code, 201, again.content)
         self.assertEqual(first.json()["id"], again.json()["id"])
@@ -118,18 +119,18 @@ class IdempotentRetries(ApiCase):
         self.assertEqual(len(mail.outbox), 2)
 
     def test_the_same_key_with_another_body_is_a_409(self):
-        self.post(self.alice, "/api/exchanges/", self.exchange_body(), "k-2")
-        response = self.post(self.alice, "/api/exchanges/", self.exchange_body(hours="3"), "k-2")
+        self.post(self.bob, "/api/exchanges/", self.exchange_body(), "k-2")
+        response = self.post(self.bob, "/api/exchanges/", self.exchange_body(hours="3"), "k-2")
         self.assertEqual(response.status_code, 409)
         self.assertEqual(response.json()["code"], "IdempotencyConflict")
         self.assertEqual(self.posted(self.alice_account), 120)
 
     def test_two_callers_choosing_the_same_key_do_not_meet(self):
-        alice = self.post(self.alice, "/api/exchanges/", self.exchange_body(), "same")
-        bob = self.post(
-            self.bob,
+        bob = self.post(self.bob, "/api/exchanges/", self.exchange_body(), "same")
+        alice = self.post(
+            self.alice,
             "/api/exchanges/",
-            self.exchange_body(other_account=self.alice_account.pk, hours="1"),
+            self.exchange_body(other_account=self.bob_account.pk, hours="1"),
             "same",
         )
         self.assertEqual((alice.status_code, bob.status_code), (201, 201))

@@ -39,7 +39,8 @@ class Policies(CastTestCase):
     def test_with_confirmation_off_and_no_approval_the_hours_move_at_once(self):
         self.riverside.confirmation_required = False
         self.riverside.save()
-        exchange = self.record()
+        # Bob, who pays, records it: his hours, his say.
+        exchange = self.record(by=self.bob)
         self.assertEqual(exchange.state, State.COMPLETED)
         self.assertEqual(ledger.balance(account=self.alice_account).posted, 60)
 
@@ -61,18 +62,18 @@ class Policies(CastTestCase):
         self.riverside.approval_rule = ApprovalRule.OVER_HOURS
         self.riverside.approval_over_minutes = 120
         self.riverside.save()
-        self.assertEqual(self.record(120).state, State.COMPLETED)
-        self.assertEqual(self.record(135).state, State.AWAITING_APPROVAL)
+        self.assertEqual(self.record(120, by=self.bob).state, State.COMPLETED)
+        self.assertEqual(self.record(135, by=self.bob).state, State.AWAITING_APPROVAL)
 
     def test_newcomers_first_exchanges_need_approval(self):
         self.riverside.confirmation_required = False
         self.riverside.approval_rule = ApprovalRule.NEWCOMERS
         self.riverside.approval_first_exchanges = 1
         self.riverside.save()
-        first = self.record()
+        first = self.record(by=self.bob)
         self.assertEqual(first.state, State.AWAITING_APPROVAL)
         services.approve_exchange(exchange=first, broker=self.brenda)
-        self.assertEqual(self.record().state, State.COMPLETED)
+        self.assertEqual(self.record(by=self.bob).state, State.COMPLETED)
 
     def test_an_offline_other_party_cannot_confirm_so_a_broker_approves(self):
         olive = ledger.open_account(time_bank=self.riverside, person=self.olive)

@@ -86,12 +86,18 @@ class KnownMonth(Cast):
         recorded: date | None = None,
     ) -> Any:
         """brenda records that ``giver`` helped ``receiver`` on ``day`` (recorded that day,
-        or later on ``recorded``)."""
+        or later on ``recorded``). When brenda took part herself, she counts as a member: the
+        other party confirms it, the same day."""
         with time_machine.travel(at(recorded or day), tick=False):
-            return exchanges.record_exchange(
+            exchange = exchanges.record_exchange(
                 recorded_by=cls.brenda,
                 giver=cls.accounts[giver.pk],
                 receiver=cls.accounts[receiver.pk],
                 minutes=minutes,
                 details=exchanges.Details(effective_date=day, description="Help"),
             )
+            if exchange.awaiting_confirmation_from is not None:
+                exchange = exchanges.confirm_exchange(
+                    exchange=exchange, person=exchange.awaiting_confirmation_from
+                )
+            return exchange
