@@ -26,7 +26,7 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db.models import Prefetch, Q, QuerySet
+from django.db.models import Prefetch, QuerySet
 from django.http import Http404
 from django.utils import timezone
 from django.utils.translation import gettext, gettext_lazy
@@ -52,7 +52,7 @@ from members.models import Category, Person, TimeBank
 from timebank.api import ErrorSerializer, StrictSerializer
 
 from . import services
-from .access import get_account_for, get_exchange_for, visible_exchanges
+from .access import get_account_for, get_exchange_for
 from .models import CoProduction, Exchange, Kind, State
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
@@ -621,7 +621,7 @@ class ExchangeViewSet(viewsets.GenericViewSet):
             "pk"
         )
         return (
-            visible_exchanges(self.request.user)
+            Exchange.objects.visible_to(self.request.user)
             .select_related(
                 "time_bank",
                 "journal",
@@ -957,10 +957,10 @@ class BalancesView(APIView):
     def get(self, request: Request) -> Response:
         me = person_for(request.user)
         accounts = (
-            Account.objects.filter(Q(person=me) | Q(organisation__representative__person=me))
+            Account.objects.reachable_by(request.user)
+            .held_by(me)
             .select_related("time_bank", "person", "organisation")
             .order_by("time_bank__name", "kind", "pk")
-            .distinct()
             if me is not None
             else Account.objects.none()
         )

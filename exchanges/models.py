@@ -26,7 +26,8 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from ledger.models import Account, Entry, Journal
-from members.models import Person, TimeBank
+from members.access import person_for
+from members.models import BROKER_ROLES, InBankQuerySet, Membership, Person, TimeBank
 
 if TYPE_CHECKING:
     from django.db.models import QuerySet
@@ -97,7 +98,26 @@ def hour_totals(account: Account, *, since: object) -> dict[str, int]:
     }
 
 
-class ExchangeQuerySet(models.QuerySet["Exchange"]):
+class ExchangeQuerySet(InBankQuerySet["Exchange"]):
+    def visible_to(self, user: object) -> QuerySet[Exchange]:
+        """Exchanges ``user`` may see: those they took part in (for themselves or an
+        organisation they represent) and every exchange of the banks they broker. While a
+        broker acts for a member, the member's, in the bank acted in only
+        (``reachable_by``)."""
+        person = person_for(user)
+        if person is None:
+            return self.none()
+        brokered = Membership.objects.for_user(user).approved().filter(role__in=BROKER_ROLES)
+        mine = Account.objects.held_by(person)
+        return (
+            self.reachable_by(user)
+            .filter(
+                Q(time_bank__in=brokered.values("time_bank"))
+                | Q(journal__entries__account__in=mine)
+            )
+            .distinct()
+        )
+
     def involving(self, accounts: QuerySet[Account] | list[Account]) -> QuerySet[Exchange]:
         """Exchanges with a ledger entry on any of ``accounts``."""
         return self.filter(journal__entries__account__in=accounts).distinct()

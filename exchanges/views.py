@@ -80,7 +80,7 @@ def dashboard(request: HttpRequest, slug: str) -> HttpResponse:
         "giver__person", "giver__organisation", "receiver__person", "receiver__organisation"
     )
     to_confirm = Exchange.objects.filter(
-        state=State.UNCONFIRMED, awaiting_confirmation_from=person
+        time_bank=bank, state=State.UNCONFIRMED, awaiting_confirmation_from=person
     ).select_related(
         "recorded_by",
         "giver__person",

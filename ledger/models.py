@@ -71,7 +71,7 @@ from django.utils import timezone
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
-from members.models import Organisation, Person, TimeBank
+from members.models import InBankQuerySet, Organisation, Person, TimeBank
 
 if TYPE_CHECKING:
     from django.db.models import QuerySet
@@ -108,9 +108,15 @@ class AccountKind(models.TextChoices):
     POT = "pot", _("Community pot")
 
 
-class AccountQuerySet(models.QuerySet["Account"]):
+class AccountQuerySet(InBankQuerySet["Account"]):
     def for_member(self, person: Person, time_bank: TimeBank) -> QuerySet[Account]:
         return self.filter(time_bank=time_bank, person=person)
+
+    def held_by(self, person: Person) -> QuerySet[Account]:
+        """``person``'s own accounts and those of the organisations they represent."""
+        return self.filter(
+            Q(person=person) | Q(organisation__representative__person=person)
+        ).distinct()
 
     def in_bank(self, time_bank: TimeBank) -> QuerySet[Account]:
         return self.filter(time_bank=time_bank)

@@ -3,6 +3,11 @@
 Every view and API endpoint that loads a user-requested object goes through here. Objects
 outside the caller's time banks are reported as not found (404), so their existence is not
 revealed; objects the caller can see but may not change raise PermissionDenied (403).
+
+The tenant rule is applied inside: every lookup by id starts from its model's
+``reachable_by(user)`` (``members.models.InBankQuerySet``), so while a broker acts for a member
+nothing outside the bank acted in is found (404); a bank named by its slug answers 403 with a
+plain message (``confine_to_acting_bank``).
 """
 
 from __future__ import annotations
@@ -233,7 +238,10 @@ def get_capabilities_owner_for(
 def get_capability_for(user: object, pk: int, *, write: bool = False) -> Capability:
     """A capability: its own member and the bank's brokers may see and change it; others 404."""
     capability = (
-        Capability.objects.select_related("person", "time_bank", "category").filter(pk=pk).first()
+        Capability.objects.reachable_by(user)
+        .select_related("person", "time_bank", "category")
+        .filter(pk=pk)
+        .first()
     )
     me = person_for(user)
     if capability is None or me is None:
@@ -383,7 +391,8 @@ def get_safeguarding_record_for(
     anyone else it does not exist (404). Every lead who can see it may change it."""
     me = person_for(user)
     record = (
-        SafeguardingRecord.objects.select_related("time_bank", "person", "recorded_by")
+        SafeguardingRecord.objects.reachable_by(user)
+        .select_related("time_bank", "person", "recorded_by")
         .filter(pk=pk)
         .first()
     )

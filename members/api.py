@@ -25,7 +25,7 @@ from rest_framework.views import APIView
 from timebank.api import StrictSerializer
 
 from . import services
-from .access import get_application_for, get_listing_for, person_for
+from .access import confine_to_acting_bank, get_application_for, get_listing_for, person_for
 from .models import (
     TRADING_ROLES,
     Category,
@@ -384,9 +384,12 @@ class ListingViewSet(
         if not data.get("time_bank"):
             raise serializers.ValidationError({"time_bank": [_("This field is required.")]})
         me = self._me()
+        named = TimeBank.objects.filter(slug=data["time_bank"]).first()
+        if named is not None:
+            confine_to_acting_bank(request.user, named)
         bank = TimeBank.objects.filter(
             slug=data["time_bank"],
-            memberships__person=me,
+            memberships__in=Membership.objects.for_user(request.user),
             memberships__status=Status.APPROVED,
             memberships__role__in=TRADING_ROLES,
         ).first()

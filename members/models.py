@@ -22,7 +22,7 @@ What holds, and what enforces it:
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Self, TypeVar
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser, BaseUserManager
@@ -33,6 +33,32 @@ from django.utils.translation import gettext_lazy as _
 
 if TYPE_CHECKING:
     from django.db.models import QuerySet
+
+
+# --- The tenant rule ------------------------------------------------------------------------------
+
+
+def acting_bank_id(user: object) -> int | None:
+    """The one time bank a broker acting for a member may reach (``user.acting_bank_id``, set by
+    ``members.middleware.ActingForMiddleware``), or None when nobody is acting."""
+    return getattr(user, "acting_bank_id", None)
+
+
+_Row = TypeVar("_Row", bound=models.Model)
+
+
+class InBankQuerySet(models.QuerySet[_Row]):
+    """Rows that belong to one time bank (a ``time_bank`` field).
+
+    ``reachable_by(user)`` is where every access function and list of them starts: while a
+    broker acts for a member, only the bank they act in; otherwise every bank (what the caller
+    may see there is decided next). So no view by id, list or statement reaches another bank
+    while acting, and a new one that starts from its model's access function or ``visible_to``
+    gets the rule without knowing about it."""
+
+    def reachable_by(self, user: object) -> Self:
+        bank_id = acting_bank_id(user)
+        return self if bank_id is None else self.filter(time_bank_id=bank_id)
 
 
 class UserManager(BaseUserManager["User"]):
@@ -335,7 +361,7 @@ class Status(models.TextChoices):
     LEFT = "left", _("Left")
 
 
-class MembershipQuerySet(models.QuerySet["Membership"]):
+class MembershipQuerySet(InBankQuerySet["Membership"]):
     def approved(self) -> QuerySet[Membership]:
         return self.filter(status=Status.APPROVED)
 
@@ -351,7 +377,7 @@ class MembershipQuerySet(models.QuerySet["Membership"]):
             return self.none()
         acting_for = getattr(user, "acting_for", None)
         if acting_for is not None:
-            return self.filter(person=acting_for, time_bank_id=user.acting_bank_id)  # type: ignore[attr-defined]
+            return self.reachable_by(user).filter(person=acting_for)
         return self.filter(person__user=user)
 
     def brokered_by(self, user: object) -> QuerySet[Membership]:
@@ -525,7 +551,7 @@ class ListingState(models.TextChoices):
     CLOSED = "closed", _("Closed")
 
 
-class ListingQuerySet(models.QuerySet["Listing"]):
+class ListingQuerySet(InBankQuerySet["Listing"]):
     def open(self) -> QuerySet[Listing]:
         """Open and not past their expiry date."""
         return self.filter(state=ListingState.OPEN, expires_on__gte=timezone.localdate())
@@ -544,7 +570,7 @@ class ListingQuerySet(models.QuerySet["Listing"]):
             .filter(role__in=TRADING_ROLES)
             .values("time_bank")
         )
-        return self.filter(time_bank__in=banks)
+        return self.reachable_by(user).filter(time_bank__in=banks)
 
     def owned_by(self, person: Person) -> QuerySet[Listing]:
         """Listings of ``person`` and of the organisations they represent."""
@@ -697,6 +723,8 @@ class Capability(models.Model):
     )
     created_at = models.DateTimeField(default=timezone.now, editable=False)
 
+    objects = InBankQuerySet["Capability"].as_manager()
+
     class Meta:
         ordering = ["category__name", "pk"]
         verbose_name_plural = _("capabilities")
@@ -774,6 +802,8 @@ class SafeguardingRecord(models.Model):
     recorded_by = models.ForeignKey(Person, on_delete=models.PROTECT, related_name="+")
     recorded_at = models.DateTimeField(default=timezone.now, editable=False)
     updated_at = models.DateTimeField(default=timezone.now)
+
+    objects = InBankQuerySet["SafeguardingRecord"].as_manager()
 
     class Meta:
         ordering = ["-checked_on", "-pk"]

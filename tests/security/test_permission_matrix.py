@@ -26,6 +26,7 @@ from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
 from exchanges import services as exchanges
+from exchanges.models import Exchange
 from ledger import services as ledger
 from members import services as members
 from members.models import (
@@ -33,6 +34,7 @@ from members.models import (
     Category,
     CheckOutcome,
     CheckType,
+    Listing,
     ListingKind,
     Membership,
     Role,
@@ -136,6 +138,8 @@ MATRIX: dict[str, tuple[tuple[str, ...], str, str]] = {
     "api-docs": ((), "200 200 200 200 200 200 200 200", "405 405 405 405 405 405 405 405"),
 }
 # fmt: on
+# Web POSTs send a reason; erasure's is a code.
+WEB_BODIES = {"member-erase": {"reason": "person_asked"}}
 API_BODIES = {
     "application-decline": {"reason": "Checked"},
     "exchange-decline": {"reason": "Checked"},
@@ -280,7 +284,7 @@ class PermissionMatrix(CastTestCase):
         if role != "anon":
             self.client.force_login(getattr(self, role).user)
         if method == "post":
-            return self.client.post(url, {"reason": "Checked"}).status_code
+            return self.client.post(url, WEB_BODIES.get(name, {"reason": "Checked"})).status_code
         return self.client.get(url).status_code
 
     def test_odd_query_strings_never_cause_a_server_error(self):
@@ -313,3 +317,268 @@ class PermissionMatrix(CastTestCase):
                         self.client.force_login(getattr(self, role).user)
                         status = self.client.get(url, junk).status_code
                     self.assertLess(status, 500)
+
+
+# --- Acting for a member, across banks ---------------------------------------------------------
+
+# brenda, Riverside's broker, acts for hetty, a member of Riverside and Hillside, in Riverside.
+# Every URL pattern again, its arguments naming Hillside's objects (the bank, hetty's own
+# exchange, listing, capability and safeguarding check there, an application, a member): while
+# acting, nothing of Hillside is reachable, by slug (403, saying so), by id (404) or through
+# the API (404 by id, 403 for a write naming the bank). The rows are checked against the URL
+# configuration like MATRIX's, so a new view must say what acting across banks gets there.
+# name: (arguments, GET, POST)
+# fmt: off
+ACTING_MATRIX: dict[str, tuple[tuple[str, ...], int, int]] = {
+    "health": ((), 200, 200),
+    "home": ((), 200, 200),
+    "profile": ((), 200, 200),
+    "profile-export": ((), 403, 405),  # only the member exports their data
+    "apply": (("slug",), 403, 403),
+    "application-queue": (("slug",), 403, 403),
+    "add-offline-member": (("slug",), 403, 403),
+    "approve-application": (("application",), 405, 404),
+    "decline-application": (("application",), 404, 404),
+    "listings": (("slug",), 403, 403),
+    "listing-new": (("slug",), 403, 403),
+    "listing-detail": (("listing",), 404, 404),
+    "listing-edit": (("listing",), 404, 404),
+    "listing-renew": (("listing",), 405, 404),
+    "listing-close": (("listing",), 405, 404),
+    "listing-matches": (("request",), 404, 404),
+    "listing-introduce": (("request", "person"), 405, 404),
+    "capabilities": (("slug",), 403, 403),
+    "member-capabilities": (("slug", "person"), 403, 403),
+    "capability-delete": (("capability",), 405, 404),
+    "member-search": (("slug",), 403, 403),
+    "member-page": (("slug", "person"), 403, 403),
+    "member-leave": (("slug", "person"), 403, 403),
+    "member-erase": (("slug", "person"), 403, 403),
+    "acting-start": (("slug", "offline"), 403, 403),
+    "acting-stop": ((), 405, 302),
+    "member-role": (("slug", "person"), 403, 403),
+    "safeguarding": (("slug", "person"), 403, 403),
+    "safeguarding-edit": (("check",), 404, 404),
+    "safeguarding-delete": (("check",), 405, 404),
+    "dashboard": (("slug",), 403, 403),
+    "record-exchange": (("slug",), 403, 403),
+    "record-group": (("slug",), 403, 403),
+    "donate": (("slug",), 403, 403),
+    "grant": (("slug",), 403, 403),
+    "statement": (("slug",), 403, 403),
+    "desk": (("slug",), 403, 403),
+    "follow-up-list": (("slug", "followup"), 403, 403),
+    "exchange": (("exchange",), 404, 404),
+    "confirm-exchange": (("exchange",), 404, 404),
+    "approve-exchange": (("exchange",), 404, 404),
+    "decline-exchange": (("exchange",), 404, 404),
+    "reverse-exchange": (("exchange",), 404, 404),
+    "email-preferences": ((), 200, 302),
+    "unsubscribe": (("token", "kind"), 200, 200),
+    "report-list": (("slug",), 403, 403),
+    "report-detail": (("slug", "month"), 403, 403),
+    "report-csv": (("slug", "month"), 403, 403),
+    "commissioner-report": (("slug",), 403, 403),
+    "commissioner-report-csv": (("slug",), 403, 403),
+    "commissioner-report-xlsx": (("slug",), 403, 403),
+    "commissioner-report-pdf": (("slug",), 403, 403),
+    "commissioner-export": (("export",), 404, 405),
+    "audit-log": (("slug",), 403, 403),
+    "member-statements": (("slug",), 403, 403),
+    "member-statement": (("slug", "month"), 403, 403),
+    "api-me": ((), 200, 405),
+    "application-list": ((), 200, 405),
+    "application-detail": (("application",), 404, 405),
+    "application-approve": (("application",), 405, 404),
+    "application-decline": (("application",), 405, 404),
+    "api-listing-list": ((), 200, 403),  # publishing in Hillside
+    "api-listing-detail": (("listing",), 404, 405),
+    "api-listing-close": (("listing",), 405, 404),
+    "api-listing-renew": (("listing",), 405, 404),
+    "api-listing-reply": (("listing",), 405, 404),
+    "api-category-list": ((), 200, 405),
+    "api-donations": ((), 405, 403),  # from hetty's Hillside hours
+    "api-grants": ((), 405, 403),
+    "api-balances": ((), 200, 405),  # Riverside's only: see ActingAcrossBanks below
+    "api-statement": ((), 404, 405),  # of hetty's Hillside account
+    "exchange-list": ((), 200, 403),  # Riverside's only; recording in Hillside
+    "exchange-group": ((), 405, 403),
+    "exchange-detail": (("exchange",), 404, 405),
+    "exchange-approve": (("exchange",), 405, 404),
+    "exchange-confirm": (("exchange",), 405, 404),
+    "exchange-decline": (("exchange",), 405, 404),
+    "exchange-reverse": (("exchange",), 405, 404),
+    "api-report": ((), 403, 405),  # Hillside's commissioner report
+    "api-schema": ((), 200, 405),
+    "api-docs": ((), 200, 405),
+}
+# fmt: on
+
+
+class ActingAcrossBanks(CastTestCase):
+    @classmethod
+    def setUpTestData(cls) -> None:
+        from members.models import ContactPreference, SafeguardingRecord, Status
+
+        super().setUpTestData()
+        # hetty: in both banks, with a login, helped through her broker; brenda acts for her.
+        cls.hetty = make_member(
+            cls.riverside, "Hetty Both", contact_preference=ContactPreference.BROKER
+        )
+        Membership.objects.create(
+            person=cls.hetty,
+            time_bank=cls.hillside,
+            status=Status.APPROVED,
+            decided_at=timezone.now() - timedelta(days=365),
+        )
+        cls.hal = make_member(cls.hillside, "Hal Hillside")
+        ledger.open_account(time_bank=cls.riverside, person=cls.hetty)
+        cls.owen = make_member(cls.hillside, "Owen Offline", offline=True)
+        cls.hetty_hillside = ledger.open_account(time_bank=cls.hillside, person=cls.hetty)
+        cls.hal_account = ledger.open_account(time_bank=cls.hillside, person=cls.hal)
+        cls.exchange = exchanges.record_exchange(
+            recorded_by=cls.hal,
+            giver=cls.hal_account,
+            receiver=cls.hetty_hillside,
+            minutes=60,
+            details=exchanges.Details(
+                effective_date=timezone.localdate() - timedelta(days=1), description="Lift"
+            ),
+        )
+        category = Category.objects.get(slug="gardening")
+        cls.listing = members.publish_listing(
+            author=cls.hetty,
+            time_bank=cls.hillside,
+            details=members.ListingDetails(
+                kind=ListingKind.OFFER, category=category, title="Roses"
+            ),
+        )
+        cls.request_listing = members.publish_listing(
+            author=cls.hal,
+            time_bank=cls.hillside,
+            details=members.ListingDetails(
+                kind=ListingKind.REQUEST, category=category, title="Hedge"
+            ),
+        )
+        cls.capability = members.add_capability(
+            editor=cls.hetty,
+            membership=cls.hetty.memberships.get(time_bank=cls.hillside),
+            category=category,
+            description="Roses",
+            level=CapabilityLevel.DOES,
+        )
+        cls.check = SafeguardingRecord.objects.create(
+            time_bank=cls.hillside,
+            person=cls.hetty,
+            check_type=CheckType.REFERENCE,
+            checked_on=timezone.localdate(),
+            outcome=CheckOutcome.CLEAR,
+            recorded_by=cls.hugo,
+        )
+        cls.export = ReportExport.objects.create(
+            user=cls.cora.user,
+            bank_slugs="hillside",
+            start=date(2026, 1, 1),
+            end=date(2026, 3, 31),
+            format="pdf",
+        )
+        cls.bodies = {
+            "api-listing-list": {
+                "time_bank": "hillside",
+                "kind": "offer",
+                "category": "gardening",
+                "title": "Roses",
+            },
+            "api-donations": {"time_bank": "hillside", "hours": "1"},
+            "api-grants": {
+                "time_bank": "hillside",
+                "to_account": cls.hetty_hillside.pk,
+                "hours": "1",
+                "reason": "Thanks",
+            },
+            "exchange-list": {
+                "time_bank": "hillside",
+                "role": "received",
+                "other_account": cls.hal_account.pk,
+                "hours": "1",
+                "description": "Lift",
+            },
+            "exchange-group": {
+                "time_bank": "hillside",
+                "providers": [{"account": cls.hal_account.pk, "hours": "1"}],
+                "receivers": [{"account": cls.hetty_hillside.pk, "hours": "1"}],
+                "description": "Class",
+            },
+            "exchange-decline": {"reason": "Checked"},
+            "exchange-reverse": {"reason": "Checked"},
+            "api-listing-reply": {"message": "Hello"},
+        }
+        cls.queries = {
+            "api-statement": {"account": cls.hetty_hillside.pk},
+            "api-report": {"banks": "hillside", "start": "2026-01-01", "end": "2026-01-31"},
+            "exchange-list": {"time_bank": "hillside"},
+        }
+
+    def arguments(self, names: tuple[str, ...]) -> list[object]:
+        values = {
+            "slug": "hillside",
+            "exchange": self.exchange.pk,
+            "listing": self.listing.pk,
+            "request": self.request_listing.pk,
+            "capability": self.capability.pk,
+            "application": self.harry.memberships.get().pk,
+            "person": self.hal.pk,
+            "offline": self.owen.pk,
+            "check": self.check.pk,
+            "token": preference_for(self.hetty).token,
+            "kind": "log_hours",
+            "followup": "inactive",
+            "month": (timezone.localdate().replace(day=1) - timedelta(days=1)).strftime("%Y-%m"),
+            "export": self.export.token,
+        }
+        return [values[name] for name in names]
+
+    def act_for_hetty(self) -> None:
+        self.client.force_login(self.brenda.user)
+        started = self.client.post(reverse("acting-start", args=["riverside", self.hetty.pk]))
+        self.assertEqual(started.status_code, 302)
+
+    def test_every_url_pattern_has_an_acting_row(self):
+        patterns = url_patterns()
+        self.assertEqual(sorted(set(patterns) - set(ACTING_MATRIX)), [])
+        self.assertEqual(sorted(set(ACTING_MATRIX) - set(patterns)), [])
+
+    def test_acting_for_a_member_reaches_nothing_of_their_other_bank(self):
+        self.act_for_hetty()
+        for name, (names, on_get, on_post) in ACTING_MATRIX.items():
+            url = reverse(name, args=self.arguments(names))
+            for method, expected in (("get", on_get), ("post", on_post)):
+                with self.subTest(url=name, method=method), rolled_back():
+                    if method == "get":
+                        status = self.client.get(url, self.queries.get(name, {})).status_code
+                    elif url.startswith("/api/"):
+                        status = self.client.post(
+                            url, self.bodies.get(name, {}), content_type="application/json"
+                        ).status_code
+                    else:
+                        status = self.client.post(url, {"reason": "Checked"}).status_code
+                    self.assertEqual(status, expected)
+                    # Still acting (a POST to acting-stop ends it: start again).
+                    if name == "acting-stop" and method == "post":
+                        self.act_for_hetty()
+        # Nothing of Hillside's changed.
+        self.assertEqual(Exchange.objects.get(pk=self.exchange.pk).state, "unconfirmed")
+        self.assertEqual(
+            sorted(Listing.objects.filter(time_bank=self.hillside).values_list("title", flat=True)),
+            ["Hedge", "Roses"],
+        )
+
+    def test_the_api_lists_hold_only_the_acting_banks_rows(self):
+        self.act_for_hetty()
+        exchanges_seen = self.client.get("/api/exchanges/").json()["results"]
+        self.assertEqual([row["time_bank"] for row in exchanges_seen], [])
+        self.assertEqual(
+            [row["time_bank"] for row in self.client.get("/api/balances/").json()], ["riverside"]
+        )
+        listings = self.client.get("/api/listings/").json()["results"]
+        self.assertNotIn("hillside", {row["time_bank"] for row in listings})
