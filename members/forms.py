@@ -10,6 +10,7 @@ from .models import (
     Category,
     CheckOutcome,
     CheckType,
+    ErasureReason,
     Listing,
     ListingKind,
     Person,
@@ -112,10 +113,9 @@ class DeclineForm(forms.Form):
 
 
 class EraseForm(forms.Form):
-    reason = forms.CharField(
-        label=_("Why (for example: they asked by email on 3 March)"),
-        max_length=500,
-        widget=forms.Textarea(attrs={"rows": 2}),
+    # A reason code, not free text: the audit trail keeps it, and must hold nothing about them.
+    reason = forms.ChoiceField(
+        label=_("Why"), choices=ErasureReason.choices, widget=forms.RadioSelect
     )
 
 

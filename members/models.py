@@ -361,6 +361,17 @@ class Status(models.TextChoices):
     LEFT = "left", _("Left")
 
 
+class ErasureReason(models.TextChoices):
+    """Why a person was erased: the audit trail keeps one of these codes, never free text
+    (free text about a person is what erasure takes away)."""
+
+    PERSON_ASKED = "person_asked", _("They asked us to erase their details")
+    CONSENT_WITHDRAWN = "consent_withdrawn", _("They withdrew their consent")
+    OBJECTED = "objected", _("They objected to how we use their details")
+    NO_LONGER_NEEDED = "no_longer_needed", _("We no longer need their details")
+    LEGAL_ORDER = "legal_order", _("A court or regulator ordered it")
+
+
 class MembershipQuerySet(InBankQuerySet["Membership"]):
     def approved(self) -> QuerySet[Membership]:
         return self.filter(status=Status.APPROVED)

@@ -6,9 +6,17 @@ Erasure wipes identity and keeps the books: the person row, their accounts, jour
 entries, exchanges, memberships and reports all stay, attributed to a pseudonym, so every
 balance, report figure and ``ledger_verify`` is unchanged. The one exception is the
 demographic tables of a report period still open: the person's monitoring answers are wiped,
-so they count as "not given" there; closed months show their stored anonymous snapshot. Ledger rows are immutable and are
-never touched (a journal's description is the ledger's). An exchange's description is a
-shared record between two people and is kept.
+so they count as "not given" there; closed months show their stored anonymous snapshot.
+
+Erasure leaves nothing: the free text they wrote, or that was written about them, is erased
+field by field; then every text column of every table (found through Django's app registry,
+not listed here) is searched for their name, email addresses and phone, in any case, and each
+mention is replaced (the name by the pseudonym). The audit trail holds a reason code, never
+free text. Two kinds of row are never rewritten, because nothing may change them: the audit
+trail (ids, amounts, states and codes only, by its rule) and the ledger's journals (a journal's
+description is the ledger's, immutable; what someone typed there about another person stays:
+see ``ledger/models.py``). An exchange's description is a shared record and is kept, with any
+mention of the person replaced.
 """
 
 from __future__ import annotations
@@ -19,14 +27,18 @@ import datetime
 import hashlib
 import hmac
 import io
+import re
 import uuid
 import zipfile
+from dataclasses import dataclass
 from typing import Any
 
+from django.apps import apps
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import transaction
+from django.db import models, transaction
 from django.db.models import Q
+from django.db.models.functions import Cast
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -39,6 +51,7 @@ from reports.models import MonthlyReport, Statement
 from .models import (
     Capability,
     Contact,
+    ErasureReason,
     Listing,
     Membership,
     Note,
@@ -86,6 +99,8 @@ EXPORT_COLUMNS: dict[str, list[str]] = {
         "decided_by",
         "decided_at",
         "decline_reason",
+        "left_at",
+        "leave_reason",
     ],
     "listings": [
         "id",
@@ -275,6 +290,8 @@ def _gather(person: Person) -> dict[str, Any]:
                     "decided_by": _name(m.decided_by),
                     "decided_at": _iso(m.decided_at),
                     "decline_reason": m.decline_reason,
+                    "left_at": _iso(m.left_at),
+                    "leave_reason": m.leave_reason,
                 }
                 for m in memberships
             ],
@@ -527,31 +544,156 @@ def _rename(names: list[str], old: str, new: str) -> tuple[list[str], bool]:
     return renamed, renamed != names
 
 
+# Rows nothing may rewrite (append-only by triggers): their content is kept free of personal
+# text by their own rules instead (see the module docstring).
+NEVER_REWRITTEN = {"ledger.journal", "ledger.entry", "audit.auditevent"}
+# Tables of words, not people: Django's own catalogue of models and permissions.
+NOT_ABOUT_PEOPLE = {"contenttypes.contenttype", "auth.permission", "sessions.session"}
+# Between the digits of a phone number, as people write it: spaces, dashes, dots, brackets.
+PHONE_GAP = r"[ ().-]{0,3}"
+
+
+@dataclass(frozen=True)
+class Mention:
+    """One way a person is named in text, and what replaces it."""
+
+    # For the database's first pass (a portable regular expression, matched case-blind).
+    rough: str
+    # The exact test and replacement, in Python (word boundaries, any case).
+    exact: re.Pattern[str]
+    replacement: str
+
+
+def _mentions(name: str, emails: list[str], phone: str, pseudonym: str) -> list[Mention]:
+    """How ``name``, ``emails`` and ``phone`` may appear in text. A name is matched whole and
+    in any case, whatever the spaces between its words; too short a name (one or two letters)
+    matches nothing, rather than every word it is part of. A phone with fewer than six digits
+    is not looked for either."""
+    found: list[Mention] = []
+    words = name.split()
+    if len("".join(words)) >= 3:
+        gap = r"[ \t\r\n]+"
+        rough = gap.join(re.escape(word) for word in words)
+        exact = re.compile(r"(?<!\w)" + r"\s+".join(map(re.escape, words)) + r"(?!\w)", re.I)
+        found.append(Mention(rough, exact, pseudonym))
+    for email in {e.strip().lower() for e in emails if e.strip()}:
+        found.append(Mention(re.escape(email), re.compile(re.escape(email), re.I), ERASED))
+    digits = re.sub(r"\D", "", phone)
+    if len(digits) >= 6:
+        pattern = PHONE_GAP.join(digits)
+        exact = re.compile(r"(?<!\d)" + pattern + r"(?!\d)")
+        found.append(Mention(pattern, exact, ERASED))
+    return found
+
+
+def _scrubbed(value: Any, mentions: list[Mention]) -> Any:
+    """``value`` (text, or JSON: lists, dicts and strings) with every mention replaced."""
+    if isinstance(value, str):
+        for mention in mentions:
+            value = mention.exact.sub(mention.replacement, value)
+        return value
+    if isinstance(value, list):
+        return [_scrubbed(item, mentions) for item in value]
+    if isinstance(value, dict):
+        return {key: _scrubbed(item, mentions) for key, item in value.items()}
+    return value
+
+
+def _erase_mentions(mentions: list[Mention]) -> int:
+    """Replace every mention in every text column of every model (Django's app registry),
+    but the rows nothing may rewrite. Returns how many cells changed. One query per text
+    column finds the rows (portable regular expressions, case-blind); each row found is
+    rewritten by its primary key."""
+    if not mentions:
+        return 0
+    rough = "|".join(f"({m.rough})" for m in mentions)
+    changed = 0
+    for model in apps.get_models(include_auto_created=True):
+        label = model._meta.label_lower
+        if label in NEVER_REWRITTEN or label in NOT_ABOUT_PEOPLE or not model._meta.managed:
+            continue
+        for field in model._meta.concrete_fields:
+            if field.primary_key or not isinstance(
+                field, models.CharField | models.TextField | models.JSONField
+            ):
+                continue
+            rows = (
+                model._base_manager.annotate(_as_text=Cast(field.attname, models.TextField()))
+                .filter(_as_text__iregex=rough)
+                .values_list("pk", field.attname)
+            )
+            for pk, value in list(rows):
+                new = _scrubbed(value, mentions)
+                if isinstance(field, models.EmailField) and new != value:
+                    new = ""  # an address with someone's address in it is no address
+                if new != value:
+                    model._base_manager.filter(pk=pk).update(**{field.attname: new})
+                    changed += 1
+    return changed
+
+
+def _rewrite_admin_log(person: Person, user: User | None, pseudonym: str) -> None:
+    """Django's admin log names each object it records (``object_repr``), as it was then: an
+    older name too. Rename the entries about the person, their login and memberships."""
+    from django.contrib.admin.models import LogEntry
+    from django.contrib.contenttypes.models import ContentType
+
+    about = [
+        (Person, [person.pk], pseudonym),
+        (
+            Membership,
+            list(Membership.objects.filter(person=person).values_list("pk", flat=True)),
+            ERASED,
+        ),
+    ]
+    if user is not None:
+        about.append((User, [user.pk], ERASED))
+    for model, ids, name in about:
+        LogEntry.objects.filter(
+            content_type=ContentType.objects.get_for_model(model),
+            object_id__in=[str(pk) for pk in ids],
+        ).update(object_repr=name)
+
+
 @transaction.atomic
 def erase_person(*, person: Person, admin: User, reason: str) -> Person:
     """An administrator erases a person on request: identity wiped, books kept.
 
     1. Checks ``admin`` is staff or an approved admin of every bank the person belongs to,
-       and that a reason is given; locks the person.
+       and that ``reason`` is one of ``ErasureReason`` (a code: never free text); locks the
+       person.
     2. Replaces the display name with a pseudonym; empties bio, area, phone, the monitoring
-       answers (age band, gender, disability, carer) and referees;
-       replaces their listings' text, contact messages to or from them, their capabilities'
-       descriptions and broker notes about them with "[erased]"; deletes safeguarding
-       checks about them (each audited as ``safeguarding.deleted``).
+       answers (age band, gender, disability, carer) and referees; replaces why they left
+       (``leave_reason``) and why they were declined, their listings' text, contact messages to
+       or from them, their capabilities' descriptions and broker notes about them with
+       "[erased]"; deletes safeguarding checks about them (each audited as
+       ``safeguarding.deleted``).
     3. Deactivates their login, gives it an unusable unique email address, and deletes its
        email addresses and API tokens.
-    4. Renames them in stored monthly report lists and statements (figures unchanged).
-    5. Records ``person.erased`` in each of their banks (the reason, with the old name
-       replaced by the pseudonym; never the old name).
+    4. Renames them in stored monthly report lists and statements (figures unchanged), and in
+       Django's admin log.
+    5. Replaces every remaining mention of their name, email addresses or phone, in any text
+       column of any table others wrote (a referee, a note about someone else, a message),
+       but the append-only ledger journals and audit trail.
+    6. Records ``person.erased`` in each of their banks: who (by id) and the reason code.
     Accounts, journals, entries, exchanges, memberships and report figures are not touched.
     """
-    reason = reason.strip()
-    if not reason:
-        raise ValidationError({"reason": _("Please say why (for example: asked by email).")})
+    if reason not in ErasureReason.values:
+        raise ValidationError({"reason": _("Choose one of the reasons listed.")})
     actor = _check_may_erase(person, admin)
     person = Person.objects.select_for_update(of=("self",)).select_related("user").get(pk=person.pk)
     old_name = person.display_name
+    old_phone = person.phone
     new_name = pseudonym_for(person)
+    user = person.user
+    emails: list[str] = []
+    if user is not None:
+        from allauth.account.models import EmailAddress
+
+        emails = [
+            user.email,
+            *EmailAddress.objects.filter(user=user).values_list("email", flat=True),
+        ]
 
     # 2. Identity and the free text about them.
     person.display_name = new_name
@@ -574,12 +716,13 @@ def erase_person(*, person: Person, admin: User, reason: str) -> Person:
             "carer",
         ]
     )
-    Membership.objects.filter(person=person).update(
+    memberships = Membership.objects.filter(person=person)
+    memberships.update(
         referee_1_name="", referee_1_contact="", referee_2_name="", referee_2_contact=""
     )
-    Membership.objects.filter(person=person).exclude(decline_reason="").update(
-        decline_reason=ERASED
-    )
+    memberships.exclude(decline_reason="").update(decline_reason=ERASED)
+    # Why they left is theirs (it may say something about their health): it goes too.
+    memberships.exclude(leave_reason="").update(leave_reason=ERASED)
     listings = Listing.objects.filter(person=person)
     listing_ids = set(listings.values_list("pk", flat=True))
     listings.update(title=ERASED, area="", availability="")
@@ -605,7 +748,6 @@ def erase_person(*, person: Person, admin: User, reason: str) -> Person:
         check.delete()
 
     # 3. The login.
-    user = person.user
     if user is not None:
         from allauth.account.models import EmailAddress
         from rest_framework.authtoken.models import Token
@@ -617,7 +759,7 @@ def erase_person(*, person: Person, admin: User, reason: str) -> Person:
         user.set_unusable_password()
         user.save(update_fields=["email", "is_active", "password"])
 
-    # 4. Stored snapshots that carry the name: brokers' lists and statements.
+    # 4. Stored snapshots that carry the name: brokers' lists and statements; the admin log.
     banks = Membership.objects.filter(person=person).values("time_bank")
     for report in MonthlyReport.objects.select_for_update(of=("self",)).filter(time_bank__in=banks):
         changed = False
@@ -645,10 +787,13 @@ def erase_person(*, person: Person, admin: User, reason: str) -> Person:
             statement.exchanged_with = exchanged_with
             statement.suggestions = suggestions
             statement.save(update_fields=["exchanged_with", "suggestions"])
+    _rewrite_admin_log(person, user, new_name)
 
-    # 5. The trail, in each of their banks' logs: who erased whom (by id) and why, with the old
-    # name taken out of the reason so the append-only log cannot keep it.
-    details = {"by_user": admin.pk, "reason": reason.replace(old_name, new_name)}
+    # 5. Every mention others wrote, anywhere.
+    _erase_mentions(_mentions(old_name, emails, old_phone, new_name))
+
+    # 6. The trail, in each of their banks' logs: who erased whom (by id) and the reason code.
+    details = {"by_user": admin.pk, "reason": reason}
     for bank in TimeBank.objects.filter(pk__in=banks) or [None]:
         audit.record(
             action=Action.PERSON_ERASED, actor=actor, time_bank=bank, obj=person, details=details

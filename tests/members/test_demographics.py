@@ -130,7 +130,7 @@ class OnlyTheMemberSeesTheirAnswers(CastTestCase):
         self.assertEqual(export[0]["age_band"], "")
 
     def test_erasure_wipes_them(self):
-        members.erase_person(person=self.alice, admin=self.ada.user, reason="She asked by email.")
+        members.erase_person(person=self.alice, admin=self.ada.user, reason="person_asked")
         self.alice.refresh_from_db()
         self.assertEqual({k: getattr(self.alice, k) for k in ANSWERS}, dict.fromkeys(ANSWERS, ""))
 

@@ -188,7 +188,7 @@ class ErasePerson(AliceWithEverything):
 
     def erase(self, admin: User | None = None):
         return members.erase_person(
-            person=self.alice, admin=admin or self.ada.user, reason="She asked by email."
+            person=self.alice, admin=admin or self.ada.user, reason="person_asked"
         )
 
     def test_erasing_a_member_keeps_every_balance_report_and_the_ledger_sound(self):
@@ -266,7 +266,7 @@ class ErasePerson(AliceWithEverything):
         self.assertContains(self.client.get(url), "Erase Alice Archer")
         self.assertEqual(self.client.post(url, {"reason": ""}).status_code, 200)
         self.assertEqual(Person.objects.get(pk=self.alice.pk).display_name, OLD_NAME)
-        response = self.client.post(url, {"reason": "Asked in person"})
+        response = self.client.post(url, {"reason": "person_asked"})
         self.assertRedirects(response, reverse("member-page", args=["riverside", self.alice.pk]))
         self.assertNotEqual(Person.objects.get(pk=self.alice.pk).display_name, OLD_NAME)
 

@@ -289,7 +289,7 @@ class Safeguarding(CastTestCase):
         self.assertEqual(tables["safeguarding_checks"], [])
 
     def test_erasure_deletes_the_checks_and_audits_each(self):
-        members.erase_person(person=self.bob, admin=self.ada.user, reason="Asked by letter")
+        members.erase_person(person=self.bob, admin=self.ada.user, reason="person_asked")
         self.assertFalse(SafeguardingRecord.objects.exists())
         event = AuditEvent.objects.get(action=Action.SAFEGUARDING_DELETED)
         self.assertEqual((event.actor, event.time_bank), (self.ada, self.riverside))

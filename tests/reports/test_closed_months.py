@@ -61,7 +61,7 @@ class AClosedMonthThenLateChanges(KnownMonth, TestCase):
         )
         with time_machine.travel(at(later), tick=False):
             exchanges.reverse_exchange(exchange=mistaken, broker=cls.brenda, reason="Never done")
-            members.erase_person(person=cls.olive, admin=cls.ada.user, reason="She asked us to.")
+            members.erase_person(person=cls.olive, admin=cls.ada.user, reason="person_asked")
         build(cls.riverside, cls.n)
 
     def report(self, start: date, end: date, threshold: int = 1):  # type: ignore[no-untyped-def]

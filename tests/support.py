@@ -1,0 +1,28 @@
+"""Helpers shared by several test packages."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def admin_change_data(page: Any, **changes: Any) -> dict[str, Any]:
+    """The POST data of a Django admin change form as the page showed it (every field and
+    inline at its current value), with ``changes`` applied: what a person clicking "Save"
+    after editing those fields sends."""
+    data: dict[str, Any] = {}
+    form = page.context["adminform"].form
+    for name in form.fields:
+        value = form.initial.get(name)
+        data[name] = "" if value is None else getattr(value, "pk", value)
+    for inline in page.context["inline_admin_formsets"]:
+        formset = inline.formset
+        for name, value in formset.management_form.initial.items():
+            data[f"{formset.prefix}-{name}"] = value
+        for sub in formset.forms:
+            data[f"{sub.prefix}-id"] = sub.instance.pk
+            for name in sub.fields:
+                value = sub.initial.get(name)
+                if value is not None:
+                    data[f"{sub.prefix}-{name}"] = getattr(value, "pk", value)
+    data.update(changes)
+    return data
