@@ -147,3 +147,17 @@ class AlreadyReversed(LedgerError):
             _("Journal %(journal)s has already been reversed.") % {"journal": journal_id}
         )
         self.journal_id = journal_id
+
+
+class ReversalNotReversible(LedgerError):
+    """A reversal is a correction: it is never reversed itself (record the right exchange)."""
+
+    def __init__(self, journal_id: int) -> None:
+        super().__init__(
+            _(
+                "Journal %(journal)s is itself a correction (the reversal of another): it cannot "
+                "be reversed. Record the right exchange instead."
+            )
+            % {"journal": journal_id}
+        )
+        self.journal_id = journal_id

@@ -31,7 +31,9 @@ Accounts
 Journals
 - The idempotency key is unique per time bank: unique ``journal_key_unique_per_bank``; the
   stored ``fingerprint`` of the payload tells a replay from a conflicting reuse (services).
-- A journal is reversed at most once: partial unique ``journal_reversed_at_most_once``.
+- A journal is reversed at most once: partial unique ``journal_reversed_at_most_once``; a
+  reversal is never reversed itself: trigger ``ledger_journal_no_reversal_of_reversal``
+  (PostgreSQL and SQLite, migration 0004; ``services.reverse_journal`` says so first).
 - ``state`` is one of pending, posted, voided, expired; a pending journal has no decision;
   a voided or expired one has a decision time; a voided one has a reason: checks.
 - A journal is never deleted, and the only change ever made to one is the single transition
@@ -47,6 +49,10 @@ Entries
 - An entry is posted exactly when it has a running balance, an account version and a posting
   time (all three or none): check ``entry_posted_fields_together``; versions are contiguous
   per account and unique: unique ``entry_version_unique_per_account`` (+ ``ledger_verify``).
+- ``posted_at`` comes from one clock, the database's (``ledger_post_journal`` and
+  ``services.database_now``), read once the account's lock is held: so it never goes back
+  along an account's versions, and a point-in-time balance counts exactly the entries posted
+  by then (``ledger_verify`` checks the order).
 - Entries are never deleted, and never updated except once, when their pending journal is
   posted (running balance, version and time filled in): triggers ``ledger_entry_no_delete``
   and ``ledger_entry_only_post`` (PostgreSQL and SQLite).
@@ -56,8 +62,12 @@ Entries
 
 Across rows (checked by ``services.verify_ledger`` / ``manage.py ledger_verify`` nightly):
 each time bank sums to zero; stored balance = sum of posted entries = last running balance;
-pending totals = pending journals' entries; running balances chain; reversals mirror their
-originals; entries and journals belong to the same time bank.
+pending totals = pending journals' entries; running balances chain; ``posted_at`` never goes
+back along an account's versions; reversals mirror their originals and are never reversed;
+entries and journals belong to the same time bank.
+
+A journal's description and decision reason are what people typed, and immutable: erasure
+(``members.privacy``) rewrites every other text column, never these.
 """
 
 from __future__ import annotations

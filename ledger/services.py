@@ -29,7 +29,7 @@ import json
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from django.db import DatabaseError, IntegrityError, connection, transaction
@@ -50,6 +50,7 @@ from .exceptions import (
     LimitsBelowBalance,
     MaximumBalanceReached,
     NotPosted,
+    ReversalNotReversible,
     UnbalancedJournal,
 )
 from .models import Account, AccountKind, Entry, Journal, JournalState
@@ -65,6 +66,24 @@ _SQLSTATE_MISMATCH = "TBL05"
 # Deadlock and serialization failures: retried inside the service, never shown to callers.
 _SQLSTATE_RETRY = {"40P01", "40001"}
 _RETRIES = 3
+
+
+# --- The one clock ---------------------------------------------------------------------------
+
+
+def database_now() -> datetime:
+    """The database's clock: the one every ``posted_at`` (and ``recorded_at``, ``decided_at``)
+    of the ledger is read from, on both backends, so PL/pgSQL and Python never disagree and two
+    application servers' clocks never matter. Read after the accounts' locks are held, it
+    never goes back along an account's entries (``verify_ledger`` checks that it does not).
+    PostgreSQL: ``clock_timestamp()``, as ``ledger_post_journal`` reads it; SQLite: its
+    ``'now'``, to the millisecond, in UTC."""
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute("SELECT clock_timestamp()")
+            return cursor.fetchone()[0]
+        cursor.execute("SELECT strftime('%Y-%m-%d %H:%M:%f', 'now')")
+        return datetime.fromisoformat(cursor.fetchone()[0]).replace(tzinfo=UTC)
 
 
 # --- Accounts -------------------------------------------------------------------------------
@@ -423,7 +442,7 @@ def _post_in_python(
             return existing[0], existing[1], True
         if reverses_id is not None and Journal.objects.filter(reverses_id=reverses_id).exists():
             raise AlreadyReversed(reverses_id)
-        recorded_at = timezone.now()
+        recorded_at = database_now()
         journal = Journal.objects.create(
             time_bank_id=time_bank_id,
             state=JournalState.PENDING if pending else JournalState.POSTED,
@@ -439,7 +458,7 @@ def _post_in_python(
         # 2. Lock the accounts in ascending id order.
         accounts = Account.objects.select_for_update().filter(pk__in=[a for a, _ in pairs])
         locked = {account.pk: account for account in accounts.order_by("pk")}
-        posted_at = timezone.now()
+        posted_at = database_now()
         # 3. Move each balance (or hold) within the limits, and write the entry.
         entries = []
         for account_id, minutes in pairs:
@@ -529,9 +548,10 @@ def _resolve(*, journal: Journal, state: str, decided_by: Person | None, reason:
     """1. Claim the journal with a conditional UPDATE (pending -> ``state``); a second claim
     updates nothing and raises ``AlreadyResolved``. 2. Lock its accounts in ascending id order.
     3. Release the holds and, when posting, move the balances and fill in each entry's running
-    balance. Available hours never drop here, so no limit can be crossed."""
-    decided_at = timezone.now()
+    balance. Available hours never drop here, so no limit can be crossed.
+    Times are the database's (``database_now``); the entries' after the locks are held."""
     with transaction.atomic():
+        decided_at = database_now()
         claimed = Journal.objects.filter(pk=journal.pk, state=JournalState.PENDING).update(
             state=state, decided_by=decided_by, decided_at=decided_at, decision_reason=reason
         )
@@ -543,7 +563,7 @@ def _resolve(*, journal: Journal, state: str, decided_by: Person | None, reason:
             pk__in=[e.account_id for e in entries]
         )
         locked = {account.pk: account for account in accounts.order_by("pk")}
-        posted_at = timezone.now()
+        posted_at = database_now()
         for entry in sorted(entries, key=lambda e: e.account_id):
             account = locked[entry.account_id]
             account.pending_out_minutes -= max(-entry.amount_minutes, 0)
@@ -579,12 +599,16 @@ def reverse_journal(
 ) -> Journal:
     """Undo a posted journal with a new journal of the opposite entries, pointing at it.
 
-    At most once (``AlreadyReversed``); only posted journals (``NotPosted``). The reversal is
-    subject to the same limits as any posting. ``effective_date`` defaults to today.
+    At most once (``AlreadyReversed``); only posted journals (``NotPosted``); never a reversal
+    itself (``ReversalNotReversible``: a correction is corrected by recording the right
+    exchange; the database refuses it too). The reversal is subject to the same limits as any
+    posting. ``effective_date`` defaults to today.
     """
     if not reason.strip():
         raise ValueError(gettext("Say why the exchange is reversed."))
     current = Journal.objects.select_related("time_bank").get(pk=journal.pk)
+    if current.reverses_id is not None:
+        raise ReversalNotReversible(current.pk)
     if current.state != JournalState.POSTED:
         raise NotPosted(journal.pk, JournalState(current.state).label.lower())
     entries = Entry.objects.filter(journal_id=journal.pk).select_related("account").order_by("pk")

@@ -204,6 +204,31 @@ def _running_balances_broken(bank: int | None) -> list[str]:
     ]
 
 
+def _posted_at_goes_back(bank: int | None) -> list[str]:
+    """Along an account's entries (by version), ``posted_at`` never goes back: every posting
+    reads the database's one clock after it holds the account's lock."""
+    rows = _rows(
+        f"""
+        SELECT account_id, account_version FROM (
+            SELECT e.account_id, e.account_version, e.posted_at,
+                   LAG(e.posted_at)
+                       OVER (PARTITION BY e.account_id ORDER BY e.account_version) AS previous
+              FROM {E} e JOIN {A} a ON a.id = e.account_id
+             WHERE e.account_version IS NOT NULL AND {{bank}}
+        ) t
+        WHERE posted_at < previous
+        """,
+        bank,
+        bank="a.time_bank_id = %s",
+    )
+    labels = _labels(row[0] for row in rows)
+    return [
+        f"{labels.get(aid, f'account {aid}')}: entry version {version} is stamped before "
+        f"version {version - 1} (posted_at goes back in time)"
+        for aid, version in rows
+    ]
+
+
 def _entries_disagree_with_state(bank: int | None) -> list[str]:
     """Posted journals have posted entries; pending, voided and expired ones have none, so a
     journal cannot have been both posted and voided (resolved twice)."""
@@ -265,6 +290,18 @@ def _reversals_broken(bank: int | None) -> list[str]:
     lines += [
         f"journal {rid} does not mirror journal {oid}, which it reverses" for rid, oid in unmatched
     ]
+    of_reversals = _rows(
+        f"""
+        SELECT r.id, r.reverses_id FROM {J} r JOIN {J} o ON o.id = r.reverses_id
+         WHERE o.reverses_id IS NOT NULL AND {{bank}}
+        """,
+        bank,
+        bank="r.time_bank_id = %s",
+    )
+    lines += [
+        f"journal {rid} reverses journal {oid}, which is itself a reversal"
+        for rid, oid in of_reversals
+    ]
     return lines
 
 
@@ -288,6 +325,7 @@ CHECKS: list[Callable[[int | None], list[str]]] = [
     _banks_unbalanced,
     _accounts_disagree,
     _running_balances_broken,
+    _posted_at_goes_back,
     _entries_disagree_with_state,
     _reversals_broken,
     _crossing_banks,

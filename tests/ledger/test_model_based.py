@@ -18,6 +18,7 @@ from ledger.exceptions import (
     InsufficientHours,
     LedgerError,
     MaximumBalanceReached,
+    ReversalNotReversible,
 )
 from ledger.models import Account, Journal
 
@@ -59,6 +60,7 @@ class Model:
     resolved: list[int] = field(default_factory=list)
     posted: list[tuple[int, int, int, int]] = field(default_factory=list)
     reversed: set[int] = field(default_factory=set)
+    reversals: set[int] = field(default_factory=set)
     calls: list[tuple[dict, int]] = field(default_factory=list)  # transfer kwargs, journal id
 
 
@@ -184,6 +186,11 @@ class ModelBasedTests(LedgerCast, TestCase):
                 "idempotency_key": f"step-{step}",
             }
             giver, taker = model.accounts[payer], model.accounts[payee]
+            if jid in model.reversals:
+                event("reversal of a reversal: refused")
+                with self.assertRaises(ReversalNotReversible):
+                    services.reverse_journal(**call)
+                return
             if jid in model.reversed:
                 event("reversed twice: refused")
                 with self.assertRaises(AlreadyReversed):
@@ -199,6 +206,7 @@ class ModelBasedTests(LedgerCast, TestCase):
             giver.posted += minutes
             taker.posted -= minutes
             model.reversed.add(jid)
+            model.reversals.add(reversal.pk)
             event("reverse")
             model.posted.append((reversal.pk, payee, payer, minutes))
         elif kind == "replay":

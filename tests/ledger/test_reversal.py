@@ -3,7 +3,7 @@ from __future__ import annotations
 from django.test import TestCase
 
 from ledger import services
-from ledger.exceptions import AlreadyReversed, InsufficientHours, NotPosted
+from ledger.exceptions import AlreadyReversed, InsufficientHours, LedgerError, NotPosted
 from ledger.models import Journal
 
 from .support import LedgerCast, pay, posted
@@ -53,3 +53,12 @@ class ReversalTests(LedgerCast, TestCase):
         with self.assertRaises(InsufficientHours):
             self.reverse(original)
         self.assertIsNone(original.reversed_by)
+
+    def test_a_reversal_is_never_reversed(self) -> None:
+        original = pay(self.alice_account, self.bob_account, 75)
+        reversal = self.reverse(original)
+        with self.assertRaises(LedgerError) as refused:
+            self.reverse(reversal, key="reversal-of-a-reversal")
+        self.assertIn("correction", str(refused.exception))
+        self.assertEqual((posted(self.alice_account), posted(self.bob_account)), (0, 0))
+        self.assertEqual(Journal.objects.count(), 2)
