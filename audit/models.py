@@ -26,11 +26,18 @@ class Action(models.TextChoices):
     EXCHANGE_APPROVED = "exchange.approved", _("Exchange approved")
     EXCHANGE_DECLINED = "exchange.declined", _("Exchange declined")
     EXCHANGE_REVERSED = "exchange.reversed", _("Exchange reversed")
+    EXCHANGE_EXPIRED = "exchange.expired", _("Exchange expired: nobody decided in time")
     GRANT_MADE = "grant.made", _("Grant from the community pot")
     DONATION_MADE = "donation.made", _("Hours donated")
     MEMBERSHIP_APPROVED = "membership.approved", _("Application approved")
     MEMBERSHIP_DECLINED = "membership.declined", _("Application declined")
     MEMBERSHIP_LEFT = "membership.left", _("Member left the time bank")
+    MEMBERSHIP_SUSPENDED = "membership.suspended", _("Member suspended")
+    MEMBERSHIP_REINSTATED = "membership.reinstated", _("Member reinstated")
+    ACCOUNT_LIMITS_CHANGED = (
+        "account.limits_changed",
+        _("Credit limit changed by the bank's policy"),
+    )
     MEMBER_ADDED_OFFLINE = "member.added_offline", _("Member without email added")
     REPORT_DOWNLOADED = "report.downloaded", _("Report downloaded")
     PERSON_EXPORTED = "person.exported", _("Personal data exported")

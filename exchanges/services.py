@@ -13,9 +13,9 @@ import json
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta
 
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import Max, OuterRef, Subquery
 from django.utils import timezone
@@ -25,8 +25,9 @@ from django.utils.translation import gettext
 from audit import services as audit
 from audit.models import Action
 from ledger import services as ledger
-from ledger.exceptions import IdempotencyConflict
-from ledger.models import Account, AccountKind, Entry, Journal, format_hours
+from ledger.exceptions import AlreadyResolved, IdempotencyConflict
+from ledger.models import Account, AccountKind, Entry, Journal, JournalState, format_hours
+from members.access import is_broker
 from members.models import (
     ApprovalRule,
     GroupRemainderRule,
@@ -802,3 +803,196 @@ def confirm_overdue_exchanges(*, today: date | None = None) -> int:
             continue  # decided meanwhile
         done += 1
     return done
+
+
+# --- Leaving, suspension and holds nobody decides ------------------------------------------------
+
+
+def _cancel(exchange: Exchange, *, by: Person | None, reason: str, expired: bool = False) -> bool:
+    """Cancel one open exchange (caller is atomic): its journal voided (or expired), its
+    held hours released, the exchange declined with ``reason``. False if it was decided
+    meanwhile. Locks the exchange, then its accounts (the decisions' order)."""
+    locked = _lock(exchange)
+    if not locked.is_open:
+        return False
+    if expired:
+        ledger.expire_pending(journal=locked.journal)
+    else:
+        ledger.void_pending(journal=locked.journal, decided_by=by, reason=reason)
+    locked.state = State.DECLINED
+    locked.declined_by, locked.declined_at, locked.decline_reason = by, timezone.now(), reason
+    locked.save(update_fields=["state", "declined_by", "declined_at", "decline_reason"])
+    refresh_activity(time_bank=locked.time_bank, exchange=locked)
+    audit.record(
+        action=Action.EXCHANGE_EXPIRED if expired else Action.EXCHANGE_DECLINED,
+        actor=by,
+        time_bank=locked.time_bank,
+        obj=locked,
+        details={"cancelled": "expired" if expired else "membership_ended"},
+    )
+    return True
+
+
+def _cancel_debits_of(membership: Membership, *, by: Person, reason: str) -> int:
+    """Cancel every open exchange of the member's bank that would debit their account: no
+    balance falls without its owner's say (``exchanges.rules``), and someone who left or is
+    suspended can no longer give it, nor will the deadline give it for them. After commit,
+    the other parties are told. Returns how many."""
+    debits = (
+        Exchange.objects.filter(
+            time_bank_id=membership.time_bank_id,
+            state__in=[State.UNCONFIRMED, State.AWAITING_APPROVAL],
+            journal__entries__account__person_id=membership.person_id,
+            journal__entries__account__time_bank_id=membership.time_bank_id,
+            journal__entries__amount_minutes__lt=0,
+        )
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+    cancelled = 0
+    member = membership.person
+    for exchange_id in list(debits.distinct()):
+        exchange = Exchange(pk=exchange_id)
+        if _cancel(exchange, by=by, reason=reason):
+            cancelled += 1
+            done = Exchange.objects.select_related("time_bank").get(pk=exchange_id)
+            transaction.on_commit(lambda done=done: emails.exchange_cancelled(done, skip=member))
+    return cancelled
+
+
+def _end_membership(*, membership: Membership, by: Person, status: str, reason: str) -> Membership:
+    """Leaving and suspension, in the order every write takes its locks (exchanges, then
+    accounts, then memberships): the member's open debits are cancelled first, then the
+    membership is locked and changed, then any debit recorded meanwhile is cancelled too."""
+    cancel_reason = (
+        gettext("The member left the time bank, so this exchange was cancelled.")
+        if status == Status.LEFT
+        else gettext("The member's membership is suspended, so this exchange was cancelled.")
+    )
+    _cancel_debits_of(membership, by=by, reason=cancel_reason)
+    locked = (
+        Membership.objects.select_for_update(of=("self",))
+        .select_related("person", "time_bank")
+        .get(pk=membership.pk)
+    )
+    if status == Status.LEFT:
+        locked.status, locked.left_at, locked.leave_reason = status, timezone.now(), reason.strip()
+        locked.save(update_fields=["status", "left_at", "leave_reason"])
+    else:
+        locked.status = status
+        locked.save(update_fields=["status"])
+    _cancel_debits_of(locked, by=by, reason=cancel_reason)
+    audit.record(
+        action=Action.MEMBERSHIP_LEFT if status == Status.LEFT else Action.MEMBERSHIP_SUSPENDED,
+        actor=by,
+        time_bank=locked.time_bank,
+        obj=locked,
+        details={"by_member": by.pk == locked.person_id},
+    )
+    return locked
+
+
+@transaction.atomic
+def leave_time_bank(*, membership: Membership, by: Person, reason: str = "") -> Membership:
+    """A member leaves a time bank, or a broker or admin of that bank marks them as left.
+
+    1. Checks that ``by`` is the member or a broker of the bank (PermissionDenied otherwise)
+       and that the membership is approved or suspended (ValidationError otherwise).
+    2. Cancels every open exchange that would debit them (the other parties are told after
+       commit); exchanges that would pay them stay, as they still may.
+    3. Marks the membership left, now, keeping the reason on it (never in the audit log: it
+       may say something about their health; erasure wipes it), and records
+       ``membership.left``. Their hours, account and completed exchanges stay.
+    """
+    current = Membership.objects.select_related("person", "time_bank").get(pk=membership.pk)
+    if by.pk != current.person_id and not is_broker(by, current.time_bank):
+        raise PermissionDenied(
+            gettext("Only the member or a broker of this time bank can do that.")
+        )
+    if current.status not in {Status.APPROVED, Status.SUSPENDED}:
+        raise ValidationError(
+            gettext("Only a member can leave; this membership is %(status)s.")
+            % {"status": current.get_status_display().lower()}
+        )
+    return _end_membership(membership=current, by=by, status=Status.LEFT, reason=reason)
+
+
+@transaction.atomic
+def suspend_membership(*, membership: Membership, by: Person) -> Membership:
+    """A broker of the bank suspends an approved member: they cannot trade until reinstated,
+    and every open exchange that would debit them is cancelled (the other parties are told
+    after commit). Records ``membership.suspended``."""
+    current = Membership.objects.select_related("person", "time_bank").get(pk=membership.pk)
+    if not is_broker(by, current.time_bank) or by.pk == current.person_id:
+        raise PermissionDenied(gettext("Only another broker of this time bank can do that."))
+    if current.status != Status.APPROVED:
+        raise ValidationError(
+            gettext("Only an approved member can be suspended; this membership is %(status)s.")
+            % {"status": current.get_status_display().lower()}
+        )
+    return _end_membership(membership=current, by=by, status=Status.SUSPENDED, reason="")
+
+
+@transaction.atomic
+def reinstate_membership(*, membership: Membership, by: Person) -> Membership:
+    """A broker of the bank lifts a suspension. Records ``membership.reinstated``."""
+    locked = (
+        Membership.objects.select_for_update(of=("self",))
+        .select_related("person", "time_bank")
+        .get(pk=membership.pk)
+    )
+    if not is_broker(by, locked.time_bank) or by.pk == locked.person_id:
+        raise PermissionDenied(gettext("Only another broker of this time bank can do that."))
+    if locked.status != Status.SUSPENDED:
+        raise ValidationError(gettext("Only a suspended member can be reinstated."))
+    locked.status = Status.APPROVED
+    locked.save(update_fields=["status"])
+    audit.record(
+        action=Action.MEMBERSHIP_REINSTATED, actor=by, time_bank=locked.time_bank, obj=locked
+    )
+    return locked
+
+
+def expire_pending(*, today: date | None = None) -> int:
+    """Release the holds nobody decided within their bank's ``pending_expiry_days``, counted
+    from when they were recorded: each open exchange that old is cancelled with the reason,
+    its journal expiring in the ledger (after commit the parties are told); a pending journal
+    with no exchange (written to the ledger directly) just expires. Each in its own
+    transaction, claimed under its row lock, so it is safe to run twice (the second run finds
+    nothing). The scheduled job (``exchanges.tasks.expire_pending``) and ``manage.py
+    expire_pending`` call it. Returns how many holds it released."""
+    now = timezone.now()
+    if today is not None:
+        now = datetime.combine(today, time.max, tzinfo=timezone.get_current_timezone())
+    released = 0
+    for bank in TimeBank.objects.order_by("pk"):
+        cutoff = now - timedelta(days=bank.pending_expiry_days)
+        reason = gettext(
+            "Nobody decided it within %(days)s days, so it was cancelled and the hours held "
+            "for it were released."
+        ) % {"days": bank.pending_expiry_days}
+        stale = Exchange.objects.filter(
+            time_bank=bank,
+            state__in=[State.UNCONFIRMED, State.AWAITING_APPROVAL],
+            recorded_at__lt=cutoff,
+        )
+        for exchange_id in stale.order_by("pk").values_list("pk", flat=True):
+            with transaction.atomic():
+                if not _cancel(Exchange(pk=exchange_id), by=None, reason=reason, expired=True):
+                    continue
+                done = Exchange.objects.select_related("time_bank").get(pk=exchange_id)
+                transaction.on_commit(lambda done=done: emails.exchange_cancelled(done))
+            released += 1
+        bare = Journal.objects.filter(
+            time_bank=bank,
+            state=JournalState.PENDING,
+            recorded_at__lt=cutoff,
+            exchange__isnull=True,
+        )
+        for journal_id in bare.order_by("pk").values_list("pk", flat=True):
+            try:
+                ledger.expire_pending(journal=Journal(pk=journal_id))
+            except AlreadyResolved:
+                continue
+            released += 1
+    return released

@@ -10,6 +10,12 @@ urlpatterns = [
     path("banks/<slug:slug>/grant/", views.grant, name="grant"),
     path("banks/<slug:slug>/statement/", views.statement, name="statement"),
     path("banks/<slug:slug>/desk/", views.desk, name="desk"),
+    # On the broker's member page: leaving cancels the exchanges that would debit the member.
+    path(
+        "banks/<slug:slug>/members/<int:person_id>/leave/",
+        views.mark_member_left,
+        name="member-leave",
+    ),
     path("exchanges/<int:pk>/", views.exchange_detail, name="exchange"),
     path("exchanges/<int:pk>/confirm/", views.confirm, name="confirm-exchange"),
     path("exchanges/<int:pk>/approve/", views.approve, name="approve-exchange"),

@@ -11,6 +11,7 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
 
 from audit import services as audit
 from audit.models import Action
@@ -21,8 +22,10 @@ from members.access import (
     get_bank_for_broker,
     get_bank_for_member,
     get_listing_for,
+    get_member_for_broker,
     person_for,
 )
+from members.forms import LeaveForm
 from members.models import Listing, ListingKind, Membership, TimeBank
 from reminders.followups import desk_queues, follow_up_summaries
 
@@ -467,3 +470,26 @@ def desk(request: HttpRequest, slug: str) -> HttpResponse:
         "followups": follow_up_summaries(time_bank=bank),
     }
     return render(request, "exchanges/desk.html", context)
+
+
+@login_required
+@require_POST
+def mark_member_left(request: HttpRequest, slug: str, person_id: int) -> HttpResponse:
+    """For a broker: mark a member as having left the time bank, with an optional reason. The
+    exchanges that would debit them are cancelled (``services.leave_time_bank``)."""
+    membership, broker = get_member_for_broker(request.user, slug, person_id)
+    form = LeaveForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _("The reason is too long: keep it under 1,000 characters."))
+        return redirect("member-page", slug=slug, person_id=person_id)
+    try:
+        services.leave_time_bank(
+            membership=membership, by=broker, reason=form.cleaned_data["reason"]
+        )
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+    else:
+        messages.success(
+            request, _("%(name)s is marked as left.") % {"name": membership.person.display_name}
+        )
+    return redirect("member-page", slug=slug, person_id=person_id)

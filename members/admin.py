@@ -1,3 +1,5 @@
+from typing import Any
+
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.db import transaction
@@ -6,6 +8,7 @@ from django.http import HttpRequest
 from audit import services as audit
 from audit.models import Action
 
+from . import services
 from .models import (
     Capability,
     Category,
@@ -37,15 +40,31 @@ class UserAdmin(BaseUserAdmin):
     add_fieldsets = ((None, {"classes": ("wide",), "fields": ("email", "password1", "password2")}),)
 
 
+# The fields of a bank's credit policy: a change reaches every existing account.
+CREDIT_POLICY = ("limit_rule", "default_credit_limit_minutes")
+
+
 @admin.register(TimeBank)
 class TimeBankAdmin(admin.ModelAdmin):
     list_display = ["name", "slug", "area", "accepting_applications"]
     prepopulated_fields = {"slug": ["name"]}
 
+    def save_model(self, request: HttpRequest, obj: TimeBank, form: Any, change: bool) -> None:
+        # A change of the credit policy applies to the accounts already open, through
+        # ledger.set_limits, each audited (members.services.apply_credit_policy).
+        with transaction.atomic():
+            super().save_model(request, obj, form, change)
+            if change and set(CREDIT_POLICY) & set(form.changed_data):
+                services.apply_credit_policy(
+                    time_bank=obj, by=Person.objects.filter(user=request.user).first()
+                )
+
 
 # Roles and the safeguarding lead flag change only through ``members.services.change_role``
-# (the member page's "Change role"), which audits each change; here they are read-only.
-ROLE_FIELDS = ["role", "safeguarding_lead"]
+# (the member page's "Change role"), which audits each change; the status only through its
+# services (deciding an application; leaving, suspension and reinstatement, which cancel the
+# exchanges that would debit the member: ``exchanges.services``). Here they are read-only.
+ROLE_FIELDS = ["role", "safeguarding_lead", "status"]
 
 
 class MembershipInline(admin.TabularInline):

@@ -147,6 +147,13 @@ class TimeBank(models.Model):
     auto_confirm_days = models.PositiveSmallIntegerField(
         _("confirm automatically after this many days"), default=14
     )
+    # Holds nobody decides are released after this long (``exchanges.services.expire_pending``,
+    # a daily job): a pending exchange must not keep a member's hours for ever.
+    pending_expiry_days = models.PositiveSmallIntegerField(
+        _("release held hours nobody decided after (days)"),
+        default=60,
+        help_text=_("Counted from when the exchange was recorded; longer than the confirmation."),
+    )
     approval_rule = models.CharField(
         _("when a broker approves exchanges"),
         max_length=12,
@@ -191,6 +198,10 @@ class TimeBank(models.Model):
             models.CheckConstraint(
                 condition=Q(max_exchange_minutes__gte=15, max_exchange_minutes__lte=7 * 24 * 60),
                 name="timebank_max_exchange_within_a_week",
+            ),
+            models.CheckConstraint(
+                condition=Q(pending_expiry_days__gt=models.F("auto_confirm_days")),
+                name="timebank_holds_expire_after_the_confirmation_deadline",
             ),
             models.CheckConstraint(
                 condition=Q(safeguarding_retention_months__gte=1)

@@ -1,5 +1,7 @@
-"""Every write in the members domain: applying, deciding applications, leaving, offline
-members, offers and requests, replies and introductions, capabilities and broker notes.
+"""Every write in the members domain: applying, deciding applications, offline members, the
+bank's credit policy, offers and requests, replies and introductions, capabilities and broker
+notes. (Leaving and suspension void exchanges, so they live a layer up:
+``exchanges.services.leave_time_bank`` and ``suspend_membership``.)
 
 Each function is atomic; emails are sent after the transaction commits.
 """
@@ -19,6 +21,8 @@ from django.utils.translation import gettext as _
 from audit import services as audit
 from audit.models import Action
 from ledger import services as ledger
+from ledger.exceptions import LimitsBelowBalance
+from ledger.models import Account, AccountKind
 
 from . import emails
 from .access import (
@@ -37,6 +41,7 @@ from .models import (
     CheckType,
     Contact,
     ContactKind,
+    LimitRule,
     Listing,
     ListingState,
     Membership,
@@ -205,39 +210,58 @@ def decline_membership(*, membership: Membership, broker: Person, reason: str) -
 
 
 @transaction.atomic
-def leave_time_bank(*, membership: Membership, by: Person, reason: str = "") -> Membership:
-    """A member leaves a time bank, or a broker or admin of that bank marks them as left.
+def apply_credit_policy(*, time_bank: TimeBank, by: Person | None) -> int:
+    """Apply the bank's credit limit policy, as it now stands, to every existing member and
+    organisation account of the bank (new accounts get it from ``ledger.open_account``).
 
-    1. Locks the membership and checks that ``by`` is the member or a broker of the bank
-       (PermissionDenied otherwise) and that the membership is approved or suspended
-       (ValidationError otherwise).
-    2. Marks it left, now, keeping the reason on the membership (never in the audit log).
-    3. Records a ``membership.left`` audit event. Their hours, account and exchanges stay.
+    Under "block" each account's limit becomes the bank's (``default_credit_limit_minutes``),
+    which the ledger then holds; under "flag" accounts have no hard limit, and the bank's limit
+    stays the threshold past which exchanges are recorded and flagged to the broker. An account
+    already past the new limit is held where it is: its limit becomes its available balance,
+    so it can go no lower (``ledger.set_limits`` refuses a limit an account is past). Each
+    change goes through ``ledger.set_limits`` (under the account's lock) and is audited as
+    ``account.limits_changed`` with the old and new limit. Safe to run twice. Returns how many
+    accounts changed.
     """
-    locked = (
-        Membership.objects.select_for_update(of=("self",))
-        .select_related("person", "time_bank")
-        .get(pk=membership.pk)
+    hard = (
+        None if time_bank.limit_rule == LimitRule.FLAG else time_bank.default_credit_limit_minutes
     )
-    if by.pk != locked.person_id and not is_broker(by, locked.time_bank):
-        raise PermissionDenied(_("Only the member or a broker of this time bank can do that."))
-    if locked.status not in {Status.APPROVED, Status.SUSPENDED}:
-        raise ValidationError(
-            _("Only a member can leave; this membership is %(status)s.")
-            % {"status": locked.get_status_display().lower()}
+    changed = 0
+    accounts = Account.objects.filter(time_bank=time_bank).exclude(kind=AccountKind.POT)
+    for account in accounts.order_by("pk"):
+        old = account.credit_limit_minutes
+        if old == hard:
+            continue
+        held = False
+        try:
+            updated = ledger.set_limits(
+                account=account,
+                credit_limit_minutes=hard,
+                max_balance_minutes=account.max_balance_minutes,
+            )
+        except LimitsBelowBalance as past:
+            held = True
+            updated = ledger.set_limits(
+                account=account,
+                credit_limit_minutes=min(past.balance_minutes, 0),
+                max_balance_minutes=account.max_balance_minutes,
+            )
+        if updated.credit_limit_minutes == old:
+            continue
+        audit.record(
+            action=Action.ACCOUNT_LIMITS_CHANGED,
+            actor=by,
+            time_bank=time_bank,
+            obj=account,
+            details={
+                "limit_rule": time_bank.limit_rule,
+                "old_credit_limit": old,
+                "new_credit_limit": updated.credit_limit_minutes,
+                "held_at_balance": held,
+            },
         )
-    locked.status = Status.LEFT
-    locked.left_at = timezone.now()
-    locked.leave_reason = reason.strip()
-    locked.save(update_fields=["status", "left_at", "leave_reason"])
-    audit.record(
-        action=Action.MEMBERSHIP_LEFT,
-        actor=by,
-        time_bank=locked.time_bank,
-        obj=locked,
-        details={"by_member": by.pk == locked.person_id},
-    )
-    return locked
+        changed += 1
+    return changed
 
 
 @transaction.atomic

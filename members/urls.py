@@ -36,11 +36,6 @@ urlpatterns = [
     path("banks/<slug:slug>/members/", views.member_search, name="member-search"),
     path("banks/<slug:slug>/members/<int:person_id>/", views.member_page, name="member-page"),
     path(
-        "banks/<slug:slug>/members/<int:person_id>/leave/",
-        views.mark_member_left,
-        name="member-leave",
-    ),
-    path(
         "banks/<slug:slug>/members/<int:person_id>/erase/",
         views.erase_member,
         name="member-erase",

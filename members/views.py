@@ -688,28 +688,6 @@ def member_page(request: HttpRequest, slug: str, person_id: int) -> HttpResponse
 
 
 @login_required
-@require_POST
-def mark_member_left(request: HttpRequest, slug: str, person_id: int) -> HttpResponse:
-    """For a broker: mark a member as having left the time bank, with an optional reason."""
-    membership, broker = get_member_for_broker(request.user, slug, person_id)
-    form = LeaveForm(request.POST)
-    if not form.is_valid():
-        messages.error(request, _("The reason is too long: keep it under 1,000 characters."))
-        return redirect("member-page", slug=slug, person_id=person_id)
-    try:
-        services.leave_time_bank(
-            membership=membership, by=broker, reason=form.cleaned_data["reason"]
-        )
-    except ValidationError as error:
-        messages.error(request, " ".join(error.messages))
-    else:
-        messages.success(
-            request, _("%(name)s is marked as left.") % {"name": membership.person.display_name}
-        )
-    return redirect("member-page", slug=slug, person_id=person_id)
-
-
-@login_required
 def erase_member(request: HttpRequest, slug: str, person_id: int) -> HttpResponse:
     """For an admin: confirm (GET), then erase (POST) a member's identity, keeping their hours."""
     membership = get_member_for_admin(request.user, slug, person_id)

@@ -53,6 +53,11 @@ app.conf.beat_schedule = {
         "schedule": crontab(day_of_week="mon", hour=7, minute=30),
         "args": ("digest",),
     },
+    # manage.py expire_pending (holds nobody decided within their bank's period)
+    "exchanges-expire-pending-daily": {
+        "task": "exchanges.tasks.expire_pending",
+        "schedule": crontab(hour=2, minute=30),
+    },
     # manage.py delete_expired_safeguarding
     "safeguarding-retention-daily": {
         "task": "members.tasks.delete_expired_safeguarding_records",

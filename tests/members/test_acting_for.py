@@ -231,7 +231,7 @@ class ActingFor(CastTestCase):
 
     def test_acting_stops_by_itself_when_the_member_leaves(self):
         self.start(self.olive)
-        members.leave_time_bank(membership=self.olive.memberships.get(), by=self.brenda)
+        exchanges.leave_time_bank(membership=self.olive.memberships.get(), by=self.brenda)
         page = self.client.get(reverse("home"))
         self.assertNotContains(page, BANNER)
         self.assertNotIn("acting_for", self.client.session)

@@ -16,6 +16,7 @@ from django.db import connection
 from django.urls import reverse
 
 from audit.models import AuditEvent
+from exchanges import services as exchanges
 from ledger.services import verify_ledger
 from members import services as members
 from members.models import Membership, Note, Person, Role, Status, User
@@ -78,7 +79,7 @@ class AliceWithAHistory(AliceWithEverything):
             status=Status.APPROVED,
             decided_at=cls.alice.memberships.get(time_bank=cls.riverside).decided_at,
         )
-        members.leave_time_bank(
+        exchanges.leave_time_bank(
             membership=hillside,
             by=cls.alice,
             reason=f"Alice Archer moved away; reach her on {PHONE}.",

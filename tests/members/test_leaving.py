@@ -11,7 +11,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from audit.models import Action, AuditEvent
-from members import services
+from exchanges import services
 from members.models import Membership, Status
 from tests.base import CastTestCase
 

@@ -16,6 +16,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from audit.models import Action, AuditEvent
+from exchanges import services as exchanges
 from members import services as members
 from members import tasks
 from members.models import CheckOutcome, CheckType, Membership, Role, SafeguardingRecord
@@ -254,7 +255,7 @@ class Safeguarding(CastTestCase):
         self.riverside.safeguarding_retention_months = 3
         self.riverside.save(update_fields=["safeguarding_retention_months"])
         with time_machine.travel(datetime(2026, 3, 1, 12, tzinfo=TODAY.tzinfo), tick=False):
-            members.leave_time_bank(membership=self.bob.memberships.get(), by=self.brenda)
+            exchanges.leave_time_bank(membership=self.bob.memberships.get(), by=self.brenda)
         with time_machine.travel(datetime(2026, 5, 31, 12, tzinfo=TODAY.tzinfo), tick=False):
             self.assertEqual(members.delete_expired_safeguarding_records(), 0)
         with time_machine.travel(datetime(2026, 6, 1, 12, tzinfo=TODAY.tzinfo), tick=False):

@@ -27,7 +27,6 @@ from openpyxl import load_workbook
 
 from exchanges import services as exchanges
 from ledger import services as ledger
-from members import services as members
 from members.models import Membership
 from reports.commissioning import SUPPRESSED, commissioner_report
 from tests.base import Cast
@@ -78,14 +77,14 @@ class JoinersAndLeavers(Cast):
             help(n[1], alice, date(2026, 5, 10))
             help(n[2], bob, date(2026, 5, 21))
             help(n[2], bob, date(2026, 6, 1))
-            members.leave_time_bank(
+            exchanges.leave_time_bank(
                 membership=Membership.objects.get(person=new[3]), by=brenda, reason="Moved"
             )
             cls.n4 = new[3]
             for name, day in (("Lena Leaver", date(2026, 5, 1)), ("Earl Early", date(2026, 3, 1))):
                 person = make_member(bank, name)
                 with time_machine.travel(at(day), tick=False):
-                    members.leave_time_bank(
+                    exchanges.leave_time_bank(
                         membership=Membership.objects.get(person=person), by=person
                     )
 
