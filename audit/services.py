@@ -22,15 +22,19 @@ from members.models import Person, TimeBank
 
 from .models import Action, AuditEvent
 
-# (broker, member) while a broker acts for a member in this request; None otherwise.
-_acting: ContextVar[tuple[Person, Person] | None] = ContextVar("audit_acting", default=None)
+# (broker, member, bank id) while a broker acts for a member in this request; None otherwise.
+_acting: ContextVar[tuple[Person, Person, int | None] | None] = ContextVar(
+    "audit_acting", default=None
+)
 
 
 @contextmanager
-def acting_for(*, broker: Person, member: Person) -> Iterator[None]:
+def acting_for(
+    *, broker: Person, member: Person, time_bank: TimeBank | None = None
+) -> Iterator[None]:
     """Within the block, events whose actor is ``member`` are recorded as done by ``broker``
-    on the member's behalf."""
-    token = _acting.set((broker, member))
+    on the member's behalf, and (``time_bank``) the member acts in that bank only."""
+    token = _acting.set((broker, member, time_bank.pk if time_bank is not None else None))
     try:
         yield
     finally:
@@ -43,6 +47,14 @@ def acting_broker_for(person: Person | None) -> Person | None:
     if acting is None or person is None or acting[1].pk != person.pk:
         return None
     return acting[0]
+
+
+def acting_bank_for(person: Person | None) -> int | None:
+    """The one bank ``person`` may act in, while a broker acts for them in this request."""
+    acting = _acting.get()
+    if acting is None or person is None or acting[1].pk != person.pk:
+        return None
+    return acting[2]
 
 
 def record(

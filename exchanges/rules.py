@@ -11,7 +11,8 @@ or from which they gain, by their own hand.** Spelled out:
    representatives; the community pot, nobody (only a broker's decision moves its hours).
 2. *The hand*: whoever acts. While a broker acts for a member (``members.middleware``), the
    act is done as the member and the hand is both, the member and the broker
-   (``audit.acting_broker_for``); each test below applies to both.
+   (``audit.acting_broker_for``); each test below applies to both. And it is done in the bank
+   acted in only (``check_acting_bank``), whichever interface asked.
 3. A *party* is anyone behind an account of the movement; a *gainer* anyone behind an account
    it pays.
 4. *Consent to a debit*: someone behind the debited account who gains nothing from the
@@ -53,7 +54,7 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import Q
 from django.utils.translation import gettext
 
-from audit.services import acting_broker_for
+from audit.services import acting_bank_for, acting_broker_for
 from ledger.models import Account, AccountKind, Entry
 from members.access import is_broker
 from members.models import BROKER_ROLES, Membership, Person, Representative, Status, TimeBank
@@ -68,6 +69,16 @@ def hand(person: Person | None) -> frozenset[int]:
         return frozenset()
     broker = acting_broker_for(person)
     return frozenset({person.pk} if broker is None else {person.pk, broker.pk})
+
+
+def check_acting_bank(person: Person | None, time_bank: TimeBank | int) -> None:
+    """While a broker acts for ``person``, only the bank they act in: the services refuse the
+    rest themselves, whichever interface called them (the access functions already do)."""
+    bank_id = acting_bank_for(person)
+    if bank_id is not None and bank_id != getattr(time_bank, "pk", time_bank):
+        raise PermissionDenied(
+            gettext("You are acting for a member in another time bank: stop acting first.")
+        )
 
 
 def recorded_hand(exchange: Exchange) -> frozenset[int]:
@@ -173,6 +184,7 @@ def check_may_record(
     One-to-one: a party (for themself or an organisation they represent) or a broker of the
     bank. A group: a broker, or a representative of an organisation taking part.
     """
+    check_acting_bank(person, time_bank)
     by_broker = _decides_as_broker(person, movement, time_bank)
     if group:
         represents = any(
@@ -217,6 +229,7 @@ def confirmer_for(movement: Movement, account: Account, *, recorder: Person) -> 
 def check_may_donate(*, person: Person, movement: Movement, time_bank: TimeBank) -> None:
     """Hours given away: from an account the hand stands for (or by a broker who is no
     party), never to oneself or to an organisation one represents."""
+    check_acting_bank(person, time_bank)
     if hand(person) & movement.gainers:
         raise PermissionDenied(
             gettext("You cannot give hours to yourself or to an organisation you represent.")
@@ -228,6 +241,7 @@ def check_may_donate(*, person: Person, movement: Movement, time_bank: TimeBank)
 
 def check_may_grant(*, person: Person, movement: Movement, time_bank: TimeBank) -> None:
     """Hours from the community pot: a broker of the bank who is no party."""
+    check_acting_bank(person, time_bank)
     if not is_broker(person, time_bank):
         raise PermissionDenied(
             gettext("Only a broker of this time bank can grant hours from the community pot.")
@@ -273,6 +287,7 @@ def check_may_confirm(*, exchange: Exchange, person: Person | None) -> None:
     deadline, which stands for the person asked."""
     if person is None:
         return
+    check_acting_bank(person, exchange.time_bank_id)
     refusal = _confirm_refusal(exchange, person)
     if refusal is not None:
         raise PermissionDenied(refusal)
@@ -281,6 +296,7 @@ def check_may_confirm(*, exchange: Exchange, person: Person | None) -> None:
 def check_may_approve(*, exchange: Exchange, person: Person) -> None:
     """A broker of the bank (or the site's administrator) who is neither a party nor the
     exchange's recorder."""
+    check_acting_bank(person, exchange.time_bank_id)
     if not (is_broker(person, exchange.time_bank_id) or is_site_admin(person)):
         raise PermissionDenied(gettext("Only a broker of this time bank can approve exchanges."))
     people = hand(person)
@@ -308,6 +324,7 @@ def check_may_approve(*, exchange: Exchange, person: Person) -> None:
 
 def check_may_decline(*, exchange: Exchange, person: Person) -> None:
     """A broker of the bank, or whoever may confirm it while it waits for them."""
+    check_acting_bank(person, exchange.time_bank_id)
     if is_broker(person, exchange.time_bank_id):
         return
     if exchange.state == State.UNCONFIRMED and _confirm_refusal(exchange, person) is None:
@@ -319,6 +336,7 @@ def check_may_decline(*, exchange: Exchange, person: Person) -> None:
 
 def check_may_reverse(*, exchange: Exchange, person: Person) -> None:
     """A broker of the bank who took no part in the exchange."""
+    check_acting_bank(person, exchange.time_bank_id)
     if not is_broker(person, exchange.time_bank_id):
         raise PermissionDenied(gettext("Only a broker of this time bank can reverse an exchange."))
     if hand(person) & Movement.of_exchange(exchange).parties:

@@ -52,7 +52,9 @@ class ActingForMiddleware:
         request.acting = acting  # type: ignore[attr-defined]
         request.user.acting_for = acting.member  # type: ignore[union-attr]
         request.user.acting_bank_id = acting.time_bank.pk  # type: ignore[union-attr]
-        with audit.acting_for(broker=acting.broker, member=acting.member):
+        with audit.acting_for(
+            broker=acting.broker, member=acting.member, time_bank=acting.time_bank
+        ):
             return self.get_response(request)
 
     def process_view(

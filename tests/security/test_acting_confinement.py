@@ -25,7 +25,9 @@ from tests.base import CastTestCase
 from tests.factories import make_member
 
 
-class ActingStaysInItsBank(CastTestCase):
+class HettyInTwoBanks(CastTestCase):
+    """hetty belongs to Riverside and Hillside; brenda, Riverside's broker, acts for her."""
+
     @classmethod
     def setUpTestData(cls) -> None:
         super().setUpTestData()
@@ -65,6 +67,8 @@ class ActingStaysInItsBank(CastTestCase):
             person=cls.hetty, time_bank=cls.hillside, category=gardening, description="Roses"
         )
 
+
+class ActingStaysInItsBank(HettyInTwoBanks):
     def setUp(self) -> None:
         self.client.force_login(self.brenda.user)
         started = self.client.post(reverse("acting-start", args=["riverside", self.hetty.pk]))
@@ -140,3 +144,30 @@ class ActingStaysInItsBank(CastTestCase):
             content_type="application/json",
         )
         self.assertEqual(response.status_code, 403)
+
+
+class ServicesRefuseAnotherBankWhileActing(HettyInTwoBanks):
+    """Below the interfaces, too: while a broker acts for a member in one bank, the services
+    refuse to move hours in another, whoever calls them."""
+
+    def test_recording_or_confirming_in_another_bank_while_acting_is_refused(self):
+        from django.core.exceptions import PermissionDenied
+
+        from audit import services as audit
+
+        with audit.acting_for(broker=self.brenda, member=self.hetty, time_bank=self.riverside):
+            with self.assertRaises(PermissionDenied):
+                exchanges.record_exchange(
+                    recorded_by=self.hetty,
+                    giver=self.hetty_hillside,
+                    receiver=self.hal_account,
+                    minutes=60,
+                    details=exchanges.Details(
+                        effective_date=timezone.localdate(), description="Gardening"
+                    ),
+                )
+            with self.assertRaises(PermissionDenied):
+                exchanges.confirm_exchange(exchange=self.unconfirmed, person=self.hetty)
+        # As herself, hetty confirms her own Hillside exchange.
+        exchanges.confirm_exchange(exchange=self.unconfirmed, person=self.hetty)
+        self.assertEqual(Exchange.objects.get(pk=self.unconfirmed.pk).state, State.COMPLETED)
