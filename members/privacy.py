@@ -549,6 +549,13 @@ def _rename(names: list[str], old: str, new: str) -> tuple[list[str], bool]:
 NEVER_REWRITTEN = {"ledger.journal", "ledger.entry", "audit.auditevent"}
 # Tables of words, not people: Django's own catalogue of models and permissions.
 NOT_ABOUT_PEOPLE = {"contenttypes.contenttype", "auth.permission", "sessions.session"}
+# Other people's identities are not mentions of the person: someone else with the same name
+# keeps it, and no one's login address is rewritten (hers is replaced on her own login).
+NOT_MENTIONS = {
+    ("members.person", "display_name"),
+    ("members.user", "email"),
+    ("account.emailaddress", "email"),
+}
 # Between the digits of a phone number, as people write it: spaces, dashes, dots, brackets.
 PHONE_GAP = r"[ ().-]{0,3}"
 
@@ -577,7 +584,9 @@ def _mentions(name: str, emails: list[str], phone: str, pseudonym: str) -> list[
         exact = re.compile(r"(?<!\w)" + r"\s+".join(map(re.escape, words)) + r"(?!\w)", re.I)
         found.append(Mention(rough, exact, pseudonym))
     for email in {e.strip().lower() for e in emails if e.strip()}:
-        found.append(Mention(re.escape(email), re.compile(re.escape(email), re.I), ERASED))
+        # Whole: not the end of a longer address ("xalice@..." is someone else's).
+        exact = re.compile(r"(?<![\w.+-])" + re.escape(email) + r"(?![\w.-])", re.I)
+        found.append(Mention(re.escape(email), exact, ERASED))
     digits = re.sub(r"\D", "", phone)
     if len(digits) >= 6:
         pattern = PHONE_GAP.join(digits)
@@ -613,8 +622,10 @@ def _erase_mentions(mentions: list[Mention]) -> int:
         if label in NEVER_REWRITTEN or label in NOT_ABOUT_PEOPLE or not model._meta.managed:
             continue
         for field in model._meta.concrete_fields:
-            if field.primary_key or not isinstance(
-                field, models.CharField | models.TextField | models.JSONField
+            if (
+                field.primary_key
+                or (label, field.name) in NOT_MENTIONS
+                or not isinstance(field, models.CharField | models.TextField | models.JSONField)
             ):
                 continue
             rows = (

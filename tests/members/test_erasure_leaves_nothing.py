@@ -187,3 +187,15 @@ class ErasureLeavesNothing(AliceWithAHistory):
             "person_asked",
         )
         self.assertEqual(ada.memberships.get().role, Role.ADMIN)
+
+
+class OnlyHerMentionsGo(AliceWithAHistory):
+    def test_someone_else_with_her_name_or_a_longer_address_keeps_them(self):
+        namesake = make_member(self.riverside, "Alice Archer", email="x" + EMAIL)
+        other = make_member(self.riverside, "Alice Archerson")
+        self.erase()
+        namesake.refresh_from_db()
+        self.assertEqual(namesake.display_name, "Alice Archer")
+        self.assertEqual(namesake.user.email, "x" + EMAIL)
+        other.refresh_from_db()
+        self.assertEqual(other.display_name, "Alice Archerson")
