@@ -440,7 +440,9 @@ class HoursMachine(RuleBasedStateMachine):
             "auto-confirm", lambda: services.confirm_exchange(exchange=exchange, person=None)
         )
         if done is not None:
-            self.remember(done, Act("auto", None, frozenset(), asked, still_member))
+            self.remember(
+                done, Act("auto", None, frozenset(), asked=asked, asked_approved=still_member)
+            )
 
     @rule(exchange=exchanges, as_herself=st.booleans())
     def its_recorder_tries_to_approve_it(self, exchange: Exchange, as_herself: bool) -> None:
