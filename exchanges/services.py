@@ -47,18 +47,6 @@ QUARTER_HOUR = 15
 MAX_GROUP = 100
 
 
-# --- Who is told ---------------------------------------------------------------------------------
-
-
-def people_to_tell(account: Account) -> list[Person]:
-    """Who reads the emails about an account: its member, or an organisation's representatives."""
-    if account.kind == AccountKind.MEMBER:
-        return [account.person]
-    if account.kind == AccountKind.ORGANISATION:
-        return list(Person.objects.filter(representative__organisation_id=account.organisation_id))
-    return []
-
-
 # --- Checks on what was entered -------------------------------------------------------------------
 
 
