@@ -218,6 +218,33 @@ def test_broker_records_for_an_offline_member(site) -> None:
     brenda.screenshot("10-brenda-edna-after-recording")
 
 
+def test_a_broker_who_took_part_waits_for_someone_else_and_is_told_who(site) -> None:
+    """Brenda records an hour she gave Edna Green (offline): nobody moves hours alone, so it
+    waits; the bank's only broker, she may not approve it, and the page says who does."""
+    brenda = site()
+    brenda.sign_in(email("Brenda Broker"))
+    page = brenda.goto(f"{BANK}/record/")
+    mine = page.locator("select[name=giver] option", has_text="Brenda Broker").first
+    page.locator("select[name=giver]").select_option(mine.get_attribute("value"))
+    page.locator("select[name=receiver]").select_option(label="Edna Green (GL54)")
+    page.get_by_label("Hours").fill("1")
+    description = f"Changed Edna's light bulbs {uuid.uuid4().hex[:6]}"
+    page.get_by_label("What was the help?").fill(description)
+    with brenda.navigates():
+        page.get_by_role("button", name="Record the exchange").click()
+    expect(page.locator(".messages")).to_contain_text("A broker will check it")
+    # Her own exchange's page offers her no "Approve".
+    expect(page.get_by_role("button", name="Approve: move the hours")).to_have_count(0)
+    brenda.screenshot("10b-brenda-own-exchange-waits")
+    # On the desk it waits with the others; trying anyway says who approves it.
+    page = brenda.goto(f"{BANK}/desk/")
+    with brenda.navigates():
+        page.get_by_role("button", name=f'Approve "{description}"').click()
+    expect(page.locator("main")).to_contain_text("You took part in this exchange")
+    expect(page.locator("main")).to_contain_text("the site's administrator approves it")
+    brenda.screenshot("10c-brenda-told-who-approves")
+
+
 def test_a_newcomer_signs_up_applies_and_a_broker_approves(site) -> None:
     """(4) A newcomer signs up, applies to Riverside, sees they are being checked; Brenda
     approves them from the applications queue and they can open the time bank."""
