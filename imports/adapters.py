@@ -191,7 +191,7 @@ TEMPLATE: dict[str, tuple[str, list[str], list[Any], list[str]]] = {
             "How long: 1.5 or 1:30.",
             "What the help was, in a few words.",
             "Optional: gardening, lifts-and-transport, shopping-and-errands... (others go under Other).",
-            "service (the usual), donation, grant (recipient @pot) or group.",
+            "service (the usual), donation, grant (recipient #pot) or group.",
         ],
     ),
     "Opening balances": (
@@ -393,7 +393,7 @@ def _positional(
 ) -> list[tuple[int, list[str]]]:
     """A headerless CSV's records (TimeOverflow's importers read with ``headers: false``); a
     first row that is plainly a header is skipped, with a warning."""
-    text = decode(name, data, bundle.problems)
+    text = decode(name, data, bundle.problems, header=False)
     if text is None:
         return []
     records = csv_records(name, text, bundle.problems)
@@ -863,7 +863,7 @@ def read_komunitin_upload(files: dict[str, bytes]) -> Bundle:
     bundle = Bundle(source=Source.KOMUNITIN_UPLOAD, derived_ids=True)
     bundle.in_hours.add("exchanges.csv")
     name, data = next(iter(files.items()))
-    text = decode(name, data, bundle.problems)
+    text = decode(name, data, bundle.problems, header=False)
     if text is None:
         return bundle
     records = csv_records(name, text, bundle.problems)

@@ -40,6 +40,7 @@ from members.models import (
 from reports.models import MonthlyReport, ReportState
 
 from .formats import (
+    FILES,
     POT,
     BadValue,
     Bundle,
@@ -461,7 +462,8 @@ class Checker:
                     % {"n": count, "name": name},
                 )
             )
-        self.plan.problems.sort(key=lambda p: (p.file, p.line or 0))
+        order = {name: i for i, name in enumerate(FILES)}
+        self.plan.problems.sort(key=lambda p: (order.get(p.file, len(order)), p.file, p.line or 0))
         return self.plan
 
     # --- members.csv -----------------------------------------------------------------------
@@ -836,7 +838,7 @@ class Checker:
     def party(
         self, row: Row, column: str, *, pot_ok: bool, person_only: bool = False
     ) -> str | None:
-        """The member (or ``@pot``) a cell names, or None with a problem."""
+        """The member (or ``#pot``) a cell names, or None with a problem."""
         value = row.get(column)
         if not value:
             self.problems.append(row.problem(column, _("Say who: this cell is empty.")))
@@ -1034,7 +1036,7 @@ class Checker:
             if kind == "grant" and recipient not in (None, POT):
                 problems.append(
                     row.problem(
-                        "recipient_external_id", _("A grant comes from the community pot: @pot.")
+                        "recipient_external_id", _("A grant comes from the community pot: #pot.")
                     )
                 )
             if provider is None or recipient is None or not minutes:
@@ -1284,7 +1286,8 @@ class Checker:
                         exchange.rows[0].problem(
                             "service_date",
                             _(
-                                "%(name)s's opening balance is as of %(date)s and already includes this exchange: leave it out, or date the balance earlier."
+                                "The opening balance of %(name)s is as of %(date)s and already "
+                                "includes this exchange: leave it out, or date the balance earlier."
                             )
                             % {"name": self.name(who), "date": opening.as_of.isoformat()},
                         )

@@ -117,7 +117,7 @@ REQUIRED: dict[str, tuple[str, ...]] = {
 }
 FILES = tuple(COLUMNS)
 # The community pot, wherever a file names a member (donations, grants, group remainders).
-POT = "@pot"
+POT = "#pot"
 # Uploads larger than this (the ZIP, or the files inside it added up) are refused.
 MAX_BYTES = 200 * 1024 * 1024
 # A cell longer than this is no field of a time bank's records.
@@ -249,8 +249,9 @@ def _unzip(data: bytes) -> dict[str, bytes]:
     return files
 
 
-def decode(name: str, data: bytes, problems: list[Problem]) -> str | None:
-    """``data`` as text, or None with a problem naming the first line that is not UTF-8."""
+def decode(name: str, data: bytes, problems: list[Problem], *, header: bool = True) -> str | None:
+    """``data`` as text, or None with a problem naming the line and column of the first byte
+    that is not UTF-8 (the column as the header names it, or its position)."""
     if b"\x00" in data[:4096]:
         problems.append(
             Problem(name, None, None, _("This is not a CSV text file (it holds binary data)."))
@@ -260,13 +261,21 @@ def decode(name: str, data: bytes, problems: list[Problem]) -> str | None:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as error:
         line = data[: error.start].count(b"\n") + 1
+        start = data.rfind(b"\n", 0, error.start) + 1
+        before = data[start : error.start].decode("utf-8", "replace")
+        index = len(next(csv.reader([before]))) - 1 if before else 0
+        column = str(index + 1)
+        if header and line > 1:
+            names = next(csv.reader([data.split(b"\n", 1)[0].decode("utf-8-sig", "replace")]), [])
+            if index < len(names):
+                column = names[index].strip()
         problems.append(
             Problem(
                 name,
                 line,
-                None,
+                column,
                 _(
-                    "The file is not UTF-8 (byte 0x%(byte)02X). Save it again as "
+                    "The file is not UTF-8 (byte 0x%(byte)02X here). Save it again as "
                     "“CSV UTF-8” from your spreadsheet and upload it again."
                 )
                 % {"byte": data[error.start]},
@@ -353,7 +362,7 @@ def read_csv_with_header(
                 Problem(
                     source,
                     line,
-                    None,
+                    _("cell %(n)s") % {"n": len(names) + 1},
                     _("This row has %(cells)s cells but the header names %(columns)s columns.")
                     % {"cells": len(record), "columns": len(names)},
                 )

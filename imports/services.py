@@ -848,11 +848,39 @@ def import_from_path(
     invite_on: date | None = None,
     progress: Progress | None = None,
 ) -> CommandResult:
-    """``manage.py import_bank``: the dry run, and unless ``dry`` (or a problem remains) the
-    import, in one transaction, with its run and reconciliation kept for the import page.
-    The dry run writes nothing at all. ``ImportRefused`` if the files cannot be read."""
+    """``manage.py import_bank``: ``import_files`` on a ZIP, a folder or a file.
+    ``ImportRefused`` if they cannot be read."""
     try:
         files = read_upload(path)
+    except ImportError_ as error:
+        raise ImportRefused(str(error)) from None
+    return import_files(
+        files=files,
+        file_name=Path(path).name,
+        time_bank=time_bank,
+        actor=actor,
+        source=source,
+        dry=dry,
+        invite_on=invite_on,
+        progress=progress,
+    )
+
+
+def import_files(
+    *,
+    files: dict[str, bytes],
+    file_name: str,
+    time_bank: TimeBank,
+    actor: Person | None,
+    source: str = "",
+    dry: bool = False,
+    invite_on: date | None = None,
+    progress: Progress | None = None,
+) -> CommandResult:
+    """The dry run, and unless ``dry`` (or a problem remains, or nothing is new) the import,
+    in one transaction, with its run and reconciliation kept for the import page. The dry
+    run writes nothing at all. ``ImportRefused`` if the files cannot be read."""
+    try:
         bundle = read_bundle(files, source)
     except ImportError_ as error:
         raise ImportRefused(str(error)) from None
@@ -863,7 +891,7 @@ def import_from_path(
         report(_("Checking"), 1, 1)
         return CommandResult(plan, None, None)
     try:
-        return _import_bundle(bundle, path, time_bank, actor, invite_on, report)
+        return _import_bundle(bundle, file_name, time_bank, actor, invite_on, report)
     except (DatabaseError, LedgerError) as error:
         # The checks above should leave nothing for the database to refuse; if it does, the
         # transaction is rolled back whole and the command says so in one line.
@@ -876,7 +904,7 @@ def import_from_path(
 
 def _import_bundle(
     bundle: Bundle,
-    path: str | Path,
+    file_name: str,
     time_bank: TimeBank,
     actor: Person | None,
     invite_on: date | None,
@@ -891,7 +919,7 @@ def _import_bundle(
             time_bank=time_bank,
             created_by=actor,
             source=bundle.source,
-            file_name=Path(path).name[:200],
+            file_name=file_name[:200],
             state=RunState.IMPORTING,
             invite_on=invite_on,
             started_at=timezone.now(),
