@@ -18,7 +18,7 @@ from exchanges import services as exchanges
 from exchanges.models import Exchange, Kind, State
 from imports import services
 from imports.exporting import bank_files
-from imports.models import ExternalRecord, Invitation
+from imports.models import Invitation
 from ledger import services as ledger
 from ledger.models import Account, AccountKind
 from members.models import Listing, Membership, Person, Role, Status
