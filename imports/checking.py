@@ -106,6 +106,7 @@ LEFT_OUT_STATES = {
     "declined": _("declined in the old system: no hours moved"),
     "reversed": _("reversed in the old system: no hours moved overall"),
 }
+COPRODUCTION = frozenset(CoProduction.values)
 OFFER_KINDS = {"offer": "offer", "request": "request", "inquiry": "request"}
 
 
@@ -146,7 +147,7 @@ class Member:
         )
 
 
-@dataclass
+@dataclass(slots=True)
 class Exchange:
     external_id: str
     rows: list[Row]
@@ -194,7 +195,7 @@ class Exchange:
         return self.category.slug if self.category else ""
 
 
-@dataclass
+@dataclass(slots=True)
 class Opening:
     row: Row
     member: str
@@ -989,7 +990,7 @@ class Checker:
         description = _length(first, "description", description, 200, problems)
         category = self.category(first)
         coproduction = first.get("coproduction").lower() or CoProduction.DELIVERY
-        if coproduction not in CoProduction.values:
+        if coproduction not in COPRODUCTION:
             problems.append(
                 first.problem(
                     "coproduction",

@@ -124,7 +124,7 @@ MAX_BYTES = 200 * 1024 * 1024
 MAX_CELL = 10_000
 
 
-@dataclass
+@dataclass(slots=True)
 class Problem:
     """Something wrong (or worth knowing) about one place in the files."""
 
@@ -150,7 +150,7 @@ class Problem:
         }
 
 
-@dataclass
+@dataclass(slots=True)
 class Row:
     """One row of a canonical file, with where it came from: ``source`` (the file as its
     owner knows it), ``line`` there, and how that file names each column."""
@@ -438,6 +438,7 @@ class BadValue(ValueError):
     """A cell that does not hold what its column needs; ``str()`` is the message."""
 
 
+_SPACED_OFFSET = re.compile(r" ([+-]\d{2}):?(\d{2})$")
 _HMM = re.compile(r"(-?)(\d+):([0-5]\d)")
 _UK_NUMERIC = re.compile(r"(\d{1,2})[/.-](\d{1,2})[/.-](\d{2,4})")
 _UK_WORDS = re.compile(r"(\d{1,2})\s+([A-Za-z]{3,9})\.?,?\s+(\d{4})")
@@ -555,7 +556,8 @@ def parse_moment(value: str) -> datetime:
     alone (noon that day). TimeOverflow's ``2015-01-26 10:48:04 +0100`` and ``... UTC`` too."""
     text = value.strip()
     iso = text.replace(" UTC", "+00:00").replace("Z", "+00:00")
-    iso = re.sub(r" ([+-]\d{2}):?(\d{2})$", r"\1:\2", iso)
+    if " +" in iso or " -" in iso:
+        iso = _SPACED_OFFSET.sub(r"\1:\2", iso)
     try:
         moment = datetime.fromisoformat(iso)
     except ValueError:
@@ -573,6 +575,8 @@ def parse_moment(value: str) -> datetime:
     else:
         if len(text) == 10:
             moment = datetime.combine(moment.date(), time(12, 0))
-    if timezone.is_naive(moment):
-        moment = timezone.make_aware(moment)
+    if moment.tzinfo is None:
+        # The site's own zone (UK time), read once: make_aware would look up the request's
+        # zone on every one of 200,000 rows.
+        moment = moment.replace(tzinfo=timezone.get_default_timezone())
     return moment

@@ -46,8 +46,9 @@ from django.utils.translation import gettext as _
 from audit import services as audit
 from audit.models import Action
 from exchanges.models import Exchange as ExchangeRow
-from exchanges.models import Kind, State
+from exchanges.models import State
 from exchanges.services import refresh_activity
+from ledger import bulk
 from ledger import services as ledger
 from ledger.exceptions import LedgerError
 from ledger.models import Account, format_hours
@@ -320,34 +321,43 @@ def write_plan(
             progress=lambda done, total: report(_("Exchanges"), done, total),
         )
 
-        # 5b. The exchange records, pointing at their journals.
-        rows = []
-        for exchange in plan.exchanges:
-            giver, receiver = exchange.giver, exchange.receiver
-            pending = exchange.state == "pending"
-            rows.append(
-                ExchangeRow(
-                    time_bank=bank,
-                    kind=Kind(exchange.kind),
-                    journal_id=posted.journal_ids[EXCHANGE_KEY + exchange.external_id],
-                    state=State.AWAITING_APPROVAL if pending else State.COMPLETED,
-                    minutes=exchange.minutes,
-                    effective_date=exchange.service_date,
-                    description=exchange.description,
-                    category=exchange.category,
-                    listing_id=listings.get(exchange.offer),
-                    coproduction=exchange.coproduction,
-                    giver_id=accounts[giver] if giver else None,
-                    receiver_id=accounts[receiver] if receiver else None,
-                    recorded_by_id=person_of.get(exchange.recorded_by)
+        # 5b. The exchange records, pointing at their journals: streamed in one statement
+        # (200,000 model instances would cost more than the rest of the import). Every column
+        # the model has; those not given take the field's default, as the ORM would.
+        fields = [f for f in ExchangeRow._meta.concrete_fields if not f.primary_key]
+        defaults = {f.attname: f.get_default() for f in fields}
+
+        def exchange_rows() -> Any:
+            for exchange in plan.exchanges:
+                giver, receiver = exchange.giver, exchange.receiver
+                pending = exchange.state == "pending"
+                values = {
+                    **defaults,
+                    "time_bank_id": bank.pk,
+                    "kind": exchange.kind,
+                    "journal_id": posted.journal_ids[EXCHANGE_KEY + exchange.external_id],
+                    "state": State.AWAITING_APPROVAL.value if pending else State.COMPLETED.value,
+                    "minutes": exchange.minutes,
+                    "effective_date": exchange.service_date,
+                    "description": exchange.description,
+                    "category_id": exchange.category.pk if exchange.category else None,
+                    "listing_id": listings.get(exchange.offer),
+                    "coproduction": exchange.coproduction,
+                    "giver_id": accounts[giver] if giver else None,
+                    "receiver_id": accounts[receiver] if receiver else None,
+                    "recorded_by_id": person_of.get(exchange.recorded_by)
                     or recorder
                     or _first_person(exchange, person_of),
-                    recorded_at=exchange.recorded_at,
-                    needs_approval=pending,
-                )
-            )
-        ExchangeRow.objects.bulk_create(rows, batch_size=2000)
+                    "recorded_at": exchange.recorded_at,
+                    "needs_approval": pending,
+                }
+                yield tuple(values[f.attname] for f in fields)
+
+        report(_("Exchange records"), 0, len(plan.exchanges))
+        bulk.insert_rows(ExchangeRow, [f.column for f in fields], exchange_rows())
+        report(_("Dates of help"), 0, len(plan.members))
         refresh_activity(time_bank=bank)
+        report(_("Reconciliation"), 0, 1)
 
         # Invitations: only for the logins made here; someone who had one keeps it.
         Invitation.objects.bulk_create(
@@ -368,6 +378,8 @@ def write_plan(
                 "skipped": len(plan.skipped),
             },
         )
+        # What is left is the commit, where the database checks every journal sums to zero.
+        report(_("Saving"), 0, 1)
     return reconciliation
 
 

@@ -30,6 +30,7 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from types import SimpleNamespace
 from typing import Any
 
 from django.db import DatabaseError, IntegrityError, connection, transaction
@@ -39,6 +40,7 @@ from django.utils.translation import gettext
 
 from members.models import LimitRule, Organisation, Person, TimeBank
 
+from . import bulk
 from .exceptions import (
     AccountMismatch,
     AlreadyResolved,
@@ -773,12 +775,13 @@ def _chunks(items: Sequence[Any], size: int = _ID_CHUNK) -> list[Sequence[Any]]:
 def history_fingerprint(time_bank_id: int, journal: HistoricalJournal) -> str:
     """The fingerprint ``post_history`` stores for ``journal``: the same payload as a posting
     through ``post_journal`` (a replay through either compares equal)."""
-    recorded_by = Person(pk=journal.recorded_by_id) if journal.recorded_by_id else None
+    # Only the recorder's id goes into the payload: no need to build a Person for it.
+    recorded_by = SimpleNamespace(pk=journal.recorded_by_id) if journal.recorded_by_id else None
     return _fingerprint(
         time_bank_id,
         list(journal.legs),
         journal.effective_date,
-        recorded_by,
+        recorded_by,  # type: ignore[arg-type]
         journal.description,
         journal.category,
         journal.pending,
@@ -930,57 +933,107 @@ def post_history(
                 )
             )
 
-        # 6. Write, a batch at a time.
+        # 6. Write, a batch at a time: ids from the journal table's own sequence, then the
+        # rows streamed in (PostgreSQL's COPY; SQLite's executemany), then every account's
+        # new balance in one UPDATE per thousand accounts.
         for start in range(0, len(rows), batch_size):
             batch = rows[start : start + batch_size]
-            created = Journal.objects.bulk_create(
-                [
-                    Journal(
-                        time_bank_id=bank_id,
-                        state=JournalState.PENDING if journal.pending else JournalState.POSTED,
-                        effective_date=journal.effective_date,
-                        recorded_at=journal.recorded_at,
-                        recorded_by_id=journal.recorded_by_id,
-                        description=journal.description,
-                        category=journal.category,
-                        idempotency_key=journal.idempotency_key,
-                        fingerprint=fingerprint,
+            ids = bulk.next_ids(Journal, len(batch))
+            journal_rows = []
+            entry_rows = []
+            for (i, posted_at, legs), journal_id in zip(batch, ids, strict=True):
+                journal, fingerprint = new[i]
+                journal_ids[journal.idempotency_key] = journal_id
+                journal_rows.append(
+                    (
+                        journal_id,
+                        bank_id,
+                        JournalState.PENDING if journal.pending else JournalState.POSTED,
+                        journal.effective_date,
+                        journal.recorded_at,
+                        journal.recorded_by_id,
+                        journal.description,
+                        journal.category,
+                        journal.idempotency_key,
+                        fingerprint,
+                        "",
                     )
-                    for journal, fingerprint in (new[i] for i, _, _ in batch)
-                ]
-            )
-            entries = []
-            for (i, posted_at, legs), saved in zip(batch, created, strict=True):
-                journal_ids[new[i][0].idempotency_key] = saved.pk
-                entries.extend(
-                    Entry(
-                        journal_id=saved.pk,
-                        account_id=account_id,
-                        amount_minutes=minutes,
-                        balance_after=after,
-                        account_version=version,
-                        posted_at=None if after is None else posted_at,
+                )
+                entry_rows.extend(
+                    (
+                        journal_id,
+                        account_id,
+                        minutes,
+                        after,
+                        version,
+                        None if after is None else posted_at,
                     )
                     for account_id, minutes, after, version in legs
                 )
-            Entry.objects.bulk_create(entries)
+            bulk.insert_rows(Journal, _JOURNAL_COLUMNS, journal_rows)
+            bulk.insert_rows(Entry, _ENTRY_COLUMNS, entry_rows)
             if progress is not None:
                 progress(start + len(batch), len(rows))
-        Account.objects.bulk_update(
-            [locked[account_id] for account_id in account_ids],
-            [
-                "posted_minutes",
-                "version",
-                "pending_out_minutes",
-                "pending_in_minutes",
-                "credit_limit_minutes",
-                "max_balance_minutes",
-            ],
-            batch_size=1000,
-        )
+        for chunk in _chunks(account_ids, 1000):
+            _store_balances([locked[account_id] for account_id in chunk])
     return PostedHistory(
         journal_ids=journal_ids, created=len(rows), replayed=replayed, widened=widened
     )
+
+
+_JOURNAL_COLUMNS = (
+    "id",
+    "time_bank_id",
+    "state",
+    "effective_date",
+    "recorded_at",
+    "recorded_by_id",
+    "description",
+    "category",
+    "idempotency_key",
+    "fingerprint",
+    "decision_reason",
+)
+_ENTRY_COLUMNS = (
+    "journal_id",
+    "account_id",
+    "amount_minutes",
+    "balance_after",
+    "account_version",
+    "posted_at",
+)
+
+
+def _store_balances(accounts: list[Account]) -> None:
+    """Each account's balance, version, holds and limits, as computed: one UPDATE for all.
+    Precondition: the caller holds the accounts' locks."""
+    values = ", ".join(
+        [
+            "(CAST(%s AS bigint), CAST(%s AS bigint), CAST(%s AS bigint), CAST(%s AS bigint), "
+            "CAST(%s AS bigint), CAST(%s AS integer), CAST(%s AS integer))"
+        ]
+        * len(accounts)
+    )
+    params: list[Any] = []
+    for a in accounts:
+        params += [
+            a.pk,
+            a.posted_minutes,
+            a.version,
+            a.pending_out_minutes,
+            a.pending_in_minutes,
+            a.credit_limit_minutes,
+            a.max_balance_minutes,
+        ]
+    table = Account._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} SET posted_minutes = v.column2, version = v.column3, "
+            "pending_out_minutes = v.column4, pending_in_minutes = v.column5, "
+            "credit_limit_minutes = v.column6, max_balance_minutes = v.column7 "
+            f"FROM (VALUES {values}) AS v WHERE {table}.id = v.column1",
+            params,
+        )
 
 
 def _check_historical(bank_id: int, journal: HistoricalJournal, now: datetime) -> None:
