@@ -517,7 +517,7 @@ def _reconcile(
         "members": members,
         "bank_sum": bank_sum,
         "mismatches": mismatches,
-        "counts": plan.counts,
+        "counts": plan.count_rows(),
         "skipped": [p.as_dict() for p in plan.skipped[: checking.MAX_LISTED]],
         "skipped_count": len(plan.skipped),
         "warnings": [p.as_dict() for p in plan.warnings[: checking.MAX_LISTED]],
@@ -568,9 +568,9 @@ def reconciliation_rows(run: ImportRun) -> list[list[Any]]:
                 _hm(member["difference"]),
             ]
         )
-    for file, counts in data.get("counts", {}).items():
-        for key, value in counts.items():
-            rows.append(["count", f"{file}:{key}", "", "", "", "", "", value, ""])
+    for counts in data.get("counts", []):
+        for key in ("rows", "new", "existing", "skipped"):
+            rows.append(["count", f"{counts['file']}:{key}", "", "", "", "", "", counts[key], ""])
     for limit in data.get("widened_limits", []):
         rows.append(
             ["widened_limit", limit["external_id"], "", "", "", "", "", _hm(limit["new_limit"]), ""]

@@ -104,7 +104,8 @@ class Pages(CastTestCase):
         response = self.upload(zipped(BAD_FILES), follow=True)
         self.assertContains(response, "32 problems to fix. Nothing has been written.")
         self.assertContains(
-            response, "<td>exchanges.csv</td><td>10</td><td>minutes</td>", html=False
+            response,
+            "<strong>exchanges.csv, line 10, column minutes</strong>: ‘Jo Bloggs’ gave 25 hours",
         )
         self.assertFalse(ImportRun.objects.filter(state=RunState.READY).exists())
         self.assertFalse(Person.objects.filter(display_name="Jo Bloggs").exists())
@@ -159,7 +160,7 @@ class Pages(CastTestCase):
             reverse("import-run", args=[run.token]), {"format": "json"}
         ).json()
         self.assertEqual(progress["state"], "done")
-        self.assertEqual(progress["progress"]["stage"], "Exchanges")
+        self.assertEqual(progress["progress"]["stage"], "Saving")
         [email] = mail.outbox
         self.assertEqual(email.to, [self.ada.user.email])
         self.assertIn("is done", email.subject)
