@@ -87,8 +87,20 @@ class ImportRefused(Exception):
 
 
 def read_bundle(files: dict[str, bytes], source: str = "") -> Bundle:
-    """The canonical rows of ``files`` in ``source`` (worked out from the files if empty)."""
-    return adapters.read(files, source or adapters.detect(files))
+    """The canonical rows of ``files`` in ``source`` (worked out from the files if empty).
+    ``ImportError_`` (one sentence) for files that cannot be read, whatever went wrong."""
+    source = source or adapters.detect(files)
+    try:
+        return adapters.read(files, source)
+    except ImportError_:
+        raise
+    except Exception as error:
+        # A reader meeting something no check foresaw: the person gets a sentence, never a 500.
+        logger.exception("import: could not read the files as %s", source)
+        raise ImportError_(
+            _("The files could not be read as %(source)s: %(error)s.")
+            % {"source": Source(source).label, "error": error}
+        ) from None
 
 
 def dry_run(
@@ -115,7 +127,8 @@ def write_plan(
     """Write a checked plan (no problems left) into its bank, in the caller's transaction or
     its own. Returns the reconciliation. A fixed number of statements per few thousand rows.
 
-    1. Locks the bank's row: two imports into one bank run one after the other.
+    1. Locks the bank's row (the caller should have, before checking the plan): two imports
+       into one bank run one after the other.
     2. People and organisations: logins (no usable password) for new emails, people,
        memberships with their original dates, organisations and their representatives,
        notes for brokers, and the external ids.
@@ -130,7 +143,7 @@ def write_plan(
     bank = plan.time_bank
     report = progress or (lambda stage, done, total: None)
     with transaction.atomic():
-        TimeBank.objects.select_for_update().filter(pk=bank.pk).first()
+        _lock_bank(bank)
         now = timezone.now()
         today = timezone.localdate()
         first_help = _first_help(plan)
@@ -381,6 +394,12 @@ def write_plan(
         # What is left is the commit, where the database checks every journal sums to zero.
         report(_("Saving"), 0, 1)
     return reconciliation
+
+
+def _lock_bank(time_bank: TimeBank) -> None:
+    """Hold the bank's row until the transaction ends: imports into one bank run one after
+    the other, each checking the files against what the one before it wrote."""
+    TimeBank.objects.select_for_update().filter(pk=time_bank.pk).first()
 
 
 def _first_help(plan: Plan) -> dict[str, date]:
@@ -675,6 +694,16 @@ def check_run(*, run_id: int) -> str:
     except (ImportError_, OSError) as error:
         report = _failure_report(run, str(error))
         state = RunState.INVALID
+    except Exception:
+        logger.exception("import run %s: the check failed", run.pk)
+        report = _failure_report(
+            run,
+            _(
+                "The files could not be checked because of an unexpected error; the site's "
+                "administrators have been told."
+            ),
+        )
+        state = RunState.INVALID
     ImportRun.objects.filter(pk=run.pk, state=RunState.CHECKING).update(state=state, report=report)
     return state
 
@@ -683,7 +712,7 @@ def _failure_report(run: ImportRun, message: str) -> dict[str, Any]:
     problem = Problem(run.file_name, None, None, message)
     return {
         "source": run.source,
-        "counts": {},
+        "counts": [],
         "problem_count": 1,
         "problems": [problem.as_dict()],
         "warning_count": 0,
@@ -740,6 +769,7 @@ def run_import(*, run_id: int, by_id: int | None, background: bool) -> str:
     try:
         files = _files_of(run)
         with transaction.atomic():
+            _lock_bank(run.time_bank)
             plan = dry_run(files=files, time_bank=run.time_bank, actor=actor, source=run.source)
             if plan.problems:
                 ImportRun.objects.filter(pk=run.pk).update(
@@ -923,6 +953,7 @@ def _import_bundle(
     report: Progress,
 ) -> CommandResult:
     with transaction.atomic():
+        _lock_bank(time_bank)
         plan = checking.check(bundle, time_bank=time_bank, actor=actor)
         report(_("Checking"), 1, 1)
         if plan.problems or plan.nothing_new:
