@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from typing import Any
 
+from allauth.account.models import EmailAddress
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.utils import timezone
@@ -161,6 +162,9 @@ class Exchange:
     offer: str
     recorded_by: str
     legs: list[tuple[str, int]]
+    # Whether the file named who recorded it (else it is the importer, or the first person
+    # taking part): a second import by someone else is still the same exchange.
+    recorder_given: bool = True
 
     @property
     def minutes(self) -> int:
@@ -724,6 +728,11 @@ class Checker:
                 "pk", "email", "person__pk"
             ):
                 users[email] = (user_id, person_id)
+            # An address someone added to their login as a second one is theirs too.
+            for user_id, email, person_id in EmailAddress.objects.filter(
+                email__in=chunk
+            ).values_list("user_id", "email", "user__person__pk"):
+                users.setdefault(email.lower(), (user_id, person_id))
         person_ids = [pid for _, pid in users.values() if pid]
         here = set()
         for chunk in _chunks(person_ids):
@@ -826,14 +835,14 @@ class Checker:
                     member = people[holder] if field_ == "person_id" else orgs[holder]
                     self.plan.accounts[member.external_id] = account_id
                     self.plan.balances[member.external_id] = {"before": posted}
-        for member in self.plan.known.values():
-            if member.person_id:
-                member.display_name = ""
+        # Their names, for messages; an organisation's first representative publishes its offers.
         names: dict[int, str] = {}
         for chunk in _chunks([m.person_id for m in self.plan.known.values() if m.person_id]):
             names.update(Person.objects.filter(pk__in=chunk).values_list("pk", "display_name"))
         organisations = [m.organisation_id for m in self.plan.known.values() if m.organisation_id]
+        org_names: dict[int, str] = {}
         for chunk in _chunks(organisations):
+            org_names.update(Organisation.objects.filter(pk__in=chunk).values_list("pk", "name"))
             for org_id, rep in (
                 Representative.objects.filter(organisation_id__in=chunk)
                 .order_by("since", "pk")
@@ -841,8 +850,11 @@ class Checker:
             ):
                 self.representative_ids.setdefault(org_id, rep)
         for member in self.plan.known.values():
-            member.display_name = names.get(member.person_id, member.external_id)
-            member.status = Status.APPROVED
+            member.display_name = (
+                org_names.get(member.organisation_id, member.external_id)  # type: ignore[arg-type]
+                if member.organisation
+                else names.get(member.person_id, member.external_id)  # type: ignore[arg-type]
+            )
 
     def party(
         self, row: Row, column: str, *, pot_ok: bool, person_only: bool = False
@@ -1109,6 +1121,7 @@ class Checker:
             recorded_at = timezone.make_aware(datetime.combine(service_date, time(12, 0)))
             if recorded_at > self.now:
                 recorded_at = self.now
+        recorder_given = bool(recorded_by)
         if not recorded_by:
             recorded_by = self.recorder(first, legs) or ""
             if not recorded_by and self.plan.actor is None:
@@ -1131,6 +1144,7 @@ class Checker:
             offer=offer,
             recorded_by=recorded_by,
             legs=legs,
+            recorder_given=recorder_given,
         )
 
     def recorder(self, row: Row, legs: list[tuple[str, int]]) -> str | None:
@@ -1191,12 +1205,13 @@ class Checker:
             keys[EXCHANGE_KEY + exchange.external_id] = exchange
             keys[exchange.external_id] = exchange
         existing: dict[str, str] = {}
+        recorders: dict[str, int | None] = {}
         for chunk in _chunks(sorted(keys)):
-            existing.update(
-                Journal.objects.filter(time_bank=self.bank, idempotency_key__in=chunk).values_list(
-                    "idempotency_key", "fingerprint"
-                )
-            )
+            for key, fingerprint, recorder in Journal.objects.filter(
+                time_bank=self.bank, idempotency_key__in=chunk
+            ).values_list("idempotency_key", "fingerprint", "recorded_by_id"):
+                existing[key] = fingerprint
+                recorders[key] = recorder
         new = []
         for exchange in parsed:
             key = EXCHANGE_KEY + exchange.external_id
@@ -1218,7 +1233,9 @@ class Checker:
                 recorded_at=exchange.recorded_at,
                 description=exchange.description,
                 category=exchange.journal_category,
-                recorded_by_id=self.recorder_id(exchange),
+                recorded_by_id=self.recorder_id(exchange)
+                if exchange.recorder_given
+                else recorders[key],
                 pending=exchange.state == "pending",
             )
             if history_fingerprint(self.bank.pk, journal) != existing[key]:

@@ -426,13 +426,16 @@ def _write_offers(
     """Create the new offers and requests; return every offer id the exchanges may name."""
     bank = plan.time_bank
     owners = {m.external_id: m for m in [*plan.members, *plan.known.values()]}
-    representative = dict(
+    # An organisation's offer is published by its first representative.
+    representative: dict[int | None, int] = {}
+    for organisation_id, person_id in (
         Representative.objects.filter(
             organisation_id__in=[m.organisation_id for m in owners.values() if m.organisation_id]
         )
-        .order_by("-since", "-pk")
+        .order_by("since", "pk")
         .values_list("organisation_id", "person_id")
-    )
+    ):
+        representative.setdefault(organisation_id, person_id)
     listings = []
     for offer in plan.offers:
         owner = owners[offer.owner]

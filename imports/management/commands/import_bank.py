@@ -136,6 +136,11 @@ class Command(BaseCommand):
                 self.stdout.write(f"would create: {line}")
             self.stdout.write("dry run: no problems; nothing was written.")
             return
+        if invite_on is not None and invite_on <= timezone.localdate() and result.run:
+            # Sent from here, without waiting for a worker (each is claimed once, so the
+            # worker's copy of the job finds nothing left to send).
+            sent = services.send_invitations(run_id=result.run.pk)
+            self.stdout.write(f"invitations to set a password sent: {sent}")
         reconciliation = result.reconciliation or {}
         self.stdout.write(
             f"imported into {bank.slug}: bank sums to {format_hours(reconciliation.get('bank_sum', 0))}, "
