@@ -227,7 +227,10 @@ def apply_credit_policy(*, time_bank: TimeBank, by: Person | None) -> int:
         None if time_bank.limit_rule == LimitRule.FLAG else time_bank.default_credit_limit_minutes
     )
     changed = 0
-    accounts = Account.objects.filter(time_bank=time_bank).exclude(kind=AccountKind.POT)
+    # Members' and organisations' accounts: the pot and the migration account have no limit.
+    accounts = Account.objects.filter(
+        time_bank=time_bank, kind__in=[AccountKind.MEMBER, AccountKind.ORGANISATION]
+    )
     for account in accounts.order_by("pk"):
         old = account.credit_limit_minutes
         if old == hard:

@@ -57,6 +57,6 @@ def uninstall(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("ledger", "0003_account_by_balance")]
+    dependencies = [("ledger", "0004_migration_account")]
 
     operations = [migrations.RunPython(install, uninstall)]
