@@ -284,8 +284,17 @@ def _confirm_refusal(exchange: Exchange, person: Person) -> str | None:
 
 def check_may_confirm(*, exchange: Exchange, person: Person | None) -> None:
     """``person`` confirms ``exchange``; None is the automatic confirmation after the bank's
-    deadline, which stands for the person asked."""
+    deadline, which stands for the person asked while they are still a member of the bank (one
+    who left or is suspended has their debits cancelled: this holds if one was recorded at the
+    very moment they left)."""
     if person is None:
+        asked = exchange.awaiting_confirmation_from_id
+        if not Membership.objects.filter(
+            person_id=asked, time_bank_id=exchange.time_bank_id, status=Status.APPROVED
+        ).exists():
+            raise PermissionDenied(
+                gettext("The person asked is no longer a member: nobody confirms it for them.")
+            )
         return
     check_acting_bank(person, exchange.time_bank_id)
     refusal = _confirm_refusal(exchange, person)

@@ -789,6 +789,8 @@ def confirm_overdue_exchanges(*, today: date | None = None) -> int:
             confirm_exchange(exchange=Exchange(pk=exchange_id), person=None)
         except AlreadyDecided:
             continue  # decided meanwhile
+        except PermissionDenied:
+            continue  # the person asked left meanwhile: expire_pending releases it
         done += 1
     return done
 

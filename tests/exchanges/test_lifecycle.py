@@ -260,3 +260,26 @@ class MembershipStatusCommand(CastTestCase):
         self.assertIn(
             "status", MembershipAdmin(Membership, None).get_readonly_fields(None, obj=object())
         )
+
+
+class TheDeadlineNeverConfirmsForSomeoneWhoLeft(CastTestCase):
+    def test_an_exchange_recorded_as_the_member_left_is_never_confirmed_for_them(self):
+        alice = ledger.open_account(time_bank=self.riverside, person=self.alice)
+        bob = ledger.open_account(time_bank=self.riverside, person=self.bob)
+        owed = services.record_exchange(
+            recorded_by=self.alice,
+            giver=alice,
+            receiver=bob,
+            minutes=60,
+            details=details(),
+        )
+        # As if it had been recorded while the leaving was being written: still open.
+        from members.models import Membership
+
+        Membership.objects.filter(person=self.bob).update(
+            status=Status.LEFT, left_at=timezone.now()
+        )
+        later = timezone.localdate() + timedelta(days=30)
+        self.assertEqual(services.confirm_overdue_exchanges(today=later), 0)
+        self.assertEqual(Exchange.objects.get(pk=owed.pk).state, State.UNCONFIRMED)
+        self.assertEqual(ledger.balance(account=bob).posted, 0)
