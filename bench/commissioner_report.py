@@ -453,6 +453,11 @@ def main() -> int:
     parser.add_argument("--short", action="store_true", help="small dataset, equality only")
     parser.add_argument("--explain", action="store_true", help="EXPLAIN ANALYZE every query")
     parser.add_argument(
+        "--database",
+        help=f"the database to build the dataset in (default {dataset.DB}, or {SHORT_DB} with "
+        "--short): give your own name when others run benchmarks on the same server",
+    )
+    parser.add_argument(
         "--jit",
         choices=["server", "off"],
         default="server",
@@ -467,7 +472,7 @@ def main() -> int:
     dataset.check_arguments(parser, args)
     if args.runs < 1:
         parser.error("--runs must be at least 1")
-    shape = dataset.ensure_from(args, SHORT_DB if args.short else dataset.DB)
+    shape = dataset.ensure_from(args, args.database or (SHORT_DB if args.short else dataset.DB))
     from django.db import connection
     from django.db.models import Count
 
