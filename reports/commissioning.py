@@ -386,6 +386,70 @@ def rates_for(end: date, low: int | None, high: int | None) -> tuple[ValueRate |
 # --- The report ---------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class Scope:
+    """What every table function is given: the banks combined (their ids), the period (both
+    days included) and the suppression threshold."""
+
+    ids: list[int]
+    start: date
+    end: date
+    t: int
+
+    @property
+    def start_at(self) -> datetime:
+        return _aware(self.start)
+
+    @property
+    def end_at(self) -> datetime:
+        """The first moment after the period."""
+        return _aware(self.end + timedelta(days=1))
+
+    @property
+    def year_start(self) -> date:
+        """The first day of the 12 months to the end of the period."""
+        return _year_before(self.end + timedelta(days=1))
+
+
+@dataclass(frozen=True)
+class Help:
+    """The period's help, fetched once and shared by several tables (``period_help``)."""
+
+    # The period's help exchanges by co-production kind: exchanges, group sessions, minutes.
+    by_kind: list[dict[str, Any]]
+    # ``account_figures`` over the period, the 12 months and each month of the trend.
+    people: dict[str, int | None]
+
+    def total(self, key: str) -> int:
+        return sum(row[key] or 0 for row in self.by_kind)
+
+    @property
+    def exchanges(self) -> int:
+        return self.total("exchanges")
+
+    @property
+    def given_minutes(self) -> int:
+        """The hours exchanged, in minutes: the provider side of the entries."""
+        return self.people["minutes"] or 0
+
+
+def period_help(scope: Scope) -> Help:
+    """Two queries: the period's help by co-production kind, and one pass over the accounts'
+    legs of the window (``account_figures``)."""
+    by_kind = list(
+        help_exchanges(scope.ids, scope.start, scope.end)
+        .order_by()
+        .values("coproduction")
+        .annotate(
+            exchanges=Count("pk"),
+            sessions=Count("pk", filter=Q(kind=Kind.GROUP)),
+            minutes=Sum("minutes"),
+        )
+    )
+    people = account_figures(scope.ids, scope.start, scope.end, _trend_months(scope.end))
+    return Help(by_kind=by_kind, people=people)
+
+
 def commissioner_report(
     *,
     banks: Sequence[TimeBank],
@@ -400,132 +464,144 @@ def commissioner_report(
     Preconditions: the caller may see every bank (``reports.access``); the period passed
     ``check_period``. ``low_rate``/``high_rate`` pick value rates by id (ValueError if not in
     force at ``end``). Read-only; a fixed number of queries whatever the size of the banks.
+
+    The tables, in order, each built by its own function from what ``period_help`` fetched
+    once (the tables that share it) or by its own queries:
+
+    1. ``summary_table``: help, members and the people who took part in the period.
+    2. ``movements_table``: donations, pot grants and reversals, apart from help.
+    3. ``reciprocity_table``: who gave and who received over the 12 months to the end.
+    4. ``mix_table``, ``categories_table``, ``coproduction_table``: the period's help by kind.
+    5. ``value_table``: the equivalent value of the hours, low and high.
+    6. ``trend_table``: the 12 months to the end of the period.
+    7. ``demographic_tables``: active individuals by the answers they chose to give.
+    8. ``_show_closed_months``: for a period of closed months, the figures as reported and a
+       revisions table.
     """
     check_period(start, end)
     t = settings.REPORT_SUPPRESSION_THRESHOLD if threshold is None else threshold
-    ids = [bank.pk for bank in banks]
+    scope = Scope(ids=[bank.pk for bank in banks], start=start, end=end, t=t)
+    help = period_help(scope)
+    summary = summary_table(scope, help)
     report = Report(banks=list(banks), start=start, end=end, threshold=t)
-    end_at = _aware(end + timedelta(days=1))
-    start_at = _aware(start)
+    report.tables = [
+        summary,
+        movements_table(scope),
+        reciprocity_table(scope, help.people),
+        mix_table(scope, help),
+        categories_table(scope),
+        coproduction_table(scope, help),
+        value_table(scope, summary, help.given_minutes, low_rate, high_rate),
+        trend_table(scope, help.people),
+        *demographic_tables(scope, hide_total=summary.value("active_individuals") == SUPPRESSED),
+    ]
+    _show_closed_months(report, scope.ids, t)
+    # Marked with gettext_noop at import time; translated here, for the request's language.
+    report.definitions = definitions(t) + [
+        (term, gettext(text)) for term, text in DEMOGRAPHIC_DEFINITIONS + CLOSED_MONTH_DEFINITIONS
+    ]
+    return report
 
-    # 1. Help: exchanges (and group sessions) by date; hours, people and givers from entries.
-    # The period's accounts, the 12 months' reciprocity and the trend's active accounts come
-    # from one pass over the window's legs (``account_figures``).
-    # The period's help by co-production kind (section 4); its totals are the exchanges, group
-    # sessions and minutes of the period.
-    by_kind = list(
-        help_exchanges(ids, start, end)
-        .order_by()
-        .values("coproduction")
-        .annotate(
-            exchanges=Count("pk"),
-            sessions=Count("pk", filter=Q(kind=Kind.GROUP)),
-            minutes=Sum("minutes"),
-        )
+
+def summary_table(scope: Scope, help: Help) -> Table:
+    """1. Help (exchanges and group sessions by date; hours and people from the entries),
+    members at the end, joining and leaving, and new members' first exchanges. Two queries
+    of its own (``member_counts``, ``_first_exchanges``)."""
+    t, people = scope.t, help.people
+    exchanges = help.exchanges
+    members = member_counts(scope.ids, scope.start_at, scope.end_at)
+    first_days, retention = _first_exchanges(
+        scope.ids, scope.start_at, scope.end_at, members["new_members"], t
     )
-    done = {
-        key: sum(row[key] or 0 for row in by_kind) for key in ("exchanges", "sessions", "minutes")
-    }
-    trend_months = _trend_months(end)
-    people = account_figures(ids, start, end, trend_months)
-    minutes = people["minutes"] or 0
-    exchanges = done["exchanges"]
-    members = member_counts(ids, start_at, end_at)
-    first_days, retention = _first_exchanges(ids, start_at, end_at, members["new_members"], t)
     active = people["individuals"] + people["organisations"]
     split = protect([people["individuals"], people["organisations"]], t)
-    hours_cell: Cell = SUPPRESSED if _small(exchanges, t) else hours(minutes)
-    report.tables.append(
-        Table(
-            "summary",
-            gettext("Summary"),
-            ["measure", "value"],
+    return Table(
+        "summary",
+        gettext("Summary"),
+        ["measure", "value"],
+        [
+            ["hours_exchanged", SUPPRESSED if _small(exchanges, t) else hours(help.given_minutes)],
+            ["exchanges", count_cell(exchanges, t)],
+            ["group_sessions", count_cell(help.total("sessions"), t)],
+            ["members_at_period_end", count_cell(members["members_at_period_end"], t)],
+            ["new_members", count_cell(members["new_members"], t)],
+            ["members_left", count_cell(members["members_left"], t)],
+            ["median_days_to_first_exchange", first_days],
+            ["retention_6_months_share", retention],
+            ["active_members", count_cell(active, t)],
             [
-                ["hours_exchanged", hours_cell],
-                ["exchanges", count_cell(exchanges, t)],
-                ["group_sessions", count_cell(done["sessions"], t)],
-                ["members_at_period_end", count_cell(members["members_at_period_end"], t)],
-                ["new_members", count_cell(members["new_members"], t)],
-                ["members_left", count_cell(members["members_left"], t)],
-                ["median_days_to_first_exchange", first_days],
-                ["retention_6_months_share", retention],
-                ["active_members", count_cell(active, t)],
-                [
-                    "active_individuals",
-                    SUPPRESSED if 0 in split else count_cell(people["individuals"], t),
-                ],
-                [
-                    "active_organisations",
-                    SUPPRESSED if 1 in split else count_cell(people["organisations"], t),
-                ],
-                ["givers", count_cell(people["givers"], t)],
-                ["receivers", count_cell(people["receivers"], t)],
+                "active_individuals",
+                SUPPRESSED if 0 in split else count_cell(people["individuals"], t),
             ],
-        )
+            [
+                "active_organisations",
+                SUPPRESSED if 1 in split else count_cell(people["organisations"], t),
+            ],
+            ["givers", count_cell(people["givers"], t)],
+            ["receivers", count_cell(people["receivers"], t)],
+        ],
     )
 
-    # 2. Donations, pot grants and reversals: one query, separate lines.
-    moves = movements(ids, start, end)
-    report.tables.append(
-        Table(
-            "other_movements",
-            gettext("Donations, pot grants and reversals"),
-            ["line", "transactions", "hours"],
-            [
-                _count_and_hours(line, moves[line], moves[f"{stem}_minutes"] or 0, t)
-                for line, stem in (
-                    ("donations", "donation"),
-                    ("grants", "grant"),
-                    ("reversals", "reversal"),
-                )
-            ],
-            note=gettext("Not help: shown apart from the hours exchanged."),
-        )
+
+def movements_table(scope: Scope) -> Table:
+    """2. Donations, pot grants and reversals: one query, separate lines, never help."""
+    moves = movements(scope.ids, scope.start, scope.end)
+    return Table(
+        "other_movements",
+        gettext("Donations, pot grants and reversals"),
+        ["line", "transactions", "hours"],
+        [
+            _count_and_hours(line, moves[line], moves[f"{stem}_minutes"] or 0, scope.t)
+            for line, stem in MOVEMENTS
+        ],
+        note=gettext("Not help: shown apart from the hours exchanged."),
     )
 
-    # 3. Reciprocity over the 12 months to the end of the period, per account.
-    year_start = _year_before(end + timedelta(days=1))
-    year = {**people, "active": people["year_active"]}
-    parts = [year["both"], year["only_gave"], year["only_received"]]
+
+def reciprocity_table(scope: Scope, people: dict[str, int | None]) -> Table:
+    """3. Reciprocity over the 12 months to the end of the period, per account (from
+    ``account_figures``: no query of its own)."""
+    t = scope.t
+    active = people["year_active"] or 0
+    parts = [people["both"] or 0, people["only_gave"] or 0, people["only_received"] or 0]
     hidden = protect(parts, t)
     cells = [SUPPRESSED if i in hidden else n for i, n in enumerate(parts)]
     share: Cell = (
         None
-        if not year["active"]
+        if not active
         else SUPPRESSED
-        if 0 in hidden or _small(year["active"], t)
-        else (Decimal(year["both"]) / year["active"]).quantize(Decimal("0.0001"), ROUND_HALF_UP)
+        if 0 in hidden or _small(active, t)
+        else (Decimal(parts[0]) / active).quantize(Decimal("0.0001"), ROUND_HALF_UP)
     )
-    report.tables.append(
-        Table(
-            "reciprocity",
-            gettext("Reciprocity over the 12 months to the end of the period"),
-            ["measure", "value"],
-            [
-                ["window_start", year_start],
-                ["window_end", end],
-                ["active_members_12_months", count_cell(year["active"], t)],
-                ["gave_and_received", cells[0]],
-                ["only_gave", cells[1]],
-                ["only_received", cells[2]],
-                ["reciprocity_share", share],
-            ],
-        )
+    return Table(
+        "reciprocity",
+        gettext("Reciprocity over the 12 months to the end of the period"),
+        ["measure", "value"],
+        [
+            ["window_start", scope.year_start],
+            ["window_end", scope.end],
+            ["active_members_12_months", count_cell(active, t)],
+            ["gave_and_received", cells[0]],
+            ["only_gave", cells[1]],
+            ["only_received", cells[2]],
+            ["reciprocity_share", share],
+        ],
     )
 
-    # 4. Exchange mix, categories and co-production kinds: GROUP BYs over the period's help.
-    mix = _mix(ids, start, end, exchanges, done["minutes"] or 0)
-    report.tables.append(
-        _breakdown(
-            "exchange_mix",
-            gettext("Exchange mix"),
-            "mix",
-            [(key, *mix[key]) for key in MIX],
-            t,
-        )
+
+def mix_table(scope: Scope, help: Help) -> Table:
+    """4. The period's help by exchange mix (``_mix``: one query)."""
+    mix = _mix(scope.ids, scope.start, scope.end, help.exchanges, help.total("minutes"))
+    return _breakdown(
+        "exchange_mix", gettext("Exchange mix"), "mix", [(key, *mix[key]) for key in MIX], scope.t
     )
+
+
+def categories_table(scope: Scope) -> Table:
+    """4. The period's help by category: the ``TOP_CATEGORIES`` with the most hours, then the
+    rest added up. One query."""
     by_category = list(
-        help_exchanges(ids, start, end)
+        help_exchanges(scope.ids, scope.start, scope.end)
         .order_by()
         .values("category__name")
         .annotate(exchanges=Count("pk"), minutes=Sum("minutes"))
@@ -544,83 +620,85 @@ def commissioner_report(
                 sum(row["minutes"] or 0 for row in rest),
             )
         )
-    report.tables.append(
-        _breakdown(
-            "categories",
-            gettext("Categories (top %(top)s and other)") % {"top": TOP_CATEGORIES},
-            "category",
-            top,
-            t,
-        )
-    )
-    kinds = {row["coproduction"]: row for row in by_kind}
-    report.tables.append(
-        _breakdown(
-            "coproduction",
-            gettext("Co-production kind"),
-            "coproduction",
-            [
-                (
-                    kind.value,
-                    kinds.get(kind.value, {}).get("exchanges", 0),
-                    kinds.get(kind.value, {}).get("minutes") or 0,
-                )
-                for kind in CoProduction
-            ],
-            t,
-        )
+    return _breakdown(
+        "categories",
+        gettext("Categories (top %(top)s and other)") % {"top": TOP_CATEGORIES},
+        "category",
+        top,
+        scope.t,
     )
 
-    # 5. Equivalent value, low and high.
-    low, high = rates_for(end, low_rate, high_rate)
-    report.tables.append(
-        Table(
+
+def coproduction_table(scope: Scope, help: Help) -> Table:
+    """4. The period's help by co-production kind (from ``period_help``: no query of its own)."""
+    kinds = {row["coproduction"]: row for row in help.by_kind}
+    return _breakdown(
+        "coproduction",
+        gettext("Co-production kind"),
+        "coproduction",
+        [
+            (
+                kind.value,
+                kinds.get(kind.value, {}).get("exchanges", 0),
+                kinds.get(kind.value, {}).get("minutes") or 0,
+            )
+            for kind in CoProduction
+        ],
+        scope.t,
+    )
+
+
+def value_table(
+    scope: Scope, summary: Table, minutes: int, low_rate: int | None, high_rate: int | None
+) -> Table:
+    """5. The equivalent value of the hours exchanged (``minutes``, shown as the summary shows
+    them), low and high (``rates_for``: one query)."""
+    low, high = rates_for(scope.end, low_rate, high_rate)
+    hours_cell = summary.value("hours_exchanged")
+    return Table(
+        "equivalent_value",
+        gettext("Equivalent value"),
+        [
+            "estimate",
+            "rate_name",
+            "rate_per_hour",
+            "rate_from",
+            "rate_source",
+            "hours",
             "equivalent_value",
-            gettext("Equivalent value"),
+        ],
+        [
             [
-                "estimate",
-                "rate_name",
-                "rate_per_hour",
-                "rate_from",
-                "rate_source",
-                "hours",
-                "equivalent_value",
-            ],
-            [
-                [
-                    estimate,
-                    rate.name,
-                    rate.pounds_per_hour,
-                    rate.effective_from,
-                    rate.source,
-                    hours_cell,
-                    SUPPRESSED
-                    if hours_cell == SUPPRESSED
-                    else equivalent_value(minutes, rate.pounds_per_hour),
-                ]
-                for estimate, rate in (("low", low), ("high", high))
-                if rate is not None
-            ],
-            note=NO_CASH_VALUE,
-        )
+                estimate,
+                rate.name,
+                rate.pounds_per_hour,
+                rate.effective_from,
+                rate.source,
+                hours_cell,
+                SUPPRESSED
+                if hours_cell == SUPPRESSED
+                else equivalent_value(minutes, rate.pounds_per_hour),
+            ]
+            for estimate, rate in (("low", low), ("high", high))
+            if rate is not None
+        ],
+        note=NO_CASH_VALUE,
     )
 
-    # 6. The 12 months to the end of the period: two GROUP BY month queries, and the active
-    # accounts of each month from ``account_figures``.
-    active_by_month = {m: people[f"a{i}"] for i, m in enumerate(trend_months)}
-    report.tables.append(_trend(ids, start, end, t, active_by_month))
 
-    # 7. Demographics, given by choice: one grouped query per dimension.
-    hide = report.table("summary").value("active_individuals") == SUPPRESSED
-    counts = demographic_counts(ids, start, end)
-    report.tables.extend(_demographic_tables(counts, t, "", hide_total=hide))
-    # 8. A period of closed months: the headline figures as reported, and revisions since.
-    _show_closed_months(report, ids, t)
-    # Marked with gettext_noop at import time; translated here, for the request's language.
-    report.definitions = definitions(t) + [
-        (term, gettext(text)) for term, text in DEMOGRAPHIC_DEFINITIONS + CLOSED_MONTH_DEFINITIONS
-    ]
-    return report
+def trend_table(scope: Scope, people: dict[str, int | None]) -> Table:
+    """6. The 12 months to the end of the period: two GROUP BY month queries (``_trend``),
+    and the active accounts of each month from ``account_figures``."""
+    months = _trend_months(scope.end)
+    active = {m: people[f"a{i}"] or 0 for i, m in enumerate(months)}
+    return _trend(scope.ids, scope.start, scope.end, scope.t, active)
+
+
+def demographic_tables(scope: Scope, *, hide_total: bool) -> list[Table]:
+    """7. Demographics, given by choice: one grouped query (``demographic_counts``) for the
+    five tables. ``hide_total``: the summary withholds the number of active individuals."""
+    counts = demographic_counts(scope.ids, scope.start, scope.end)
+    return _demographic_tables(counts, scope.t, "", hide_total=hide_total)
 
 
 def _first_exchanges(
