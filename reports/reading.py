@@ -299,8 +299,8 @@ def reason_words(
         NO_DATA: (
             _("not enough data"),
             _(
-                "Not enough data to compare: nothing was recorded in that period (or the "
-                "period is longer than a year, so a year before overlaps it)."
+                "Not enough data to compare: the time bank had no members or exchanges in that "
+                "period (or, for a period longer than a year, a year before overlaps it)."
             ),
         ),
     }
@@ -341,7 +341,8 @@ def show(table: Table, row: Sequence[Cell], column: str, threshold: int) -> Show
             return Shown(percent(cell), number=True)
         return Shown(number(cell), number=True)
     if isinstance(cell, date):
-        return Shown(month(cell) if column == "month" else day(cell))
+        # Aligned with the numbers of its column (the comparisons' first and last days).
+        return Shown(month(cell) if column == "month" else day(cell), number=True)
     if column == "measure" or column == table.columns[0]:
         return Shown(label(cell, column))
     return Shown(str(cell))
@@ -370,6 +371,13 @@ class ShownTable:
     @property
     def header_cells(self) -> list[tuple[str, bool]]:
         return list(zip(self.headers, self.numeric, strict=True))
+
+    @property
+    def body(self) -> list[list[tuple[Shown, bool]]]:
+        """The rows, each cell with whether its column holds numbers (a withheld cell in such
+        a column is aligned with them)."""
+        numeric = self.numeric
+        return [list(zip(row, numeric, strict=True)) for row in self.rows]
 
 
 def show_table(
