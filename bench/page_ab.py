@@ -9,8 +9,7 @@ Checks ``--against`` out into a temporary git worktree, then for each round runs
 process per version (alternating, so both see the same machine) that makes ``--requests``
 requests of each page through Django's test client, in process, on the page-speed bench's
 kept database ``timebank_pagespeed`` and Redis database 3: the dashboard, the statement and
-the desk with its cache on (between writes), then the desk with it off (everything built, as
-after a write). Prints the fastest and the median per page and version over all rounds.
+the desk. Prints the fastest and the median per page and version over all rounds.
 
 The database is the one this tree migrated: an index the change adds is there for both
 versions (drop it by hand between rounds to time it too). Exit status 1 if a page fails.
@@ -31,7 +30,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def child(root: str, cache_seconds: str, requests: int, var_dir: str) -> None:
+def child(root: str, requests: int, var_dir: str) -> None:
     """One version's timings, one JSON line per page: {"page": ..., "ms": [...]}."""
     sys.path.insert(0, root)
     os.chdir(root)
@@ -39,7 +38,6 @@ def child(root: str, cache_seconds: str, requests: int, var_dir: str) -> None:
         {
             "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/timebank_pagespeed",
             "REDIS_URL": "redis://127.0.0.1:6379/3",
-            "BANK_CACHE_SECONDS": cache_seconds,
             "DJANGO_SETTINGS_MODULE": "timebank.settings",
             "DEBUG": "false",
             "SECRET_KEY": "page-ab-bench-" + "x" * 40,
@@ -71,8 +69,6 @@ def child(root: str, cache_seconds: str, requests: int, var_dir: str) -> None:
         "statement": (member, reverse("statement", args=[slug])),
         "desk": (broker, reverse("desk", args=[slug])),
     }
-    if cache_seconds == "0":
-        pages = {"desk, everything built": pages["desk"]}
     for name, (client, path) in pages.items():
         for _ in range(5):
             if client.get(path).status_code != 200:
@@ -90,10 +86,10 @@ def main() -> int:
     parser.add_argument("--against", help="the other version (a git revision)")
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--requests", type=int, default=40)
-    parser.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
+    parser.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        child(args.child[0], args.child[1], int(args.child[2]), args.child[3])
+        child(args.child[0], int(args.child[1]), args.child[2])
         return 0
     if not args.against:
         parser.error("--against is required: the revision to compare this tree with")
@@ -113,19 +109,18 @@ def main() -> int:
         try:
             for _ in range(args.rounds):
                 for label, tree in trees.items():
-                    for cache_seconds in ("600", "0"):
-                        out = subprocess.run(
-                            [sys.executable, __file__, "--child", tree, cache_seconds]
-                            + [str(args.requests), f"{var}/{Path(tree).name}"],
-                            capture_output=True,
-                            text=True,
-                        )
-                        if out.returncode:
-                            print(f"{label}: {out.stderr.strip().splitlines()[-1]}")
-                            return 1
-                        for line in out.stdout.splitlines():
-                            row = json.loads(line)
-                            found.setdefault((row["page"], label), []).extend(row["ms"])
+                    out = subprocess.run(
+                        [sys.executable, __file__, "--child", tree]
+                        + [str(args.requests), f"{var}/{Path(tree).name}"],
+                        capture_output=True,
+                        text=True,
+                    )
+                    if out.returncode:
+                        print(f"{label}: {out.stderr.strip().splitlines()[-1]}")
+                        return 1
+                    for line in out.stdout.splitlines():
+                        row = json.loads(line)
+                        found.setdefault((row["page"], label), []).extend(row["ms"])
         finally:
             subprocess.run(["git", "worktree", "remove", "--force", other], cwd=ROOT)
 

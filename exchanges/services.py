@@ -35,7 +35,6 @@ from members.models import (
     Status,
     TimeBank,
 )
-from members.versions import bank_changed
 
 from . import emails
 from .exceptions import AlreadyDecided
@@ -733,7 +732,6 @@ def refresh_activity(*, time_bank: TimeBank, exchange: Exchange | None = None) -
         ).values("person_id")
         memberships = memberships.filter(person_id__in=people)
     with transaction.atomic():  # the caller's, or its own for a rebuild
-        bank_changed(time_bank.pk)
         list(memberships.select_for_update().order_by("pk").values_list("pk", flat=True))
         return memberships.update(
             last_help_on=_latest_help(states=LIVE),

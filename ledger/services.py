@@ -38,7 +38,6 @@ from django.utils import timezone
 from django.utils.translation import gettext
 
 from members.models import LimitRule, Organisation, Person, TimeBank
-from members.versions import bank_changed
 
 from .exceptions import (
     AccountMismatch,
@@ -127,7 +126,6 @@ def set_limits(
         locked.credit_limit_minutes = credit_limit_minutes
         locked.max_balance_minutes = max_balance_minutes
         locked.save(update_fields=["credit_limit_minutes", "max_balance_minutes"])
-        bank_changed(locked.time_bank_id)
     return locked
 
 
@@ -241,7 +239,6 @@ def _post(
         journal_id, recorded_at, replayed = _post_in_python(**args)
     if replayed:
         return Journal.objects.get(pk=journal_id)
-    bank_changed(time_bank_id)
     # Built from what we sent rather than read back: saves a round trip on the hot path.
     journal = Journal(
         id=journal_id,
@@ -553,7 +550,6 @@ def _resolve(*, journal: Journal, state: str, decided_by: Person | None, reason:
                     posted_at=posted_at,
                 )
             account.save(update_fields=fields)
-        bank_changed(journal.time_bank_id)
     journal.state = state
     journal.decided_by = decided_by
     journal.decided_at = decided_at

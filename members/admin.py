@@ -1,10 +1,6 @@
-from collections.abc import Iterable
-from typing import Any
-
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.db import transaction
-from django.db.models import Model, QuerySet
 from django.http import HttpRequest
 
 from audit import services as audit
@@ -23,7 +19,6 @@ from .models import (
     TimeBank,
     User,
 )
-from .versions import bank_changed
 
 
 @admin.register(User)
@@ -42,55 +37,10 @@ class UserAdmin(BaseUserAdmin):
     add_fieldsets = ((None, {"classes": ("wide",), "fields": ("email", "password1", "password2")}),)
 
 
-def _stored(obj: Model, field: str) -> Any:
-    """``field`` of ``obj`` as the database has it (before the edit being saved), or None."""
-    if obj.pk is None:
-        return None
-    return type(obj)._default_manager.filter(pk=obj.pk).values_list(field, flat=True).first()
-
-
-class BankChangedAdmin(admin.ModelAdmin):
-    """Edits here go around the services, so they drop what the broker's desk caches for the
-    banks they touch themselves (``members.versions``), as the object was and as it is: a
-    name, a phone, a limit or a status shows on the desk's next visit."""
-
-    def bank_ids(self, obj: Any) -> Iterable[int | None]:
-        raise NotImplementedError
-
-    def _changed(self, ids: Iterable[int | None]) -> None:
-        for bank_id in {i for i in ids if i is not None}:
-            bank_changed(bank_id)
-
-    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
-        before = list(self.bank_ids(obj)) if change else []
-        super().save_model(request, obj, form, change)
-        self._changed([*before, *self.bank_ids(obj)])
-
-    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
-        # Inline rows (a person's memberships) are saved here, after save_model: the banks
-        # each row was in and is in now.
-        was = [f.initial.get("time_bank") for formset in formsets for f in formset.forms]
-        super().save_related(request, form, formsets, change)
-        self._changed([*was, *self.bank_ids(form.instance)])
-
-    def delete_model(self, request: HttpRequest, obj: Any) -> None:
-        ids = list(self.bank_ids(obj))
-        super().delete_model(request, obj)
-        self._changed(ids)
-
-    def delete_queryset(self, request: HttpRequest, queryset: QuerySet) -> None:
-        ids = [i for obj in queryset for i in self.bank_ids(obj)]
-        super().delete_queryset(request, queryset)
-        self._changed(ids)
-
-
 @admin.register(TimeBank)
-class TimeBankAdmin(BankChangedAdmin):
+class TimeBankAdmin(admin.ModelAdmin):
     list_display = ["name", "slug", "area", "accepting_applications"]
     prepopulated_fields = {"slug": ["name"]}
-
-    def bank_ids(self, obj: TimeBank) -> Iterable[int | None]:
-        return [obj.pk]
 
 
 # Roles and the safeguarding lead flag change only through ``members.services.change_role``
@@ -107,7 +57,7 @@ class MembershipInline(admin.TabularInline):
 
 
 @admin.register(Person)
-class PersonAdmin(BankChangedAdmin):
+class PersonAdmin(admin.ModelAdmin):
     list_display = ["display_name", "area", "user", "contact_preference"]
     search_fields = ["display_name", "user__email", "area"]
     inlines = [MembershipInline]
@@ -116,14 +66,9 @@ class PersonAdmin(BankChangedAdmin):
     # suppressed counts in the commissioner report; the admin neither shows nor edits them.
     exclude = ["age_band", "gender", "disability", "carer"]
 
-    def bank_ids(self, obj: Person) -> Iterable[int | None]:
-        if obj.pk is None:
-            return []
-        return Membership.objects.filter(person=obj).values_list("time_bank_id", flat=True)
-
 
 @admin.register(Membership)
-class MembershipAdmin(BankChangedAdmin):
+class MembershipAdmin(admin.ModelAdmin):
     list_display = ["person", "time_bank", "role", "status", "applied_at"]
     list_filter = ["time_bank", "role", "status"]
     search_fields = ["person__display_name"]
@@ -133,9 +78,6 @@ class MembershipAdmin(BankChangedAdmin):
         # A new membership (say, a new bank's first admin) is given its role here, audited
         # in save_model; after that only change_role changes it.
         return ROLE_FIELDS if obj is not None else []
-
-    def bank_ids(self, obj: Membership) -> Iterable[int | None]:
-        return [_stored(obj, "time_bank_id"), obj.time_bank_id]
 
     def save_model(self, request: HttpRequest, obj: Membership, form: object, change: bool) -> None:
         with transaction.atomic():
@@ -165,13 +107,10 @@ class RepresentativeInline(admin.TabularInline):
 
 
 @admin.register(Organisation)
-class OrganisationAdmin(BankChangedAdmin):
+class OrganisationAdmin(admin.ModelAdmin):
     list_display = ["name", "time_bank", "kind", "area"]
     list_filter = ["time_bank"]
     inlines = [RepresentativeInline]
-
-    def bank_ids(self, obj: Organisation) -> Iterable[int | None]:
-        return [_stored(obj, "time_bank_id"), obj.time_bank_id]
 
 
 @admin.register(Category)

@@ -49,7 +49,6 @@ from .models import (
     TimeBank,
     User,
 )
-from .versions import bank_changed
 
 ERASED = "[erased]"
 PSEUDONYM_PREFIX = "Former member"
@@ -575,9 +574,6 @@ def erase_person(*, person: Person, admin: User, reason: str) -> Person:
             "carer",
         ]
     )
-    # The old name must leave the brokers' cached follow-up lists too.
-    for time_bank_id in person.memberships.values_list("time_bank_id", flat=True):
-        bank_changed(time_bank_id)
     Membership.objects.filter(person=person).update(
         referee_1_name="", referee_1_contact="", referee_2_name="", referee_2_contact=""
     )

@@ -51,7 +51,6 @@ from .models import (
 )
 from .privacy import erase_person as erase_person
 from .privacy import export_person_data as export_person_data
-from .versions import bank_changed
 
 
 @dataclass(frozen=True)
@@ -86,9 +85,6 @@ def _save_profile(person: Person, profile: Profile) -> None:
         setattr(person, field, value)
     person.full_clean(exclude=["user", "created_by"])
     person.save()
-    # Their name is on the follow-up lists of every bank they belong to.
-    for time_bank_id in person.memberships.values_list("time_bank_id", flat=True):
-        bank_changed(time_bank_id)
 
 
 @transaction.atomic
@@ -182,7 +178,6 @@ def approve_membership(*, membership: Membership, broker: Person) -> Membership:
     locked.decided_at = timezone.now()
     locked.save(update_fields=["status", "decided_by", "decided_at"])
     ledger.open_account(time_bank=locked.time_bank, person=locked.person)
-    bank_changed(locked.time_bank_id)
     audit.record(
         action=Action.MEMBERSHIP_APPROVED, actor=broker, time_bank=locked.time_bank, obj=locked
     )
@@ -235,7 +230,6 @@ def leave_time_bank(*, membership: Membership, by: Person, reason: str = "") -> 
     locked.left_at = timezone.now()
     locked.leave_reason = reason.strip()
     locked.save(update_fields=["status", "left_at", "leave_reason"])
-    bank_changed(locked.time_bank_id)
     audit.record(
         action=Action.MEMBERSHIP_LEFT,
         actor=by,
@@ -272,7 +266,6 @@ def create_offline_member(*, time_bank: TimeBank, broker: Person, profile: Profi
         decided_at=now,
     )
     ledger.open_account(time_bank=time_bank, person=person)
-    bank_changed(time_bank.pk)
     audit.record(
         action=Action.MEMBER_ADDED_OFFLINE, actor=broker, time_bank=time_bank, obj=membership
     )
@@ -758,7 +751,6 @@ def change_role(
         )
     target.role, target.safeguarding_lead = role, new_lead
     target.save(update_fields=["role", "safeguarding_lead"])
-    bank_changed(bank_id)
     audit.record(
         action=Action.MEMBERSHIP_ROLE_CHANGED,
         actor=by,

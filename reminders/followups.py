@@ -8,9 +8,8 @@ Each function makes a fixed number of queries, however many members the bank has
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 
-from django.conf import settings
 from django.db.models import (
     Count,
     Exists,
@@ -24,10 +23,10 @@ from django.db.models import (
     Value,
 )
 from django.db.models.functions import Coalesce
-from django.utils import timezone, translation
+from django.utils import timezone
 from django.utils.formats import date_format
-from django.utils.translation import get_language, gettext_lazy
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from exchanges.models import HELP, Exchange, State
 from ledger.models import Account, AccountKind, Entry
@@ -41,7 +40,6 @@ from members.models import (
     Role,
     TimeBank,
 )
-from members.versions import cached, claim
 
 # A new member is followed up between these ages (days since approval) if they have not
 # exchanged yet; after INACTIVE_MONTHS without an exchange anyone is.
@@ -264,24 +262,11 @@ class FollowUpSummary:
 def follow_up_summaries(
     *, time_bank: TimeBank, today: date | None = None, first: int = DESK_FIRST
 ) -> list[FollowUpSummary]:
-    """The first ``first`` rows of each follow-up list and the size of every list, for the
-    broker's desk: from the shared cache while nothing in the bank has changed
-    (``members.versions``: every write that can move someone on or off a list, or change a
-    row, bumps the bank's version), else built (``_summaries``, seven queries)."""
-    today = today or timezone.localdate()
-    # The titles are translated when built, and what a list holds depends on the day.
-    return cached(
-        time_bank.pk,
-        f"follow-ups:{today.isoformat()}:{first}:{get_language()}",
-        lambda: _summaries(time_bank, today, first),
-    )
-
-
-def _summaries(time_bank: TimeBank, today: date, first: int) -> list[FollowUpSummary]:
     """The first ``first`` rows of each follow-up list (one query each, which stops once it
     has them) and the size of every list: the four on memberships counted together in one
     pass over the bank's members, the accounts past their limit on their index. Seven
     queries, however many members the lists hold."""
+    today = today or timezone.localdate()
     totals = (
         _members(time_bank)
         .order_by()
@@ -321,28 +306,8 @@ def desk_queues(
 ) -> DeskQueues:
     """The desk's three exchange queues: every exchange waiting for a broker, those waiting
     ``LONG_WAIT`` or more for the other party, and the latest ``flagged`` recorded past a
-    limit. From the shared cache while nothing in the bank has changed (every service that
-    records an exchange or changes its state bumps the version, through ``refresh_activity``
-    or the ledger; so does a new name), else three queries.
-
-    What is waiting long depends on the hour too: the cached list, one per hour, holds every
-    exchange that will have waited long before the hour ends, and is cut to ``now`` here."""
-    now = now or timezone.now()
-    hour = now.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
-    built = cached(
-        time_bank.pk,
-        f"desk-queues:{hour:%Y%m%dT%H}:{flagged}",
-        lambda: _desk_queues(time_bank, hour + timedelta(hours=1) - LONG_WAIT, flagged),
-    )
-    since = now - LONG_WAIT
-    return DeskQueues(
-        to_approve=built.to_approve,
-        long_unconfirmed=[e for e in built.long_unconfirmed if e.recorded_at <= since],
-        flagged=built.flagged,
-    )
-
-
-def _desk_queues(time_bank: TimeBank, since: datetime, flagged: int) -> DeskQueues:
+    limit. Three queries."""
+    since = (now or timezone.now()) - LONG_WAIT
     in_bank = Exchange.objects.filter(time_bank=time_bank)
     # Each queue joins only what its rows show: on a warm page, planning the joins costs more
     # than running them.
@@ -365,20 +330,6 @@ def _desk_queues(time_bank: TimeBank, since: datetime, flagged: int) -> DeskQueu
             .select_related("receiver__person", "receiver__organisation")[:flagged]
         ),
     )
-
-
-def warm_desk(*, time_bank: TimeBank) -> bool:
-    """Build the desk's follow-up lists and exchange queues into the shared cache under the
-    bank's current version, as the desk's next visit reads them (the worker does this after
-    every write commits: ``members.versions.bank_changed``). Whether it built them: not with
-    the cache off or down, nor if another warm-up already has this version."""
-    if not claim(time_bank.pk, "warm-desk"):
-        return False
-    # The lists' titles are cached translated: in the language the desk is served in.
-    with translation.override(settings.LANGUAGE_CODE):
-        follow_up_summaries(time_bank=time_bank)
-        desk_queues(time_bank=time_bank)
-    return True
 
 
 # --- Who is due a reminder (also read by the digest, for offline members) --------------------------

@@ -2,8 +2,7 @@
 
 ``run_reminder_job`` is what beat fires (see ``timebank/celery.py``); it claims and queues
 the emails. ``send_reminder_email`` sends one of them, retried with back-off when the mail
-server fails, so one refused email never stops the rest. ``warm_desk`` builds a bank's
-broker desk into the cache after a write (queued by ``members.versions.bank_changed``).
+server fails, so one refused email never stops the rest.
 """
 
 from __future__ import annotations
@@ -15,9 +14,9 @@ from smtplib import SMTPException
 from celery import shared_task
 from django.db import OperationalError
 
-from members.models import Person, TimeBank
+from members.models import Person
 
-from . import followups, services
+from . import services
 
 logger = logging.getLogger(__name__)
 
@@ -57,11 +56,3 @@ def run_reminder_job(job: str, day: str | None = None) -> int:
     count = services.run_job(job=job, today=date.fromisoformat(day) if day else None)
     logger.info("reminder job %s: %d", job, count)
     return count
-
-
-@shared_task(name="reminders.tasks.warm_desk", ignore_result=True)
-def warm_desk(time_bank_id: int) -> bool:
-    """Build the broker's desk of ``time_bank_id`` for its new version. Not retried: if it
-    fails, the desk's next visit builds it. Returns whether it built anything."""
-    bank = TimeBank.objects.filter(pk=time_bank_id).first()
-    return bank is not None and followups.warm_desk(time_bank=bank)

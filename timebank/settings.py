@@ -213,12 +213,6 @@ if REDIS_URL:
     }
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
-# How long the broker's desk keeps a bank's follow-up lists and exchange queues
-# (members.versions: dropped at once by any write that changes them, the Django admin's too,
-# and built again by the worker; this bounds changes made by hand in a shell or in SQL). Only with a cache every web worker
-# shares: a per-process one could not be told of another's writes.
-BANK_CACHE_SECONDS = env_int("BANK_CACHE_SECONDS", 600 if REDIS_URL else 0)
-
 # --- Background jobs (Celery; the schedule lives in timebank/celery.py) ----------------------
 
 if REDIS_URL:
