@@ -1230,18 +1230,24 @@ def members_section(report: Report) -> Section:
             )
             % {"share": percent(retention)}
         )
-    paragraphs.append(
-        _(
-            "%(active)s members took part: %(people)s people and %(organisations)s "
-            "organisations. Group exchanges (one session with several people): %(sessions)s."
-        )
-        % {
+    split = [summary.value("active_individuals"), summary.value("active_organisations")]
+    if all(isinstance(n, int) or getattr(n, "why", "") == SMALL for n in split):
+        took_part = _(
+            "%(active)s members took part: %(people)s people and %(organisations)s organisations."
+        ) % {
             "active": w("active_members"),
             "people": w("active_individuals"),
             "organisations": _cell_words(report, "summary", "active_organisations", zero=_("no")),
-            "sessions": _cell_words(report, "summary", "group_sessions", zero=_("none")),
         }
-    )
+    else:
+        took_part = _(
+            "%(active)s members took part; how many were people and how many organisations "
+            "is not shown, to protect a small number."
+        ) % {"active": w("active_members")}
+    sessions = _("Group exchanges (one session with several people): %(sessions)s.") % {
+        "sessions": _cell_words(report, "summary", "group_sessions", zero=_("none"))
+    }
+    paragraphs.append(f"{took_part} {sessions}")
     return Section("members", _("Members joining, leaving and taking part"), paragraphs)
 
 
@@ -1263,11 +1269,20 @@ def demographics_section(report: Report) -> Section:
                 last=DEMOGRAPHIC_LAST,
             )
         )
+    people = report.table("summary").value("active_individuals")
+    counted = (
+        _("These charts count the %(people)s people who took part (not organisations),")
+        % {"people": _cell_words(report, "summary", "active_individuals")}
+        if isinstance(people, int)
+        else _(
+            "These charts count the people who took part (not organisations; their number is "
+            "not shown, to protect a small number),"
+        )
+    )
     words = _(
-        "These charts count the %(people)s people who took part (not organisations), by the "
-        'answers they chose to give on their profile. "Not given" means they were not asked '
-        "or chose not to answer."
-    ) % {"people": _cell_words(report, "summary", "active_individuals")}
+        '%(counted)s by the answers they chose to give on their profile. "Not given" means '
+        "they were not asked or chose not to answer."
+    ) % {"counted": counted}
     return Section("demographics", _("Who took part"), [words], charts=made)
 
 
