@@ -391,8 +391,8 @@ def show_table(
     notes = list(dict.fromkeys(cell.why for row in shown for cell in row if cell.why))
     headers = [label(column) for column in table.columns]
     if table.name.startswith("demographics_"):
-        headers[0] = label(table.columns[0])
-        headers[1] = _("Members who took part")
+        # Only people are counted by their answers, never organisations.
+        headers[1] = _("People who took part")
     return ShownTable(table.name, table.title, table.note, headers, shown, notes)
 
 

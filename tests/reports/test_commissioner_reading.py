@@ -302,6 +302,20 @@ class NoMachineNamesReachAPerson(KnownYear, TestCase):
                 self.assertIn("Appendix: the full tables", text)
                 self.assertEqual(machine_names(text), [])
 
+    def test_every_withheld_or_empty_cell_has_its_reason(self) -> None:
+        for threshold in (1, 5, 7, 9):
+            for banks in ([self.riverside], [self.riverside, self.hillside]):
+                for start, end in (QUARTER, FIRST_QUARTER, (date(2026, 7, 1), date(2026, 7, 8))):
+                    report = commissioner_report(
+                        banks=banks, start=start, end=end, threshold=threshold
+                    )
+                    for table in report.tables:
+                        for key, column, why in table.reasons():
+                            with self.subTest(
+                                t=threshold, table=table.name, row=key, column=column
+                            ):
+                                self.assertTrue(why)
+
     def test_the_csv_and_the_json_keep_their_machine_names(self) -> None:
         response = self.client.get(
             reverse("commissioner-report-csv", args=["riverside"]),
