@@ -1370,7 +1370,7 @@ DEMOGRAPHIC_DEFINITIONS = [
             'to last 12 months or more), and unpaid carer. "Prefer not to say" counts those '
             'who chose that answer; "not given" those who were not asked or did not answer '
             "(and anyone whose data was erased). Answers are as they stand today, except for a "
-            "period of one closed month (see closed months)."
+            "period of one closed month: then as they stood when the month was reported."
         ),
     ),
     (
