@@ -48,16 +48,22 @@ test: lint
 # against the real server on a free loopback port and a fresh PostgreSQL database
 # (E2E_ADMIN_DATABASE_URL, default postgres://postgres@127.0.0.1:5432/postgres, creates timebank_e2e).
 # Chromium comes from apt (never `playwright install`); axe-core from npm into e2e/node_modules.
-# Screenshots at 360 px wide land in e2e-artifacts/screenshots/.
+# Screenshots at 360 px wide (and the commissioner report at 1,280) land in
+# e2e-artifacts/screenshots/; the commissioner's printed pack and each of its pages as a PNG
+# (pdftoppm, from Debian's poppler-utils) in e2e-artifacts/pdf/.
 e2e: install
 	@if [ ! -x /usr/bin/chromium ]; then \
 	  echo "Installing Debian's chromium"; \
 	  apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium; \
 	fi
+	@if ! command -v pdftoppm >/dev/null; then \
+	  echo "Installing Debian's poppler-utils (pdftoppm)"; \
+	  apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends poppler-utils; \
+	fi
 	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev,e2e]'
 	npm ci --prefix e2e --no-audit --no-fund --loglevel=error
 	$(BIN)/pytest e2e -m e2e -p no:cacheprovider
-	@echo "Screenshots: $(CURDIR)/e2e-artifacts/screenshots"
+	@echo "Screenshots: $(CURDIR)/e2e-artifacts/screenshots; the printed pack's pages: $(CURDIR)/e2e-artifacts/pdf"
 
 # The benchmarks' short modes: correctness only (ledger invariants and duplicates; the
 # commissioner report equal to hand-written SQL; a bank imported whole and sound), never speed.

@@ -11,7 +11,9 @@ ended, for the largest bank alone and for all banks combined:
 1. Equality: ``reports.commissioning.commissioner_report`` with threshold 1 (nothing
    suppressed, so every raw figure is visible) must give exactly the rows that ``SQL`` below
    gives, table by table (summary, other movements, reciprocity, exchange mix, categories,
-   co-production, equivalent value, trend). Exit status 1 if any row differs.
+   co-production, equivalent value, trend, demographics; the comparisons from the same SQL
+   for the period before and a year before, and for all banks each bank's figures from the
+   same SQL for that bank alone). Exit status 1 if any row differs.
 2. Timing (not with ``--short``): one untimed warm-up each, then ``--runs`` interleaved runs
    of the report (the installation's threshold, as a commissioner gets it) and of the SQL
    (its one query, plus the same Python that turns numbers into rows), timed with
@@ -121,7 +123,8 @@ SELECT
                            count(*) FILTER (WHERE account_kind = 'member' AND gave IS NOT NULL),
                            count(*) FILTER (WHERE account_kind = 'organisation'
                                             AND gave IS NOT NULL),
-                           count(*) FILTER (WHERE gave > 0), count(*) FILTER (WHERE received < 0))
+                           count(*) FILTER (WHERE gave > 0), count(*) FILTER (WHERE received < 0),
+                           count(*) FILTER (WHERE gave > 0 AND received < 0))
      FROM accounts),
   (SELECT json_build_array(
       count(*) FILTER (WHERE (status = 'approved'
@@ -270,7 +273,7 @@ def sql_tables(bank_ids: list[int], start: date, end: date) -> dict[str, list[li
             demographics,
             rates,
         ) = cursor.fetchone()
-    minutes, individuals, organisations, givers, receivers = people
+    minutes, individuals, organisations, givers, receivers, both = people
     median, exchanged, retained, newcomers = firsts
     retention = (
         (Decimal(retained) / newcomers).quantize(Decimal("0.0001"), ROUND_HALF_UP)
@@ -329,7 +332,7 @@ def sql_tables(bank_ids: list[int], start: date, end: date) -> dict[str, list[li
     rest = categories[TOP_CATEGORIES:]
     top = categories[:TOP_CATEGORIES]
     if rest:
-        top.append(("Other", sum(n for _, n, _ in rest), sum(m for _, _, m in rest)))
+        top.append(("other_categories", sum(n for _, n, _ in rest), sum(m for _, _, m in rest)))
     tables["categories"] = breakdown(top)
     from exchanges.models import CoProduction
 
@@ -367,6 +370,46 @@ def sql_tables(bank_ids: list[int], start: date, end: date) -> dict[str, list[li
     counts = {dimension: answers or {} for dimension, answers in demographics.items()}
     for table in _demographic_tables(counts, 1, "", hide_total=False):
         tables[table.name] = table.rows
+    # The headline figures of the period, for the comparisons and the banks side by side
+    # (``sql_report``): the period's own counts, among them those who both gave and received.
+    tables["_headline"] = [
+        ["hours_exchanged", hours(minutes)],
+        ["exchanges", done[0]],
+        ["active_members", individuals + organisations],
+        ["givers", givers],
+        ["receivers", receivers],
+        ["gave_and_received", both],
+        ["new_members", members[1]],
+        ["members_at_period_end", members[0]],
+        ["members_left", members[2]],
+    ]
+    return tables
+
+
+def sql_report(bank_ids: list[int], start: date, end: date) -> dict[str, list[list[Any]]]:
+    """``sql_tables`` of the period, with the comparisons (the same SQL run for the period
+    before and the same period a year before: a period with no exchanges and no members is
+    blank) and, for banks combined, each bank's headline figures beside the combined ones."""
+    from reports.commissioning import comparison_periods
+
+    tables = sql_tables(bank_ids, start, end)
+    periods = [(start, end), *comparison_periods(start, end)]
+    headlines = [dict(tables.pop("_headline"))]
+    for s, e in periods[1:]:
+        figures = dict(sql_tables(bank_ids, s, e)["_headline"])
+        empty = not (figures["exchanges"] or figures["members_at_period_end"])
+        headlines.append(dict.fromkeys(figures) if empty else figures)
+    tables["comparisons"] = [
+        ["period_start", *(s for s, _ in periods)],
+        ["period_end", *(e for _, e in periods)],
+        *([key, *(h[key] for h in headlines)] for key in headlines[0]),
+    ]
+    if len(bank_ids) > 1:
+        each = [dict(sql_tables([bank], start, end)["_headline"]) for bank in bank_ids]
+        tables["by_bank"] = [
+            [key, *(figures[key] for figures in each), combined]
+            for key, combined in headlines[0].items()
+        ]
     return tables
 
 
@@ -380,7 +423,7 @@ def report_tables(banks: list[Any], start: date, end: date) -> dict[str, list[li
 def compare(label: str, banks: list[Any], start: date, end: date) -> list[str]:
     """The rows where the report and the SQL disagree (empty: identical)."""
     got = report_tables(banks, start, end)
-    want = sql_tables([b.pk for b in banks], start, end)
+    want = sql_report([b.pk for b in banks], start, end)
     problems = []
     if sorted(got) != sorted(want):
         problems.append(f"{label}: tables {sorted(got)} vs {sorted(want)}")
@@ -408,7 +451,7 @@ def time_runs(banks: list[Any], start: date, end: date, runs: int) -> dict[str, 
     ids = [b.pk for b in banks]
     systems = {
         "report": lambda: commissioner_report(banks=banks, start=start, end=end),
-        "sql": lambda: sql_tables(ids, start, end),
+        "sql": lambda: sql_report(ids, start, end),
     }
     times: dict[str, list[float]] = {name: [] for name in systems}
     for call in systems.values():
@@ -453,6 +496,11 @@ def main() -> int:
     parser.add_argument("--short", action="store_true", help="small dataset, equality only")
     parser.add_argument("--explain", action="store_true", help="EXPLAIN ANALYZE every query")
     parser.add_argument(
+        "--database",
+        help=f"the database to build the dataset in (default {dataset.DB}, or {SHORT_DB} with "
+        "--short): give your own name when others run benchmarks on the same server",
+    )
+    parser.add_argument(
         "--jit",
         choices=["server", "off"],
         default="server",
@@ -467,7 +515,7 @@ def main() -> int:
     dataset.check_arguments(parser, args)
     if args.runs < 1:
         parser.error("--runs must be at least 1")
-    shape = dataset.ensure_from(args, SHORT_DB if args.short else dataset.DB)
+    shape = dataset.ensure_from(args, args.database or (SHORT_DB if args.short else dataset.DB))
     from django.db import connection
     from django.db.models import Count
 

@@ -30,6 +30,8 @@ from playwright.sync_api import Browser, ConsoleMessage, Page, sync_playwright
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "e2e-artifacts"
 SCREENSHOTS = ARTIFACTS / "screenshots"
+# The commissioner's printed pack, and each of its pages as an image (pdftoppm), to look at.
+PDF_PAGES = ARTIFACTS / "pdf"
 AXE = Path(__file__).resolve().parent / "node_modules" / "axe-core" / "axe.min.js"
 CHROMIUM = os.environ.get("E2E_CHROMIUM", "/usr/bin/chromium")
 ADMIN_URL = os.environ.get("E2E_ADMIN_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres")
@@ -109,9 +111,10 @@ def _fresh_database() -> str:
 def server_url() -> str:
     """The real Django server (runserver, no reloader) on a free loopback port."""
     ARTIFACTS.mkdir(exist_ok=True)
-    if SCREENSHOTS.exists():
-        shutil.rmtree(SCREENSHOTS)
-    SCREENSHOTS.mkdir(parents=True)
+    for folder in (SCREENSHOTS, PDF_PAGES):
+        if folder.exists():
+            shutil.rmtree(folder)
+        folder.mkdir(parents=True)
     env = {
         **os.environ,
         "DATABASE_URL": _fresh_database(),
@@ -219,13 +222,13 @@ class Site:
         if not self.javascript:
             return  # axe is JavaScript; the same pages are checked by the JavaScript-on tests
         page = self.page
-        # The phone layout: nothing makes the whole page scroll sideways (WCAG 1.4.10 Reflow);
-        # a wide data table scrolls inside its own focusable region instead.
+        # The phone layout (or whatever width the tab has now): nothing makes the whole page
+        # scroll sideways (WCAG 1.4.10 Reflow); a wide data table scrolls inside its own
+        # focusable region instead.
+        viewport = (page.viewport_size or PHONE)["width"]
         width = page.evaluate("document.documentElement.scrollWidth")
-        if width > PHONE["width"]:
-            pytest.fail(
-                f"{page.url} is {width} px wide on a {PHONE['width']} px phone", pytrace=False
-            )
+        if width > viewport:
+            pytest.fail(f"{page.url} is {width} px wide on a {viewport} px screen", pytrace=False)
         result = page.evaluate(
             """async () => {
                 const r = await axe.run(document, {

@@ -6,15 +6,18 @@ The tests share one demo database and run in file order, as the story of a week 
 from __future__ import annotations
 
 import re
+import subprocess
 import uuid
 from decimal import Decimal
 
 import pytest
 from playwright.sync_api import Page, expect
+from pypdf import PdfReader
 
-from .conftest import Site, email
+from .conftest import PDF_PAGES, PHONE, Site, email
 
 pytestmark = pytest.mark.e2e
+PHONE_WIDTH = PHONE["width"]
 BANK = "/banks/riverside"
 HELP = "Contact your broker"
 # Where the help link sits (WCAG 2.2 SC 3.2.6 Consistent Help): its path from <body>, which
@@ -311,8 +314,20 @@ def test_a_member_publishes_an_offer_and_replies_to_a_request(site) -> None:
     bob.screenshot("14-bob-replied")
 
 
-def test_a_commissioner_opens_the_quarterly_report_and_downloads_the_xlsx(site) -> None:
-    """Cora opens last quarter's report and downloads it as a spreadsheet."""
+# What no person should read on the commissioner report: snake_case names, raw shares, ISO
+# dates, the CSV's word for a withheld number (tests/reports/reading_data.py has the same).
+MACHINE = re.compile(
+    r"\b[a-z0-9]+(?:_[a-z0-9]+)+\b|(?<![\d.,])0\.\d{3,}\b|\b\d{4}-\d{2}-\d{2}\b|\bsuppressed\b"
+)
+APPENDIX = "Appendix: the full tables"
+
+
+def test_a_commissioner_reads_the_quarterly_report_on_a_phone_and_at_a_desk(site) -> None:
+    """Cora opens last quarter's report on her phone: the headline sentences come first, on
+    screen, without scrolling sideways (axe-core clean, as on every page), with no machine
+    name anywhere she reads; a figure's definition is one tap away. At a desk (1,280 px) the
+    same page passes the same checks. She downloads the spreadsheet and the printed pack: at
+    most six pages before its appendix, each page kept as an image to look at."""
     cora = site()
     cora.sign_in(email("Cora Council"))
     page = cora.goto("/")
@@ -320,12 +335,63 @@ def test_a_commissioner_opens_the_quarterly_report_and_downloads_the_xlsx(site) 
         page.get_by_role("link", name="Commissioner report").click()
     with cora.navigates():
         page.get_by_role("link", name="Last quarter").click()
-    cora.screenshot("15-cora-quarterly-report")
+    headline = page.locator(".headline")
+    expect(headline).to_be_visible()
+    sentences = headline.locator("p")
+    assert sentences.count() >= 3, "fewer than three headline sentences"
+    expect(sentences.first).to_contain_text("members of Riverside Time Bank exchanged")
+    width = PHONE_WIDTH
+    for i in range(sentences.count()):
+        box = sentences.nth(i).bounding_box()
+        assert box and box["x"] >= 0 and box["x"] + box["width"] <= width, (
+            f"headline sentence {i + 1} does not fit the {width} px screen: {box}"
+        )
+    first = sentences.first.bounding_box()
+    assert first and first["y"] + first["height"] <= page.viewport_size["height"], (
+        "the first headline sentence is below the first screen"
+    )
+    read = page.locator("main").inner_text()
+    assert not MACHINE.findall(read), f"machine names on the page: {MACHINE.findall(read)[:10]}"
+    cora.screenshot("15-cora-quarterly-report-360")
+    # A figure's definition: one tap on its name.
+    page.get_by_role("link", name="Hours of help exchanged", exact=True).click()
+    expect(page.locator("#def-hours_exchanged")).to_be_visible()
+    expect(page.locator("#def-hours_exchanged + dd")).to_contain_text("hours of help given")
+    # A chart's figures as a table, one tap away.
+    page.locator("#chart-trend-hours summary").click()
+    expect(page.locator("#chart-trend-hours table")).to_be_visible()
+
+    page.set_viewport_size({"width": 1280, "height": 900})
+    page.reload()
+    cora.check()
+    expect(page.locator(".headline")).to_be_visible()
+    cora.screenshot("16-cora-quarterly-report-1280")
+    page.set_viewport_size(PHONE)
+
     with page.expect_download() as download:
-        page.get_by_role("link", name="Download all tables (XLSX)").click()
-    saved = download.value.path()
-    with open(saved, "rb") as f:
+        page.get_by_role("link", name="Download all the tables (spreadsheet)").click()
+    with open(download.value.path(), "rb") as f:
         assert f.read(2) == b"PK", "the download is not an XLSX (zip) file"
+    with page.expect_download() as download:
+        page.get_by_role("link", name="Download the printed report (PDF)").click()
+    pdf = PDF_PAGES / "commissioner-report.pdf"
+    download.value.save_as(pdf)
+    reader = PdfReader(pdf)
+    # The outline (bookmarks, from the headings) nests the sections under the title.
+    outline, items = [], list(reader.outline)
+    while items:
+        item = items.pop(0)
+        if isinstance(item, list):
+            items[:0] = item
+        else:
+            outline.append((item.title, reader.get_destination_page_number(item)))
+    appendix = dict(outline)[APPENDIX]
+    assert appendix <= 6, f"{appendix} pages before the appendix (at most 6)"
+    text = " ".join(each.extract_text() for each in reader.pages)
+    assert not MACHINE.findall(text), f"machine names in the PDF: {MACHINE.findall(text)[:10]}"
+    # Every page as an image, for a person to look at (CI keeps e2e-artifacts/).
+    subprocess.run(["pdftoppm", "-r", "80", "-png", str(pdf), str(PDF_PAGES / "page")], check=True)
+    assert len(list(PDF_PAGES.glob("page-*.png"))) == len(reader.pages)
 
 
 def test_help_is_in_the_same_place_on_every_page_and_names_the_members_broker(site) -> None:

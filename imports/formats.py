@@ -399,7 +399,9 @@ def check_cells(row: Row, problems: list[Problem]) -> bool:
             )
             ok = False
             continue
-        if value[:1] == "'" and value[1:2] in FORMULA_STARTS:
+        # escape_cell's apostrophe: before a formula-like start, or before an apostrophe of
+        # the text's own (which it doubles, so that one comes back too).
+        if value[:1] == "'" and value[1:2] in (*FORMULA_STARTS, "'"):
             value = value[1:]
         row.values[name] = value
     return ok

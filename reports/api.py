@@ -43,6 +43,17 @@ class BankSerializer(serializers.Serializer):
     name = serializers.CharField()
 
 
+class WhySerializer(serializers.Serializer):
+    row = serializers.JSONField(help_text="The first cell of the row.")
+    column = serializers.CharField()
+    reason = serializers.CharField(
+        allow_blank=True,
+        help_text="small (a count under the threshold), reveals (withheld so a small count "
+        "cannot be worked out), few_behind (worked out from a small count), small_change, "
+        "no_new_members, none_exchanged_yet, no_one_active, not_dated, no_source, no_data.",
+    )
+
+
 class TableSerializer(serializers.Serializer):
     name = serializers.CharField(help_text="snake_case, as the CSV ?table= and the XLSX sheet.")
     title = serializers.CharField()
@@ -54,10 +65,14 @@ class TableSerializer(serializers.Serializer):
         "null is no value.",
     )
     note = serializers.CharField(allow_blank=True)
+    why = WhySerializer(
+        many=True, help_text="Why each withheld or empty cell is so, in the order of the rows."
+    )
 
 
 class DefinitionSerializer(serializers.Serializer):
-    term = serializers.CharField()
+    term = serializers.CharField(help_text="snake_case: a measure, a column or a table.")
+    label = serializers.CharField(help_text="The term in plain words, as the page shows it.")
     definition = serializers.CharField()
 
 
@@ -67,6 +82,9 @@ class ReportSerializer(serializers.Serializer):
     end = serializers.DateField()
     suppression_threshold = serializers.IntegerField()
     note = serializers.CharField()
+    headline = serializers.ListField(
+        child=serializers.CharField(), help_text="The headline sentences, as the page has them."
+    )
     tables = TableSerializer(many=True)
     definitions = DefinitionSerializer(many=True)
 
@@ -75,8 +93,9 @@ class ReportView(APIView):
     @extend_schema(
         summary="The commissioner report for one or several time banks",
         description="Aggregates only, never a member: hours and exchanges, members, "
-        "reciprocity, exchange mix, categories, co-production, equivalent value and the "
-        "12-month trend, with small numbers suppressed. For the brokers and admins of each "
+        "reciprocity, exchange mix, categories, co-production, equivalent value, the "
+        "12-month trend and the comparisons with the period before and a year before (with "
+        "each bank's figures when banks are combined), with small numbers suppressed. For the brokers and admins of each "
         "bank, its commissioners and holders of a commissioner grant in force. Every call is "
         "recorded in the download log.",
         parameters=[ReportQuerySerializer],
@@ -90,6 +109,10 @@ class ReportView(APIView):
                     "end": "2026-03-31",
                     "suppression_threshold": 5,
                     "note": commissioning.NO_CASH_VALUE,
+                    "headline": [
+                        "From January to March 2026, 40 members of Riverside Time Bank "
+                        "exchanged 412.5 hours of help in 230 exchanges."
+                    ],
                     "tables": [
                         {
                             "name": "summary",
@@ -97,9 +120,12 @@ class ReportView(APIView):
                             "columns": ["measure", "value"],
                             "rows": [["hours_exchanged", "412.50"], ["givers", "suppressed"]],
                             "note": "",
+                            "why": [{"row": "givers", "column": "value", "reason": "small"}],
                         }
                     ],
-                    "definitions": [{"term": "exchanges", "definition": "..."}],
+                    "definitions": [
+                        {"term": "exchanges", "label": "Exchanges", "definition": "..."}
+                    ],
                 },
                 response_only=True,
             )

@@ -38,6 +38,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal
+from functools import reduce
+from operator import or_
 from typing import Any
 
 from django.conf import settings
@@ -74,6 +76,22 @@ SUPPRESSED = "suppressed"
 # Marked for the catalogue but kept a plain str: the XLSX writer takes it as a cell value.
 NO_CASH_VALUE = gettext_noop("Equivalent value only: time credits have no cash value.")
 HELP_KINDS = (Kind.SERVICE, Kind.GROUP)
+# The summary's measures, in order.
+SUMMARY = (
+    "hours_exchanged",
+    "exchanges",
+    "group_sessions",
+    "members_at_period_end",
+    "new_members",
+    "members_left",
+    "median_days_to_first_exchange",
+    "retention_6_months_share",
+    "active_members",
+    "active_individuals",
+    "active_organisations",
+    "givers",
+    "receivers",
+)
 PENNY = Decimal("0.01")
 # A report covers at most this many days (five years): beyond that, ask for the yearly ones.
 LONGEST = 5 * 366
@@ -85,6 +103,11 @@ MIX = (
     "pot_funded",
 )
 TOP_CATEGORIES = 10
+# The categories table's keys beside the categories' own names: help with no category, and the
+# categories after the top ten, added up (a machine name, so it never reads as a category
+# that is really called "Other").
+UNCATEGORISED = "Uncategorised"
+OTHER_CATEGORIES = "other_categories"
 
 Cell = int | Decimal | date | str | None
 
@@ -125,6 +148,34 @@ def _aware(day: date) -> datetime:
 
 # --- Cells and tables ---------------------------------------------------------------------------
 
+# Why a cell is withheld or empty: machine names (the JSON's ``why``), put in words for people
+# by ``reports.reading``.
+SMALL = "small"  # a count from 1 to the threshold - 1
+REVEALS = "reveals"  # withheld so that a small number cannot be worked out from a total
+FEW_BEHIND = "few_behind"  # worked out from a small count (hours of few exchanges, a median)
+SMALL_CHANGE = "small_change"  # a revision made of fewer changes than the threshold
+NO_NEW_MEMBERS = "no_new_members"
+NONE_EXCHANGED_YET = "none_exchanged_yet"
+NO_ONE_ACTIVE = "no_one_active"
+NOT_DATED = "not_dated"  # a rate with no date (a custom one)
+NO_SOURCE = "no_source"
+NO_DATA = "no_data"  # a period to compare with in which nothing was recorded
+
+
+class Withheld(str):
+    """A withheld cell: equal to, and written everywhere as, ``SUPPRESSED``; ``why`` says why
+    (``SMALL``, ``REVEALS``, ``FEW_BEHIND`` or ``SMALL_CHANGE``)."""
+
+    why: str
+
+    def __new__(cls, why: str) -> Withheld:
+        cell = super().__new__(cls, SUPPRESSED)
+        cell.why = why
+        return cell
+
+    def __reduce__(self) -> tuple[type, tuple[str]]:
+        return (Withheld, (self.why,))
+
 
 def hours(minutes: int) -> Decimal:
     """Minutes as hours, to the hundredth (half up)."""
@@ -141,7 +192,18 @@ def _small(n: int, threshold: int) -> bool:
 
 
 def count_cell(n: int, threshold: int) -> Cell:
-    return SUPPRESSED if _small(n, threshold) else n
+    return Withheld(SMALL) if _small(n, threshold) else n
+
+
+def hidden_cell(n: int, threshold: int) -> Withheld:
+    """A count withheld by ``protect``: small itself, or withheld to protect a small one."""
+    return Withheld(SMALL if _small(n, threshold) else REVEALS)
+
+
+def behind(count: Cell) -> Withheld:
+    """A figure worked out from the withheld ``count`` (its hours, its value), withheld too."""
+    assert isinstance(count, Withheld)
+    return Withheld(FEW_BEHIND if count.why == SMALL else count.why)
 
 
 def protect(counts: Sequence[int], threshold: int) -> set[int]:
@@ -160,28 +222,17 @@ def protect(counts: Sequence[int], threshold: int) -> set[int]:
 
 @dataclass
 class Table:
-    """One table of the report: snake_case ``columns``; ``rows`` of cells (None: no value,
-    e.g. a share with nobody to share; ``SUPPRESSED``: a small number withheld)."""
+    """One table of the report: snake_case ``columns``; ``rows`` of cells (None or "": no
+    value, e.g. a share with nobody to share, whose reason is in ``blanks``; ``SUPPRESSED``, a
+    ``Withheld``: a small number withheld, with its reason)."""
 
     name: str
     title: str
     columns: list[str]
     rows: list[list[Cell]]
     note: str = ""
-    # The column drawn as a bar on the page (its cells are numbers or suppressed).
-    bar: str | None = None
-
-    def bars(self) -> list[tuple[list[Cell], int | None]]:
-        """Each row with its bar width (0-100, relative to the largest), for the page."""
-        if self.bar is None:
-            return [(row, None) for row in self.rows]
-        index = self.columns.index(self.bar)
-        numbers = [row[index] for row in self.rows]
-        largest = max((n for n in numbers if isinstance(n, int | Decimal)), default=0)
-        return [
-            (row, round(n * 100 / largest) if isinstance(n, int | Decimal) and largest else None)
-            for row, n in zip(self.rows, numbers, strict=True)
-        ]
+    # Why a cell is empty: {(the row's first cell, column): reason}.
+    blanks: dict[tuple[Cell, str], str] = field(default_factory=dict)
 
     def column(self, name: str) -> list[Cell]:
         index = self.columns.index(name)
@@ -194,6 +245,25 @@ class Table:
             if row[0] == key:
                 return row[index]
         raise KeyError(key)
+
+    def why(self, row: Sequence[Cell], column: str) -> str | None:
+        """Why the cell of ``row`` in ``column`` is withheld or empty (None if it holds a value,
+        or if no reason was given)."""
+        cell = row[self.columns.index(column)]
+        if isinstance(cell, Withheld):
+            return cell.why
+        if cell is None or cell == "":
+            return self.blanks.get((row[0], column))
+        return None
+
+    def reasons(self) -> list[tuple[Cell, str, str | None]]:
+        """(row key, column, reason) of every withheld or empty cell, in reading order."""
+        return [
+            (row[0], column, self.why(row, column))
+            for row in self.rows
+            for column, cell in zip(self.columns, row, strict=True)
+            if cell is None or cell == "" or cell == SUPPRESSED
+        ]
 
 
 @dataclass
@@ -386,6 +456,70 @@ def rates_for(end: date, low: int | None, high: int | None) -> tuple[ValueRate |
 # --- The report ---------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class Scope:
+    """What every table function is given: the banks combined (their ids), the period (both
+    days included) and the suppression threshold."""
+
+    ids: list[int]
+    start: date
+    end: date
+    t: int
+
+    @property
+    def start_at(self) -> datetime:
+        return _aware(self.start)
+
+    @property
+    def end_at(self) -> datetime:
+        """The first moment after the period."""
+        return _aware(self.end + timedelta(days=1))
+
+    @property
+    def year_start(self) -> date:
+        """The first day of the 12 months to the end of the period."""
+        return _year_before(self.end + timedelta(days=1))
+
+
+@dataclass(frozen=True)
+class Help:
+    """The period's help, fetched once and shared by several tables (``period_help``)."""
+
+    # The period's help exchanges by co-production kind: exchanges, group sessions, minutes.
+    by_kind: list[dict[str, Any]]
+    # ``account_figures`` over the period, the 12 months and each month of the trend.
+    people: dict[str, int | None]
+
+    def total(self, key: str) -> int:
+        return sum(row[key] or 0 for row in self.by_kind)
+
+    @property
+    def exchanges(self) -> int:
+        return self.total("exchanges")
+
+    @property
+    def given_minutes(self) -> int:
+        """The hours exchanged, in minutes: the provider side of the entries."""
+        return self.people["minutes"] or 0
+
+
+def period_help(scope: Scope) -> Help:
+    """Two queries: the period's help by co-production kind, and one pass over the accounts'
+    legs of the window (``account_figures``)."""
+    by_kind = list(
+        help_exchanges(scope.ids, scope.start, scope.end)
+        .order_by()
+        .values("coproduction")
+        .annotate(
+            exchanges=Count("pk"),
+            sessions=Count("pk", filter=Q(kind=Kind.GROUP)),
+            minutes=Sum("minutes"),
+        )
+    )
+    people = account_figures(scope.ids, scope.start, scope.end, _trend_months(scope.end))
+    return Help(by_kind=by_kind, people=people)
+
+
 def commissioner_report(
     *,
     banks: Sequence[TimeBank],
@@ -400,227 +534,256 @@ def commissioner_report(
     Preconditions: the caller may see every bank (``reports.access``); the period passed
     ``check_period``. ``low_rate``/``high_rate`` pick value rates by id (ValueError if not in
     force at ``end``). Read-only; a fixed number of queries whatever the size of the banks.
+
+    The tables, in order, each built by its own function from what ``period_help`` fetched
+    once (the tables that share it) or by its own queries:
+
+    1. ``summary_table``: help, members and the people who took part in the period.
+    2. ``movements_table``: donations, pot grants and reversals, apart from help.
+    3. ``reciprocity_table``: who gave and who received over the 12 months to the end.
+    4. ``mix_table``, ``categories_table``, ``coproduction_table``: the period's help by kind.
+    5. ``value_table``: the equivalent value of the hours, low and high.
+    6. ``trend_table``: the 12 months to the end of the period.
+    7. ``demographic_tables``: active individuals by the answers they chose to give.
+    8. ``_show_closed_months``: for a period of closed months, the figures as reported and a
+       revisions table.
+    9. ``comparisons_table`` (after the summary): the headline figures against the period
+       before and the same period a year before; ``by_bank_table`` (banks combined): each
+       bank's headline figures beside the combined ones. Both from ``activity_by_bank``.
+
+    A new section is a new table function here (its definitions in ``definitions``) and its
+    words in ``reports.reading.SECTIONS``; every format then shows it.
     """
     check_period(start, end)
     t = settings.REPORT_SUPPRESSION_THRESHOLD if threshold is None else threshold
-    ids = [bank.pk for bank in banks]
+    scope = Scope(ids=[bank.pk for bank in banks], start=start, end=end, t=t)
+    help = period_help(scope)
+    summary = summary_table(scope, help)
     report = Report(banks=list(banks), start=start, end=end, threshold=t)
-    end_at = _aware(end + timedelta(days=1))
-    start_at = _aware(start)
+    report.tables = [
+        summary,
+        movements_table(scope),
+        reciprocity_table(scope, help.people),
+        mix_table(scope, help),
+        categories_table(scope),
+        coproduction_table(scope, help),
+        value_table(scope, summary, help.given_minutes, low_rate, high_rate),
+        trend_table(scope, help.people),
+        *demographic_tables(scope, hide_total=summary.value("active_individuals") == SUPPRESSED),
+    ]
+    periods = [(start, end), *comparison_periods(start, end)]
+    reported = reported_months(scope.ids, periods)
+    _show_closed_months(report, scope.ids, t, closed_snapshots(reported, scope.ids, start, end))
+    # 9. The headline figures of each bank in each period, as the report shows them.
+    shown = _shown_by_bank(scope.ids, periods, reported)
+    report.tables[1:1] = [comparisons_table(scope, summary, periods, shown)]
+    if len(banks) > 1:
+        report.tables[2:2] = [by_bank_table(scope, list(banks), report.tables[1], shown)]
+    # Marked with gettext_noop at import time; translated here, for the request's language.
+    report.definitions = definitions(t) + [
+        (term, gettext(text)) for term, text in DEMOGRAPHIC_DEFINITIONS + CLOSED_MONTH_DEFINITIONS
+    ]
+    return report
 
-    # 1. Help: exchanges (and group sessions) by date; hours, people and givers from entries.
-    # The period's accounts, the 12 months' reciprocity and the trend's active accounts come
-    # from one pass over the window's legs (``account_figures``).
-    # The period's help by co-production kind (section 4); its totals are the exchanges, group
-    # sessions and minutes of the period.
-    by_kind = list(
-        help_exchanges(ids, start, end)
-        .order_by()
-        .values("coproduction")
-        .annotate(
-            exchanges=Count("pk"),
-            sessions=Count("pk", filter=Q(kind=Kind.GROUP)),
-            minutes=Sum("minutes"),
-        )
-    )
-    done = {
-        key: sum(row[key] or 0 for row in by_kind) for key in ("exchanges", "sessions", "minutes")
-    }
-    trend_months = _trend_months(end)
-    people = account_figures(ids, start, end, trend_months)
-    minutes = people["minutes"] or 0
-    exchanges = done["exchanges"]
-    members = member_counts(ids, start_at, end_at)
-    first_days, retention = _first_exchanges(ids, start_at, end_at, members["new_members"], t)
-    active = people["individuals"] + people["organisations"]
-    split = protect([people["individuals"], people["organisations"]], t)
-    hours_cell: Cell = SUPPRESSED if _small(exchanges, t) else hours(minutes)
-    report.tables.append(
-        Table(
-            "summary",
-            gettext("Summary"),
-            ["measure", "value"],
-            [
-                ["hours_exchanged", hours_cell],
-                ["exchanges", count_cell(exchanges, t)],
-                ["group_sessions", count_cell(done["sessions"], t)],
-                ["members_at_period_end", count_cell(members["members_at_period_end"], t)],
-                ["new_members", count_cell(members["new_members"], t)],
-                ["members_left", count_cell(members["members_left"], t)],
-                ["median_days_to_first_exchange", first_days],
-                ["retention_6_months_share", retention],
-                ["active_members", count_cell(active, t)],
-                [
-                    "active_individuals",
-                    SUPPRESSED if 0 in split else count_cell(people["individuals"], t),
-                ],
-                [
-                    "active_organisations",
-                    SUPPRESSED if 1 in split else count_cell(people["organisations"], t),
-                ],
-                ["givers", count_cell(people["givers"], t)],
-                ["receivers", count_cell(people["receivers"], t)],
-            ],
-        )
-    )
 
-    # 2. Donations, pot grants and reversals: one query, separate lines.
-    moves = movements(ids, start, end)
-    report.tables.append(
-        Table(
-            "other_movements",
-            gettext("Donations, pot grants and reversals"),
-            ["line", "transactions", "hours"],
-            [
-                _count_and_hours(line, moves[line], moves[f"{stem}_minutes"] or 0, t)
-                for line, stem in (
-                    ("donations", "donation"),
-                    ("grants", "grant"),
-                    ("reversals", "reversal"),
-                )
-            ],
-            note=gettext("Not help: shown apart from the hours exchanged."),
-        )
+def summary_table(scope: Scope, help: Help) -> Table:
+    """1. Help (exchanges and group sessions by date; hours and people from the entries),
+    members at the end, joining and leaving, and new members' first exchanges. Two queries
+    of its own (``member_counts``, ``_first_exchanges``)."""
+    t, people = scope.t, help.people
+    members = member_counts(scope.ids, scope.start_at, scope.end_at)
+    first_days, retention = _first_exchanges(
+        scope.ids, scope.start_at, scope.end_at, members["new_members"], t
+    )
+    cells = _headline_cells(
+        {
+            "exchanges": help.exchanges,
+            "group_sessions": help.total("sessions"),
+            "hours_minutes": help.given_minutes,
+            **members,
+            "active_individuals": people["individuals"] or 0,
+            "active_organisations": people["organisations"] or 0,
+            "givers": people["givers"] or 0,
+            "receivers": people["receivers"] or 0,
+        },
+        t,
+    )
+    cells.update(median_days_to_first_exchange=first_days, retention_6_months_share=retention)
+    table = Table("summary", gettext("Summary"), ["measure", "value"], [])
+    table.rows = [[key, cells[key]] for key in SUMMARY]
+    if members["new_members"] == 0:
+        table.blanks[("median_days_to_first_exchange", "value")] = NO_NEW_MEMBERS
+        table.blanks[("retention_6_months_share", "value")] = NO_NEW_MEMBERS
+    else:
+        table.blanks[("median_days_to_first_exchange", "value")] = NONE_EXCHANGED_YET
+    return table
+
+
+def movements_table(scope: Scope) -> Table:
+    """2. Donations, pot grants and reversals: one query, separate lines, never help."""
+    moves = movements(scope.ids, scope.start, scope.end)
+    return Table(
+        "other_movements",
+        gettext("Donations, pot grants and reversals"),
+        ["line", "transactions", "hours"],
+        [
+            _count_and_hours(line, moves[line], moves[f"{stem}_minutes"] or 0, scope.t)
+            for line, stem in MOVEMENTS
+        ],
+        note=gettext("Not help: shown apart from the hours exchanged."),
     )
 
-    # 3. Reciprocity over the 12 months to the end of the period, per account.
-    year_start = _year_before(end + timedelta(days=1))
-    year = {**people, "active": people["year_active"]}
-    parts = [year["both"], year["only_gave"], year["only_received"]]
+
+def reciprocity_table(scope: Scope, people: dict[str, int | None]) -> Table:
+    """3. Reciprocity over the 12 months to the end of the period, per account (from
+    ``account_figures``: no query of its own)."""
+    t = scope.t
+    active = people["year_active"] or 0
+    parts = [people["both"] or 0, people["only_gave"] or 0, people["only_received"] or 0]
     hidden = protect(parts, t)
-    cells = [SUPPRESSED if i in hidden else n for i, n in enumerate(parts)]
+    cells: list[Cell] = [hidden_cell(n, t) if i in hidden else n for i, n in enumerate(parts)]
     share: Cell = (
         None
-        if not year["active"]
-        else SUPPRESSED
-        if 0 in hidden or _small(year["active"], t)
-        else (Decimal(year["both"]) / year["active"]).quantize(Decimal("0.0001"), ROUND_HALF_UP)
+        if not active
+        else Withheld(FEW_BEHIND)
+        if _small(active, t) or _small(parts[0], t)
+        else Withheld(REVEALS)
+        if 0 in hidden
+        else (Decimal(parts[0]) / active).quantize(Decimal("0.0001"), ROUND_HALF_UP)
     )
-    report.tables.append(
-        Table(
-            "reciprocity",
-            gettext("Reciprocity over the 12 months to the end of the period"),
-            ["measure", "value"],
-            [
-                ["window_start", year_start],
-                ["window_end", end],
-                ["active_members_12_months", count_cell(year["active"], t)],
-                ["gave_and_received", cells[0]],
-                ["only_gave", cells[1]],
-                ["only_received", cells[2]],
-                ["reciprocity_share", share],
-            ],
-        )
+    return Table(
+        "reciprocity",
+        gettext("Reciprocity over the 12 months to the end of the period"),
+        ["measure", "value"],
+        [
+            ["window_start", scope.year_start],
+            ["window_end", scope.end],
+            ["active_members_12_months", count_cell(active, t)],
+            ["gave_and_received", cells[0]],
+            ["only_gave", cells[1]],
+            ["only_received", cells[2]],
+            ["reciprocity_share", share],
+        ],
+        blanks={("reciprocity_share", "value"): NO_ONE_ACTIVE},
     )
 
-    # 4. Exchange mix, categories and co-production kinds: GROUP BYs over the period's help.
-    mix = _mix(ids, start, end, exchanges, done["minutes"] or 0)
-    report.tables.append(
-        _breakdown(
-            "exchange_mix",
-            gettext("Exchange mix"),
-            "mix",
-            [(key, *mix[key]) for key in MIX],
-            t,
-        )
+
+def mix_table(scope: Scope, help: Help) -> Table:
+    """4. The period's help by exchange mix (``_mix``: one query)."""
+    mix = _mix(scope.ids, scope.start, scope.end, help.exchanges, help.total("minutes"))
+    return _breakdown(
+        "exchange_mix", gettext("Exchange mix"), "mix", [(key, *mix[key]) for key in MIX], scope.t
     )
+
+
+def categories_table(scope: Scope) -> Table:
+    """4. The period's help by category: the ``TOP_CATEGORIES`` with the most hours, then the
+    rest added up. One query."""
     by_category = list(
-        help_exchanges(ids, start, end)
+        help_exchanges(scope.ids, scope.start, scope.end)
         .order_by()
         .values("category__name")
         .annotate(exchanges=Count("pk"), minutes=Sum("minutes"))
         .order_by("-minutes", "-exchanges", "category__name")
     )
     top = [
-        (row["category__name"] or "Uncategorised", row["exchanges"], row["minutes"] or 0)
+        (row["category__name"] or UNCATEGORISED, row["exchanges"], row["minutes"] or 0)
         for row in by_category[:TOP_CATEGORIES]
     ]
     rest = by_category[TOP_CATEGORIES:]
     if rest:
         top.append(
             (
-                "Other",
+                OTHER_CATEGORIES,
                 sum(row["exchanges"] for row in rest),
                 sum(row["minutes"] or 0 for row in rest),
             )
         )
-    report.tables.append(
-        _breakdown(
-            "categories",
-            gettext("Categories (top %(top)s and other)") % {"top": TOP_CATEGORIES},
-            "category",
-            top,
-            t,
-        )
-    )
-    kinds = {row["coproduction"]: row for row in by_kind}
-    report.tables.append(
-        _breakdown(
-            "coproduction",
-            gettext("Co-production kind"),
-            "coproduction",
-            [
-                (
-                    kind.value,
-                    kinds.get(kind.value, {}).get("exchanges", 0),
-                    kinds.get(kind.value, {}).get("minutes") or 0,
-                )
-                for kind in CoProduction
-            ],
-            t,
-        )
+    return _breakdown(
+        "categories",
+        gettext("Categories of help (the %(top)s with the most hours, then the rest)")
+        % {"top": TOP_CATEGORIES},
+        "category",
+        top,
+        scope.t,
     )
 
-    # 5. Equivalent value, low and high.
-    low, high = rates_for(end, low_rate, high_rate)
-    report.tables.append(
-        Table(
+
+def coproduction_table(scope: Scope, help: Help) -> Table:
+    """4. The period's help by co-production kind (from ``period_help``: no query of its own)."""
+    kinds = {row["coproduction"]: row for row in help.by_kind}
+    return _breakdown(
+        "coproduction",
+        gettext("Co-production kind"),
+        "coproduction",
+        [
+            (
+                kind.value,
+                kinds.get(kind.value, {}).get("exchanges", 0),
+                kinds.get(kind.value, {}).get("minutes") or 0,
+            )
+            for kind in CoProduction
+        ],
+        scope.t,
+    )
+
+
+def value_table(
+    scope: Scope, summary: Table, minutes: int, low_rate: int | None, high_rate: int | None
+) -> Table:
+    """5. The equivalent value of the hours exchanged (``minutes``, shown as the summary shows
+    them), low and high (``rates_for``: one query)."""
+    low, high = rates_for(scope.end, low_rate, high_rate)
+    hours_cell = summary.value("hours_exchanged")
+    return Table(
+        "equivalent_value",
+        gettext("Equivalent value"),
+        [
+            "estimate",
+            "rate_name",
+            "rate_per_hour",
+            "rate_from",
+            "rate_source",
+            "hours",
             "equivalent_value",
-            gettext("Equivalent value"),
+        ],
+        [
             [
-                "estimate",
-                "rate_name",
-                "rate_per_hour",
-                "rate_from",
-                "rate_source",
-                "hours",
-                "equivalent_value",
-            ],
-            [
-                [
-                    estimate,
-                    rate.name,
-                    rate.pounds_per_hour,
-                    rate.effective_from,
-                    rate.source,
-                    hours_cell,
-                    SUPPRESSED
-                    if hours_cell == SUPPRESSED
-                    else equivalent_value(minutes, rate.pounds_per_hour),
-                ]
-                for estimate, rate in (("low", low), ("high", high))
-                if rate is not None
-            ],
-            note=NO_CASH_VALUE,
-        )
+                estimate,
+                rate.name,
+                rate.pounds_per_hour,
+                rate.effective_from,
+                rate.source,
+                hours_cell,
+                Withheld(FEW_BEHIND)
+                if hours_cell == SUPPRESSED
+                else equivalent_value(minutes, rate.pounds_per_hour),
+            ]
+            for estimate, rate in (("low", low), ("high", high))
+            if rate is not None
+        ],
+        note=NO_CASH_VALUE,
+        blanks={
+            (estimate, column): why
+            for estimate in ("low", "high")
+            for column, why in (("rate_from", NOT_DATED), ("rate_source", NO_SOURCE))
+        },
     )
 
-    # 6. The 12 months to the end of the period: two GROUP BY month queries, and the active
-    # accounts of each month from ``account_figures``.
-    active_by_month = {m: people[f"a{i}"] for i, m in enumerate(trend_months)}
-    report.tables.append(_trend(ids, start, end, t, active_by_month))
 
-    # 7. Demographics, given by choice: one grouped query per dimension.
-    hide = report.table("summary").value("active_individuals") == SUPPRESSED
-    counts = demographic_counts(ids, start, end)
-    report.tables.extend(_demographic_tables(counts, t, "", hide_total=hide))
-    # 8. A period of closed months: the headline figures as reported, and revisions since.
-    _show_closed_months(report, ids, t)
-    # Marked with gettext_noop at import time; translated here, for the request's language.
-    report.definitions = definitions(t) + [
-        (term, gettext(text)) for term, text in DEMOGRAPHIC_DEFINITIONS + CLOSED_MONTH_DEFINITIONS
-    ]
-    return report
+def trend_table(scope: Scope, people: dict[str, int | None]) -> Table:
+    """6. The 12 months to the end of the period: two GROUP BY month queries (``_trend``),
+    and the active accounts of each month from ``account_figures``."""
+    months = _trend_months(scope.end)
+    active = {m: people[f"a{i}"] or 0 for i, m in enumerate(months)}
+    return _trend(scope.ids, scope.start, scope.end, scope.t, active)
+
+
+def demographic_tables(scope: Scope, *, hide_total: bool) -> list[Table]:
+    """7. Demographics, given by choice: one grouped query (``demographic_counts``) for the
+    five tables. ``hide_total``: the summary withholds the number of active individuals."""
+    counts = demographic_counts(scope.ids, scope.start, scope.end)
+    return _demographic_tables(counts, scope.t, "", hide_total=hide_total)
 
 
 def _first_exchanges(
@@ -659,14 +822,14 @@ def _first_exchanges(
     median: Cell = (
         None
         if not days
-        else SUPPRESSED
+        else Withheld(FEW_BEHIND)
         if _small(len(days), t)
         else Decimal(str(statistics.median(days))).quantize(Decimal("0.1"), ROUND_HALF_UP)
     )
     share: Cell = (
         None
         if not new
-        else SUPPRESSED
+        else Withheld(FEW_BEHIND)
         if protect([retained, new - retained], t)
         else (Decimal(retained) / new).quantize(Decimal("0.0001"), ROUND_HALF_UP)
     )
@@ -675,7 +838,7 @@ def _first_exchanges(
 
 def _count_and_hours(key: str, count: int, minutes: int, t: int) -> list[Cell]:
     if _small(count, t):
-        return [key, SUPPRESSED, SUPPRESSED]
+        return [key, Withheld(SMALL), Withheld(FEW_BEHIND)]
     return [key, count, hours(minutes)]
 
 
@@ -684,12 +847,12 @@ def _breakdown(name: str, title: str, key: str, rows: list[tuple[str, int, int]]
     hidden = protect([n for _, n, _ in rows], t)
     total_n = sum(n for _, n, _ in rows)
     total_minutes = sum(m for _, _, m in rows)
-    cells: list[list[Cell]] = [
-        [k, SUPPRESSED, SUPPRESSED] if i in hidden else [k, n, hours(m)]
-        for i, (k, n, m) in enumerate(rows)
-    ]
+    cells: list[list[Cell]] = []
+    for i, (k, n, m) in enumerate(rows):
+        count = hidden_cell(n, t) if i in hidden else n
+        cells.append([k, count, behind(count) if i in hidden else hours(m)])
     cells.append(_count_and_hours("total", total_n, total_minutes, t))
-    return Table(name, title, [key, "exchanges", "hours"], cells, bar="hours")
+    return Table(name, title, [key, "exchanges", "hours"], cells)
 
 
 def _trend_months(end: date) -> list[date]:
@@ -737,14 +900,18 @@ def _trend(ids: list[int], start: date, end: date, t: int, active: dict[date, in
     hidden_new = {inside[i] for i in protect([joined[i] for i in inside], t)}
     rows: list[list[Cell]] = []
     for i, month in enumerate(months):
-        hide = i in hidden_exchanges or _small(exchanges[i], t)
+        count = (
+            hidden_cell(exchanges[i], t) if i in hidden_exchanges else count_cell(exchanges[i], t)
+        )
         rows.append(
             [
                 month,
-                SUPPRESSED if hide else hours(done.get(month, {}).get("minutes") or 0),
-                SUPPRESSED if hide else exchanges[i],
+                behind(count)
+                if count == SUPPRESSED
+                else hours(done.get(month, {}).get("minutes") or 0),
+                count,
                 count_cell(active.get(month, 0), t),
-                SUPPRESSED if i in hidden_new or _small(joined[i], t) else joined[i],
+                hidden_cell(joined[i], t) if i in hidden_new else count_cell(joined[i], t),
             ]
         )
     return Table(
@@ -752,122 +919,283 @@ def _trend(ids: list[int], start: date, end: date, t: int, active: dict[date, in
         gettext("The 12 months to the end of the period"),
         ["month", "hours", "exchanges", "active_members", "new_members"],
         rows,
-        note=gettext("Each month is shown by its first day; the last month ends with the period."),
-        bar="hours",
+        note=gettext("The last month counts up to the end of the period."),
     )
 
 
 def definitions(threshold: int) -> list[tuple[str, str]]:
+    """(term, definition) for the report's measures and tables, in plain words: the term is the
+    machine name (as in the CSV and the JSON), put in words by ``reports.reading``."""
     return [
         (
             "hours_exchanged",
             gettext(
-                "Hours of help in completed service and group exchanges dated in the period (the "
-                "date the help happened), counted once, on the provider side: the hours credited "
-                "to the members and organisations who helped, not the community pot."
+                "The hours of help given in completed exchanges (one to one or in a group) "
+                "that took place in the period, counted once, on the side of those who "
+                "helped. Hours from the community pot are not counted twice."
             ),
         ),
         (
             "exchanges",
             gettext(
-                "Completed service and group exchanges dated in the period; a group exchange "
-                "counts once (group_sessions counts them apart)."
+                "Completed exchanges of help that took place in the period. A group exchange "
+                "(one session with several people) counts once; group exchanges are also "
+                "counted on their own."
             ),
         ),
         (
             "members_at_period_end",
             gettext(
-                "Approved members (members, brokers and administrators; not commissioners) "
-                "approved before the end of the period and still approved today, or who have "
-                "left since the period ended."
+                "Members, brokers and administrators (not commissioners) who had been approved "
+                "by the end of the period and were still members then."
             ),
         ),
         ("new_members", gettext("Members approved during the period.")),
         (
             "members_left",
             gettext(
-                "Members who left the time bank during the period (they left, or a broker marked "
-                "them as left), each counted once."
+                "Members who left the time bank during the period (they left, or a broker "
+                "marked them as left), each counted once."
             ),
         ),
         (
             "median_days_to_first_exchange",
             gettext(
-                "For members approved in the period who have made an exchange so far: the median "
-                "number of days from approval to their first completed service or group exchange "
-                "(as giver or receiver; an exchange dated before approval counts as day 0)."
+                "For members approved in the period who have made an exchange so far: the "
+                "middle value (median) of the days from approval to their first completed "
+                "exchange, giving or receiving. An exchange dated before approval counts as "
+                "day 0."
             ),
         ),
         (
             "retention_6_months_share",
             gettext(
-                "The share (0 to 1) of members approved in the period who made at least one "
-                "exchange within 6 months of approval (so far): it can rise until six months "
-                "after the period ends."
+                "Of the members approved in the period, the percentage who made at least one "
+                "exchange within 6 months of approval, so far: it can still rise until six "
+                "months after the period ends."
             ),
         ),
         (
             "active_members",
             gettext(
-                "Member and organisation accounts with at least one exchange as giver or receiver "
-                "in the period; individuals and organisations apart."
+                "Members who took part: people and organisations who gave or received help "
+                "in at least one completed exchange in the period."
             ),
         ),
-        ("givers", gettext("Distinct accounts that gave help in the period.")),
-        ("receivers", gettext("Distinct accounts that received help in the period.")),
+        ("givers", gettext("Members (people or organisations) who gave help in the period.")),
         (
-            "donations, grants, reversals",
+            "receivers",
+            gettext("Members (people or organisations) who received help in the period."),
+        ),
+        (
+            "gave_and_received",
             gettext(
-                "Hours given to the community pot or another member; hours granted from the pot; "
-                "exchanges reversed by a broker (counted by the date of the correction). Shown "
-                "apart: none of them is help."
+                "Members who both gave and received help in the period. Everyone who took "
+                "part did one or the other, so this is the givers and the receivers less "
+                "those who took part."
             ),
         ),
         (
-            "reciprocity_share",
+            "comparisons",
             gettext(
-                "Of the accounts active in the 12 months to the end of the period, the share that "
-                "both gave and received (0 to 1); only_gave and only_received count the others."
+                "Each headline figure beside the same figure for the period just before (as "
+                "long: as many whole months, or days) and for the same period a year before, "
+                "by the same definitions. A change is given in numbers and as a percentage of "
+                "the earlier figure. Where nothing was recorded in the earlier period, it says "
+                "there is not enough data to compare."
+            ),
+        ),
+        (
+            "by_bank",
+            gettext(
+                "When time banks are combined, each bank's headline figures beside the "
+                "combined ones; the banks add up to the combined figure."
+            ),
+        ),
+        (
+            "other_movements",
+            gettext(
+                "Hours given to the community pot or to another member, hours granted from the "
+                "pot, and exchanges reversed by a broker (counted on the date of the "
+                "correction). None of them is help, so they are shown apart."
+            ),
+        ),
+        (
+            "reciprocity",
+            gettext(
+                "Of the members who took part in the 12 months to the end of the period, "
+                "how many both gave and received help, only gave, or only received, and the "
+                "percentage who did both."
             ),
         ),
         (
             "exchange_mix",
             gettext(
-                "pot_funded: the community pot paid (part of) the providers' hours. Otherwise by "
-                "who gave and who received: an organisation among the givers makes it "
-                "organisation_to_..., among the receivers ..._to_organisation."
+                "Who helped whom: between two people, a person helping an organisation, an "
+                "organisation helping people, or between organisations. An exchange for which "
+                "the community pot paid the helpers' hours is counted as paid from the pot."
             ),
         ),
         (
             "categories",
-            gettext("The ten categories with the most hours in the period; the rest as Other."),
+            gettext(
+                "The ten categories of help with the most hours in the period, then all the "
+                "others added up. An exchange recorded without a category is shown as no "
+                "category given."
+            ),
         ),
-        ("coproduction", gettext("The co-production kind recorded with each exchange.")),
+        (
+            "coproduction",
+            gettext(
+                "The Four Co's of co-production, recorded with each exchange: co-delivery "
+                "(helping to deliver a service), co-design (shaping a service), "
+                "co-commissioning (deciding what is needed) and co-assessment (checking how "
+                "well it works)."
+            ),
+        ),
         (
             "equivalent_value",
             gettext(
-                "Hours exchanged times a named, dated rate from the rate table, low and high, "
-                "worked exactly and rounded half up to the penny once, at the total. "
+                "The hours of help times a named, dated hourly rate, a low and a high one, "
+                "worked out exactly and rounded to the penny once, at the total. "
             )
-            + NO_CASH_VALUE,
+            + gettext(NO_CASH_VALUE),
         ),
         (
             "trend",
             gettext(
-                "Hours, exchanges, active and new members in each of the 12 months to the end of "
-                "the period, by the same definitions."
+                "Hours, exchanges, members who took part and new members in each of the 12 "
+                "months to the end of the period, by the same definitions."
             ),
         ),
         (
             "suppressed",
             gettext(
-                "A count from 1 to %(most)s is not shown, so no one can be recognised; "
-                "nor are hours or values of such a row. Where rows add up to a total, the next "
-                "smallest row is withheld too, so the suppressed one cannot be worked out."
+                "A number from 1 to %(most)s is not shown, so that no one can be recognised, "
+                "and nor are the hours or values worked out from it. Where figures add up to a "
+                "total, the next smallest one is not shown either, so the small one cannot be "
+                "worked out by subtraction. Zero is shown: it reveals no one."
             )
             % {"most": threshold - 1},
         ),
     ]
+
+
+# --- Comparisons and banks side by side ----------------------------------------------------------
+
+# The headline measures compared over periods and shown bank by bank, in order.
+HEADLINE = (
+    "hours_exchanged",
+    "exchanges",
+    "active_members",
+    "givers",
+    "receivers",
+    "gave_and_received",
+    "new_members",
+    "members_at_period_end",
+    "members_left",
+)
+COMPARED = ("this_period", "previous_period", "same_period_last_year")
+
+
+def comparison_periods(start: date, end: date) -> list[tuple[date, date]]:
+    """The period just before ``start``..``end`` (as many whole months when it is whole
+    months, else as many days) and the same period a year before."""
+    if whole_months(start, end):
+        months = len(_months(start, end))
+        previous = (add_months(start, -months), start - timedelta(days=1))
+        year_end = add_months(first_of(end), -11) - timedelta(days=1)
+        return [previous, (add_months(start, -12), year_end)]
+    days = end - start + timedelta(days=1)
+    return [(start - days, start - timedelta(days=1)), (_year_before(start), _year_before(end))]
+
+
+def _shown_by_bank(
+    ids: list[int], periods: list[tuple[date, date]], reported: Snapshots
+) -> dict[int, list[dict[str, Any]]]:
+    """Each bank's ``ACTIVITY`` figures in each period (``activity_by_bank``: three queries)
+    as the report shows them: as snapshotted where the banks combined have closed the whole
+    period (``_as_reported``), as the ledger stands today otherwise."""
+    raw = activity_by_bank(ids, periods)
+    shown: dict[int, list[dict[str, Any]]] = {bank: [] for bank in ids}
+    for i, (start, end) in enumerate(periods):
+        closed = closed_snapshots(reported, ids, start, end) is not None
+        for bank in ids:
+            mine = closed_snapshots(reported, [bank], start, end) if closed else None
+            shown[bank].append(_as_reported(raw[bank][i], mine))
+    return shown
+
+
+def comparisons_table(
+    scope: Scope,
+    summary: Table,
+    periods: list[tuple[date, date]],
+    shown: dict[int, list[dict[str, Any]]],
+) -> Table:
+    """9. The ``HEADLINE`` figures of the period (as the summary shows them) beside those of
+    the period before and of the same period a year before (``comparison_periods``),
+    suppressed alike. A period in which the banks had no members and no exchanges is blank
+    (``NO_DATA``), and so is the year before of a period longer than a year (they overlap)."""
+    combined = [added_up(figures[i] for figures in shown.values()) for i in range(len(periods))]
+    columns: list[dict[str, Cell]] = []
+    blanks: dict[tuple[Cell, str], str] = {}
+    for i, (column, figures) in enumerate(zip(COMPARED, combined, strict=True)):
+        overlaps = i == 2 and periods[2][1] >= scope.start
+        if i and (overlaps or not (figures["exchanges"] or figures["members_at_period_end"])):
+            columns.append(dict.fromkeys(HEADLINE))
+            blanks.update({(key, column): NO_DATA for key in HEADLINE})
+            continue
+        cells = _headline_cells(figures, scope.t)
+        if i == 0:
+            cells.update({key: summary.value(key) for key in HEADLINE if key in SUMMARY})
+        columns.append(cells)
+    return Table(
+        "comparisons",
+        gettext("Compared with the period before and a year before"),
+        ["measure", *COMPARED],
+        [
+            ["period_start", *(start for start, _ in periods)],
+            ["period_end", *(end for _, end in periods)],
+            *([key, *(cells[key] for cells in columns)] for key in HEADLINE),
+        ],
+        blanks=blanks,
+    )
+
+
+def by_bank_table(
+    scope: Scope, banks: list[TimeBank], comparisons: Table, shown: dict[int, list[dict[str, Any]]]
+) -> Table:
+    """9. Banks combined: each bank's ``HEADLINE`` figures of the period (a column per bank,
+    named by its slug) beside the combined ones (the comparisons' ``this_period``). The banks'
+    counts add up to the combined one, so each row is protected as a table's rows are: a small
+    count and, if it is the only one, the next smallest (hours go with the exchanges)."""
+    t = scope.t
+    per_bank = [headline_counts(shown[bank.pk][0]) for bank in banks]
+    rows: list[list[Cell]] = []
+    hidden_exchanges: set[int] = set()
+    for key in HEADLINE:
+        combined = comparisons.value(key, "this_period")
+        if key == "hours_exchanged":
+            # Filled in below, once the exchanges are protected.
+            rows.append([key, *(None for _ in banks), combined])
+            continue
+        values = [figures[key] for figures in per_bank]
+        hidden = protect(values, t)
+        if key == "exchanges":
+            hidden_exchanges = hidden
+        cells: list[Cell] = [hidden_cell(n, t) if i in hidden else n for i, n in enumerate(values)]
+        rows.append([key, *cells, combined])
+    # The hours of a bank go with its exchanges (the second row).
+    rows[0][1:-1] = [
+        behind(rows[1][1 + i]) if i in hidden_exchanges else hours(figures["hours_minutes"])
+        for i, figures in enumerate(per_bank)
+    ]
+    return Table(
+        "by_bank",
+        gettext("Each time bank and the banks combined"),
+        ["measure", *(bank.slug for bank in banks), "combined"],
+        rows,
+    )
 
 
 # --- The audit log -----------------------------------------------------------------------------
@@ -919,11 +1247,11 @@ DIMENSIONS: dict[str, tuple[str, ...]] = {
     "carer": tuple(YesNo.values),
 }
 DIMENSION_TITLES = {
-    "age_band": gettext_noop("Active members by age"),
-    "gender": gettext_noop("Active members by gender"),
-    "disability": gettext_noop("Active members with a disability or long-term condition"),
-    "carer": gettext_noop("Active members who are unpaid carers"),
-    "area": gettext_noop("Active members by area (postcode district)"),
+    "age_band": gettext_noop("People who took part, by age"),
+    "gender": gettext_noop("People who took part, by gender"),
+    "disability": gettext_noop("People who took part with a disability or long-term condition"),
+    "carer": gettext_noop("People who took part who are unpaid carers"),
+    "area": gettext_noop("People who took part, by area (postcode district)"),
 }
 
 
@@ -1016,10 +1344,10 @@ def _demographic_tables(
             shown = [(n, i) for i, n in enumerate(values) if n > 0]
             hidden = {min(shown)[1]} if shown else set()
         rows: list[list[Cell]] = [
-            [key, SUPPRESSED if i in hidden else n]
+            [key, hidden_cell(n, t) if i in hidden else n]
             for i, (key, n) in enumerate(zip(keys, values, strict=True))
         ]
-        rows.append(["total", SUPPRESSED if hide_total else count_cell(sum(values), t)])
+        rows.append(["total", Withheld(REVEALS) if hide_total else count_cell(sum(values), t)])
         tables.append(
             Table(
                 f"demographics_{dimension}",
@@ -1027,7 +1355,6 @@ def _demographic_tables(
                 [dimension, "active_members"],
                 rows,
                 note=note,
-                bar="active_members",
             )
         )
     return tables
@@ -1037,22 +1364,22 @@ DEMOGRAPHIC_DEFINITIONS = [
     (
         "demographics",
         gettext_noop(
-            "Individual members active in the period (as for active_individuals: each member "
-            "account with an exchange as giver or receiver), counted by the answers they chose to "
-            "give on their profile: age band (ONS bands), gender, disability or long-term condition "
-            "(lasting or expected to last 12 months or more), and unpaid carer. 'prefer_not_to_say' "
-            "counts those who chose that answer; 'not_given' those who were not asked or did not "
-            "answer (and anyone whose data was erased). Organisations are not counted. Answers "
-            "are as they stand today, except for a period of one closed month (see closed months)."
+            "The people (not organisations) who took part in the period, counted by the "
+            "answers they chose to give on their profile: age band (the Office for National "
+            "Statistics' bands), gender, disability or long-term condition (lasting or expected "
+            'to last 12 months or more), and unpaid carer. "Prefer not to say" counts those '
+            'who chose that answer; "not given" those who were not asked or did not answer '
+            "(and anyone whose data was erased). Answers are as they stand today, except for a "
+            "period of one closed month: then as they stood when the month was reported."
         ),
     ),
     (
         "demographics_area",
         gettext_noop(
-            "The area on the member's profile, normalised to an upper-case postcode district "
-            "(outward code, e.g. GL50). Districts with fewer active members than the "
-            "suppression threshold are added together as other_areas, so their names are not "
-            "shown; text that is not a postcode district is counted as not_a_postcode_district."
+            "The area on the member's profile as a postcode district (the first half of a "
+            "postcode, such as GL50). Districts with fewer people than the threshold for "
+            "showing a number are added together as other areas, so their names are not "
+            "shown; anything that is not a postcode district is counted apart."
         ),
     ),
 ]
@@ -1081,54 +1408,148 @@ SNAPSHOT_FIGURES = (*ADDITIVE, *DISTINCT, *AT_END)
 MOVEMENTS = (("donations", "donation"), ("grants", "grant"), ("reversals", "reversal"))
 
 
+def _member_filters(start_at: datetime, end_at: datetime) -> dict[str, Q]:
+    """The memberships counted as ``members_at_period_end``, ``new_members`` and
+    ``members_left`` of the period ``start_at``..``end_at``."""
+    return {
+        # Still approved, or approved then and left since the period ended.
+        "members_at_period_end": (
+            Q(status=Status.APPROVED) | Q(status=Status.LEFT, left_at__gte=end_at)
+        )
+        & Q(decided_at__lt=end_at),
+        "new_members": Q(
+            status__in=[Status.APPROVED, Status.SUSPENDED, Status.LEFT],
+            decided_at__gte=start_at,
+            decided_at__lt=end_at,
+        ),
+        "members_left": Q(status=Status.LEFT, left_at__gte=start_at, left_at__lt=end_at),
+    }
+
+
 def member_counts(ids: list[int], start_at: datetime, end_at: datetime) -> dict[str, int]:
     """Members at the end of ``start_at``..``end_at``, new in it and left in it, by the
-    definitions of ``members_at_period_end``, ``new_members`` and ``members_left``; one query,
-    for the report and for the closed-month figures alike."""
+    definitions of ``members_at_period_end``, ``new_members`` and ``members_left``; one query."""
     return _members(ids).aggregate(
-        # Still approved, or approved then and left since the period ended.
-        members_at_period_end=Count(
-            "pk",
-            filter=(Q(status=Status.APPROVED) | Q(status=Status.LEFT, left_at__gte=end_at))
-            & Q(decided_at__lt=end_at),
-        ),
-        new_members=Count(
-            "pk",
-            filter=Q(
-                status__in=[Status.APPROVED, Status.SUSPENDED, Status.LEFT],
-                decided_at__gte=start_at,
-                decided_at__lt=end_at,
-            ),
-        ),
-        members_left=Count(
-            "pk", filter=Q(status=Status.LEFT, left_at__gte=start_at, left_at__lt=end_at)
-        ),
+        **{key: Count("pk", filter=q) for key, q in _member_filters(start_at, end_at).items()}
     )
+
+
+# The figures of a period that ``activity_by_bank`` counts, by the summary's definitions.
+ACTIVITY = (
+    "exchanges",
+    "group_sessions",
+    "hours_minutes",
+    "active_individuals",
+    "active_organisations",
+    "givers",
+    "receivers",
+    "members_at_period_end",
+    "new_members",
+    "members_left",
+)
+
+
+def activity_by_bank(
+    ids: list[int], periods: Sequence[tuple[date, date]]
+) -> dict[int, list[dict[str, int]]]:
+    """The raw (unsuppressed) ``ACTIVITY`` figures of each bank of ``ids`` in each period
+    (first day, last day), as the ledger stands now: {bank id: [figures of each period]}.
+
+    Three queries whatever the number of banks and periods (help exchanges, their member and
+    organisation legs, memberships), each grouped by bank with a conditional aggregate per
+    period. Every figure adds up over banks (an account, like a membership, is of one bank),
+    so the banks' figures added up are those of the banks combined."""
+    first, last = min(s for s, _ in periods), max(e for _, e in periods)
+    found: dict[int, list[dict[str, int]]] = {
+        bank: [dict.fromkeys(ACTIVITY, 0) for _ in periods] for bank in ids
+    }
+
+    def dated(field: str) -> list[Q]:
+        return [Q(**{f"{field}__gte": s, f"{field}__lte": e}) for s, e in periods]
+
+    def gather(rows: Iterable[dict[str, Any]], bank: str) -> None:
+        for row in rows:
+            for i, figures in enumerate(found[row[bank]]):
+                for key in figures:
+                    figures[key] += row.get(f"{key}_{i}") or 0
+
+    within = dated("effective_date")
+    gather(
+        help_exchanges(ids, first, last)
+        .filter(reduce(or_, within))
+        .order_by()
+        .values("time_bank_id")
+        .annotate(
+            **{f"exchanges_{i}": Count("pk", filter=q) for i, q in enumerate(within)},
+            **{
+                f"group_sessions_{i}": Count("pk", filter=q & Q(kind=Kind.GROUP))
+                for i, q in enumerate(within)
+            },
+        ),
+        "time_bank_id",
+    )
+    within = dated("journal__exchange__effective_date")
+    given, received = Q(amount_minutes__gt=0), Q(amount_minutes__lt=0)
+    member, organisation = (
+        Q(account__kind=AccountKind.MEMBER),
+        Q(account__kind=AccountKind.ORGANISATION),
+    )
+    per_period = {
+        "hours_minutes": lambda q: Sum("amount_minutes", filter=q & given),
+        "active_individuals": lambda q: Count("account_id", distinct=True, filter=q & member),
+        "active_organisations": lambda q: Count(
+            "account_id", distinct=True, filter=q & organisation
+        ),
+        "givers": lambda q: Count("account_id", distinct=True, filter=q & given),
+        "receivers": lambda q: Count("account_id", distinct=True, filter=q & received),
+    }
+    gather(
+        help_entries(ids, first, last)
+        .filter(reduce(or_, within))
+        .order_by()
+        .values(bank=F("journal__exchange__time_bank_id"))
+        .annotate(
+            **{
+                f"{key}_{i}": aggregate(q)
+                for key, aggregate in per_period.items()
+                for i, q in enumerate(within)
+            }
+        ),
+        "bank",
+    )
+    gather(
+        _members(ids)
+        .order_by()
+        .values("time_bank_id")
+        .annotate(
+            **{
+                f"{key}_{i}": Count("pk", filter=q)
+                for i, (s, e) in enumerate(periods)
+                for key, q in _member_filters(_aware(s), _aware(e + timedelta(days=1))).items()
+            }
+        ),
+        "time_bank_id",
+    )
+    return found
+
+
+def added_up(figures: Iterable[dict[str, int]]) -> dict[str, int]:
+    """Figures of several banks (or months) added up, key by key."""
+    total: dict[str, int] = {}
+    for one in figures:
+        for key, n in one.items():
+            total[key] = total.get(key, 0) + n
+    return total
 
 
 def month_figures(ids: list[int], start: date, end: date) -> dict[str, Any]:
     """The raw (unsuppressed) figures of ``start``..``end`` as the ledger stands now, by the
     report's definitions: ``SNAPSHOT_FIGURES`` and ``demographics``. Stored as the snapshot
     when a month is reported; compared with the snapshot for revisions. Five queries."""
-    start_at, end_at = _aware(start), _aware(end + timedelta(days=1))
-    done = help_exchanges(ids, start, end).aggregate(
-        exchanges=Count("pk"), group_sessions=Count("pk", filter=Q(kind=Kind.GROUP))
+    figures: dict[str, Any] = added_up(
+        periods[0] for periods in activity_by_bank(ids, [(start, end)]).values()
     )
-    given = Q(amount_minutes__gt=0)
-    people = help_entries(ids, start, end).aggregate(
-        hours_minutes=Sum("amount_minutes", filter=given),
-        active_individuals=Count(
-            "account_id", distinct=True, filter=Q(account__kind=AccountKind.MEMBER)
-        ),
-        active_organisations=Count(
-            "account_id", distinct=True, filter=Q(account__kind=AccountKind.ORGANISATION)
-        ),
-        givers=Count("account_id", distinct=True, filter=given),
-        receivers=Count("account_id", distinct=True, filter=Q(amount_minutes__lt=0)),
-    )
-    members = member_counts(ids, start_at, end_at)
-    moves = movements(ids, start, end)
-    figures = {k: v or 0 for k, v in {**done, **people, **members, **moves}.items()}
+    figures.update({k: v or 0 for k, v in movements(ids, start, end).items()})
     figures["demographics"] = demographic_counts(ids, start, end)
     return figures
 
@@ -1141,32 +1562,56 @@ def _months(start: date, end: date) -> list[date]:
     return months
 
 
-def closed_snapshots(ids: list[int], start: date, end: date) -> dict[date, dict[str, Any]] | None:
-    """If the period is whole months, each reported (with a snapshot) for every bank: each
-    month's snapshot, added up over the banks. Otherwise None. One query."""
-    if start != first_of(start) or add_months(first_of(end), 1) - timedelta(days=1) != end:
+def whole_months(start: date, end: date) -> bool:
+    """Whether ``start``..``end`` begins on a first and ends on a last day of a month."""
+    return start == first_of(start) and add_months(first_of(end), 1) - timedelta(days=1) == end
+
+
+Snapshots = dict[int, dict[date, dict[str, Any]]]
+
+
+def reported_months(ids: list[int], periods: Sequence[tuple[date, date]]) -> Snapshots:
+    """The stored figures (``MonthlyReport.commissioner``) of every reported month of the banks
+    ``ids`` in those of ``periods`` that are whole months: {bank id: {month: figures}}. One
+    query; none when no period is whole months."""
+    months = [(s, e) for s, e in periods if whole_months(s, e)]
+    found: Snapshots = {bank: {} for bank in ids}
+    if not months:
+        return found
+    rows = (
+        MonthlyReport.objects.filter(time_bank_id__in=ids, state=ReportState.DONE)
+        .filter(reduce(or_, [Q(month__gte=s, month__lte=e) for s, e in months]))
+        .exclude(commissioner={})
+        .values_list("time_bank_id", "month", "commissioner")
+    )
+    for bank, month, snapshot in rows:
+        found[bank][month] = snapshot
+    return found
+
+
+def closed_snapshots(
+    reported: Snapshots, ids: list[int], start: date, end: date
+) -> dict[date, dict[str, Any]] | None:
+    """If the period is whole months, each reported (with a snapshot) for every bank of
+    ``ids``: each month's snapshot (from ``reported``), added up over the banks. Otherwise
+    None."""
+    if not whole_months(start, end):
         return None
     months = _months(start, end)
-    reports = list(
-        MonthlyReport.objects.filter(
-            time_bank_id__in=ids, month__gte=start, month__lte=end, state=ReportState.DONE
-        )
-        .exclude(commissioner={})
-        .values_list("month", "commissioner")
-    )
-    if len(reports) != len(ids) * len(months):
+    if any(m not in reported.get(bank, {}) for bank in ids for m in months):
         return None
     combined: dict[date, dict[str, Any]] = {
         m: {**dict.fromkeys(SNAPSHOT_FIGURES, 0), "demographics": {}} for m in months
     }
-    for month, snapshot in reports:
-        into = combined[month]
-        for key in SNAPSHOT_FIGURES:
-            into[key] += snapshot.get(key, 0)
-        for dimension, answers in snapshot.get("demographics", {}).items():
-            mine = into["demographics"].setdefault(dimension, {})
-            for answer, n in answers.items():
-                mine[answer] = mine.get(answer, 0) + n
+    for bank in ids:
+        for month in months:
+            snapshot, into = reported[bank][month], combined[month]
+            for key in SNAPSHOT_FIGURES:
+                into[key] += snapshot.get(key, 0)
+            for dimension, answers in snapshot.get("demographics", {}).items():
+                mine = into["demographics"].setdefault(dimension, {})
+                for answer, n in answers.items():
+                    mine[answer] = mine.get(answer, 0) + n
     return combined
 
 
@@ -1178,56 +1623,80 @@ def _set(table: Table, key: str, value: Cell) -> None:
     raise KeyError(key)
 
 
+def headline_counts(figures: dict[str, Any]) -> dict[str, Any]:
+    """Raw ``figures`` (``ACTIVITY``) with the counts worked out from them: active members
+    (individuals and organisations), and those who both gave and received in the period
+    (every active account gave or received: the ledger has no entry of zero)."""
+    active = figures["active_individuals"] + figures["active_organisations"]
+    both = figures["givers"] + figures["receivers"] - active
+    return {**figures, "active_members": active, "gave_and_received": both}
+
+
 def _headline_cells(figures: dict[str, Any], t: int) -> dict[str, Cell]:
-    """The summary's cells for raw ``figures``, suppressed as the summary suppresses them."""
-    split = protect([figures["active_individuals"], figures["active_organisations"]], t)
+    """The summary's cells for raw ``figures`` (``ACTIVITY``), suppressed as the summary
+    suppresses them, and ``gave_and_received`` (``headline_counts``)."""
+    individuals, organisations = figures["active_individuals"], figures["active_organisations"]
+    split = protect([individuals, organisations], t)
+    exchanges = count_cell(figures["exchanges"], t)
+    both = headline_counts(figures)["gave_and_received"]
     return {
-        "hours_exchanged": SUPPRESSED
-        if _small(figures["exchanges"], t)
+        "hours_exchanged": behind(exchanges)
+        if exchanges == SUPPRESSED
         else hours(figures["hours_minutes"]),
-        "exchanges": count_cell(figures["exchanges"], t),
+        "exchanges": exchanges,
         "group_sessions": count_cell(figures["group_sessions"], t),
         "members_at_period_end": count_cell(figures["members_at_period_end"], t),
         "new_members": count_cell(figures["new_members"], t),
         "members_left": count_cell(figures["members_left"], t),
-        "active_members": count_cell(
-            figures["active_individuals"] + figures["active_organisations"], t
-        ),
-        "active_individuals": SUPPRESSED
+        "active_members": count_cell(individuals + organisations, t),
+        "active_individuals": hidden_cell(individuals, t)
         if 0 in split
-        else count_cell(figures["active_individuals"], t),
-        "active_organisations": SUPPRESSED
+        else count_cell(individuals, t),
+        "active_organisations": hidden_cell(organisations, t)
         if 1 in split
-        else count_cell(figures["active_organisations"], t),
+        else count_cell(organisations, t),
         "givers": count_cell(figures["givers"], t),
         "receivers": count_cell(figures["receivers"], t),
+        "gave_and_received": count_cell(both, t),
     }
 
 
-def _show_closed_months(report: Report, ids: list[int], t: int) -> None:
-    """For a period of closed months: the headline figures from the snapshots, and the
-    revisions since. A no-op for any other period."""
-    snapshots = closed_snapshots(ids, report.start, report.end)
+def _as_reported(
+    figures: dict[str, Any], snapshots: dict[date, dict[str, Any]] | None
+) -> dict[str, Any]:
+    """``figures`` (``SNAPSHOT_FIGURES`` of a period, as the ledger stands today) as the report
+    shows them. For a period of closed months (``snapshots``: each month's, added up over the
+    banks; see ``closed_snapshots``): the additive figures added up over the months, those at
+    the end from the last month, and the distinct ones from the snapshot when it is one month
+    (over several they do not add up, so they stay as today)."""
+    if snapshots is None:
+        return figures
+    months = sorted(snapshots)
+    shown = {**figures, **{key: sum(snapshots[m][key] for m in months) for key in ADDITIVE}}
+    shown.update({key: snapshots[months[-1]][key] for key in AT_END})
+    if len(months) == 1:
+        shown.update({key: snapshots[months[0]][key] for key in DISTINCT})
+    return shown
+
+
+def _show_closed_months(
+    report: Report, ids: list[int], t: int, snapshots: dict[date, dict[str, Any]] | None
+) -> None:
+    """For a period of closed months (``snapshots``, from ``closed_snapshots``): the headline
+    figures from the snapshots, and the revisions since. A no-op for any other period."""
     if snapshots is None:
         return
     months = sorted(snapshots)
-    period = {key: sum(snapshots[m][key] for m in months) for key in ADDITIVE}
-    period.update({key: snapshots[months[-1]][key] for key in AT_END})
     one_month = len(months) == 1
-    # Distinct counts do not add up over months: for one month they come from its snapshot;
-    # for several, as the ledger stands today (like the breakdowns).
+    period = _as_reported(dict.fromkeys(SNAPSHOT_FIGURES, 0), snapshots)
+    cells = _headline_cells(period, t)
+    # Distinct counts do not add up over months: for several, the summary keeps them as the
+    # ledger stands today (like the breakdowns).
+    kept = () if one_month else (*DISTINCT, "active_members")
     summary = report.table("summary")
-    if one_month:
-        period.update({key: snapshots[months[0]][key] for key in DISTINCT})
-        cells = _headline_cells(period, t)
-    else:
-        cells = {
-            key: cell
-            for key, cell in _headline_cells({**period, **dict.fromkeys(DISTINCT, 0)}, t).items()
-            if key not in (*DISTINCT, "active_members")
-        }
-    for key, cell in cells.items():
-        _set(summary, key, cell)
+    for key in SUMMARY:
+        if key in cells and key not in kept:
+            _set(summary, key, cells[key])
     summary.note = gettext(
         "Closed months: these figures are as snapshotted when each month was reported; "
         "later changes are listed under revisions."
@@ -1244,7 +1713,7 @@ def _show_closed_months(report: Report, ids: list[int], t: int) -> None:
         rate = row[value.columns.index("rate_per_hour")]
         assert isinstance(rate, Decimal)
         row[index] = (
-            SUPPRESSED
+            cells["hours_exchanged"]
             if cells["hours_exchanged"] == SUPPRESSED
             else equivalent_value(period["hours_minutes"], rate)
         )
@@ -1282,7 +1751,7 @@ def _revisions_table(ids: list[int], snapshots: dict[date, dict[str, Any]], t: i
         now = month_figures(ids, month, end)
         was_cells, now_cells = _headline_cells(said, t), _headline_cells(now, t)
         was_counts, now_counts = _revision_counts(said), _revision_counts(now)
-        lines = [(key, was_cells[key], now_cells[key]) for key in was_cells]
+        lines = [(key, was_cells[key], now_cells[key]) for key in SUMMARY if key in was_cells]
         for line, stem in MOVEMENTS:
             was = _count_and_hours(line, said[line], said[f"{stem}_minutes"], t)
             is_ = _count_and_hours(line, now[line], now[f"{stem}_minutes"], t)
@@ -1295,10 +1764,15 @@ def _revisions_table(ids: list[int], snapshots: dict[date, dict[str, Any]], t: i
             # exchange reversed and another recorded changes the hours only).
             change = max(abs(now_counts[measure] - was_counts[measure]), 1)
             if _small(change, t):
-                is_ = SUPPRESSED
-            difference: Cell = SUPPRESSED
+                is_ = Withheld(SMALL_CHANGE)
+            difference: Cell
             if isinstance(was, int | Decimal) and isinstance(is_, int | Decimal):
                 difference = is_ - was
+            else:
+                withheld = is_ if isinstance(is_, Withheld) else was
+                difference = Withheld(
+                    withheld.why if isinstance(withheld, Withheld) else FEW_BEHIND
+                )
             rows.append([month, measure, was, is_, difference])
     return Table(
         "revisions",
@@ -1318,8 +1792,8 @@ CLOSED_MONTH_DEFINITIONS = [
             "A month is closed once its monthly report has been made (early in the next month). "
             "For a period made of whole closed months, the summary, the donations, grants and "
             "reversals, and the equivalent value show the figures stored when each month was "
-            "reported, so a board paper's figures never shift. Active members, givers and "
-            "receivers (and the demographic tables) come from the snapshot when the period is one "
+            "reported, so a board paper's figures never shift. Members who took part, gave and "
+            "received (and who took part by their answers) come from the snapshot when the period is one "
             "month; over several months they cannot be added up, so they are as the ledger "
             "stands today. The breakdowns (reciprocity, mix, categories, co-production, trend, "
             "time to first exchange and retention) are always as the ledger stands today."
@@ -1330,11 +1804,12 @@ CLOSED_MONTH_DEFINITIONS = [
         gettext_noop(
             "For each closed month in the period, every headline figure whose value today differs "
             "from the one reported: an exchange recorded late but dated in the month, help in the "
-            "month reversed later, a member who left or was approved with an earlier date. "
-            "difference = today - as_reported. Suppressed when either value is. When fewer "
-            "changes than the suppression threshold lie behind a figure (for hours, fewer "
-            "exchanges or movements), today and the difference are both suppressed and only "
-            "the fact of a revision is shown, so a small change cannot be read or worked out."
+            "month reversed later, a member who left or was approved with an earlier date. The "
+            "difference is today's figure less the one reported. It is not shown when either "
+            "figure is not. When fewer changes than the threshold for showing a number lie "
+            "behind a figure (for hours, fewer exchanges or movements), today's figure and the "
+            "difference are both not shown and only the fact of a revision is, so a small "
+            "change cannot be read or worked out."
         ),
     ),
 ]

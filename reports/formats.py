@@ -16,11 +16,13 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.contrib.staticfiles import finders
 from django.template.loader import render_to_string
+from django.utils import timezone
 from django.utils.translation import gettext
 from openpyxl import Workbook
-from openpyxl.styles import Font
+from openpyxl.styles import Alignment, Font
 
 from .commissioning import NO_CASH_VALUE, Cell, Report, Table
+from .reading import MONEY, read, sheet_name, show, show_table
 
 
 def text(cell: Cell) -> str:
@@ -48,52 +50,128 @@ def to_csv(table: Table) -> str:
 
 
 def to_xlsx(report: Report) -> bytes:
-    """One sheet per table (named as the table), then "about_these_figures"."""
+    """The workbook for people: "About this report" (the banks, the period, the headline
+    sentences), then a sheet per table with plain headers and labels (numbers as numbers,
+    percentages and dates formatted, each withheld or empty cell saying why, the reasons in
+    full under the table), then "Definitions". Machine names stay in the CSV and the JSON."""
+    reading = read(report)
     book = Workbook()
     book.remove(book.active)  # type: ignore[arg-type]
-    bold = Font(bold=True)
+    bold, wrap = Font(bold=True), Alignment(wrap_text=True, vertical="top")
+    about = book.create_sheet(gettext("About this report"))
+    about.column_dimensions["A"].width = 24
+    about.column_dimensions["B"].width = 100
+    about.append([gettext("Commissioner report"), reading.banks])
+    about["A1"].font = about["B1"].font = Font(bold=True, size=14)
+    for name, value in (
+        (gettext("Period"), reading.period),
+        (gettext("First day"), report.start),
+        (gettext("Last day"), report.end),
+        (gettext("Produced on"), timezone.localdate()),
+        (
+            gettext("Numbers not shown"),
+            gettext("A number from 1 to %(most)s is not shown, so that no one can be recognised.")
+            % {"most": report.threshold - 1},
+        ),
+        (gettext("Note"), gettext(NO_CASH_VALUE)),
+    ):
+        about.append([name, value])
+        if isinstance(value, date):
+            about.cell(about.max_row, 2).number_format = DAY
+            about.cell(about.max_row, 2).alignment = Alignment(horizontal="left")
+    about.append([])
+    about.append([gettext("In brief")])
+    about.cell(about.max_row, 1).font = bold
+    for sentence in reading.headline:
+        about.append(["", sentence])
+        about.cell(about.max_row, 2).alignment = wrap
     for table in report.tables:
-        sheet = book.create_sheet(table.name)
-        sheet.append(table.columns)
-        for cell in sheet[1]:
-            cell.font = bold
-        for row in table.rows:
-            sheet.append(["" if cell is None else cell for cell in row])
-            # Decimals are numbers in the sheet; show them with their places (hours 2, shares 4).
-            for cell, value in zip(sheet[sheet.max_row], row, strict=True):
-                if isinstance(value, Decimal):
-                    cell.number_format = "0." + "0" * -int(value.as_tuple().exponent)
-        if table.note:
-            sheet.append([])
-            sheet.append([table.note])
-    about = book.create_sheet("about_these_figures")
-    about.append(["term", "definition"])
-    for cell in about[1]:
+        _table_sheet(book.create_sheet(sheet_name(table, book.sheetnames)), table, report)
+    definitions = book.create_sheet(gettext("Definitions"))
+    definitions.append([gettext("Figure"), gettext("What it counts")])
+    definitions.column_dimensions["A"].width = 36
+    definitions.column_dimensions["B"].width = 100
+    for cell in definitions[1]:
         cell.font = bold
-    about.append(["time_banks", ", ".join(bank.name for bank in report.banks)])
-    about.append(
-        [
-            "period",
-            gettext("%(start)s to %(end)s")
-            % {"start": report.start.isoformat(), "end": report.end.isoformat()},
-        ]
-    )
-    about.append(["suppression_threshold", report.threshold])
-    about.append(["note", gettext(NO_CASH_VALUE)])
-    for term, definition in report.definitions:
-        about.append([term, definition])
+    for definition in reading.definitions:
+        definitions.append([definition.label, definition.text])
+        definitions.cell(definitions.max_row, 2).alignment = wrap
     out = io.BytesIO()
     book.save(out)
     return out.getvalue()
 
 
+DAY, MONTH = "d mmmm yyyy", "mmmm yyyy"
+
+
+def _number_format(column: str, cell: Decimal) -> str:
+    """Shares as percentages, money in pounds, hours and days to their places."""
+    places = -int(cell.as_tuple().exponent)
+    if places == 4:
+        return "0%"
+    if column in MONEY:
+        return "£#,##0.00"
+    return "#,##0." + "0" * places if places else "#,##0"
+
+
+def _table_sheet(sheet: Any, table: Table, report: Report) -> None:
+    """One table on its sheet: its title, its plain headers, its rows (see ``to_xlsx``)."""
+    t = report.threshold
+    sheet.append([table.title])
+    sheet["A1"].font = Font(bold=True, size=12)
+    sheet.append(show_table(table, t).headers)
+    for cell in sheet[2]:
+        cell.font = Font(bold=True)
+        cell.alignment = Alignment(wrap_text=True, vertical="top")
+    sheet.freeze_panes = "B3"
+    notes: list[str] = []
+    for row in table.rows:
+        values: list[Any] = []
+        formats: list[str | None] = []
+        for column, cell in zip(table.columns, row, strict=True):
+            shown = show(table, row, column, t)
+            if shown.why:
+                values.append(shown.text)
+                formats.append(None)
+                notes.append(shown.why)
+            elif isinstance(cell, Decimal):
+                values.append(cell)
+                formats.append(_number_format(column, cell))
+            elif isinstance(cell, date):
+                values.append(cell)
+                formats.append(MONTH if column == "month" else DAY)
+            elif isinstance(cell, int):
+                values.append(cell)
+                formats.append("#,##0")
+            else:
+                values.append(shown.text)
+                formats.append(None)
+        sheet.append(values)
+        for cell, number_format in zip(sheet[sheet.max_row], formats, strict=True):
+            if number_format:
+                cell.number_format = number_format
+    for note in [table.note, *dict.fromkeys(notes)]:
+        if note:
+            sheet.append([])
+            sheet.append([note])
+    sheet.column_dimensions["A"].width = 40
+    for letter in "BCDEFGHIJ":
+        sheet.column_dimensions[letter].width = 18
+
+
 def to_json(report: Report) -> dict[str, Any]:
+    """The report with its machine names (snake_case, ISO dates, shares as fractions), as
+    the CSV has them, and the same words as the page: the headline sentences, each table's
+    title and why each withheld or empty cell is so (a reason's machine name), and the
+    definitions with their plain labels."""
+    reading = read(report)
     return {
         "time_banks": [{"slug": bank.slug, "name": bank.name} for bank in report.banks],
         "start": report.start.isoformat(),
         "end": report.end.isoformat(),
         "suppression_threshold": report.threshold,
         "note": gettext(NO_CASH_VALUE),
+        "headline": reading.headline,
         "tables": [
             {
                 "name": table.name,
@@ -101,18 +179,22 @@ def to_json(report: Report) -> dict[str, Any]:
                 "columns": table.columns,
                 "rows": [[json_cell(cell) for cell in row] for row in table.rows],
                 "note": table.note,
+                "why": [
+                    {"row": json_cell(key), "column": column, "reason": reason or ""}
+                    for key, column, reason in table.reasons()
+                ],
             }
             for table in report.tables
         ],
         "definitions": [
-            {"term": term, "definition": definition} for term, definition in report.definitions
+            {"term": d.term, "label": d.label, "definition": d.text} for d in reading.definitions
         ],
     }
 
 
 # --- PDF ----------------------------------------------------------------------------------------
 
-PAGE_TEMPLATE = "reports/commissioner.html"
+PACK_TEMPLATE = "reports/commissioner_pack.html"
 
 
 def _static_file(url: str) -> tuple[bytes, str]:
@@ -129,9 +211,10 @@ def _static_file(url: str) -> tuple[bytes, str]:
 
 
 def to_pdf(report: Report) -> bytes:
-    """The web page's template printed to PDF (its print stylesheet: no navigation, no form,
-    tables kept whole where they fit, the bar charts drawn in CSS). No request: the same
-    bytes in the request and on a worker."""
+    """The printed pack (``PACK_TEMPLATE`` and its stylesheet): a cover, one summary page,
+    the sections, the definitions and the full tables as an appendix, from the same reading
+    as the page (``reports.reading``). No request: the same bytes in the request and on a
+    worker."""
     # Imported here: WeasyPrint loads pango when imported, which only PDF downloads need.
     from weasyprint import HTML
     from weasyprint.urls import URLFetcher, URLFetcherResponse
@@ -145,15 +228,7 @@ def to_pdf(report: Report) -> bytes:
             body, content_type = _static_file(url)
             return URLFetcherResponse(url, body=body, headers={"Content-Type": content_type})
 
-    html = render_to_string(
-        PAGE_TEMPLATE,
-        {
-            "bank": report.banks[0],
-            "banks": report.banks,
-            "report": report,
-            "no_cash_value": gettext(NO_CASH_VALUE),
-        },
-    )
+    html = render_to_string(PACK_TEMPLATE, {"reading": read(report)})
     return HTML(  # type: ignore[no-any-return]
         string=html, base_url=settings.SITE_URL + "/", url_fetcher=StaticFilesOnly()
     ).write_pdf()

@@ -33,6 +33,7 @@ from .access import (
     get_statement_for,
 )
 from .models import ExportState, MonthlyReport, ReportExport, Statement
+from .reading import and_list, read
 from .services import HEADLINE
 
 CSV_HEADERS = ["time_bank", "month", "section", "key", "value", "previous_value"]
@@ -216,14 +217,15 @@ def commissioner_report(request: HttpRequest, slug: str) -> HttpResponse:
     context = {
         "bank": banks[0],
         "banks": banks,
+        "bank_names": and_list([bank.name for bank in banks]),
         "report": report,
+        "reading": None if report is None else read(report),
         "error": error,
         "query": urlencode(query),
         "start": query.get("start", ""),
         "end": query.get("end", ""),
         "also": query.get("with", ""),
         "presets": [(_("Last month"), *month), (_("Last quarter"), *quarter)],
-        "no_cash_value": _(commissioning.NO_CASH_VALUE),
     }
     return render(request, "reports/commissioner.html", context, status=400 if error else 200)
 

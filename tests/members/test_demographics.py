@@ -293,8 +293,10 @@ class DemographicTables(KnownQuarter, TestCase):
         self.assertEqual(tables["demographics_carer"]["rows"][0], ["yes", "suppressed"])
         self.assertEqual(tables["demographics_carer"]["rows"][1], ["no", "suppressed"])
         self.assertIn("demographics", [d["term"] for d in api["definitions"]])
-        self.assertContains(page, "Active members by age")
-        self.assertContains(page, "prefer_not_to_say")
+        self.assertContains(page, "People who took part, by age")
+        # The page says the answers in words; the CSV and the JSON keep their machine names.
+        self.assertContains(page, "Prefer not to say")
+        self.assertNotContains(page, ">prefer_not_to_say<")
         # Nobody's free-text area is printed; the one-person district is folded away.
         for text in (api, page.content.decode()):
             self.assertNotIn("GL51", str(text))

@@ -150,7 +150,22 @@ class AClosedMonthThenLateChanges(KnownMonth, TestCase):
             ],
         )
         definition = dict(self.report(self.m, month_end(self.m), threshold=2).definitions)
-        self.assertIn("suppression threshold", definition["revisions"])
+        self.assertIn("threshold for showing a number", definition["revisions"])
+
+    def test_every_withheld_or_empty_cell_of_a_closed_month_has_its_reason(self):
+        for threshold in (1, 2, 5):
+            report = self.report(self.m, month_end(self.m), threshold=threshold)
+            for table in report.tables:
+                for key, column, why in table.reasons():
+                    with self.subTest(t=threshold, table=table.name, row=key, column=column):
+                        self.assertTrue(why)
+
+    def test_the_month_after_compares_with_the_month_before_as_it_was_reported(self):
+        comparisons = self.report(self.n, month_end(self.n)).table("comparisons")
+        # M as reported: 4 exchanges, 330 min (5, and 315 min, as the ledger stands today).
+        self.assertEqual(comparisons.value("exchanges", "previous_period"), 4)
+        self.assertEqual(comparisons.value("hours_exchanged", "previous_period"), Decimal("5.50"))
+        self.assertEqual(comparisons.value("exchanges", "this_period"), 0)
 
     def test_several_closed_months_add_up_their_snapshots(self):
         report = self.report(self.m, month_end(self.n))
@@ -195,12 +210,14 @@ class AClosedMonthThenLateChanges(KnownMonth, TestCase):
         self.assertEqual(rows[0], ["month", "measure", "as_reported", "today", "difference"])
         self.assertIn([self.m.isoformat(), "active_individuals", "5", SUPPRESSED, SUPPRESSED], rows)
         page = self.client.get(reverse("commissioner-report", args=["riverside"]), period)
+        self.assertContains(page, "Revisions since the months were reported")
         self.assertContains(page, "Revisions since the month was closed")
 
     def test_a_closed_period_costs_a_fixed_number_of_queries_per_month(self):
-        # The open report's 11, the snapshots (1), and today's figures of each closed month
-        # for its revisions (5 a month: 4 figures, 1 for the demographic tables).
-        with self.assertNumQueries(11 + 1 + 5):
+        # The open report's 11, the comparisons' figures of the three periods (3), the
+        # snapshots of the three periods (1), and today's figures of each closed month for
+        # its revisions (5 a month: 4 figures, 1 for the demographic tables).
+        with self.assertNumQueries(11 + 3 + 1 + 5):
             self.report(self.m, month_end(self.m))
-        with self.assertNumQueries(11 + 1 + 2 * 5):
+        with self.assertNumQueries(11 + 3 + 1 + 2 * 5):
             self.report(self.m, month_end(self.n))

@@ -9,6 +9,7 @@ import io
 import json
 from datetime import date, datetime
 from decimal import Decimal
+from typing import Any
 
 from django.test import TestCase, override_settings
 from django.urls import reverse
@@ -99,12 +100,135 @@ KNOWN = {
         ["2026-06-01", "4.50", "7", "7", "0"],
     ],
 }
+# The same tables as the page shows them (threshold 1): plain labels, numbers for people.
+SHOWN = {
+    "summary": [
+        ["Figure", "Value"],
+        ["Hours of help exchanged", "34.5"],
+        ["Exchanges", "33"],
+        ["Group exchanges", "1"],
+        ["Members at the end of the period", "14"],
+        ["New members", "0"],
+        ["Members who left", "0"],
+        ["Days from joining to a first exchange", "no new members"],
+        ["New members who exchanged within 6 months", "no new members"],
+        ["Members who took part", "12"],
+        ["People who took part", "10"],
+        ["Organisations that took part", "2"],
+        ["Members who gave help", "11"],
+        ["Members who received help", "12"],
+    ],
+    "other_movements": [
+        ["Kind", "Number", "Hours"],
+        ["Donations of hours", "1", "1"],
+        ["Grants from the community pot", "1", "0.5"],
+        ["Exchanges reversed", "1", "1.5"],
+    ],
+    "reciprocity": [
+        ["Figure", "Value"],
+        ["First day of the 12 months", "16 June 2025"],
+        ["Last day of the 12 months", "15 June 2026"],
+        ["Members who took part in the 12 months", "12"],
+        ["Members who both gave and received", "11"],
+        ["Members who only gave", "0"],
+        ["Members who only received", "1"],
+        ["Share who both gave and received", "92%"],
+    ],
+    "exchange_mix": [
+        ["Who helped whom", "Exchanges", "Hours"],
+        ["Person to person", "20", "25.5"],
+        ["Person to organisation", "6", "4.5"],
+        ["Organisation to person", "5", "2.5"],
+        ["Organisation to organisation", "2", "2"],
+        ["Paid from the community pot", "0", "0"],
+        ["Total", "33", "34.5"],
+    ],
+    "coproduction": [
+        ["Co-production", "Exchanges", "Hours"],
+        ["Co-delivery (helping to deliver a service)", "33", "34.5"],
+        ["Co-design (shaping a service)", "0", "0"],
+        ["Co-commissioning (deciding what is needed)", "0", "0"],
+        ["Co-assessment (checking how well it works)", "0", "0"],
+        ["Total", "33", "34.5"],
+    ],
+    "categories": [
+        ["Category", "Exchanges", "Hours"],
+        ["Gardening", "32", "32.5"],
+        ["No category given", "1", "2"],
+        ["Total", "33", "34.5"],
+    ],
+}
+SHOWN_TREND_END = [
+    ["April 2026", "23.5", "19", "10", "0"],
+    ["May 2026", "6.5", "7", "7", "0"],
+    ["June 2026", "4.5", "7", "7", "0"],
+]
+SHOWN_VALUE = [
+    ["Estimate", "Rate", "£ an hour", "In force from", "Source", "Hours", "Equivalent value (£)"],
+    [
+        "Low",
+        "Custom £8.00",
+        "£8.00",
+        "not dated",
+        "A custom rate, to reproduce older reports.",
+        "34.5",
+        "£276.00",
+    ],
+    [
+        "High",
+        "Real Living Wage 2025-26",
+        "£13.45",
+        "22 October 2025",
+        "Living Wage Foundation, UK rate announced 22 October 2025 (outside London).",
+        "34.5",
+        "£464.03",
+    ],
+]
 # Low and high: the cheapest and dearest rates in force on 15 June 2026.
 VALUE = [
     ["low", "Custom £8.00", "8.00", "", "34.50", "276.00"],
     ["high", "Real Living Wage 2025-26", "13.45", "2025-10-22", "34.50", "464.03"],
 ]
+# The workbook's sheet of each table.
+SHEET = {
+    "summary": "Summary",
+    "other_movements": "Donations, grants, reversals",
+    "reciprocity": "Giving and receiving",
+    "exchange_mix": "Who helped whom",
+    "categories": "Categories",
+    "coproduction": "The Four Co's",
+    "trend": "The 12 months",
+}
 VALUE_COLUMNS = ["estimate", "rate_name", "rate_per_hour", "rate_from", "hours", "equivalent_value"]
+
+
+TREND_HEADERS = ["Month", "Hours", "Exchanges", "Members who took part", "New members"]
+
+
+def sheet_rows(book: Any, name: str) -> list[list[str]]:
+    """The table ``name`` in the workbook: its headers and rows, after its title, numbers
+    normalised (``numbers``)."""
+    rows = KNOWN[name]
+    sheet = list(book[SHEET[name]].iter_rows(values_only=True))
+    return numbers([list(row[: len(rows[0])]) for row in sheet[1 : 1 + len(rows)]])
+
+
+def expected_sheet_rows(name: str) -> list[list[str]]:
+    """``KNOWN[name]`` as the workbook writes it: plain headers and labels (``SHOWN``), numbers
+    as numbers, and an empty cell's reason in words."""
+    rows = KNOWN[name]
+    if name == "trend":
+        return numbers([TREND_HEADERS, *rows[1:]])  # type: ignore[arg-type]
+    shown = SHOWN[name]
+    return numbers(
+        [
+            shown[0],
+            *(
+                [shown[i][0], *(cell or shown[i][j] for j, cell in enumerate(row[1:], 1))]
+                for i, row in enumerate(rows[1:], 1)
+            ),
+        ]  # type: ignore[arg-type]
+    )
 
 
 def value_rows(rows: list[list[str]], columns: list[str]) -> list[list[str]]:
@@ -148,17 +272,18 @@ class KnownTotals(KnownQuarter, TestCase):
     def url(self, name: str) -> str:
         return reverse(name, args=["riverside"])
 
-    def test_the_page_shows_the_true_totals(self):
+    def test_the_page_shows_the_true_totals_in_words(self):
         response = self.client.get(self.url("commissioner-report"), PERIOD)
         self.assertEqual(response.status_code, 200)
         tables = Tables(response.content.decode()).tables
-        for name, rows in KNOWN.items():
+        for name, rows in SHOWN.items():
             with self.subTest(table=name):
                 self.assertEqual(tables[name], rows)
-        page = tables["equivalent_value"]
-        self.assertEqual(value_rows(page[1:], page[0]), VALUE)
+        self.assertEqual(tables["trend"][1], ["July 2025", "0", "0", "0", "0"])
+        self.assertEqual(tables["trend"][-3:], SHOWN_TREND_END)
+        self.assertEqual(tables["equivalent_value"], SHOWN_VALUE)
         self.assertContains(response, "Equivalent value only: time credits have no cash value")
-        self.assertContains(response, "About these figures")
+        self.assertContains(response, "What each figure counts")
 
     def test_each_csv_holds_one_table_with_the_true_totals(self):
         for name, rows in KNOWN.items():
@@ -189,40 +314,47 @@ class KnownTotals(KnownQuarter, TestCase):
         self.assertEqual(body["note"], "Equivalent value only: time credits have no cash value.")
         self.assertIn("hours_exchanged", [d["term"] for d in body["definitions"]])
 
-    def test_the_xlsx_has_a_sheet_per_table_with_the_true_totals(self):
+    def test_the_xlsx_has_a_sheet_per_table_with_plain_headers_and_the_true_totals(self):
         response = self.client.get(self.url("commissioner-report-xlsx"), PERIOD)
         book = load_workbook(io.BytesIO(response.content))
         self.assertEqual(
             book.sheetnames,
             [
-                "summary",
-                "other_movements",
-                "reciprocity",
-                "exchange_mix",
-                "categories",
-                "coproduction",
-                "equivalent_value",
-                "trend",
-                "demographics_age_band",
-                "demographics_gender",
-                "demographics_disability",
-                "demographics_carer",
-                "demographics_area",
-                "about_these_figures",
+                "About this report",
+                "Summary",
+                "Comparisons",
+                "Donations, grants, reversals",
+                "Giving and receiving",
+                "Who helped whom",
+                "Categories",
+                "The Four Co's",
+                "Equivalent value",
+                "The 12 months",
+                "Age",
+                "Gender",
+                "Disability",
+                "Unpaid carers",
+                "Area",
+                "Definitions",
             ],
         )
-        for name, rows in KNOWN.items():
+        for name in KNOWN:
             with self.subTest(table=name):
-                sheet = list(book[name].iter_rows(values_only=True))
-                self.assertEqual(numbers(sheet[: len(rows)]), numbers(rows))
-        value = list(book["equivalent_value"].iter_rows(values_only=True))
-        self.assertEqual(
-            numbers(value_rows(value[1:3], value[0])),  # type: ignore[arg-type]
-            numbers(VALUE),  # type: ignore[arg-type]
+                self.assertEqual(sheet_rows(book, name), expected_sheet_rows(name))
+        value = list(book["Equivalent value"].iter_rows(values_only=True))
+        self.assertEqual(value[2][:4], ("Low", "Custom £8.00", 8, "not dated"))
+        self.assertEqual(value[3][6], 464.03)
+        self.assertEqual(book["Equivalent value"]["G4"].number_format, "£#,##0.00")
+        self.assertEqual(book["Giving and receiving"]["B9"].number_format, "0%")
+        self.assertEqual(book["The 12 months"]["A3"].number_format, "mmmm yyyy")
+        definitions = [row[0] for row in book["Definitions"].iter_rows(values_only=True)]
+        self.assertIn("Hours of help exchanged", definitions)
+        about = [row[1] for row in book["About this report"].iter_rows(values_only=True)]
+        self.assertIn(
+            "From 1 April to 15 June 2026, 12 members of Riverside Time Bank exchanged 34.5 "
+            "hours of help in 33 exchanges.",
+            about,
         )
-        self.assertEqual(book["equivalent_value"]["G3"].number_format, "0.00")
-        about = [row[0] for row in book["about_these_figures"].iter_rows(values_only=True)]
-        self.assertIn("hours_exchanged", about)
 
     def test_other_rates_can_be_chosen_and_are_exact(self):
         living = ValueRate.objects.get(name="National Living Wage 2026")
@@ -235,8 +367,10 @@ class KnownTotals(KnownQuarter, TestCase):
         self.assertEqual([row[-1] for row in value["rows"]], ["276.00", "438.50"])
 
     def test_the_figures_take_a_fixed_number_of_queries(self):
-        # 10 for the figures, and one grouped query for the five demographic tables.
-        with self.assertNumQueries(11):
+        # 10 for the figures, one grouped query for the five demographic tables, and three
+        # for the comparisons' figures of the three periods (a period of whole months adds
+        # one for the months' snapshots).
+        with self.assertNumQueries(14):
             commissioner_report(banks=[self.riverside], start=START, end=END)
 
 

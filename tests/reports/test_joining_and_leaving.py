@@ -28,6 +28,7 @@ from openpyxl import load_workbook
 from exchanges import services as exchanges
 from ledger import services as ledger
 from members.models import Membership
+from reports import reading
 from reports.commissioning import SUPPRESSED, commissioner_report
 from tests.base import Cast
 from tests.factories import make_member
@@ -138,22 +139,31 @@ class KnownJoinersAndLeavers(JoinersAndLeavers, TestCase):
         self.assertLessEqual(set(FIGURES), terms)
         xlsx = self.client.get(reverse("commissioner-report-xlsx", args=["riverside"]), PERIOD)
         book = load_workbook(io.BytesIO(xlsx.content))
-        sheet = {row[0]: row[1] for row in book["summary"].iter_rows(values_only=True)}
-        self.assertEqual(sheet["members_left"], 2)
-        self.assertEqual(sheet["median_days_to_first_exchange"], 20)
-        self.assertEqual(sheet["retention_6_months_share"], 0.75)
-        about = {row[0] for row in book["about_these_figures"].iter_rows(values_only=True)}
-        self.assertLessEqual(set(FIGURES), about)
+        sheet = {row[0]: row[1] for row in book["Summary"].iter_rows(values_only=True)}
+        self.assertEqual(sheet["Members who left"], 2)
+        self.assertEqual(sheet["Days from joining to a first exchange"], 20)
+        self.assertEqual(sheet["New members who exchanged within 6 months"], 0.75)
+        defined = {row[0] for row in book["Definitions"].iter_rows(values_only=True)}
+        self.assertLessEqual({reading.label(key) for key in FIGURES}, defined)
         page = self.client.get(reverse("commissioner-report", args=["riverside"]), PERIOD)
         shown = dict(Tables(page.content.decode()).tables["summary"])  # type: ignore[arg-type]
-        self.assertLessEqual(FIGURES.items(), shown.items())
-        self.assertContains(page, "within 6 months of approval (so far)")
+        self.assertLessEqual(
+            {
+                "New members": "4",
+                "Members who left": "2",
+                "Days from joining to a first exchange": "20",
+                "New members who exchanged within 6 months": "75%",
+            }.items(),
+            shown.items(),
+        )
+        self.assertContains(page, "within 6 months of approval, so far")
         self.assertNotContains(page, "Moved")
         self.assertNotContains(page, "Lena Leaver")
 
     def test_the_new_figures_add_one_query_whatever_the_number_of_members(self):
-        # 10 for the figures, and one grouped query for the five demographic tables.
-        with self.assertNumQueries(11):
+        # 10 for the figures, one grouped query for the five demographic tables, three for the
+        # comparisons' figures of the three periods.
+        with self.assertNumQueries(14):
             commissioner_report(banks=[self.riverside], start=START, end=END)
 
 

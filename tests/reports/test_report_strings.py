@@ -20,12 +20,18 @@ def marked(message: str) -> str:
 
 
 class TheReportCodeMarksItsMessages(CastTestCase):
-    def test_the_page_translates_its_presets_and_the_no_cash_value_line(self) -> None:
+    def test_the_page_translates_its_presets_and_its_words(self) -> None:
         self.client.force_login(self.cora.user)
-        with mock.patch("reports.views._", marked):
+        with mock.patch("reports.views._", marked), mock.patch("reports.reading._", marked):
             response = self.client.get(reverse("commissioner-report", args=["riverside"]))
         self.assertEqual(response.status_code, 200)
-        for message in ("Last month", "Last quarter", commissioning.NO_CASH_VALUE):
+        for message in (
+            "Last month",
+            "Last quarter",
+            commissioning.NO_CASH_VALUE,
+            "Giving and receiving",
+            "Who helped whom",
+        ):
             with self.subTest(message=message):
                 self.assertContains(response, f"&lt;&lt;{message}&gt;&gt;")
 
@@ -38,19 +44,18 @@ class TheReportCodeMarksItsMessages(CastTestCase):
         self.assertEqual(response.status_code, 400)
         self.assertEqual(response.content.decode(), "<<A rate is chosen by its number.>>")
 
-    def test_the_workbook_and_json_translate_the_period_and_the_note(self) -> None:
+    def test_the_workbook_and_json_translate_their_words_and_the_note(self) -> None:
         report = commissioning.commissioner_report(
             banks=[self.riverside], start=date(2026, 4, 1), end=date(2026, 4, 30)
         )
         with mock.patch("reports.formats.gettext", marked):
             book = load_workbook(io.BytesIO(formats.to_xlsx(report)))
             data = formats.to_json(report)
-        about = {row[0]: row[1] for row in book["about_these_figures"].iter_rows(values_only=True)}
-        self.assertEqual(
-            about["period"],
-            "<<2026-04-01 to 2026-04-30>>",
-        )
-        self.assertEqual(about["note"], marked(commissioning.NO_CASH_VALUE))
+        about = book[marked("About this report")]
+        rows = {row[0]: row[1] for row in about.iter_rows(values_only=True)}
+        self.assertEqual(rows[marked("Period")], "April 2026")
+        self.assertEqual(rows[marked("Note")], marked(commissioning.NO_CASH_VALUE))
+        self.assertIn(marked("Definitions"), book.sheetnames)
         self.assertEqual(data["note"], marked(commissioning.NO_CASH_VALUE))
 
     def test_the_summary_table_has_a_translated_title(self) -> None:
