@@ -31,7 +31,6 @@ import time_machine
 
 from exchanges import services as exchanges
 from ledger import services as ledger
-from members import services as members
 from members.models import Membership
 from reports.models import CommissionerGrant
 from tests.base import Cast
@@ -98,7 +97,7 @@ class KnownYear(Cast):
             help(accounts[0], accounts[1], 120, date(2026, 7, day))
         with at(date(2026, 8, 10)):
             for person in cls.people[6:]:
-                members.leave_time_bank(
+                exchanges.leave_time_bank(
                     membership=person.memberships.get(time_bank=bank), by=cls.brenda
                 )
         with at(date(2026, 7, 1)):
