@@ -3,7 +3,6 @@ from django.urls import path
 from . import views
 
 urlpatterns = [
-    path("", views.home, name="home"),
     path("profile/", views.edit_profile, name="profile"),
     path("profile/export/", views.export_my_data, name="profile-export"),
     path("banks/<slug:slug>/apply/", views.apply, name="apply"),

@@ -75,21 +75,6 @@ LISTINGS_PER_PAGE = 20
 MEMBERS_PER_PAGE = 50
 
 
-def home(request: HttpRequest) -> HttpResponse:
-    """Signed out: what a time bank is and which ones to join. Signed in: your time banks."""
-    if not request.user.is_authenticated:
-        banks = TimeBank.objects.filter(accepting_applications=True)
-        return render(request, "members/welcome.html", {"banks": banks})
-    memberships = Membership.objects.for_user(request.user).select_related("time_bank")
-    joined = {m.time_bank_id for m in memberships}
-    open_banks = TimeBank.objects.filter(accepting_applications=True).exclude(pk__in=joined)
-    return render(
-        request,
-        "members/home.html",
-        {"person": person_for(request.user), "memberships": memberships, "open_banks": open_banks},
-    )
-
-
 @login_required
 def edit_profile(request: HttpRequest) -> HttpResponse:
     acting = request.acting  # type: ignore[attr-defined]
