@@ -250,11 +250,12 @@ def _check_parties(time_bank: TimeBank, accounts: Sequence[Account], effective_d
             raise ValidationError(
                 gettext("Everyone in an exchange must belong to the same time bank.")
             )
-    joined = dict(
-        Membership.objects.filter(
+    joined = {
+        m.person_id: m.joined
+        for m in Membership.objects.filter(
             time_bank=time_bank, person_id__in=person_ids, status=Status.APPROVED
-        ).values_list("person_id", "decided_at")
-    )
+        ).only("person_id", "decided_at", "joined_on")
+    }
     for account in accounts:
         if account.kind != AccountKind.MEMBER:
             continue
@@ -263,18 +264,16 @@ def _check_parties(time_bank: TimeBank, accounts: Sequence[Account], effective_d
                 gettext("%(name)s is not an approved member of %(bank)s.")
                 % {"name": account.holder_name, "bank": time_bank.name}
             )
-        if joined[account.person_id] and effective_date < timezone.localdate(
-            joined[account.person_id]
-        ):
+        day = joined[account.person_id]
+        if day is not None and effective_date < day:
             raise ValidationError(
                 {
                     "effective_date": gettext(
-                        "%(name)s joined on %(date)s: the help cannot be earlier."
+                        "%(name)s joined on %(date)s: the help cannot be earlier. If they "
+                        "really joined before, a broker can change the date they joined on "
+                        "their page."
                     )
-                    % {
-                        "name": account.holder_name,
-                        "date": date_format(joined[account.person_id], "DATE_FORMAT"),
-                    }
+                    % {"name": account.holder_name, "date": date_format(day, "DATE_FORMAT")}
                 }
             )
 

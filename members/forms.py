@@ -128,12 +128,36 @@ class LeaveForm(forms.Form):
     )
 
 
+class JoinedOnForm(forms.Form):
+    """When a member really joined (a paper form), so their earliest slips can be entered."""
+
+    joined_on = forms.DateField(
+        label=_("Date they joined"),
+        help_text=_(
+            "For example the date on their paper form. Help from that day on can be recorded."
+        ),
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+    )
+
+
 class OfflineMemberForm(ProfileForm):
     """A broker adds a member who will not use the website. The monitoring questions are
     asked only if the member wants to answer them: a broker never guesses."""
 
+    joined_on = forms.DateField(
+        label=_("Date they joined (optional)"),
+        required=False,
+        help_text=_(
+            "If they joined before today (the date on their paper form), so that you can "
+            "record help from that day. Leave empty for today."
+        ),
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+    )
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        # Name and date first: a broker copying a paper form starts at its top.
+        self.order_fields(["display_name", "joined_on"])
         self.fields[DEMOGRAPHICS[0]].help_text = _(
             "These four questions are optional. Ask them only if the member is happy to "
             "answer, and leave them unanswered otherwise: never guess. Only anonymous counts "

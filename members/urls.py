@@ -40,6 +40,11 @@ urlpatterns = [
         name="member-leave",
     ),
     path(
+        "banks/<slug:slug>/members/<int:person_id>/joined/",
+        views.set_member_joined,
+        name="member-joined",
+    ),
+    path(
         "banks/<slug:slug>/members/<int:person_id>/erase/",
         views.erase_member,
         name="member-erase",
