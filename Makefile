@@ -22,12 +22,22 @@ install: $(VENV)/.installed
 run: install
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py load_demo
-	$(MAKE) --no-print-directory serve
+	@$(SERVE)
+
+# Links in emails (the worker writes them too, with no request to read the address from) point
+# at the address served here, unless SITE_URL is set. Ctrl-C reaches the whole process group:
+# the worker shuts itself down and the shell waits for it, then ends cleanly, so a stop shows
+# no error (``run`` runs these lines itself: a sub-make would report the Ctrl-C as one); a TERM
+# (kill) is passed on to the worker.
+SERVE = export SITE_URL="$${SITE_URL:-http://$(ADDRESS)}"; \
+	$(BIN)/celery -A timebank worker --beat --concurrency=1 --loglevel=INFO & worker=$$!; \
+	trap 'kill $$worker 2>/dev/null; wait $$worker' EXIT; \
+	trap 'wait $$worker; trap - EXIT; exit 0' INT; \
+	trap 'kill $$worker 2>/dev/null; wait $$worker; trap - EXIT; exit 0' TERM; \
+	$(BIN)/python manage.py runserver $(ADDRESS)
 
 serve:
-	@$(BIN)/celery -A timebank worker --beat --concurrency=1 --loglevel=INFO & worker=$$!; \
-	trap 'kill $$worker 2>/dev/null; wait $$worker' EXIT INT TERM; \
-	$(BIN)/python manage.py runserver $(ADDRESS)
+	@$(SERVE)
 
 lint: install
 	$(BIN)/ruff check .

@@ -269,7 +269,9 @@ class DonationForm(forms.Form):
 
 class GrantForm(forms.Form):
     to_account = AccountChoiceField(
-        queryset=Account.objects.none(), label=_("Give hours from the pot to")
+        queryset=Account.objects.none(),
+        label=_("Give hours from the pot to"),
+        empty_label=_("Choose a person"),
     )
     minutes = HoursField()
     reason = forms.CharField(label=_("Why (shown on the pot's statement)"), max_length=200)

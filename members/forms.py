@@ -189,6 +189,8 @@ class ListingForm(forms.ModelForm):
         self, *args: object, owners: list[tuple[str, str]] | None = None, **kwargs: object
     ) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        # Offer or request: two radio buttons, without the model form's empty "---------" one.
+        self.fields["kind"].choices = ListingKind.choices
         self.fields["expires_on"].required = False
         self.fields["expires_on"].help_text = _("Leave empty for the usual time.")
         self.fields["category"].empty_label = _("Choose a category")
@@ -249,6 +251,10 @@ class CapabilityForm(forms.ModelForm):
         model = Capability
         fields = ["category", "description", "level"]
         widgets = {"level": forms.RadioSelect}
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.fields["category"].empty_label = _("Choose a kind of help")
 
 
 class IntroduceForm(forms.Form):
