@@ -386,6 +386,14 @@ def _decide(request: HttpRequest, pk: int, action: str) -> HttpResponse:
             message = _("Done: the exchange is now %(state)s.") % {
                 "state": done.get_state_display().lower()
             }
+            if action == "confirm":
+                # To the person who confirmed, in their words: who helped whom, what now.
+                message = _("Confirmed: %(said)s %(then)s") % {
+                    "said": words.story(done, person),
+                    "then": _("The hours have moved.")
+                    if done.state == State.COMPLETED
+                    else _("A broker will check it, then the hours will move."),
+                }
             if in_place:
                 # The desk's count to approve goes down as the broker works through it.
                 left = Exchange.objects.filter(time_bank_id=done.time_bank_id).awaiting_broker()
@@ -540,6 +548,8 @@ def statement(request: HttpRequest, slug: str) -> HttpResponse:
             "closing": found.closing,
             "start": start,
             "end": end,
+            "today": today,
+            "own": account.person_id is not None and account.person_id == person.pk,
             **paged,
         },
     )

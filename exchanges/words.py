@@ -107,13 +107,14 @@ def other_side(exchange: Exchange, account: Account) -> str:
     giver, receiver = exchange.giver, exchange.receiver
     if giver is None or receiver is None:
         return gettext("A group")
+    # A name standing alone, as in a column: "Community pot", not "the community pot".
     if giver.pk == account.pk:
-        return _name(receiver)
+        return receiver.holder_name
     if receiver.pk == account.pk:
-        return _name(giver)
+        return giver.holder_name
     return gettext("%(giver)s and %(receiver)s") % {
-        "giver": _name(giver),
-        "receiver": _name(receiver),
+        "giver": giver.holder_name,
+        "receiver": receiver.holder_name,
     }
 
 

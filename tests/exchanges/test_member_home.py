@@ -170,9 +170,13 @@ class WhatAMemberSees(CastTestCase):
         response = self.client.post(
             reverse("confirm-exchange", args=[exchange.pk]), {"next": reverse("home")}
         )
-        self.assertRedirects(response, reverse("home"))
+        self.assertRedirects(response, reverse("home"), fetch_redirect_response=False)
         exchange.refresh_from_db()
         self.assertEqual(exchange.state, State.COMPLETED)
+        self.assertContains(
+            self.client.get(reverse("home")),
+            "Confirmed: Alice Archer helped you for 1.5 hours on",
+        )
 
     def test_the_recorder_and_a_broker_read_it_from_where_they_stand(self):
         exchange = self.waiting_for_chidi()
