@@ -58,7 +58,8 @@ test: lint
 # against the real server on a free loopback port and a fresh PostgreSQL database
 # (E2E_ADMIN_DATABASE_URL, default postgres://postgres@127.0.0.1:5432/postgres, creates timebank_e2e).
 # Chromium comes from apt (never `playwright install`); axe-core from npm into e2e/node_modules.
-# Screenshots at 360 px wide land in e2e-artifacts/screenshots/.
+# Screenshots at 360 and 1280 px wide land in e2e-artifacts/screenshots/; the page loads and
+# form fields of each core task in e2e-artifacts/task-counts.json (bench/task_counts.py).
 e2e: install
 	@if [ ! -x /usr/bin/chromium ]; then \
 	  echo "Installing Debian's chromium"; \
