@@ -71,12 +71,13 @@ e2e: install
 	@echo "Screenshots: $(CURDIR)/e2e-artifacts/screenshots"
 
 # The benchmarks' short modes: correctness only (ledger invariants and duplicates; the
-# commissioner report equal to hand-written SQL), never speed.
+# commissioner report equal to hand-written SQL; a bank imported whole and sound), never speed.
 # django-hordak is a comparison baseline in the bench extra, never a runtime dependency.
 bench-short: install
 	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev,bench]'
 	$(BIN)/python bench/ledger_bench.py --short
 	$(BIN)/python bench/commissioner_report.py --short
+	$(BIN)/python bench/import_bench.py --short
 
 # Production processes (docker-compose.yml runs these).
 migrate:

@@ -49,6 +49,9 @@ class Action(models.TextChoices):
     SAFEGUARDING_RECORDED = "safeguarding.recorded", _("Safeguarding check recorded")
     SAFEGUARDING_UPDATED = "safeguarding.updated", _("Safeguarding check changed")
     SAFEGUARDING_DELETED = "safeguarding.deleted", _("Safeguarding check deleted")
+    # Moving a time bank in and out (imports/): the import with its reconciliation figures.
+    BANK_IMPORTED = "bank.imported", _("Time bank imported")
+    BANK_EXPORTED = "bank.exported", _("Time bank exported")
 
 
 class AuditEventQuerySet(models.QuerySet["AuditEvent"]):

@@ -106,6 +106,12 @@ def totals(page: Page) -> dict[str, int]:
     gifts_out = re.search(r"You gave (.+?) away", text)
     shown["in"] = minutes_in(gifts_in.group(1)) if gifts_in else 0
     shown["out"] = minutes_in(gifts_out.group(1)) if gifts_out else 0
+    # An opening balance from the bank's earlier records (an imported bank).
+    earlier = re.search(
+        r"(\S+ (?:hours?|minutes?)(?: \d+ minutes?)?)( received before)? came with you", text
+    )
+    if earlier:
+        shown["in" if not earlier.group(2) else "out"] += minutes_in(earlier.group(1))
     return shown
 
 

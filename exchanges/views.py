@@ -103,15 +103,20 @@ def _at_a_glance(bank: TimeBank, person: Person, membership: Membership) -> dict
     account = _own_account(bank, person)
     month_start = timezone.localdate().replace(day=1)
     limit = account.credit_limit_minutes
+    totals = hour_totals(account, since=month_start)
     return {
         "bank": bank,
         "membership": membership,
         "account": account,
+        # What the balance holds besides exchanges: an opening balance a bank brought from
+        # its old records (imports), so that the figures shown still add up to the balance.
+        "brought_forward": account.posted_minutes
+        - (totals["given"] - totals["received"] + totals["gifts_in"] - totals["gifts_out"]),
         # How much more they may receive before the limit (their own figure: theirs to see).
         "room": None
         if limit is None
         else max(account.posted_minutes - account.pending_out_minutes - limit, 0),
-        "totals": hour_totals(account, since=month_start),
+        "totals": totals,
         "waiting_for_you": Exchange.objects.filter(time_bank=bank)
         .waiting_for(person)
         .select_related(*PEOPLE),

@@ -14,11 +14,14 @@ way in count only once posted.
 What holds, and what enforces it (both backends unless marked):
 
 Accounts
-- One account per member per time bank, one per organisation, one community pot per time bank:
-  partial unique constraints ``account_one_per_member_per_bank``,
-  ``account_one_per_organisation``, ``account_one_pot_per_bank``.
+- One account per member per time bank, one per organisation, one community pot and at most
+  one migration account per time bank: partial unique constraints
+  ``account_one_per_member_per_bank``, ``account_one_per_organisation``,
+  ``account_one_pot_per_bank``, ``account_one_migration_per_bank``. (The migration account
+  holds the other side of the opening balances a bank brought from its old system, so the
+  bank still sums to zero; only ``services.migration_account`` opens it.)
 - A member account has a person and no organisation, an organisation account the reverse, the
-  pot neither: check ``account_owner_matches_kind``.
+  pot and the migration account neither: check ``account_owner_matches_kind``.
 - The credit limit is stored resolved on the account (copied from the time bank's
   ``default_credit_limit_minutes`` when the account is opened; later policy changes are
   applied by a broker per account). ``NULL`` means no lower limit (the community pot).
@@ -129,6 +132,11 @@ class AccountKind(models.TextChoices):
     MEMBER = "member", _("Member")
     ORGANISATION = "organisation", _("Organisation")
     POT = "pot", _("Community pot")
+    MIGRATION = "migration", _("Migration account (opening balances)")
+
+
+# Accounts no person or organisation holds: never a party to an exchange, never on the desk.
+SYSTEM_KINDS = (AccountKind.POT, AccountKind.MIGRATION)
 
 
 class AccountQuerySet(models.QuerySet["Account"]):
@@ -178,10 +186,15 @@ class Account(models.Model):
             models.UniqueConstraint(
                 fields=["time_bank"], condition=Q(kind="pot"), name="account_one_pot_per_bank"
             ),
+            models.UniqueConstraint(
+                fields=["time_bank"],
+                condition=Q(kind="migration"),
+                name="account_one_migration_per_bank",
+            ),
             models.CheckConstraint(
                 condition=Q(kind="member", person__isnull=False, organisation__isnull=True)
                 | Q(kind="organisation", person__isnull=True, organisation__isnull=False)
-                | Q(kind="pot", person__isnull=True, organisation__isnull=True),
+                | Q(kind__in=["pot", "migration"], person__isnull=True, organisation__isnull=True),
                 name="account_owner_matches_kind",
             ),
             models.CheckConstraint(
@@ -221,6 +234,8 @@ class Account(models.Model):
             return self.person.display_name
         if self.kind == AccountKind.ORGANISATION and self.organisation is not None:
             return self.organisation.name
+        if self.kind == AccountKind.MIGRATION:
+            return gettext("Migration account (opening balances)")
         return gettext("Community pot")
 
     @property

@@ -27,18 +27,20 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from types import SimpleNamespace
 from typing import Any
 
 from django.db import DatabaseError, IntegrityError, connection, transaction
-from django.db.models import Q, QuerySet, Sum
+from django.db.models import F, Q, QuerySet, Sum
 from django.utils import timezone
 from django.utils.translation import gettext
 
 from members.models import LimitRule, Organisation, Person, TimeBank
 
+from . import bulk
 from .exceptions import (
     AccountMismatch,
     AlreadyResolved,
@@ -731,3 +733,392 @@ def verify_ledger(*, time_bank: TimeBank | None = None) -> list[str]:
     from . import verification
 
     return verification.violations(time_bank_id=time_bank.pk if time_bank is not None else None)
+
+
+# --- Historical journals (moving a time bank in) ----------------------------------------------
+
+# Journals written per INSERT: a fixed number of statements per batch, whatever its size.
+HISTORY_BATCH = 2000
+# Ids per IN (...) list: well under SQLite's limit of bound parameters.
+_ID_CHUNK = 5000
+
+
+@dataclass(frozen=True, slots=True)
+class HistoricalJournal:
+    """One journal of a bank's past, as another system recorded it: ``legs`` are
+    ``(account id, minutes)`` pairs summing to zero (positive: the account gains hours)."""
+
+    idempotency_key: str
+    legs: tuple[tuple[int, int], ...]
+    effective_date: date
+    recorded_at: datetime
+    description: str
+    category: str = ""
+    recorded_by_id: int | None = None
+    pending: bool = False
+
+
+@dataclass(frozen=True)
+class PostedHistory:
+    """What ``post_history`` did: the journal id of every key (new or already there), how
+    many journals it wrote, and the accounts whose limits it widened to fit their history
+    (``(account id, old limit, new limit, old maximum, new maximum)``)."""
+
+    journal_ids: dict[str, int]
+    created: int
+    replayed: int
+    widened: list[tuple[int, int | None, int | None, int | None, int | None]]
+
+
+def migration_account(*, time_bank: TimeBank) -> Account:
+    """Return the time bank's migration account, opening it if needed: the other side of the
+    opening balances it brought from another system. No limits: it holds whatever the old
+    system's balances add up to, so the bank still sums to zero."""
+    account, _ = Account.objects.get_or_create(
+        time_bank=time_bank,
+        kind=AccountKind.MIGRATION,
+        defaults={"credit_limit_minutes": None, "max_balance_minutes": None},
+    )
+    return account
+
+
+def open_accounts(
+    *, time_bank: TimeBank, person_ids: Sequence[int] = (), organisation_ids: Sequence[int] = ()
+) -> tuple[dict[int, Account], dict[int, Account]]:
+    """``open_account`` for many at once: the accounts of ``person_ids`` and of
+    ``organisation_ids`` (organisations of ``time_bank``) in ``time_bank``, opening those
+    missing with the bank's default limit. Returns them by person id and by organisation id.
+    A fixed number of queries per few thousand holders; safe to call twice."""
+    hard_limit = (
+        None if time_bank.limit_rule == LimitRule.FLAG else time_bank.default_credit_limit_minutes
+    )
+    with transaction.atomic():
+        people = _accounts_of(time_bank, "person_id", person_ids)
+        organisations = _accounts_of(time_bank, "organisation_id", organisation_ids)
+        if organisation_ids:
+            theirs = set()
+            for chunk in _chunks(sorted(set(organisation_ids))):
+                theirs.update(
+                    Organisation.objects.filter(pk__in=chunk, time_bank=time_bank).values_list(
+                        "pk", flat=True
+                    )
+                )
+            if stray := sorted(set(organisation_ids) - theirs):
+                raise ValueError(f"organisations {stray[:5]} are not in {time_bank.slug}")
+        missing = [
+            Account(time_bank=time_bank, kind=AccountKind.MEMBER, person_id=pk)
+            for pk in dict.fromkeys(person_ids)
+            if pk not in people
+        ] + [
+            Account(time_bank=time_bank, kind=AccountKind.ORGANISATION, organisation_id=pk)
+            for pk in dict.fromkeys(organisation_ids)
+            if pk not in organisations
+        ]
+        for account in missing:
+            account.credit_limit_minutes = hard_limit
+        # A concurrent open of the same account is left to its unique constraint.
+        Account.objects.bulk_create(missing, batch_size=HISTORY_BATCH)
+        people.update(_accounts_of(time_bank, "person_id", [a.person_id for a in missing]))
+        organisations.update(
+            _accounts_of(time_bank, "organisation_id", [a.organisation_id for a in missing])
+        )
+    return people, organisations
+
+
+def _accounts_of(time_bank: TimeBank, field: str, ids: Sequence[int | None]) -> dict[int, Account]:
+    found: dict[int, Account] = {}
+    for chunk in _chunks(sorted({pk for pk in ids if pk is not None})):
+        for account in Account.objects.filter(time_bank=time_bank, **{f"{field}__in": chunk}):
+            found[getattr(account, field)] = account
+    return found
+
+
+def _chunks(items: Sequence[Any], size: int = _ID_CHUNK) -> list[Sequence[Any]]:
+    return [items[i : i + size] for i in range(0, len(items), size)]
+
+
+def history_fingerprint(time_bank_id: int, journal: HistoricalJournal) -> str:
+    """The fingerprint ``post_history`` stores for ``journal``: the same payload as a posting
+    through ``post_journal`` (a replay through either compares equal)."""
+    # Only the recorder's id goes into the payload: no need to build a Person for it.
+    recorded_by = SimpleNamespace(pk=journal.recorded_by_id) if journal.recorded_by_id else None
+    return _fingerprint(
+        time_bank_id,
+        list(journal.legs),
+        journal.effective_date,
+        recorded_by,  # type: ignore[arg-type]
+        journal.description,
+        journal.category,
+        journal.pending,
+        None,
+    )
+
+
+def post_history(
+    *,
+    time_bank: TimeBank,
+    journals: Sequence[HistoricalJournal],
+    widen_limits: bool = False,
+    batch_size: int = HISTORY_BATCH,
+    progress: Callable[[int, int], None] | None = None,
+) -> PostedHistory:
+    """Post a bank's past in bulk: many journals, with their original dates, in a fixed
+    number of statements per ``batch_size`` journals (never one per journal).
+
+    Preconditions: every account is open in ``time_bank``; recorded times are not in the
+    future. Within the caller's transaction, or its own.
+
+    1. Checks every journal as ``post_journal`` would (two or more non-zero legs summing to
+       zero, each account once, a key, the bank's accounts only) before writing anything.
+    2. Claims the keys: a key already in the bank with the same details is a replay (its
+       journal id is returned, nothing is written); with other details, IdempotencyConflict.
+    3. Locks the accounts in ascending id order, as every posting does.
+    4. Orders the new journals by when they counted: their ``recorded_at``, or, for an
+       account that already has later postings, the moment of its latest posting (a running
+       balance never goes back in time, so ``balance(at=...)`` stays true). Running balances
+       and versions follow that order; a pending journal holds its hours instead.
+    5. Checks the accounts' final balances against their limits: past one, it raises
+       ``InsufficientHours`` / ``MaximumBalanceReached``, or with ``widen_limits`` widens the
+       limit to fit (another system's history may have gone further than this bank allows)
+       and reports it.
+    6. Inserts the journals and their entries in batches (``progress(done, total)`` after
+       each), then stores each account's balance, version and holds. The database's own rules
+       (entries summing to zero per journal, append-only rows) check the result as for any
+       posting.
+    """
+    bank_id = time_bank.pk
+    now = timezone.now()
+    seen: set[str] = set()
+    for journal in journals:
+        _check_historical(bank_id, journal, now)
+        if journal.idempotency_key in seen:
+            raise InvalidJournal(
+                gettext("The key %(key)s is used twice.") % {"key": journal.idempotency_key}
+            )
+        seen.add(journal.idempotency_key)
+    with transaction.atomic():
+        # 2. Claim the keys.
+        existing: dict[str, tuple[int, str]] = {}
+        for chunk in _chunks(sorted(seen)):
+            for key, pk, fingerprint in Journal.objects.filter(
+                time_bank_id=bank_id, idempotency_key__in=chunk
+            ).values_list("idempotency_key", "pk", "fingerprint"):
+                existing[key] = (pk, fingerprint)
+        journal_ids: dict[str, int] = {}
+        new: list[tuple[HistoricalJournal, str]] = []
+        for journal in journals:
+            fingerprint = history_fingerprint(bank_id, journal)
+            found = existing.get(journal.idempotency_key)
+            if found is None:
+                new.append((journal, fingerprint))
+            elif found[1] != fingerprint:
+                raise IdempotencyConflict(journal.idempotency_key, found[0])
+            else:
+                journal_ids[journal.idempotency_key] = found[0]
+        replayed = len(journal_ids)
+
+        # 3. Lock the accounts in ascending id order.
+        account_ids = sorted({account_id for journal, _ in new for account_id, _ in journal.legs})
+        locked: dict[int, Account] = {}
+        for chunk in _chunks(account_ids):
+            for account in Account.objects.select_for_update().filter(pk__in=chunk).order_by("pk"):
+                locked[account.pk] = account
+        for account_id in account_ids:
+            account = locked.get(account_id)
+            if account is None or account.time_bank_id != bank_id:
+                raise AccountMismatch(account_id)
+        latest: dict[int, datetime] = {}
+        for chunk in _chunks(account_ids):
+            latest.update(
+                Entry.objects.filter(
+                    account_id__in=chunk, account_version=F("account__version")
+                ).values_list("account_id", "posted_at")
+            )
+
+        # 4. Order by the moment each journal counts, and run the balances forward.
+        timeline = sorted(
+            (
+                (
+                    max(
+                        [journal.recorded_at, *(latest[a] for a, _ in journal.legs if a in latest)]
+                    ),
+                    i,
+                )
+                for i, (journal, _) in enumerate(new)
+            ),
+        )
+        # Plain tuples, not model instances: a history of 200,000 journals stays small.
+        rows: list[tuple[int, datetime, list[tuple[int, int, int | None, int | None]]]] = []
+        for posted_at, i in timeline:
+            journal = new[i][0]
+            legs = []
+            for account_id, minutes in journal.legs:
+                account = locked[account_id]
+                if journal.pending:
+                    account.pending_out_minutes += max(-minutes, 0)
+                    account.pending_in_minutes += max(minutes, 0)
+                    legs.append((account_id, minutes, None, None))
+                    continue
+                account.posted_minutes += minutes
+                account.version += 1
+                legs.append((account_id, minutes, account.posted_minutes, account.version))
+            rows.append((i, posted_at, legs))
+
+        # 5. The final balances within the limits, or the limits widened to fit.
+        widened = []
+        for account_id in account_ids:
+            account = locked[account_id]
+            limit, maximum = account.credit_limit_minutes, account.max_balance_minutes
+            available = account.posted_minutes - account.pending_out_minutes
+            incoming = account.posted_minutes + account.pending_in_minutes
+            too_low = limit is not None and available < limit
+            too_high = maximum is not None and incoming > maximum
+            if not (too_low or too_high):
+                continue
+            if not widen_limits:
+                name = (
+                    Account.objects.select_related("person", "organisation")
+                    .get(pk=account_id)
+                    .holder_name
+                )
+                if too_low:
+                    raise InsufficientHours(account_id, name, available, limit or 0)
+                raise MaximumBalanceReached(account_id, name, incoming, maximum or 0)
+            if too_low:
+                account.credit_limit_minutes = available
+            if too_high:
+                account.max_balance_minutes = incoming
+            widened.append(
+                (
+                    account_id,
+                    limit,
+                    account.credit_limit_minutes,
+                    maximum,
+                    account.max_balance_minutes,
+                )
+            )
+
+        # 6. Write, a batch at a time: ids from the journal table's own sequence, then the
+        # rows streamed in (PostgreSQL's COPY; SQLite's executemany), then every account's
+        # new balance in one UPDATE per thousand accounts.
+        for start in range(0, len(rows), batch_size):
+            batch = rows[start : start + batch_size]
+            ids = bulk.next_ids(Journal, len(batch))
+            journal_rows = []
+            entry_rows = []
+            for (i, posted_at, legs), journal_id in zip(batch, ids, strict=True):
+                journal, fingerprint = new[i]
+                journal_ids[journal.idempotency_key] = journal_id
+                journal_rows.append(
+                    (
+                        journal_id,
+                        bank_id,
+                        JournalState.PENDING if journal.pending else JournalState.POSTED,
+                        journal.effective_date,
+                        journal.recorded_at,
+                        journal.recorded_by_id,
+                        journal.description,
+                        journal.category,
+                        journal.idempotency_key,
+                        fingerprint,
+                        "",
+                    )
+                )
+                entry_rows.extend(
+                    (
+                        journal_id,
+                        account_id,
+                        minutes,
+                        after,
+                        version,
+                        None if after is None else posted_at,
+                    )
+                    for account_id, minutes, after, version in legs
+                )
+            bulk.insert_rows(Journal, _JOURNAL_COLUMNS, journal_rows)
+            bulk.insert_rows(Entry, _ENTRY_COLUMNS, entry_rows)
+            if progress is not None:
+                progress(start + len(batch), len(rows))
+        for chunk in _chunks(account_ids, 1000):
+            _store_balances([locked[account_id] for account_id in chunk])
+    return PostedHistory(
+        journal_ids=journal_ids, created=len(rows), replayed=replayed, widened=widened
+    )
+
+
+_JOURNAL_COLUMNS = (
+    "id",
+    "time_bank_id",
+    "state",
+    "effective_date",
+    "recorded_at",
+    "recorded_by_id",
+    "description",
+    "category",
+    "idempotency_key",
+    "fingerprint",
+    "decision_reason",
+)
+_ENTRY_COLUMNS = (
+    "journal_id",
+    "account_id",
+    "amount_minutes",
+    "balance_after",
+    "account_version",
+    "posted_at",
+)
+
+
+def _store_balances(accounts: list[Account]) -> None:
+    """Each account's balance, version, holds and limits, as computed: one UPDATE for all.
+    Precondition: the caller holds the accounts' locks."""
+    values = ", ".join(
+        [
+            "(CAST(%s AS bigint), CAST(%s AS bigint), CAST(%s AS bigint), CAST(%s AS bigint), "
+            "CAST(%s AS bigint), CAST(%s AS integer), CAST(%s AS integer))"
+        ]
+        * len(accounts)
+    )
+    params: list[Any] = []
+    for a in accounts:
+        params += [
+            a.pk,
+            a.posted_minutes,
+            a.version,
+            a.pending_out_minutes,
+            a.pending_in_minutes,
+            a.credit_limit_minutes,
+            a.max_balance_minutes,
+        ]
+    table = Account._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} SET posted_minutes = v.column2, version = v.column3, "
+            "pending_out_minutes = v.column4, pending_in_minutes = v.column5, "
+            "credit_limit_minutes = v.column6, max_balance_minutes = v.column7 "
+            f"FROM (VALUES {values}) AS v WHERE {table}.id = v.column1",
+            params,
+        )
+
+
+def _check_historical(bank_id: int, journal: HistoricalJournal, now: datetime) -> None:
+    """The checks ``_validated_legs`` makes of a live posting, on account ids."""
+    if not journal.idempotency_key:
+        raise InvalidJournal(gettext("Every exchange needs an idempotency key."))
+    if journal.recorded_at > now:
+        raise InvalidJournal(
+            gettext("Journal %(key)s is recorded in the future.") % {"key": journal.idempotency_key}
+        )
+    legs = journal.legs
+    if len(legs) < 2:
+        raise InvalidJournal(gettext("An exchange needs at least two accounts."))
+    for _, minutes in legs:
+        if isinstance(minutes, bool) or not isinstance(minutes, int):
+            raise InvalidJournal(gettext("Hours are recorded in whole minutes."))
+        if minutes == 0:
+            raise InvalidJournal(gettext("An entry cannot be for zero minutes."))
+    if len({account_id for account_id, _ in legs}) != len(legs):
+        raise InvalidJournal(gettext("An account can appear only once in an exchange."))
+    total = sum(minutes for _, minutes in legs)
+    if total != 0:
+        raise UnbalancedJournal(total)

@@ -29,7 +29,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from exchanges.models import HELP, Exchange, State
-from ledger.models import Account, AccountKind, Entry
+from ledger.models import SYSTEM_KINDS, Account, AccountKind, Entry
 from members.models import (
     TRADING_ROLES,
     Contact,
@@ -193,7 +193,7 @@ def _only_one_way(time_bank: TimeBank, today: date, *, gave: bool) -> QuerySet[A
 def _past_limit(time_bank: TimeBank, today: date) -> QuerySet[Account]:
     return (
         Account.objects.filter(time_bank=time_bank)
-        .exclude(kind=AccountKind.POT)
+        .exclude(kind__in=SYSTEM_KINDS)
         .filter(
             posted_minutes__lt=Coalesce(
                 F("credit_limit_minutes"), Value(time_bank.default_credit_limit_minutes)
@@ -451,7 +451,7 @@ def digest(*, time_bank: TimeBank, today: date | None = None) -> Digest:
         ),
         flagged_accounts=list(
             Account.objects.filter(time_bank=time_bank)
-            .exclude(kind=AccountKind.POT)
+            .exclude(kind__in=SYSTEM_KINDS)
             .filter(posted_minutes__lt=time_bank.default_credit_limit_minutes)
             .select_related("person", "organisation")
             .order_by("posted_minutes", "pk")

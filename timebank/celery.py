@@ -63,6 +63,16 @@ app.conf.beat_schedule = {
         "task": "reports.tasks.schedule_monthly_reports",
         "schedule": crontab(day_of_month=1, hour=6, minute=0),
     },
+    # manage.py send_import_invitations (invitations to set a password, on the admin's day)
+    "import-invitations-daily": {
+        "task": "imports.tasks.send_invitations",
+        "schedule": crontab(hour=9, minute=15),
+    },
+    # manage.py expire_import_uploads (uploads checked but never imported)
+    "expire-import-uploads-daily": {
+        "task": "imports.tasks.expire_import_uploads",
+        "schedule": crontab(hour=4, minute=20),
+    },
     # manage.py expire_report_exports (files of worker-built commissioner reports)
     "expire-report-exports-daily": {
         "task": "reports.tasks.expire_report_exports",

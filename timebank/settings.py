@@ -140,6 +140,7 @@ INSTALLED_APPS = [
     "reminders",
     "reports",
     "audit",
+    "imports",
 ]
 
 MIDDLEWARE = [
@@ -334,6 +335,9 @@ REPORT_SUPPRESSION_THRESHOLD = env_int("REPORT_SUPPRESSION_THRESHOLD", 5)
 REPORT_ASYNC_BANK_MONTHS = env_int("REPORT_ASYNC_BANK_MONTHS", 12)
 # Files of those worker-built reports are deleted this many days after they were built.
 REPORT_EXPORT_DAYS = env_int("REPORT_EXPORT_DAYS", 7)
+# An import upload larger than this many bytes is checked and imported by a worker (progress on
+# its page, an email when done); a smaller one in the request (imports/services.py).
+IMPORT_ASYNC_BYTES = env_int("IMPORT_ASYNC_BYTES", 1024 * 1024)
 # Uploaded and generated files (the default storage): only served through views that check access.
 MEDIA_ROOT = Path(env_str("MEDIA_ROOT") or VAR_DIR / "media")
 

@@ -63,6 +63,7 @@ urlpatterns = [
     path("", include("reminders.urls")),
     path("", include("reports.urls")),
     path("", include("audit.urls")),
+    path("", include("imports.urls")),
     path("accounts/", include("allauth.urls")),
     path("api/", include("members.api_urls")),
     path("api/", include("exchanges.api_urls")),

@@ -26,6 +26,7 @@ from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
 from exchanges import services as exchanges
+from imports.models import ImportRun
 from ledger import services as ledger
 from members import services as members
 from members.models import (
@@ -48,7 +49,7 @@ ROLES = ["anon", "dora", "bob", "alice", "brenda", "ada", "cora", "hugo"]
 # Arguments name objects made in setUpTestData: slug, exchange, listing, request, capability,
 # application, person (bob), offline (olive), check (a safeguarding check on bob), token (bob's
 # unsubscribe token), kind, month, followup (a list name), export (a worker-built commissioner
-# report cora asked for, still queued).
+# report cora asked for, still queued), import (an import into Riverside, done).
 # POSTs send a reason (web) or the body in API_BODIES, so the check reaches past validation.
 # fmt: off
 MATRIX: dict[str, tuple[tuple[str, ...], str, str]] = {
@@ -135,6 +136,12 @@ MATRIX: dict[str, tuple[tuple[str, ...], str, str]] = {
     "api-report": ((), "403 400 400 400 400 400 400 400", "403 405 405 405 405 405 405 405"),
     "api-schema": ((), "200 200 200 200 200 200 200 200", "405 405 405 405 405 405 405 405"),
     "api-docs": ((), "200 200 200 200 200 200 200 200", "405 405 405 405 405 405 405 405"),
+    # Moving a bank in and out (imports/): its admin only.
+    "import-start": (("slug",), "302 403 403 403 403 200 403 403", "302 403 403 403 403 200 403 403"),
+    "import-template": (("slug",), "302 403 403 403 403 200 403 403", "302 405 405 405 405 405 405 405"),
+    "bank-export": (("slug",), "302 403 403 403 403 200 403 403", "302 405 405 405 405 405 405 405"),
+    "import-run": (("import",), "302 404 404 404 404 200 404 404", "302 404 404 404 404 302 404 404"),
+    "import-reconciliation": (("import",), "302 404 404 404 404 200 404 404", "302 405 405 405 405 405 405 405"),
 }
 # fmt: on
 API_BODIES = {
@@ -233,6 +240,14 @@ class PermissionMatrix(CastTestCase):
             end=date(2026, 3, 31),
             format="pdf",
         )
+        cls.import_run = ImportRun.objects.create(
+            time_bank=cls.riverside,
+            created_by=cls.ada,
+            source="canonical",
+            file_name="bank.zip",
+            state="done",
+            finished_at=timezone.now(),
+        )
 
     def arguments(self, names: tuple[str, ...]) -> list[object]:
         values = {
@@ -250,6 +265,7 @@ class PermissionMatrix(CastTestCase):
             "followup": "inactive",
             "month": (timezone.localdate().replace(day=1) - timedelta(days=1)).strftime("%Y-%m"),
             "export": self.export.token,
+            "import": self.import_run.token,
         }
         return [values[name] for name in names]
 
