@@ -205,3 +205,21 @@ class WhatAMemberSees(CastTestCase):
         )
         self.assertContains(response, "Recorded: You helped Chidi Okafor for 1 hour on")
         self.assertContains(response, "We have asked Chidi Okafor to confirm it.")
+
+
+class AnImportedOpeningBalance(CastTestCase):
+    def test_the_glance_says_it_apart_so_the_figures_still_add_up(self):
+        alice = ledger.open_account(time_bank=self.riverside, person=self.alice)
+        ledger.post_journal(
+            time_bank=self.riverside,
+            legs=[(alice, 150), (ledger.migration_account(time_bank=self.riverside), -150)],
+            idempotency_key="import-opening:alice",
+            effective_date=timezone.localdate() - timedelta(days=30),
+            recorded_by=self.brenda,
+            description="Opening balance brought forward",
+        )
+        self.client.force_login(self.alice.user)
+        text = re.sub(r"\s+", " ", self.client.get(reverse("home")).content.decode())
+        self.assertIn("You have 2.5 hours to spend.", text)
+        self.assertIn("You have given 0 hours of help and received 0 hours.", text)
+        self.assertIn("2.5 hours came with you from the time bank's earlier records.", text)
