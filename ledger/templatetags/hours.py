@@ -5,6 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from django import template
+from django.utils.translation import gettext
 
 from ledger.models import balance_in_words, format_hours
 
@@ -34,3 +35,17 @@ def balance_words(minutes: int, holder: str | None = None) -> str:
     """``{% balance_words account.posted_minutes %}``: "You have 3 hours to spend."; with a
     name, the same about them (a broker's view)."""
     return balance_in_words(int(minutes), holder)
+
+
+@register.filter(name="balance_phrase")
+def balance_phrase(minutes: int | None) -> str:
+    """A balance in a list of names, never a bare "-9 hours": "9 hours to spend", "received 9
+    hours more than given", "as much given as received"."""
+    if minutes is None or minutes == "":
+        return ""
+    minutes = int(minutes)
+    if minutes > 0:
+        return gettext("%(hours)s to spend") % {"hours": format_hours(minutes)}
+    if minutes < 0:
+        return gettext("received %(hours)s more than given") % {"hours": format_hours(-minutes)}
+    return gettext("as much given as received")

@@ -9,6 +9,7 @@ from django.utils import timezone
 from exchanges import services
 from exchanges.models import CoProduction
 from ledger import services as ledger
+from ledger.templatetags.hours import balance_phrase
 from tests.base import CastTestCase
 
 
@@ -71,3 +72,30 @@ class PlainWords(CastTestCase):
         self.assertContains(response, "Helping to plan how a service works")
         self.assertNotContains(response, "Co-production")
         self.assertNotContains(response, "Co-design")
+
+    def test_no_page_shows_a_balance_as_a_bare_negative_number(self):
+        alice = ledger.open_account(time_bank=self.riverside, person=self.alice)
+        bob = ledger.open_account(time_bank=self.riverside, person=self.bob)
+        services.record_exchange(
+            recorded_by=self.brenda,
+            giver=bob,
+            receiver=alice,
+            minutes=90,
+            details=services.Details(effective_date=timezone.localdate(), description="Lift"),
+        )
+        self.client.force_login(self.alice.user)
+        for url in (
+            reverse("home"),
+            reverse("dashboard", args=["riverside"]),
+            reverse("donate", args=["riverside"]),
+            reverse("statement", args=["riverside"]),
+        ):
+            with self.subTest(url=url):
+                text = self.client.get(url).content.decode()
+                self.assertNotIn("-1.5 hours", text)
+                self.assertIn("You have received 1.5 hours more than you have given.", text)
+
+    def test_a_brokers_list_says_a_balance_in_words(self):
+        self.assertEqual(balance_phrase(-630), "received 10.5 hours more than given")
+        self.assertEqual(balance_phrase(90), "1.5 hours to spend")
+        self.assertEqual(balance_phrase(0), "as much given as received")
