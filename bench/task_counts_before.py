@@ -34,7 +34,7 @@ FIELDS = """sel => {
     const form = document.querySelector(sel);
     const seen = new Set();
     for (const el of form.querySelectorAll('input, select, textarea')) {
-        if (el.type === 'hidden' || el.offsetParent === null) continue;
+        if (el.type === 'hidden' || !el.checkVisibility({visibilityProperty: true})) continue;
         seen.add(el.type === 'radio' || (el.type === 'checkbox' && el.name &&
                  form.querySelectorAll(`[name="${el.name}"]`).length > 1)
                  ? 'group:' + el.name : 'el:' + (el.id || el.name));

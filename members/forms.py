@@ -164,6 +164,20 @@ class OfflineMemberForm(ProfileForm):
             "are reported, and small groups are never shown."
         )
 
+    @property
+    def about_them(self) -> list:
+        """The member's details: what the page shows open."""
+        return [self[name] for name in self.fields if name not in DEMOGRAPHICS]
+
+    @property
+    def monitoring(self) -> list:
+        """The optional monitoring questions, folded away on the page until opened."""
+        return [self[name] for name in DEMOGRAPHICS if name in self.fields]
+
+    @property
+    def monitoring_errors(self) -> bool:
+        return any(self[name].errors for name in DEMOGRAPHICS if name in self.fields)
+
 
 # --- Offers and requests ---------------------------------------------------------------------
 
