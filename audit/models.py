@@ -32,6 +32,7 @@ class Action(models.TextChoices):
     MEMBERSHIP_DECLINED = "membership.declined", _("Application declined")
     MEMBERSHIP_LEFT = "membership.left", _("Member left the time bank")
     MEMBER_ADDED_OFFLINE = "member.added_offline", _("Member without email added")
+    MEMBERSHIP_JOINED_ON = "membership.joined_on", _("Date joined changed")
     REPORT_DOWNLOADED = "report.downloaded", _("Report downloaded")
     PERSON_EXPORTED = "person.exported", _("Personal data exported")
     STATEMENT_DOWNLOADED = "statement.downloaded", _("Statement downloaded")

@@ -3,7 +3,6 @@ from django.urls import path
 from . import views
 
 urlpatterns = [
-    path("", views.home, name="home"),
     path("profile/", views.edit_profile, name="profile"),
     path("profile/export/", views.export_my_data, name="profile-export"),
     path("banks/<slug:slug>/apply/", views.apply, name="apply"),
@@ -39,6 +38,11 @@ urlpatterns = [
         "banks/<slug:slug>/members/<int:person_id>/leave/",
         views.mark_member_left,
         name="member-leave",
+    ),
+    path(
+        "banks/<slug:slug>/members/<int:person_id>/joined/",
+        views.set_member_joined,
+        name="member-joined",
     ),
     path(
         "banks/<slug:slug>/members/<int:person_id>/erase/",
