@@ -22,12 +22,22 @@ install: $(VENV)/.installed
 run: install
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py load_demo
-	$(MAKE) --no-print-directory serve
+	@$(SERVE)
+
+# Links in emails (the worker writes them too, with no request to read the address from) point
+# at the address served here, unless SITE_URL is set. Ctrl-C reaches the whole process group:
+# the worker shuts itself down and the shell waits for it, then ends cleanly, so a stop shows
+# no error (``run`` runs these lines itself: a sub-make would report the Ctrl-C as one); a TERM
+# (kill) is passed on to the worker.
+SERVE = export SITE_URL="$${SITE_URL:-http://$(ADDRESS)}"; \
+	$(BIN)/celery -A timebank worker --beat --concurrency=1 --loglevel=INFO & worker=$$!; \
+	trap 'kill $$worker 2>/dev/null; wait $$worker' EXIT; \
+	trap 'wait $$worker; trap - EXIT; exit 0' INT; \
+	trap 'kill $$worker 2>/dev/null; wait $$worker; trap - EXIT; exit 0' TERM; \
+	$(BIN)/python manage.py runserver $(ADDRESS)
 
 serve:
-	@$(BIN)/celery -A timebank worker --beat --concurrency=1 --loglevel=INFO & worker=$$!; \
-	trap 'kill $$worker 2>/dev/null; wait $$worker' EXIT INT TERM; \
-	$(BIN)/python manage.py runserver $(ADDRESS)
+	@$(SERVE)
 
 lint: install
 	$(BIN)/ruff check .
@@ -48,9 +58,10 @@ test: lint
 # against the real server on a free loopback port and a fresh PostgreSQL database
 # (E2E_ADMIN_DATABASE_URL, default postgres://postgres@127.0.0.1:5432/postgres, creates timebank_e2e).
 # Chromium comes from apt (never `playwright install`); axe-core from npm into e2e/node_modules.
-# Screenshots at 360 px wide (and the commissioner report at 1,280) land in
-# e2e-artifacts/screenshots/; the commissioner's printed pack and each of its pages as a PNG
-# (pdftoppm, from Debian's poppler-utils) in e2e-artifacts/pdf/.
+# Screenshots at 360 and 1280 px wide land in e2e-artifacts/screenshots/; the commissioner's
+# printed pack and each of its pages as a PNG (pdftoppm, from Debian's poppler-utils) in
+# e2e-artifacts/pdf/; the page loads and form fields of each core task in
+# e2e-artifacts/task-counts.json (bench/task_counts.py).
 e2e: install
 	@if [ ! -x /usr/bin/chromium ]; then \
 	  echo "Installing Debian's chromium"; \

@@ -39,6 +39,7 @@ class Action(models.TextChoices):
         _("Credit limit changed by the bank's policy"),
     )
     MEMBER_ADDED_OFFLINE = "member.added_offline", _("Member without email added")
+    MEMBERSHIP_JOINED_ON = "membership.joined_on", _("Date joined changed")
     REPORT_DOWNLOADED = "report.downloaded", _("Report downloaded")
     PERSON_EXPORTED = "person.exported", _("Personal data exported")
     STATEMENT_DOWNLOADED = "statement.downloaded", _("Statement downloaded")

@@ -3,6 +3,13 @@ server on a free loopback port, Debian's Chromium driven by Playwright, and axe-
 
 Run with `make e2e` (it installs Chromium, Playwright and axe-core first). Nothing here is
 collected by `make test`: the suite lives outside tests/ and every test is marked e2e.
+
+The browser behaves as a person's does: after every page it asks for /favicon.ico by itself
+(headless Chromium does not, which hid a broken two-factor set-up), the suite reloads after
+a POST, goes back, and double-clicks submits. Every page is checked with axe-core, for the
+content security policy, for sideways scrolling and for tables cut off at 360 px; screenshots
+are taken at 360 and 1280 px. Page loads and form fields per core task are counted
+(``Site.task``) into e2e-artifacts/task-counts.json (bench/task_counts.py prints them).
 """
 
 from __future__ import annotations
@@ -48,13 +55,16 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 PHONE = {"width": 360, "height": 780}
+DESKTOP = {"width": 1280, "height": 900}
+COUNTS = ARTIFACTS / "task-counts.json"
 PASSWORD = "riverside-demo-2026"
 BLOCKING_IMPACTS = {"serious", "critical"}
-# The demo's staff must use two-factor authentication (members/mfa.py). The suite gives each an
-# authenticator with a secret it knows, through allauth's own API, and signs in with the code.
+# The demo's staff must use two-factor authentication (members/mfa.py). Brenda sets hers up in
+# the browser at her first sign-in, as a person would (the secret read off the set-up page is
+# kept here); Cora's is given through allauth's own API, with a secret the suite knows.
 TOTP_SECRETS = {
     name: base64.b32encode(hashlib.sha1(f"e2e {name}".encode()).digest()).decode()
-    for name in ("Brenda Broker", "Cora Council")
+    for name in ("Cora Council",)
 }
 TOTP_PERIOD = 30
 ENROL = """
@@ -66,6 +76,10 @@ for email, secret in {secrets!r}.items():
     TOTP.activate(user, secret)
     RecoveryCodes.activate(user)
 """
+
+
+# Staff of the demo: they must use two-factor authentication.
+STAFF = ("Brenda Broker", "Cora Council")
 
 
 def email(name: str) -> str:
@@ -115,6 +129,7 @@ def server_url() -> str:
         if folder.exists():
             shutil.rmtree(folder)
         folder.mkdir(parents=True)
+    COUNTS.unlink(missing_ok=True)
     env = {
         **os.environ,
         "DATABASE_URL": _fresh_database(),
@@ -158,7 +173,7 @@ def server_url() -> str:
         server.terminate()
         server.wait(timeout=10)
         log.close()
-        print(f"\nScreenshots (360 px wide): {SCREENSHOTS}")
+        print(f"\nScreenshots (360 and 1280 px wide): {SCREENSHOTS}")
 
 
 @pytest.fixture(scope="session")
@@ -183,6 +198,8 @@ class Site:
     def __init__(self, browser: Browser, base_url: str, *, javascript: bool = True) -> None:
         self.base_url = base_url
         self.javascript = javascript
+        # Page loads and form fields of the task under way (``task``).
+        self.counting: dict | None = None
         self.context = browser.new_context(
             base_url=base_url,
             viewport=PHONE,
@@ -204,31 +221,93 @@ class Site:
 
     def goto(self, path: str) -> Page:
         self.page.goto(path)
+        self._loaded()
         self.check()
         return self.page
+
+    def _loaded(self) -> None:
+        if self.counting is not None:
+            self.counting["page_loads"] += 1
+
+    def favicon(self) -> None:
+        """What every browser does by itself on every page: ask for /favicon.ico (with the
+        person's cookies, following redirects). It must be the icon, never another page."""
+        response = self.page.request.get("/favicon.ico")
+        assert response.url.endswith("/favicon.ico"), f"/favicon.ico went to {response.url}"
+        assert response.status == 200, f"/favicon.ico answered {response.status}"
+        assert "icon" in response.headers.get("content-type", ""), response.headers
+
+    @contextmanager
+    def task(self, name: str) -> Iterator[dict]:
+        """Count what a core task costs the person: the pages loaded (each checked page) and
+        the form fields of each form they send (``fields``); added to COUNTS."""
+        self.counting = {"task": name, "page_loads": 0, "form_fields": 0, "forms": []}
+        try:
+            yield self.counting
+        finally:
+            done, self.counting = self.counting, None
+        counts = json.loads(COUNTS.read_text()) if COUNTS.exists() else {}
+        counts[name] = done
+        COUNTS.write_text(json.dumps(counts, indent=2) + "\n")
+
+    def fields(self, form: str = "main form[method=post]") -> int:
+        """The fields the person sees in ``form`` (a group of radio buttons or checkboxes
+        is one question), added to the task under way."""
+        count = self.page.evaluate(
+            """sel => {
+                const form = document.querySelector(sel);
+                const seen = new Set();
+                for (const el of form.querySelectorAll('input, select, textarea')) {
+                    if (el.type === 'hidden' || !el.checkVisibility({visibilityProperty: true})) continue;
+                    seen.add(el.type === 'radio' || (el.type === 'checkbox' && el.name &&
+                             form.querySelectorAll(`[name="${el.name}"]`).length > 1)
+                             ? 'group:' + el.name : 'el:' + (el.id || el.name));
+                }
+                return seen.size;
+            }""",
+            form,
+        )
+        if self.counting is not None:
+            self.counting["form_fields"] += count
+            self.counting["forms"].append({"url": self.page.url, "fields": count})
+        return count
 
     @contextmanager
     def navigates(self) -> Iterator[Page]:
         """Wrap a click or key press that loads a new page; the new page is then checked."""
         with self.page.expect_navigation():
             yield self.page
+        self._loaded()
         self.check()
 
     def check(self) -> None:
-        """On the page just loaded: fail on anything the content security policy blocked, and
-        on any serious or critical violation axe-core finds."""
+        """On the page just loaded: ask for the favicon as the browser does; fail on anything
+        the content security policy blocked, on sideways scrolling or a table cut off at
+        360 px, and on any serious or critical violation axe-core finds."""
+        self.favicon()
         if self.blocked:
             pytest.fail("blocked by the content security policy:\n  " + "\n  ".join(self.blocked))
         if not self.javascript:
             return  # axe is JavaScript; the same pages are checked by the JavaScript-on tests
         page = self.page
         # The phone layout (or whatever width the tab has now): nothing makes the whole page
-        # scroll sideways (WCAG 1.4.10 Reflow); a wide data table scrolls inside its own
-        # focusable region instead.
+        # scroll sideways (WCAG 1.4.10 Reflow), and no table is wider than its place: a column
+        # scrolled out of sight is cut off. The one exception is Reflow's own: a data table of
+        # many columns (the commissioner report's) may scroll inside a labelled region the
+        # keyboard can reach and scroll.
         viewport = (page.viewport_size or PHONE)["width"]
         width = page.evaluate("document.documentElement.scrollWidth")
         if width > viewport:
             pytest.fail(f"{page.url} is {width} px wide on a {viewport} px screen", pytrace=False)
+        cut = page.evaluate(
+            """() => [...document.querySelectorAll('table')]
+                .filter(t => !t.closest('[role=region][tabindex="0"][aria-label], [role=region][tabindex="0"][aria-labelledby]'))
+                .filter(t => t.getBoundingClientRect().right > document.documentElement.clientWidth + 1
+                             || (t.parentElement.scrollWidth > t.parentElement.clientWidth + 1))
+                .map(t => (t.querySelector('caption, th') || t).textContent.trim().slice(0, 40))"""
+        )
+        if cut:
+            pytest.fail(f"{page.url}: tables cut off at {viewport} px: {cut}", pytrace=False)
         result = page.evaluate(
             """async () => {
                 const r = await axe.run(document, {
@@ -255,23 +334,61 @@ class Site:
                 f.write(json.dumps({"url": page.url, "violations": minor}) + "\n")
 
     def screenshot(self, name: str) -> None:
-        self.page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+        """The whole page on the phone (360 px) and on a desktop (1280 px)."""
+        self.page.screenshot(path=str(SCREENSHOTS / f"{name}-360.png"), full_page=True)
+        self.page.set_viewport_size(DESKTOP)
+        try:
+            self.page.screenshot(path=str(SCREENSHOTS / f"{name}-1280.png"), full_page=True)
+        finally:
+            self.page.set_viewport_size(PHONE)
 
     def sign_in(self, address: str, password: str = PASSWORD) -> None:
+        """Sign in with the password and, for staff, the code from their authenticator app;
+        staff without one set it up here first (``set_up_two_factor``)."""
         page = self.goto("/accounts/login/")
         page.fill("input[name=login]", address)
         page.fill("input[name=password]", password)
         with self.navigates():
             page.locator("main form button[type=submit]").first.click()
         assert "/accounts/login/" not in page.url, f"signing in as {address} failed"
-        secret = next((s for n, s in TOTP_SECRETS.items() if email(n) == address), None)
-        if secret is not None:
-            # Staff: allauth asks for the code from the authenticator app.
-            assert "/accounts/2fa/authenticate/" in page.url, f"{address} was not asked for a code"
-            page.fill("input[name=code]", fresh_totp_code(secret))
-            with self.navigates():
-                page.locator("main form button[type=submit]").first.click()
-            assert "/accounts/2fa/" not in page.url, f"the code for {address} was refused"
+        name = next((n for n in STAFF if email(n) == address), None)
+        if name is None:
+            return
+        if name not in TOTP_SECRETS:
+            assert "/accounts/2fa/totp/activate/" in page.url, f"{address} was not sent to set up"
+            self.set_up_two_factor(name)
+            return
+        # Staff: allauth asks for the code from the authenticator app.
+        assert "/accounts/2fa/authenticate/" in page.url, f"{address} was not asked for a code"
+        page.fill("input[name=code]", fresh_totp_code(TOTP_SECRETS[name]))
+        with self.navigates():
+            page.locator("main form button[type=submit]").first.click()
+        assert "/accounts/2fa/" not in page.url, f"the code for {address} was refused"
+
+    def set_up_two_factor(self, name: str, *, screenshots: str = "") -> str:
+        """On allauth's set-up page: read the secret as an authenticator app reads the QR
+        code, then do what a browser and a person do before typing the code (the favicon
+        request, a reload of the page), then type the app's code. Returns the secret."""
+        page = self.page
+        assert "/accounts/2fa/totp/activate/" in page.url, page.url
+        if screenshots:
+            self.screenshot(f"{screenshots}-set-up-two-factor")
+        secret = page.locator("#authenticator_secret").input_value()
+        self.favicon()
+        with self.navigates():
+            page.reload()
+        assert page.locator("#authenticator_secret").input_value() == secret, (
+            "a reload of the set-up page changed the secret the person had scanned"
+        )
+        page.fill("input[name=code]", fresh_totp_code(secret))
+        with self.navigates():
+            page.locator("main form button[type=submit]").first.click()
+        assert "/accounts/2fa/totp/activate/" not in page.url, (
+            "the code from the QR code just scanned was refused: "
+            + page.locator("main").inner_text().replace("\n", " | ")
+        )
+        TOTP_SECRETS[name] = secret
+        return secret
 
     def close(self) -> None:
         self.context.close()

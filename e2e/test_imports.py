@@ -16,12 +16,11 @@ from datetime import date, timedelta
 import pytest
 from playwright.sync_api import expect
 
-from .conftest import ADMIN_URL, DB_NAME, PASSWORD, PHONE, ROOT, SCREENSHOTS, Site, fresh_totp_code
+from .conftest import ADMIN_URL, DB_NAME, PASSWORD, ROOT, Site, fresh_totp_code
 
 pytestmark = pytest.mark.e2e
 ADA = "ada.admin@demo.timebank.localhost"
 ADA_SECRET = base64.b32encode(hashlib.sha1(b"e2e Ada Admin").digest()).decode()
-WIDE = {"width": 1280, "height": 900}
 # Riverside gets an administrator (the demo has a broker only), with an authenticator app.
 MAKE_ADA = f"""
 from allauth.account.models import EmailAddress
@@ -105,11 +104,9 @@ def sign_in_as_ada(site: Site) -> None:
 
 
 def both_widths(site: Site, name: str) -> None:
-    """Screenshots at 360 px (the phone the suite uses) and at 1280 px (a desk computer)."""
-    site.screenshot(f"{name}-360")
-    site.page.set_viewport_size(WIDE)
-    site.page.screenshot(path=str(SCREENSHOTS / f"{name}-1280.png"), full_page=True)
-    site.page.set_viewport_size(PHONE)
+    """Screenshots at 360 px (the phone the suite uses) and at 1280 px (a desk computer):
+    ``Site.screenshot`` takes both."""
+    site.screenshot(name)
 
 
 def upload(site: Site, files: dict[str, bytes]) -> None:

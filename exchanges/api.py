@@ -212,6 +212,12 @@ class RecordExchangeSerializer(StrictSerializer, AmountMixin, DetailsMixin):
     receiver_account = serializers.IntegerField(
         required=False, help_text="Brokers: the account that received the help (gives hours)."
     )
+    past_limit = serializers.BooleanField(
+        required=False,
+        default=False,
+        help_text="Brokers: record it even though it takes an account past its limit; the "
+        "limit is widened just enough and the exchange waits for a broker to approve it.",
+    )
 
     def validate(self, attrs: dict) -> dict:
         attrs = super().validate(attrs)
@@ -549,15 +555,27 @@ CONFLICT = {
         description="A ledger conflict: not enough hours, a reused key, already decided.",
         examples=[
             OpenApiExample(
-                "Not enough hours",
+                "Past the other member's limit",
                 value={
-                    "detail": "Bob Baker does not have enough hours: this would leave -11 hours "
-                    "available, past the limit of -10 hours.",
-                    "code": "InsufficientHours",
+                    "detail": "Bob Baker has received as many hours as the time bank allows "
+                    "for now. Please ask your broker (01632 960 123): they can record it for a "
+                    "broker to approve.",
+                    "code": "PastLimit",
                 },
                 response_only=True,
                 status_codes=["409"],
-            )
+            ),
+            OpenApiExample(
+                "Past your own limit",
+                value={
+                    "detail": "Your balance would be -10.5 hours, past the limit of -10 hours. "
+                    "Give some help first, or ask your broker (01632 960 123): they can record "
+                    "it for a broker to approve.",
+                    "code": "PastLimit",
+                },
+                response_only=True,
+                status_codes=["409"],
+            ),
         ],
     )
 }
@@ -716,6 +734,7 @@ class ExchangeViewSet(viewsets.GenericViewSet):
                 minutes=data["minutes"],
                 details=details,
                 idempotency_key=key,
+                past_limit=data["past_limit"],
             )
         return _render(exchange, status.HTTP_201_CREATED)
 

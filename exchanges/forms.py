@@ -11,7 +11,7 @@ from django.utils.translation import gettext_lazy as _
 from ledger.models import Account, AccountKind
 from members.models import Category, Status, TimeBank
 
-from .models import CoProduction
+from .models import COPRODUCTION_IN_WORDS, CoProduction
 from .services import Details
 
 
@@ -63,6 +63,10 @@ class HoursField(forms.DecimalField):
 
 
 class DetailsForm(forms.Form):
+    """What every exchange says about the help. ``broker``: the form of a broker (or of an
+    organisation's representative recording a group), which also asks what the help was part
+    of, for the commissioners' reports; members are not asked."""
+
     effective_date = forms.DateField(
         label=_("Date the help happened"),
         widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
@@ -73,22 +77,31 @@ class DetailsForm(forms.Form):
         help_text=_("A few words, e.g. 'Weeded the front garden'."),
     )
     category = forms.ModelChoiceField(
-        Category.objects.all(), label=_("Kind of help"), required=False
+        Category.objects.all(),
+        label=_("Kind of help (optional)"),
+        required=False,
+        empty_label=_("Choose a kind of help"),
     )
     coproduction = forms.ChoiceField(
-        label=_("Kind of co-production (for reports)"),
-        choices=CoProduction.choices,
+        label=_("What was the help part of? (for reports to funders)"),
+        choices=list(COPRODUCTION_IN_WORDS.items()),
         initial=CoProduction.DELIVERY,
+        required=False,
+        widget=forms.RadioSelect,
     )
     idempotency_key = forms.CharField(widget=forms.HiddenInput)
 
-    def __init__(self, *args: object, bank: TimeBank, **kwargs: object) -> None:
+    def __init__(
+        self, *args: object, bank: TimeBank, broker: bool = False, **kwargs: object
+    ) -> None:
         kwargs.setdefault("initial", {})
         kwargs["initial"].setdefault("effective_date", timezone.localdate())  # type: ignore[index]
         # A fresh key per form shown: a double-clicked submit records the exchange once.
         kwargs["initial"].setdefault("idempotency_key", uuid.uuid4().hex)  # type: ignore[index]
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
         self.bank = bank
+        if not broker:
+            del self.fields["coproduction"]
 
     def details(self, listing: object | None = None) -> Details:
         data = self.cleaned_data
@@ -101,49 +114,94 @@ class DetailsForm(forms.Form):
         )
 
 
-class RecordForm(DetailsForm):
-    """A member records an exchange: I gave or I received, with whom, when and how long."""
+class PastLimitMixin(forms.Form):
+    """For a broker: after a refusal at a limit, a box to record the exchange anyway, for a
+    broker to approve (hidden until then)."""
+
+    past_limit = forms.BooleanField(
+        label=_("Record it anyway, for a broker to approve"),
+        required=False,
+        widget=forms.HiddenInput,
+    )
+
+    def offer_past_limit(self) -> None:
+        self.fields["past_limit"].widget = forms.CheckboxInput()
+
+
+class RecordForm(PastLimitMixin, DetailsForm):
+    """Gave or received, with whom, when and how long: a member for themselves, or a broker
+    for one member (``subject``: their name, which the labels then use)."""
 
     direction = forms.ChoiceField(
         label=_("Did you give or receive help?"),
         choices=[("gave", _("I gave help")), ("received", _("I received help"))],
         widget=forms.RadioSelect,
     )
-    other = AccountChoiceField(queryset=Account.objects.none(), label=_("Who with?"))
+    other = AccountChoiceField(
+        queryset=Account.objects.none(), label=_("Who with?"), empty_label=_("Choose a person")
+    )
     minutes = HoursField()
     field_order = [
         "direction",
         "other",
         "effective_date",
         "minutes",
-        "category",
         "description",
+        "category",
         "coproduction",
+        "past_limit",
     ]
 
-    def __init__(self, *args: object, bank: TimeBank, own: Account, **kwargs: object) -> None:
-        super().__init__(*args, bank=bank, **kwargs)
+    def __init__(
+        self,
+        *args: object,
+        bank: TimeBank,
+        own: Account,
+        subject: str | None = None,
+        **kwargs: object,
+    ) -> None:
+        super().__init__(*args, bank=bank, broker=subject is not None, **kwargs)
         self.fields["other"].queryset = trading_accounts(bank).exclude(pk=own.pk)
+        if subject is None:
+            del self.fields["past_limit"]
+        else:
+            self.fields["direction"].label = _("Did %(name)s give or receive help?") % {
+                "name": subject
+            }
+            self.fields["direction"].choices = [
+                ("gave", _("%(name)s gave help") % {"name": subject}),
+                ("received", _("%(name)s received help") % {"name": subject}),
+            ]
+            self.fields["other"].label = _("Who with?")
 
 
-class BrokerRecordForm(DetailsForm):
-    """A broker records for one or both parties."""
+class BrokerRecordForm(PastLimitMixin, DetailsForm):
+    """A broker records between any two members or organisations."""
 
-    giver = AccountChoiceField(queryset=Account.objects.none(), label=_("Who gave the help?"))
-    receiver = AccountChoiceField(queryset=Account.objects.none(), label=_("Who received it?"))
+    giver = AccountChoiceField(
+        queryset=Account.objects.none(),
+        label=_("Who gave the help?"),
+        empty_label=_("Choose a person"),
+    )
+    receiver = AccountChoiceField(
+        queryset=Account.objects.none(),
+        label=_("Who received it?"),
+        empty_label=_("Choose a person"),
+    )
     minutes = HoursField()
     field_order = [
         "giver",
         "receiver",
         "effective_date",
         "minutes",
-        "category",
         "description",
+        "category",
         "coproduction",
+        "past_limit",
     ]
 
     def __init__(self, *args: object, bank: TimeBank, **kwargs: object) -> None:
-        super().__init__(*args, bank=bank, **kwargs)
+        super().__init__(*args, bank=bank, broker=True, **kwargs)
         self.fields["giver"].queryset = trading_accounts(bank)
         self.fields["receiver"].queryset = trading_accounts(bank)
 
@@ -177,7 +235,7 @@ class GroupForm(DetailsForm):
     ]
 
     def __init__(self, *args: object, bank: TimeBank, **kwargs: object) -> None:
-        super().__init__(*args, bank=bank, **kwargs)
+        super().__init__(*args, bank=bank, broker=True, **kwargs)
         for name in ("providers", "receivers"):
             self.fields[name].queryset = trading_accounts(bank)
             self.fields[name].label_from_instance = lambda a: a.holder_name
@@ -211,7 +269,9 @@ class DonationForm(forms.Form):
 
 class GrantForm(forms.Form):
     to_account = AccountChoiceField(
-        queryset=Account.objects.none(), label=_("Give hours from the pot to")
+        queryset=Account.objects.none(),
+        label=_("Give hours from the pot to"),
+        empty_label=_("Choose a person"),
     )
     minutes = HoursField()
     reason = forms.CharField(label=_("Why (shown on the pot's statement)"), max_length=200)

@@ -25,7 +25,7 @@ from django.db.models import Q, Sum
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from ledger.models import Account, Entry, Journal
+from ledger.models import Account, Journal
 from members.access import person_for
 from members.models import BROKER_ROLES, InBankQuerySet, Membership, Person, TimeBank
 
@@ -49,6 +49,16 @@ class CoProduction(models.TextChoices):
     ASSESSMENT = "co-assessment", _("Co-assessment (checking how well it works)")
 
 
+# The same four kinds in the words members and brokers use (forms and pages); the labels
+# above are the commissioners' own terms (reports).
+COPRODUCTION_IN_WORDS = {
+    CoProduction.DELIVERY: _("Everyday help, or helping to run a service"),
+    CoProduction.DESIGN: _("Helping to plan how a service works"),
+    CoProduction.COMMISSIONING: _("Helping to decide what services are needed"),
+    CoProduction.ASSESSMENT: _("Helping to check how well a service works"),
+}
+
+
 class State(models.TextChoices):
     UNCONFIRMED = "unconfirmed", _("Waiting for the other person to confirm")
     AWAITING_APPROVAL = "awaiting_approval", _("Waiting for a broker to approve")
@@ -63,21 +73,34 @@ HELP = [Kind.SERVICE, Kind.GROUP]
 LIVE = [State.UNCONFIRMED, State.AWAITING_APPROVAL, State.COMPLETED]
 
 
+OPEN = [State.UNCONFIRMED, State.AWAITING_APPROVAL]
+
+
 def hour_totals(account: Account, *, since: object) -> dict[str, int]:
     """Hours of help ``account`` gave and received, in total and since ``since`` (a date), in
-    minutes, from completed exchanges only (not donations, grants or reversed exchanges).
+    minutes, from completed exchanges only (not reversed ones); and, apart, the hours it was
+    given (donations to it, grants from the community pot) and gave away (its donations).
+    Together they add up to the account's balance: ``given - received + gifts_in -
+    gifts_out``, as every posted journal is an exchange or the reversal of one.
 
-    Two queries, neither of which reads the account's whole ledger: one-to-one help from the
-    exchanges themselves (``giver``/``receiver`` are indexed and ``minutes`` is what moved),
-    group help from the bank's completed group exchanges that have a leg on the account."""
+    Two queries, neither of which reads the account's whole ledger: one-to-one exchanges from
+    the exchanges themselves (``giver``/``receiver`` are indexed and ``minutes`` is what
+    moved), group help from the bank's completed group exchanges that have a leg on the
+    account."""
     recent = Q(effective_date__gte=since)
+    help_ = Q(kind=Kind.SERVICE)
+    gifts = Q(kind__in=[Kind.DONATION, Kind.GRANT])
     one_to_one = Exchange.objects.filter(
-        Q(giver=account) | Q(receiver=account), kind=Kind.SERVICE, state=State.COMPLETED
+        Q(giver=account) | Q(receiver=account),
+        kind__in=[Kind.SERVICE, Kind.DONATION, Kind.GRANT],
+        state=State.COMPLETED,
     ).aggregate(
-        given=Sum("minutes", filter=Q(giver=account)),
-        received=Sum("minutes", filter=Q(receiver=account)),
-        given_recently=Sum("minutes", filter=Q(giver=account) & recent),
-        received_recently=Sum("minutes", filter=Q(receiver=account) & recent),
+        given=Sum("minutes", filter=help_ & Q(giver=account)),
+        received=Sum("minutes", filter=help_ & Q(receiver=account)),
+        given_recently=Sum("minutes", filter=help_ & Q(giver=account) & recent),
+        received_recently=Sum("minutes", filter=help_ & Q(receiver=account) & recent),
+        gifts_in=Sum("minutes", filter=gifts & Q(receiver=account)),
+        gifts_out=Sum("minutes", filter=gifts & Q(giver=account)),
     )
     legs = "journal__entries__amount_minutes"
     gave, received = Q(**{f"{legs}__gt": 0}), Q(**{f"{legs}__lt": 0})
@@ -92,10 +115,13 @@ def hour_totals(account: Account, *, since: object) -> dict[str, int]:
         given_recently=Sum(legs, filter=gave & recent),
         received_recently=Sum(legs, filter=received & recent),
     )
-    return {
+    totals = {
         name: abs(one_to_one[name] or 0) + abs(group[name] or 0)
         for name in ("given", "received", "given_recently", "received_recently")
     }
+    totals["gifts_in"] = one_to_one["gifts_in"] or 0
+    totals["gifts_out"] = one_to_one["gifts_out"] or 0
+    return totals
 
 
 class ExchangeQuerySet(InBankQuerySet["Exchange"]):
@@ -123,22 +149,33 @@ class ExchangeQuerySet(InBankQuerySet["Exchange"]):
         return self.filter(journal__entries__account__in=accounts).distinct()
 
     def latest_involving(self, account: Account, count: int) -> QuerySet[Exchange]:
-        """The ``count`` exchanges ``account`` took part in most recently, shown newest date of
-        help first (as the dashboard's table lists them under "Date"). The account's own
-        entries pick the journals first (newest journal ids: the latest recorded, so a
-        back-dated exchange recorded today is among them), so the cost does not grow with the
-        rest of the bank or with a join over every exchange the account ever had.
+        """What a member's page lists: every exchange ``account`` took part in that still
+        waits (to be confirmed or approved), however old, and the latest ``count`` others by
+        the date the help happened; all newest date of help first.
 
-        The journal ids are read here, in a query of their own: as a subquery they made
-        PostgreSQL plan the whole join afresh on every call (a prepared statement's generic
-        plan cannot see whose entries they are), which cost more than a second query."""
-        journals = list(
-            Entry.objects.filter(account=account)
-            .order_by("-journal_id")
-            .values_list("journal_id", flat=True)[:count]
-        )
-        return self.filter(journal_id__in=journals).order_by(
+        Chosen by the date of help, as shown: choosing by when they were recorded (the newest
+        journals) and showing them by date made a back-dated slip push out a pending exchange
+        from last week while older rows stayed. One query: the account's legs (its index)
+        joined to their exchanges, sorted by date."""
+        mine = self.filter(journal__entries__account=account)
+        latest = mine.order_by("-effective_date", "-recorded_at", "-pk").values("pk")[:count]
+        return mine.filter(Q(state__in=OPEN) | Q(pk__in=latest)).order_by(
             "-effective_date", "-recorded_at", "-pk"
+        )
+
+    def waiting_for(self, person: Person) -> QuerySet[Exchange]:
+        """What waits for ``person``: exchanges they are asked to confirm, newest help first."""
+        return self.filter(state=State.UNCONFIRMED, awaiting_confirmation_from=person).order_by(
+            "-effective_date", "-recorded_at", "-pk"
+        )
+
+    def waiting_on_others(self, account: Account, person: Person) -> QuerySet[Exchange]:
+        """What ``person`` (through ``account``) waits on: their exchanges still to be
+        confirmed by someone else or approved by a broker, newest help first."""
+        return (
+            self.filter(journal__entries__account=account, state__in=OPEN)
+            .exclude(state=State.UNCONFIRMED, awaiting_confirmation_from=person)
+            .order_by("-effective_date", "-recorded_at", "-pk")
         )
 
     def awaiting_broker(self) -> QuerySet[Exchange]:

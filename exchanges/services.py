@@ -11,7 +11,8 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
@@ -25,7 +26,12 @@ from django.utils.translation import gettext
 from audit import services as audit
 from audit.models import Action
 from ledger import services as ledger
-from ledger.exceptions import AlreadyResolved, IdempotencyConflict
+from ledger.exceptions import (
+    AlreadyResolved,
+    IdempotencyConflict,
+    InsufficientHours,
+    MaximumBalanceReached,
+)
 from ledger.models import Account, AccountKind, Entry, Journal, JournalState, format_hours
 from members.access import is_broker
 from members.models import (
@@ -39,12 +45,143 @@ from members.models import (
 )
 
 from . import emails, rules
-from .exceptions import AlreadyDecided
+from .exceptions import AlreadyDecided, PastLimit
 from .models import HELP, LIVE, CoProduction, Exchange, Kind, State
 
 QUARTER_HOUR = 15
 # A register for a large event is recorded in parts: one journal stays easy to read and check.
 MAX_GROUP = 100
+
+
+# --- Refusals at a limit, as the person recording reads them ---------------------------------------
+
+
+def _ask_your_broker(time_bank: TimeBank) -> str:
+    contact = time_bank.contact_phone or time_bank.contact_email
+    if contact:
+        return gettext("ask your broker (%(contact)s)") % {"contact": contact}
+    return gettext("ask your broker")
+
+
+def explain_limit(
+    error: InsufficientHours | MaximumBalanceReached, *, reader: Person, time_bank: TimeBank
+) -> PastLimit:
+    """The ledger's refusal at a limit, said to ``reader`` (who is recording): with the
+    figures only when the account is their own (or an organisation's they represent) or they
+    are a broker; never another member's balance. Always with what to do next: a member asks
+    their broker, who can record it for a broker to approve."""
+    account = Account.objects.select_related("person", "organisation").get(pk=error.account_id)
+    own = Account.objects.held_by(reader).filter(pk=account.pk, time_bank=time_bank).exists()
+    broker = is_broker(reader, time_bank)
+    paying = isinstance(error, InsufficientHours)
+    if own or broker:
+        whose = (
+            gettext("Your balance")
+            if own and account.person_id == reader.pk
+            else gettext("%(name)s's balance") % {"name": account.holder_name}
+        )
+        if paying:
+            assert isinstance(error, InsufficientHours)
+            said = gettext("%(whose)s would be %(balance)s, past the limit of %(limit)s.") % {
+                "whose": whose,
+                "balance": format_hours(error.available_minutes),
+                "limit": format_hours(error.limit_minutes),
+            }
+        else:
+            assert isinstance(error, MaximumBalanceReached)
+            said = gettext(
+                "%(whose)s would be %(balance)s, more than the maximum of %(maximum)s."
+            ) % {
+                "whose": whose,
+                "balance": format_hours(error.balance_minutes),
+                "maximum": format_hours(error.maximum_minutes),
+            }
+    elif paying:
+        said = gettext("%(name)s has received as many hours as the time bank allows for now.") % {
+            "name": account.holder_name
+        }
+    else:
+        said = gettext("%(name)s holds as many hours as the time bank allows for now.") % {
+            "name": account.holder_name
+        }
+    if broker:
+        then = gettext(
+            "You can record it anyway for a broker to approve: approving it lets the balance "
+            "go past the limit."
+        )
+    elif own and paying:
+        then = gettext(
+            "Give some help first, or %(ask)s: they can record it for a broker to approve."
+        ) % {"ask": _ask_your_broker(time_bank)}
+    elif own:
+        then = gettext(
+            "Spend some hours or give some away first, or %(ask)s: they can record it for a "
+            "broker to approve."
+        ) % {"ask": _ask_your_broker(time_bank)}
+    else:
+        then = gettext("Please %(ask)s: they can record it for a broker to approve.") % {
+            "ask": _ask_your_broker(time_bank)
+        }
+    return PastLimit(f"{said} {then}", account_id=account.pk, may_record_for_approval=broker)
+
+
+@contextmanager
+def _limits_explained(reader: Person, time_bank: TimeBank) -> Iterator[None]:
+    """Around a ledger call: a refusal at a limit becomes ``explain_limit``'s."""
+    try:
+        yield
+    except (InsufficientHours, MaximumBalanceReached) as error:
+        raise explain_limit(error, reader=reader, time_bank=time_bank) from error
+
+
+def _make_room(*, payer: Account, payee: Account, minutes: int) -> bool:
+    """For a broker recording past a limit: widen the payer's credit limit and the payee's
+    maximum balance just enough to hold this exchange's hours. Returns whether either was
+    widened. Locks both accounts in ascending id order (the ledger's order) for the rest of
+    the caller's transaction, so nothing else can use the room made here."""
+    locked = {
+        a.pk: a
+        for a in Account.objects.select_for_update()
+        .filter(pk__in=[payer.pk, payee.pk])
+        .order_by("pk")
+    }
+    out, into = locked[payer.pk], locked[payee.pk]
+    after_out = out.posted_minutes - out.pending_out_minutes - minutes
+    after_in = into.posted_minutes + into.pending_in_minutes + minutes
+    widen_credit = out.credit_limit_minutes is not None and after_out < out.credit_limit_minutes
+    widen_maximum = into.max_balance_minutes is not None and after_in > into.max_balance_minutes
+    if widen_credit:
+        ledger.set_limits(
+            account=out, credit_limit_minutes=after_out, max_balance_minutes=out.max_balance_minutes
+        )
+    if widen_maximum:
+        ledger.set_limits(
+            account=into,
+            credit_limit_minutes=into.credit_limit_minutes,
+            max_balance_minutes=after_in,
+        )
+    return widen_credit or widen_maximum
+
+
+def _narrow_back(exchange: Exchange) -> None:
+    """After a past-the-limit exchange is declined (its hold released): the receiver's credit
+    limit goes back towards the bank's, as far as the account's balance allows."""
+    account = exchange.receiver
+    bank = exchange.time_bank
+    if account is None or bank.limit_rule != LimitRule.BLOCK:
+        return
+    account = Account.objects.select_for_update().get(pk=account.pk)
+    limit, default = account.credit_limit_minutes, bank.default_credit_limit_minutes
+    if limit is None or limit >= default:
+        return
+    available = account.posted_minutes - account.pending_out_minutes
+    narrowed = max(limit, min(default, available))
+    if narrowed != limit:
+        ledger.set_limits(
+            account=account,
+            credit_limit_minutes=narrowed,
+            max_balance_minutes=account.max_balance_minutes,
+        )
 
 
 # --- Checks on what was entered -------------------------------------------------------------------
@@ -98,11 +235,12 @@ def _check_parties(time_bank: TimeBank, accounts: Sequence[Account], effective_d
             raise ValidationError(
                 gettext("Everyone in an exchange must belong to the same time bank.")
             )
-    joined = dict(
-        Membership.objects.filter(
+    joined = {
+        m.person_id: m.joined
+        for m in Membership.objects.filter(
             time_bank=time_bank, person_id__in=person_ids, status=Status.APPROVED
-        ).values_list("person_id", "decided_at")
-    )
+        ).only("person_id", "decided_at", "joined_on")
+    }
     for account in accounts:
         if account.kind != AccountKind.MEMBER:
             continue
@@ -111,18 +249,16 @@ def _check_parties(time_bank: TimeBank, accounts: Sequence[Account], effective_d
                 gettext("%(name)s is not an approved member of %(bank)s.")
                 % {"name": account.holder_name, "bank": time_bank.name}
             )
-        if joined[account.person_id] and effective_date < timezone.localdate(
-            joined[account.person_id]
-        ):
+        day = joined[account.person_id]
+        if day is not None and effective_date < day:
             raise ValidationError(
                 {
                     "effective_date": gettext(
-                        "%(name)s joined on %(date)s: the help cannot be earlier."
+                        "%(name)s joined on %(date)s: the help cannot be earlier. If they "
+                        "really joined before, a broker can change the date they joined on "
+                        "their page."
                     )
-                    % {
-                        "name": account.holder_name,
-                        "date": date_format(joined[account.person_id], "DATE_FORMAT"),
-                    }
+                    % {"name": account.holder_name, "date": date_format(day, "DATE_FORMAT")}
                 }
             )
 
@@ -241,6 +377,7 @@ def record_exchange(
     minutes: int,
     details: Details,
     idempotency_key: str | None = None,
+    past_limit: bool = False,
 ) -> Exchange:
     """Record that ``giver`` helped ``receiver`` for ``minutes``.
 
@@ -257,17 +394,24 @@ def record_exchange(
     4. Moves the hours in the ledger: posted at once, or pending (holding the receiver's hours)
        until confirmed and approved. Under the "block" rule the ledger refuses an exchange past
        the receiver's limit; under "flag" it is recorded and flagged to the broker.
+       A refusal at a limit says what to do next (``explain_limit``). ``past_limit``: a broker
+       records it anyway; the limit is widened just enough to hold the hours, and the exchange
+       waits for a (different) broker to approve it (declining it narrows the limit back).
     5. After commit: asks the other party to confirm, or tells both it is recorded.
     """
     time_bank = giver.time_bank
     key = caller_key(recorded_by, idempotency_key)
-    fingerprint = request_fingerprint("service", giver, receiver, minutes, *details.sent())
+    fingerprint = request_fingerprint(
+        "service", giver, receiver, minutes, past_limit, *details.sent()
+    )
     replay = _replay(time_bank, key, fingerprint)
     if replay is not None:
         return replay
     effective_date = details.effective_date or timezone.localdate()
     movement = rules.Movement.of([(receiver, -minutes), (giver, minutes)])
     recording = rules.check_may_record(person=recorded_by, movement=movement, time_bank=time_bank)
+    if past_limit and not is_broker(recorded_by, time_bank):
+        raise PermissionDenied(gettext("Only a broker can record an exchange past a limit."))
     _check_minutes(time_bank, minutes)
     _check_parties(time_bank, [giver, receiver], effective_date)
     _check_description(details)
@@ -292,18 +436,22 @@ def record_exchange(
     flagged = time_bank.limit_rule == LimitRule.FLAG and _past_soft_limit(
         time_bank, receiver, minutes
     )
-    journal = ledger.transfer(
-        from_account=receiver,
-        to_account=giver,
-        minutes=minutes,
-        idempotency_key=key,
-        fingerprint=fingerprint,
-        effective_date=effective_date,
-        recorded_by=recorded_by,
-        description=details.description.strip(),
-        category=getattr(details.category, "slug", ""),
-        pending=state != State.COMPLETED,
-    )
+    # A retry never gets here (``_replay`` above), so the room is made once.
+    if past_limit and _make_room(payer=receiver, payee=giver, minutes=minutes):
+        state, needs_approval, flagged, other = State.AWAITING_APPROVAL, True, True, None
+    with _limits_explained(recorded_by, time_bank):
+        journal = ledger.transfer(
+            from_account=receiver,
+            to_account=giver,
+            minutes=minutes,
+            idempotency_key=key,
+            fingerprint=fingerprint,
+            effective_date=effective_date,
+            recorded_by=recorded_by,
+            description=details.description.strip(),
+            category=getattr(details.category, "slug", ""),
+            pending=state != State.COMPLETED,
+        )
     replay = _recorded_with(journal)
     if replay:
         return replay
@@ -336,7 +484,7 @@ def record_exchange(
         actor=recorded_by,
         time_bank=time_bank,
         obj=exchange,
-        details={"minutes": minutes, "state": state},
+        details={"minutes": minutes, "state": state, **({"past_limit": True} if flagged else {})},
     )
     refresh_activity(time_bank=time_bank, exchange=exchange)
     if state == State.UNCONFIRMED:
@@ -409,17 +557,18 @@ def record_group_exchange(
         time_bank, accounts, max(m for _, m in providers + receivers)
     )
     state = State.AWAITING_APPROVAL if needs_approval else State.COMPLETED
-    journal = ledger.post_journal(
-        time_bank=time_bank,
-        legs=legs,
-        idempotency_key=key,
-        fingerprint=fingerprint,
-        effective_date=effective_date,
-        recorded_by=recorded_by,
-        description=details.description.strip(),
-        category=getattr(details.category, "slug", ""),
-        pending=needs_approval,
-    )
+    with _limits_explained(recorded_by, time_bank):
+        journal = ledger.post_journal(
+            time_bank=time_bank,
+            legs=legs,
+            idempotency_key=key,
+            fingerprint=fingerprint,
+            effective_date=effective_date,
+            recorded_by=recorded_by,
+            description=details.description.strip(),
+            category=getattr(details.category, "slug", ""),
+            pending=needs_approval,
+        )
     replay = _recorded_with(journal)
     if replay:
         return replay
@@ -484,17 +633,18 @@ def donate_hours(
     _check_parties(time_bank, parties, timezone.localdate())
     _check_length(note, "note")
     description = note.strip() or f"Donation to {to_account.holder_name}"
-    journal = ledger.transfer(
-        from_account=donor,
-        to_account=to_account,
-        minutes=minutes,
-        idempotency_key=key,
-        fingerprint=fingerprint,
-        effective_date=timezone.localdate(),
-        recorded_by=recorded_by,
-        description=description,
-        category="donation",
-    )
+    with _limits_explained(recorded_by, time_bank):
+        journal = ledger.transfer(
+            from_account=donor,
+            to_account=to_account,
+            minutes=minutes,
+            idempotency_key=key,
+            fingerprint=fingerprint,
+            effective_date=timezone.localdate(),
+            recorded_by=recorded_by,
+            description=description,
+            category="donation",
+        )
     replay = _recorded_with(journal)
     if replay:
         return replay
@@ -552,17 +702,18 @@ def grant_from_pot(
     _check_length(reason, "reason")
     _check_minutes(time_bank, minutes)
     _check_parties(time_bank, [to_account], timezone.localdate())
-    journal = ledger.transfer(
-        from_account=pot,
-        to_account=to_account,
-        minutes=minutes,
-        idempotency_key=key,
-        fingerprint=fingerprint,
-        effective_date=timezone.localdate(),
-        recorded_by=broker,
-        description=reason.strip(),
-        category="grant",
-    )
+    with _limits_explained(broker, time_bank):
+        journal = ledger.transfer(
+            from_account=pot,
+            to_account=to_account,
+            minutes=minutes,
+            idempotency_key=key,
+            fingerprint=fingerprint,
+            effective_date=timezone.localdate(),
+            recorded_by=broker,
+            description=reason.strip(),
+            category="grant",
+        )
     replay = _recorded_with(journal)
     if replay:
         return replay
@@ -673,6 +824,8 @@ def decline_exchange(*, exchange: Exchange, person: Person, reason: str) -> Exch
     if not locked.is_open:
         raise AlreadyDecided(locked.get_state_display().lower())
     ledger.void_pending(journal=locked.journal, decided_by=person, reason=reason)
+    if locked.flagged_over_limit:
+        _narrow_back(locked)
     locked.state = State.DECLINED
     locked.declined_by, locked.declined_at, locked.decline_reason = person, timezone.now(), reason
     locked.save(update_fields=["state", "declined_by", "declined_at", "decline_reason"])
@@ -701,12 +854,13 @@ def reverse_exchange(*, exchange: Exchange, broker: Person, reason: str) -> Exch
         )
     if locked.state != State.COMPLETED:
         raise AlreadyDecided(locked.get_state_display().lower())
-    reversal = ledger.reverse_journal(
-        journal=locked.journal,
-        recorded_by=broker,
-        reason=reason,
-        idempotency_key=f"reverse-exchange-{locked.pk}",
-    )
+    with _limits_explained(broker, locked.time_bank):
+        reversal = ledger.reverse_journal(
+            journal=locked.journal,
+            recorded_by=broker,
+            reason=reason,
+            idempotency_key=f"reverse-exchange-{locked.pk}",
+        )
     locked.state = State.REVERSED
     locked.reversal = reversal
     locked.reversed_by, locked.reversed_at, locked.reverse_reason = broker, timezone.now(), reason
@@ -809,6 +963,8 @@ def _cancel(exchange: Exchange, *, by: Person | None, reason: str, expired: bool
         ledger.expire_pending(journal=locked.journal)
     else:
         ledger.void_pending(journal=locked.journal, decided_by=by, reason=reason)
+    if locked.flagged_over_limit:
+        _narrow_back(locked)
     locked.state = State.DECLINED
     locked.declined_by, locked.declined_at, locked.decline_reason = by, timezone.now(), reason
     locked.save(update_fields=["state", "declined_by", "declined_at", "decline_reason"])

@@ -3,6 +3,7 @@ from django.urls import path
 from . import views
 
 urlpatterns = [
+    path("", views.home, name="home"),
     path("banks/<slug:slug>/", views.dashboard, name="dashboard"),
     path("banks/<slug:slug>/record/", views.record, name="record-exchange"),
     path("banks/<slug:slug>/record/group/", views.record_group, name="record-group"),

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import csv
-from datetime import timedelta
+from datetime import date, timedelta
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -11,13 +11,12 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_POST
 
 from audit import services as audit
 from audit.models import Action
 from ledger import services as ledger
 from ledger.exceptions import LedgerError
-from ledger.models import Account, Entry, format_hours
+from ledger.models import Account, Entry, Journal, format_hours
 from members.access import (
     get_bank_for_broker,
     get_bank_for_member,
@@ -25,12 +24,21 @@ from members.access import (
     get_member_for_broker,
     person_for,
 )
-from members.forms import LeaveForm
-from members.models import Listing, ListingKind, Membership, TimeBank
+from members.forms import LeaveForm, MemberSearchForm
+from members.models import (
+    TRADING_ROLES,
+    Listing,
+    ListingKind,
+    Membership,
+    Person,
+    Status,
+    TimeBank,
+)
 from reminders.followups import desk_queues, follow_up_summaries
 
-from . import rules, services
+from . import rules, services, words
 from .access import get_account_for, get_exchange_for
+from .exceptions import PastLimit
 from .forms import (
     BrokerRecordForm,
     DonationForm,
@@ -40,7 +48,7 @@ from .forms import (
     RecordForm,
     StatementForm,
 )
-from .models import Exchange, State, hour_totals
+from .models import COPRODUCTION_IN_WORDS, Exchange, State, hour_totals
 
 # Recent exchanges on the dashboard.
 RECENT = 10
@@ -70,35 +78,100 @@ def _attempt(form: object, action: object) -> object | None:
             form.add_error(None, error)  # type: ignore[attr-defined]
     except LedgerError as error:
         form.add_error(None, str(error))  # type: ignore[attr-defined]
+        if isinstance(error, PastLimit) and error.may_record_for_approval:
+            offer = getattr(form, "offer_past_limit", None)
+            if offer is not None:
+                offer()
     return None
+
+
+# What a list of exchanges shows of each: who gave, who received, and who recorded it.
+PEOPLE = [
+    "recorded_by",
+    "awaiting_confirmation_from",
+    "giver__person",
+    "giver__organisation",
+    "receiver__person",
+    "receiver__organisation",
+]
+
+
+def _at_a_glance(bank: TimeBank, person: Person, membership: Membership) -> dict:
+    """What a member's home and bank page answer at a glance: the balance and the hours
+    given and received, what waits for them (to confirm), and what they wait on (for the
+    other person or a broker). Four queries."""
+    account = _own_account(bank, person)
+    month_start = timezone.localdate().replace(day=1)
+    limit = account.credit_limit_minutes
+    totals = hour_totals(account, since=month_start)
+    return {
+        "bank": bank,
+        "membership": membership,
+        "account": account,
+        # What the balance holds besides exchanges: an opening balance a bank brought from
+        # its old records (imports), so that the figures shown still add up to the balance.
+        "brought_forward": account.posted_minutes
+        - (totals["given"] - totals["received"] + totals["gifts_in"] - totals["gifts_out"]),
+        # How much more they may receive before the limit (their own figure: theirs to see).
+        "room": None
+        if limit is None
+        else max(account.posted_minutes - account.pending_out_minutes - limit, 0),
+        "totals": totals,
+        "waiting_for_you": Exchange.objects.filter(time_bank=bank)
+        .waiting_for(person)
+        .select_related(*PEOPLE),
+        "waiting_on_others": Exchange.objects.waiting_on_others(account, person).select_related(
+            *PEOPLE
+        ),
+    }
+
+
+def home(request: HttpRequest) -> HttpResponse:
+    """Signed out: what a time bank is and which ones to join. Signed in: each of your time
+    banks at a glance (your hours in words, what waits for you and what you wait on, one
+    button to record), the broker's queue, the commissioner's report, an application's state."""
+    if not request.user.is_authenticated:
+        banks = TimeBank.objects.filter(accepting_applications=True)
+        return render(request, "members/welcome.html", {"banks": banks})
+    person = person_for(request.user)
+    memberships = list(Membership.objects.for_user(request.user).select_related("time_bank"))
+    joined = {m.time_bank_id for m in memberships}
+    open_banks = TimeBank.objects.filter(accepting_applications=True).exclude(pk__in=joined)
+    cards = []
+    for membership in memberships:
+        card: dict = {"membership": membership, "bank": membership.time_bank}
+        trades = membership.status == Status.APPROVED and membership.role in TRADING_ROLES
+        if trades and person is not None:
+            card.update(_at_a_glance(membership.time_bank, person, membership))
+        if membership.is_broker:
+            card["to_approve"] = (
+                Exchange.objects.filter(time_bank=membership.time_bank).awaiting_broker().count()
+            )
+            card["applications"] = (
+                Membership.objects.filter(time_bank=membership.time_bank)
+                .awaiting_decision()
+                .count()
+            )
+        cards.append(card)
+    return render(
+        request,
+        "members/home.html",
+        {"person": person, "cards": cards, "open_banks": open_banks},
+    )
 
 
 @login_required
 def dashboard(request: HttpRequest, slug: str) -> HttpResponse:
-    """A member's page in one time bank: balance, hours, recent exchanges, what needs them."""
+    """A member's page in one time bank: the same glance as their home, then their recent
+    exchanges (every one still waiting, and the latest others, by date of help) and their
+    offers and requests."""
     bank, person, membership = get_bank_for_member(request.user, slug)
-    account = _own_account(bank, person)
-    month_start = timezone.localdate().replace(day=1)
-    recent = Exchange.objects.latest_involving(account, RECENT).select_related(
-        "giver__person", "giver__organisation", "receiver__person", "receiver__organisation"
-    )
-    to_confirm = Exchange.objects.filter(
-        time_bank=bank, state=State.UNCONFIRMED, awaiting_confirmation_from=person
-    ).select_related(
-        "recorded_by",
-        "giver__person",
-        "giver__organisation",
-        "receiver__person",
-        "receiver__organisation",
-    )
+    glance = _at_a_glance(bank, person, membership)
+    recent = Exchange.objects.latest_involving(glance["account"], RECENT).select_related(*PEOPLE)
     context = {
-        "bank": bank,
+        **glance,
         "person": person,
-        "membership": membership,
-        "account": account,
-        "totals": hour_totals(account, since=month_start),
         "recent": recent,
-        "to_confirm": to_confirm,
         "listings": Listing.objects.owned_by(person)
         .open()
         .filter(time_bank=bank)
@@ -110,7 +183,9 @@ def dashboard(request: HttpRequest, slug: str) -> HttpResponse:
 
 @login_required
 def record(request: HttpRequest, slug: str) -> HttpResponse:
-    """Record an exchange: a member for themselves; a broker for anyone (``?for=<account>``)."""
+    """Record an exchange: a member for themselves; a broker between any two accounts, or for
+    one member (``?for=<account>``: the page names them and asks whether they gave or
+    received)."""
     bank, person, membership = get_bank_for_member(request.user, slug)
     listing = (
         get_listing_for(request.user, _id_param(request, "listing"))
@@ -126,21 +201,29 @@ def record(request: HttpRequest, slug: str) -> HttpResponse:
             time_bank=bank, person_id=listing.person_id, organisation_id=listing.organisation_id
         ).first()
     offered = listing is not None and listing.kind == ListingKind.OFFER
-    if membership.is_broker:
+    subject = None
+    if membership.is_broker and request.GET.get("for"):
+        subject = get_account_for(request.user, bank, _id_param(request, "for"))
+    form: RecordForm | BrokerRecordForm
+    if membership.is_broker and subject is None:
         if owner_account is not None:
             initial["giver" if offered else "receiver"] = owner_account.pk
-        if request.GET.get("for"):
-            initial["giver"] = get_account_for(request.user, bank, _id_param(request, "for")).pk
         form = BrokerRecordForm(request.POST or None, bank=bank, initial=initial)
     else:
-        own = _own_account(bank, person)
+        own = subject or _own_account(bank, person)
         if owner_account is not None and owner_account != own:
             initial["other"] = owner_account.pk
             initial["direction"] = "received" if offered else "gave"
-        form = RecordForm(request.POST or None, bank=bank, own=own, initial=initial)
+        form = RecordForm(
+            request.POST or None,
+            bank=bank,
+            own=own,
+            subject=subject.holder_name if subject is not None else None,
+            initial=initial,
+        )
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
-        if membership.is_broker:
+        if isinstance(form, BrokerRecordForm):
             giver, receiver = data["giver"], data["receiver"]
         else:
             giver, receiver = (
@@ -155,26 +238,33 @@ def record(request: HttpRequest, slug: str) -> HttpResponse:
                 minutes=data["minutes"],
                 details=form.details(listing),
                 idempotency_key=data["idempotency_key"],
+                past_limit=bool(data.get("past_limit")),
             ),
         )
         if exchange is not None:
-            messages.success(request, _recorded_message(exchange))
+            messages.success(request, _recorded_message(exchange, person))
             return redirect("exchange", pk=exchange.pk)
     return render(
-        request, "exchanges/record.html", {"bank": bank, "form": form, "listing": listing}
+        request,
+        "exchanges/record.html",
+        {"bank": bank, "form": form, "listing": listing, "subject": subject},
     )
 
 
-def _recorded_message(exchange: Exchange) -> str:
+def _recorded_message(exchange: Exchange, reader: Person) -> str:
+    """What the person who recorded reads next: who helped whom, then what happens now."""
+    said = words.story(exchange, reader)
     if exchange.state == State.UNCONFIRMED:
-        return _("Recorded. We have asked %(name)s to confirm it.") % {
+        then = _("We have asked %(name)s to confirm it.") % {
             "name": exchange.awaiting_confirmation_from.display_name
         }
-    if exchange.state == State.AWAITING_APPROVAL:
-        return _("Recorded. A broker will check it, then the hours will move.")
-    return _("Recorded: %(hours)s. The hours have moved.") % {
-        "hours": format_hours(exchange.minutes)
-    }
+    elif exchange.state == State.AWAITING_APPROVAL and exchange.flagged_over_limit:
+        then = _("It is past a limit, so it waits for a broker to approve it.")
+    elif exchange.state == State.AWAITING_APPROVAL:
+        then = _("A broker will check it, then the hours will move.")
+    else:
+        then = _("The hours have moved.")
+    return _("Recorded: %(said)s %(then)s") % {"said": said, "then": then}
 
 
 @login_required
@@ -195,7 +285,7 @@ def record_group(request: HttpRequest, slug: str) -> HttpResponse:
             ),
         )
         if exchange is not None:
-            messages.success(request, _recorded_message(exchange))
+            messages.success(request, _recorded_message(exchange, person))
             return redirect("exchange", pk=exchange.pk)
     return render(request, "exchanges/group.html", {"bank": bank, "form": form})
 
@@ -275,6 +365,8 @@ def exchange_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "can_reverse": exchange.state == State.COMPLETED
         and rules.may(rules.check_may_reverse, exchange=exchange, person=person),
         "reason_form": ReasonForm(),
+        "person": person,
+        "coproduction": COPRODUCTION_IN_WORDS.get(exchange.coproduction, ""),
     }
     return render(request, "exchanges/detail.html", context)
 
@@ -301,6 +393,14 @@ def _decide(request: HttpRequest, pk: int, action: str) -> HttpResponse:
             message = _("Done: the exchange is now %(state)s.") % {
                 "state": done.get_state_display().lower()
             }
+            if action == "confirm":
+                # To the person who confirmed, in their words: who helped whom, what now.
+                message = _("Confirmed: %(said)s %(then)s") % {
+                    "said": words.story(done, person),
+                    "then": _("The hours have moved.")
+                    if done.state == State.COMPLETED
+                    else _("A broker will check it, then the hours will move."),
+                }
             if in_place:
                 # The desk's count to approve goes down as the broker works through it.
                 left = Exchange.objects.filter(time_bank_id=done.time_bank_id).awaiting_broker()
@@ -343,49 +443,76 @@ def reverse(request: HttpRequest, pk: int) -> HttpResponse:
 STATEMENT_PAGE = 50
 
 
-def _cursor(request: HttpRequest, name: str) -> int | None:
-    """A statement page link's position (an entry's ``account_version``), if given."""
+def _cursor(request: HttpRequest, name: str) -> Entry | None:
+    """A statement page link's position: the date of help and the account's version of the
+    line it starts after ("2026-12-05.14"), as an unsaved entry to compare with."""
     value = request.GET.get(name, "")
     if not value:
         return None
-    if not (value.isascii() and value.isdigit()) or len(value) > 18:
+    day, _sep, version = value.partition(".")
+    if not (version.isascii() and version.isdigit()) or len(version) > 18:
         raise ValidationError(name)
-    return int(value)
+    try:
+        when = date.fromisoformat(day)
+    except ValueError:
+        raise ValidationError(name) from None
+    return Entry(account_version=int(version), journal=Journal(effective_date=when))
 
 
-def _statement_page(lines: object, *, after: int | None, before: int | None) -> dict:
-    """One page of statement lines by keyset on ``account_version`` (the entries index), with
-    whether there are lines before and after it. One query whatever the page. Each line carries
-    its own running balance (``balance_after``), so any page's balances are right."""
-    if before is not None:
-        found = list(
-            lines.filter(account_version__lt=before).order_by("-account_version")[
-                : STATEMENT_PAGE + 1
-            ]
-        )  # type: ignore[attr-defined]
-        has_previous = len(found) > STATEMENT_PAGE
-        page = found[:STATEMENT_PAGE][::-1]
-        has_next = True
+def _position(line: Entry) -> str:
+    return f"{line.journal.effective_date:%Y-%m-%d}.{line.account_version}"
+
+
+def _statement_page(
+    found: ledger.HelpStatement, *, older: Entry | None, newer: Entry | None
+) -> dict:
+    """One page of statement lines, newest first, by keyset on (date of help, version), with
+    each line's running balance in that order and whether there are newer and older lines.
+    Two queries whatever the page."""
+    lines = found.lines
+    if newer is not None:
+        # Back towards the newest: the page just above ``newer``, read upwards.
+        above = list(
+            lines.filter(ledger.newer_than(newer)).order_by(
+                "journal__effective_date", "account_version"
+            )[: STATEMENT_PAGE + 1]
+        )
+        has_newer = len(above) > STATEMENT_PAGE
+        page = above[:STATEMENT_PAGE][::-1]
+        has_older = True
     else:
-        if after is not None:
-            lines = lines.filter(account_version__gt=after)  # type: ignore[attr-defined]
-        found = list(lines[: STATEMENT_PAGE + 1])  # type: ignore[index]
-        has_next = len(found) > STATEMENT_PAGE
-        page = found[:STATEMENT_PAGE]
-        has_previous = after is not None
+        if older is not None:
+            lines = lines.filter(ledger.older_than(older))
+        below = list(lines[: STATEMENT_PAGE + 1])
+        has_older = len(below) > STATEMENT_PAGE
+        page = below[:STATEMENT_PAGE]
+        has_newer = older is not None
+    for line, balance in zip(page, ledger.running_balances(found, page), strict=True):
+        line.running_balance = balance  # type: ignore[attr-defined]
     return {
         "page": page,
-        "has_previous": has_previous and bool(page),
-        "has_next": has_next and bool(page),
-        "brought_forward": page[0].balance_after - page[0].amount_minutes if page else None,
-        "carried_forward": page[-1].balance_after if page else None,
+        "has_newer": has_newer and bool(page),
+        "has_older": has_older and bool(page),
+        "newer_link": _position(page[0]) if page else "",
+        "older_link": _position(page[-1]) if page else "",
     }
+
+
+# A statement line's exchange and the people in it, for its "with whom" (a correction reads
+# them from the exchange it reverses).
+STATEMENT_LINE_RELATIONS = [
+    f"journal__{via}exchange__{side}__{holder}"
+    for via in ("", "reverses__")
+    for side in ("giver", "receiver")
+    for holder in ("person", "organisation")
+]
 
 
 @login_required
 def statement(request: HttpRequest, slug: str) -> HttpResponse:
-    """A statement for any date range, printable, a page of lines at a time (links to the
-    previous and next pages), and the whole period as CSV with ``?format=csv``."""
+    """A statement for any date range by the date the help happened, newest first, each line
+    with whom and its running balance in that order; printable, a page of lines at a time
+    (links to newer and older lines), and the whole period as CSV with ``?format=csv``."""
     bank, person, _membership = get_bank_for_member(request.user, slug)
     account = (
         get_account_for(request.user, bank, _id_param(request, "account"))
@@ -393,7 +520,7 @@ def statement(request: HttpRequest, slug: str) -> HttpResponse:
         else _own_account(bank, person)
     )
     try:
-        after, before = _cursor(request, "after"), _cursor(request, "before")
+        older, newer = _cursor(request, "older"), _cursor(request, "newer")
     except ValidationError:
         return HttpResponseBadRequest(
             _("That statement page link is not valid: open the statement again from your page.")
@@ -404,51 +531,97 @@ def statement(request: HttpRequest, slug: str) -> HttpResponse:
     if form.is_bound and form.is_valid():
         start = form.cleaned_data["start"] or start
         end = form.cleaned_data["end"] or end
-    found = ledger.statement(account=account, first_day=start, last_day=end)
-    data = {
-        "opening": found.opening,
-        "closing": found.closing,
-        "lines": found.lines.select_related("journal"),
-        "start": start,
-        "end": end,
-    }
+    found = ledger.statement_by_date_of_help(account=account, first_day=start, last_day=end)
+    found = ledger.HelpStatement(
+        opening=found.opening,
+        closing=found.closing,
+        lines=found.lines.select_related("journal", *STATEMENT_LINE_RELATIONS),
+    )
     if request.GET.get("format") == "csv" and not form.errors:
-        audit.record(
-            action=Action.STATEMENT_DOWNLOADED,
-            actor=person,
-            time_bank=bank,
-            obj=account,
-            details={"start": start.isoformat(), "end": end.isoformat()},
-        )
-        response = HttpResponse(content_type="text/csv; charset=utf-8")
-        response["Content-Disposition"] = (
-            f'attachment; filename="statement-{bank.slug}-{start}-{end}.csv"'
-        )
-        writer = csv.writer(response)
-        writer.writerow(
-            ["date_of_help", "recorded_on", "description", "minutes", "hours", "balance_minutes"]
-        )
-        writer.writerow([start.isoformat(), "", _("Opening balance"), "", "", data["opening"]])
-        for line in data["lines"].iterator(chunk_size=1000):
-            writer.writerow(
-                [
-                    line.journal.effective_date.isoformat(),
-                    timezone.localtime(line.posted_at).date().isoformat(),
-                    line.journal.description,
-                    line.amount_minutes,
-                    format_hours(line.amount_minutes),
-                    line.balance_after,
-                ]
-            )
-        writer.writerow([end.isoformat(), "", _("Closing balance"), "", "", data["closing"]])
-        return response
-    paged = _statement_page(data["lines"], after=after, before=before)
+        return _statement_csv(request, bank, person, account, found, start, end)
+    paged = _statement_page(found, older=older, newer=newer)
+    for line in paged["page"]:
+        line.with_whom = _with_whom(line, account)
     period = f"account={account.pk}&start={start:%Y-%m-%d}&end={end:%Y-%m-%d}"
     return render(
         request,
         "exchanges/statement.html",
-        {"bank": bank, "account": account, "form": form, "period": period, **data, **paged},
+        {
+            "bank": bank,
+            "account": account,
+            "form": form,
+            "period": period,
+            "opening": found.opening,
+            "closing": found.closing,
+            "start": start,
+            "end": end,
+            "today": today,
+            "own": account.person_id is not None and account.person_id == person.pk,
+            **paged,
+        },
     )
+
+
+def _with_whom(line: Entry, account: Account) -> str:
+    journal = line.journal
+    exchange = getattr(journal, "exchange", None)
+    if exchange is None and journal.reverses_id is not None:
+        exchange = getattr(journal.reverses, "exchange", None)
+    if exchange is None:
+        return ""
+    return words.other_side(exchange, account)
+
+
+def _statement_csv(
+    request: HttpRequest,
+    bank: TimeBank,
+    person: Person,
+    account: Account,
+    found: ledger.HelpStatement,
+    start: date,
+    end: date,
+) -> HttpResponse:
+    """The whole period, in the page's order (newest first), with the same running balances."""
+    audit.record(
+        action=Action.STATEMENT_DOWNLOADED,
+        actor=person,
+        time_bank=bank,
+        obj=account,
+        details={"start": start.isoformat(), "end": end.isoformat()},
+    )
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = (
+        f'attachment; filename="statement-{bank.slug}-{start}-{end}.csv"'
+    )
+    writer = csv.writer(response)
+    writer.writerow(
+        [
+            "date_of_help",
+            "recorded_on",
+            "description",
+            "with_whom",
+            "minutes",
+            "hours",
+            "balance_minutes",
+        ]
+    )
+    writer.writerow([end.isoformat(), "", _("Closing balance"), "", "", "", found.closing])
+    balance = found.closing
+    for line in found.lines.iterator(chunk_size=1000):
+        writer.writerow(
+            [
+                line.journal.effective_date.isoformat(),
+                timezone.localtime(line.posted_at).date().isoformat(),
+                line.journal.description,
+                _with_whom(line, account),
+                line.amount_minutes,
+                format_hours(line.amount_minutes),
+                balance,
+            ]
+        )
+        balance -= line.amount_minutes
+    writer.writerow([start.isoformat(), "", _("Opening balance"), "", "", "", found.opening])
+    return response
 
 
 @login_required
@@ -468,28 +641,35 @@ def desk(request: HttpRequest, slug: str) -> HttpResponse:
         "flagged_exchanges": queues.flagged,
         "reason_form": ReasonForm(),
         "followups": follow_up_summaries(time_bank=bank),
+        # The desk's search box sends what the members page reads (its own form's field).
+        "member_search": MemberSearchForm(),
     }
     return render(request, "exchanges/desk.html", context)
 
 
 @login_required
-@require_POST
 def mark_member_left(request: HttpRequest, slug: str, person_id: int) -> HttpResponse:
-    """For a broker: mark a member as having left the time bank, with an optional reason. The
-    exchanges that would debit them are cancelled (``services.leave_time_bank``)."""
+    """For a broker: a page asking "Mark them as left?" (GET), then marking a member as having
+    left the time bank (POST), with an optional reason. The exchanges that would debit them
+    are cancelled (``services.leave_time_bank``)."""
     membership, broker = get_member_for_broker(request.user, slug, person_id)
-    form = LeaveForm(request.POST)
-    if not form.is_valid():
-        messages.error(request, _("The reason is too long: keep it under 1,000 characters."))
-        return redirect("member-page", slug=slug, person_id=person_id)
-    try:
-        services.leave_time_bank(
-            membership=membership, by=broker, reason=form.cleaned_data["reason"]
-        )
-    except ValidationError as error:
-        messages.error(request, " ".join(error.messages))
-    else:
-        messages.success(
-            request, _("%(name)s is marked as left.") % {"name": membership.person.display_name}
-        )
-    return redirect("member-page", slug=slug, person_id=person_id)
+    # Bound on any POST: the reason is optional, so the form may come back empty.
+    form = LeaveForm(request.POST if request.method == "POST" else None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.leave_time_bank(
+                membership=membership, by=broker, reason=form.cleaned_data["reason"]
+            )
+        except ValidationError as error:
+            form.add_error(None, error)
+        else:
+            messages.success(
+                request,
+                _("%(name)s is marked as left.") % {"name": membership.person.display_name},
+            )
+            return redirect("member-page", slug=slug, person_id=person_id)
+    return render(
+        request,
+        "members/leave.html",
+        {"bank": membership.time_bank, "membership": membership, "form": form},
+    )

@@ -115,6 +115,29 @@ def format_hours(minutes: int) -> str:
     }
 
 
+def balance_in_words(minutes: int, holder: str | None = None) -> str:
+    """A balance as a sentence a member can read at a glance, never a bare "-9 hours": to the
+    holder (``holder`` None) "You have 3 hours to spend." or "You have received 9 hours more
+    than you have given."; to a broker, the same about ``holder`` by name."""
+    amount = format_hours(abs(minutes))
+    if holder is None:
+        if minutes > 0:
+            return gettext("You have %(hours)s to spend.") % {"hours": amount}
+        if minutes < 0:
+            return gettext("You have received %(hours)s more than you have given.") % {
+                "hours": amount
+            }
+        return gettext("You have given as much as you have received: no hours to spend yet.")
+    if minutes > 0:
+        return gettext("%(name)s has %(hours)s to spend.") % {"name": holder, "hours": amount}
+    if minutes < 0:
+        return gettext("%(name)s has received %(hours)s more than they have given.") % {
+            "name": holder,
+            "hours": amount,
+        }
+    return gettext("%(name)s has given as much as they have received.") % {"name": holder}
+
+
 class AccountKind(models.TextChoices):
     MEMBER = "member", _("Member")
     ORGANISATION = "organisation", _("Organisation")

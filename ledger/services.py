@@ -34,7 +34,7 @@ from types import SimpleNamespace
 from typing import Any
 
 from django.db import DatabaseError, IntegrityError, connection, transaction
-from django.db.models import F, QuerySet
+from django.db.models import F, Q, QuerySet, Sum
 from django.utils import timezone
 from django.utils.translation import gettext
 
@@ -690,6 +690,71 @@ def statement(*, account: Account, first_day: date, last_day: date) -> Statement
             account=account, posted_at__gte=since, posted_at__lt=until
         ).order_by("account_version"),
     )
+
+
+@dataclass(frozen=True)
+class HelpStatement:
+    """An account's posted history by the date the help happened (each journal's effective
+    date), as members read it: the balance of everything dated before the first day, the lines
+    dated from the first to the last day (newest first: the latest date first and, within a
+    day, the latest posted first), and the balance of everything dated up to the last day.
+
+    Unlike ``Statement`` (by posting time), a line's running balance is not stored: help
+    recorded late sits at its own date. ``running_balances`` gives it for any run of lines."""
+
+    opening: int
+    closing: int
+    lines: QuerySet[Entry]
+
+
+def statement_by_date_of_help(
+    *, account: Account, first_day: date, last_day: date
+) -> HelpStatement:
+    """One aggregate over the account's posted entries for the two balances; ``lines`` is a
+    query (newest first) for the caller to page through."""
+    posted = Entry.objects.filter(account=account, account_version__isnull=False)
+    totals = posted.aggregate(
+        opening=Sum("amount_minutes", filter=Q(journal__effective_date__lt=first_day)),
+        closing=Sum("amount_minutes", filter=Q(journal__effective_date__lte=last_day)),
+    )
+    return HelpStatement(
+        opening=totals["opening"] or 0,
+        closing=totals["closing"] or 0,
+        lines=posted.filter(
+            journal__effective_date__gte=first_day, journal__effective_date__lte=last_day
+        ).order_by("-journal__effective_date", "-account_version"),
+    )
+
+
+def newer_than(entry: Entry) -> Q:
+    """Entries after ``entry`` in a ``HelpStatement``'s order (later date, or later posted
+    within the same day): the lines listed above it."""
+    day = entry.journal.effective_date
+    return Q(journal__effective_date__gt=day) | Q(
+        journal__effective_date=day, account_version__gt=entry.account_version
+    )
+
+
+def older_than(entry: Entry) -> Q:
+    """Entries before ``entry`` in a ``HelpStatement``'s order: the lines listed below it."""
+    day = entry.journal.effective_date
+    return Q(journal__effective_date__lt=day) | Q(
+        journal__effective_date=day, account_version__lt=entry.account_version
+    )
+
+
+def running_balances(statement: HelpStatement, lines: Sequence[Entry]) -> list[int]:
+    """The balance after each of ``lines`` (consecutive lines of ``statement``, newest first),
+    in the statement's order: the closing balance less every line listed above. One query."""
+    if not lines:
+        return []
+    above = statement.lines.filter(newer_than(lines[0])).aggregate(total=Sum("amount_minutes"))
+    balance = statement.closing - (above["total"] or 0)
+    balances = []
+    for line in lines:
+        balances.append(balance)
+        balance -= line.amount_minutes
+    return balances
 
 
 # --- Verification -----------------------------------------------------------------------------

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+import time
 
+from allauth.account import app_settings as account_settings
 from allauth.account.adapter import DefaultAccountAdapter
+from allauth.account.internal.flows.login import get_authentication_records
 from django.core.exceptions import ImproperlyConfigured, PermissionDenied
 from django.http import HttpRequest
 from django.utils.translation import gettext as _
@@ -14,6 +17,31 @@ logger = logging.getLogger(__name__)
 
 
 class AccountAdapter(DefaultAccountAdapter):
+    def is_reauthentication_required(self, *, app: str, **kwargs: object) -> bool:
+        """Whether to ask for the password again before a sensitive change (setting up
+        two-factor, changing the email address).
+
+        allauth counts only an explicit re-authentication, so a broker who had just signed in
+        was asked for the password she had typed a moment before, on her way to the two-factor
+        set-up the site sends staff to. Signing in is as fresh a proof as re-authenticating:
+        within allauth's re-authentication timeout of it, nobody is asked again.
+        """
+        if not super().is_reauthentication_required(app=app, **kwargs):
+            return False
+        return not self._signed_in_recently()
+
+    def _signed_in_recently(self) -> bool:
+        request = self.request
+        user = getattr(request, "user", None)
+        if request is None or user is None or not user.is_authenticated:
+            return False
+        now = time.time()
+        return any(
+            record.get("method") in account_settings.REAUTHENTICATION_METHODS
+            and now - record.get("at", 0) < account_settings.REAUTHENTICATION_TIMEOUT
+            for record in get_authentication_records(request, user)
+        )
+
     def get_client_ip(self, request: HttpRequest) -> str:
         """The address the sign-in rate limits count (``TRUSTED_PROXY_COUNT`` in settings).
 

@@ -128,17 +128,55 @@ class LeaveForm(forms.Form):
     )
 
 
+class JoinedOnForm(forms.Form):
+    """When a member really joined (a paper form), so their earliest slips can be entered."""
+
+    joined_on = forms.DateField(
+        label=_("Date they joined"),
+        help_text=_(
+            "For example the date on their paper form. Help from that day on can be recorded."
+        ),
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+    )
+
+
 class OfflineMemberForm(ProfileForm):
     """A broker adds a member who will not use the website. The monitoring questions are
     asked only if the member wants to answer them: a broker never guesses."""
 
+    joined_on = forms.DateField(
+        label=_("Date they joined (optional)"),
+        required=False,
+        help_text=_(
+            "If they joined before today (the date on their paper form), so that you can "
+            "record help from that day. Leave empty for today."
+        ),
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+    )
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        # Name and date first: a broker copying a paper form starts at its top.
+        self.order_fields(["display_name", "joined_on"])
         self.fields[DEMOGRAPHICS[0]].help_text = _(
             "These four questions are optional. Ask them only if the member is happy to "
             "answer, and leave them unanswered otherwise: never guess. Only anonymous counts "
             "are reported, and small groups are never shown."
         )
+
+    @property
+    def about_them(self) -> list:
+        """The member's details: what the page shows open."""
+        return [self[name] for name in self.fields if name not in DEMOGRAPHICS]
+
+    @property
+    def monitoring(self) -> list:
+        """The optional monitoring questions, folded away on the page until opened."""
+        return [self[name] for name in DEMOGRAPHICS if name in self.fields]
+
+    @property
+    def monitoring_errors(self) -> bool:
+        return any(self[name].errors for name in DEMOGRAPHICS if name in self.fields)
 
 
 # --- Offers and requests ---------------------------------------------------------------------
@@ -165,6 +203,8 @@ class ListingForm(forms.ModelForm):
         self, *args: object, owners: list[tuple[str, str]] | None = None, **kwargs: object
     ) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        # Offer or request: two radio buttons, without the model form's empty "---------" one.
+        self.fields["kind"].choices = ListingKind.choices
         self.fields["expires_on"].required = False
         self.fields["expires_on"].help_text = _("Leave empty for the usual time.")
         self.fields["category"].empty_label = _("Choose a category")
@@ -225,6 +265,10 @@ class CapabilityForm(forms.ModelForm):
         model = Capability
         fields = ["category", "description", "level"]
         widgets = {"level": forms.RadioSelect}
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.fields["category"].empty_label = _("Choose a kind of help")
 
 
 class IntroduceForm(forms.Form):

@@ -2,9 +2,16 @@
 
 Staff are brokers and administrators of a time bank, commissioners (by membership or by a grant
 in force) and Django's own staff and superusers. Until a staff user has an authenticator app
-(TOTP) they may open only their account and two-factor pages, sign out, static files and the
-health check: a web page redirects them to allauth's TOTP set-up with a plain explanation, and
-the API answers 403 with a clear message. Plain members are not forced, but may opt in.
+(TOTP) they may open only allauth's own pages (account, two-factor set-up, sign out) and pages
+marked ``open_before_second_factor`` (the health check); what a path is decided by the view
+that answers it, never by how its address begins. Static files and ``/favicon.ico`` are served
+by WhiteNoise before any of this runs. A page load is redirected to allauth's TOTP set-up with a
+plain explanation; anything else the browser fetches by itself (an image, a script's request)
+gets a plain 403, never the set-up page; the API answers 403 with a clear message. Plain
+members are not forced, but may opt in.
+
+The set-up keeps one secret per set-up (``ActivateTOTPForm``): a stray load of the page never
+replaces the secret in the QR code the person has just scanned.
 
 Why a middleware and not the access functions: it covers every page at once (the site, the
 API, Django's admin and any page added later), where a check in each access function would
@@ -18,14 +25,19 @@ inside the view), so ``TokenAuthentication`` below applies the same rule to toke
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any, TypeVar
 
 from allauth.account import auth_backends as allauth_backends
 from allauth.mfa.models import Authenticator
+from allauth.mfa.totp import forms as totp_forms
+from allauth.mfa.totp.internal import auth as totp_auth
+from django import forms
 from django.contrib import messages
 from django.contrib.auth import backends as auth_backends
 from django.db.models import Exists, OuterRef, QuerySet
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseForbidden, JsonResponse
 from django.shortcuts import redirect
+from django.urls import Resolver404, resolve
 from django.utils.translation import gettext as _
 from rest_framework import authentication, exceptions
 
@@ -33,9 +45,9 @@ from .models import Membership, Role, Status, User
 
 # Roles that see member data or reports: they must have two-factor authentication.
 STAFF_ROLES = (Role.BROKER, Role.ADMIN, Role.COMMISSIONER)
-# Paths an un-enrolled staff user may still open: allauth's account and two-factor pages
-# (set-up, sign-out, password, re-authentication), static files and the health check.
-ALLOWED_PREFIXES = ("/accounts/", "/static/", "/health/")
+# What a browser fetches as a page (Sec-Fetch-Dest); anything else is an image, a script's
+# request and so on, which must never be answered with the set-up page.
+PAGE_DESTINATIONS = {"document", "nested-document", "iframe", "frame"}
 # Authenticator types that are a second factor on their own (recovery codes are a fallback).
 SECOND_FACTORS = (Authenticator.Type.TOTP, Authenticator.Type.WEBAUTHN)
 
@@ -97,8 +109,38 @@ class AllauthBackend(LoadsSecondFactorFlags, allauth_backends.AuthenticationBack
     """allauth's backend (sign-in by email), loading the flags."""
 
 
+View = TypeVar("View", bound=Callable[..., Any])
+
+
+def open_before_second_factor(view: View) -> View:
+    """Marks a page that staff without an authenticator app may still load (the health check)."""
+    view.open_before_second_factor = True  # type: ignore[attr-defined]
+    return view
+
+
+def is_open_before_second_factor(request: HttpRequest) -> bool:
+    """Whether the page at ``request.path_info`` is one un-enrolled staff may load: one of
+    allauth's own (signing in and out, the account, the two-factor set-up and its password
+    check), or one marked ``open_before_second_factor``. A path no page answers is open too:
+    its 404 shows nothing."""
+    try:
+        match = resolve(request.path_info)
+    except Resolver404:
+        return True
+    view = getattr(match.func, "view_class", match.func)
+    if view.__module__.partition(".")[0] == "allauth":
+        return True
+    return bool(getattr(match.func, "open_before_second_factor", False))
+
+
 def is_api(request: HttpRequest) -> bool:
     return request.path.startswith("/api/")
+
+
+def is_page_load(request: HttpRequest) -> bool:
+    """A page the person asked for, not something the browser fetched by itself. Browsers
+    that do not say (no Sec-Fetch-Dest) are taken to be loading a page."""
+    return request.headers.get("Sec-Fetch-Dest", "document") in PAGE_DESTINATIONS
 
 
 class RequireStaffMFAMiddleware:
@@ -108,12 +150,31 @@ class RequireStaffMFAMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        if request.path.startswith(ALLOWED_PREFIXES) or not needs_second_factor(request.user):
+        if not needs_second_factor(request.user) or is_open_before_second_factor(request):
             return self.get_response(request)
         if is_api(request):
             return JsonResponse({"detail": explanation(), "code": "mfa_required"}, status=403)
+        if not is_page_load(request):
+            return HttpResponseForbidden(explanation(), content_type="text/plain; charset=utf-8")
         messages.info(request, explanation())
         return redirect("mfa_activate_totp")
+
+
+class ActivateTOTPForm(totp_forms.ActivateTOTPForm):
+    """allauth's authenticator set-up form, keeping one secret per set-up.
+
+    allauth makes a new secret whenever the form is shown (every GET of the set-up page), so
+    any extra load of the page (a reload, a second tab, the browser's favicon request when it
+    was redirected there) replaced the secret of the QR code the person had just scanned, and
+    every code they typed was then refused. Here the secret is made on the first load and kept
+    in the session until the set-up succeeds (allauth then clears it) or the person signs out.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        # allauth's own __init__ without its regenerate-when-shown step.
+        self.user = kwargs.pop("user")
+        forms.Form.__init__(self, *args, **kwargs)
+        self.secret = totp_auth.get_totp_secret(regenerate=False)
 
 
 class TokenAuthentication(authentication.TokenAuthentication):

@@ -22,6 +22,7 @@ What holds, and what enforces it:
 
 from __future__ import annotations
 
+import datetime
 from typing import TYPE_CHECKING, Self, TypeVar
 
 from django.conf import settings
@@ -437,6 +438,10 @@ class Membership(models.Model):
     )
     decided_at = models.DateTimeField(null=True, blank=True)
     decline_reason = models.TextField(blank=True, max_length=1000)
+    # The day the member really joined, when a broker enters them later than that (an offline
+    # member's paper form): help from that day on may be recorded. Empty: the day of the
+    # decision. Set only by ``members.services.set_joined_on`` (or when adding the member).
+    joined_on = models.DateField(_("date joined"), null=True, blank=True)
     # Leaving: when, and why if the member or broker said (never shown to commissioners).
     left_at = models.DateTimeField(null=True, blank=True)
     leave_reason = models.TextField(blank=True, max_length=1000)
@@ -496,6 +501,13 @@ class Membership(models.Model):
     @property
     def is_broker(self) -> bool:
         return self.status == Status.APPROVED and self.role in {Role.BROKER, Role.ADMIN}
+
+    @property
+    def joined(self) -> datetime.date | None:
+        """The first day help may be recorded for them: when they really joined."""
+        if self.joined_on is not None:
+            return self.joined_on
+        return timezone.localdate(self.decided_at) if self.decided_at else None
 
 
 class Organisation(models.Model):

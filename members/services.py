@@ -16,13 +16,14 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
 from audit import services as audit
 from audit.models import Action
 from ledger import services as ledger
 from ledger.exceptions import LimitsBelowBalance
-from ledger.models import Account, AccountKind
+from ledger.models import Account, AccountKind, Entry, JournalState
 
 from . import emails
 from .access import (
@@ -267,11 +268,24 @@ def apply_credit_policy(*, time_bank: TimeBank, by: Person | None) -> int:
     return changed
 
 
+def _check_joined_on(joined_on: datetime.date) -> None:
+    if joined_on > timezone.localdate():
+        raise ValidationError({"joined_on": _("The date they joined cannot be in the future.")})
+
+
 @transaction.atomic
-def create_offline_member(*, time_bank: TimeBank, broker: Person, profile: Profile) -> Membership:
+def create_offline_member(
+    *,
+    time_bank: TimeBank,
+    broker: Person,
+    profile: Profile,
+    joined_on: datetime.date | None = None,
+) -> Membership:
     """A broker adds a member who has no login; the broker records for them.
 
     The broker has met them, so the membership is approved at once and an account opened.
+    ``joined_on``: the day they really joined (their paper form), when earlier than today, so
+    that the help on their first slips can be entered.
     """
     if not Membership.objects.filter(
         person=broker,
@@ -280,6 +294,8 @@ def create_offline_member(*, time_bank: TimeBank, broker: Person, profile: Profi
         role__in=[Role.BROKER, Role.ADMIN],
     ).exists():
         raise PermissionDenied(_("Only a broker of this time bank can add members."))
+    if joined_on is not None:
+        _check_joined_on(joined_on)
     person = Person(user=None, created_by=broker.user)
     _save_profile(person, profile)
     now = timezone.now()
@@ -291,12 +307,61 @@ def create_offline_member(*, time_bank: TimeBank, broker: Person, profile: Profi
         applied_at=now,
         decided_by=broker,
         decided_at=now,
+        joined_on=joined_on,
     )
     ledger.open_account(time_bank=time_bank, person=person)
     audit.record(
-        action=Action.MEMBER_ADDED_OFFLINE, actor=broker, time_bank=time_bank, obj=membership
+        action=Action.MEMBER_ADDED_OFFLINE,
+        actor=broker,
+        time_bank=time_bank,
+        obj=membership,
+        details={"joined_on": joined_on.isoformat()} if joined_on else {},
     )
     return membership
+
+
+@transaction.atomic
+def set_joined_on(*, membership: Membership, joined_on: datetime.date, by: Person) -> Membership:
+    """A broker sets the day a member really joined, so that help since then can be recorded
+    (a paper form, or slips from before the broker entered them). Not in the future, and not
+    after help already recorded for them (their earliest exchange still standing)."""
+    if not is_broker(by, membership.time_bank_id):
+        raise PermissionDenied(_("Only a broker of this time bank can change when someone joined."))
+    locked = Membership.objects.select_for_update().get(pk=membership.pk)
+    if locked.status != Status.APPROVED:
+        raise ValidationError(_("Only a member of the time bank has a date they joined."))
+    _check_joined_on(joined_on)
+    earliest = (
+        Entry.objects.filter(
+            account__time_bank_id=locked.time_bank_id,
+            account__person_id=locked.person_id,
+        )
+        .exclude(journal__state__in=[JournalState.VOIDED, JournalState.EXPIRED])
+        .order_by("journal__effective_date")
+        .values_list("journal__effective_date", flat=True)
+        .first()
+    )
+    if earliest is not None and joined_on > earliest:
+        raise ValidationError(
+            {
+                "joined_on": _(
+                    "Help on %(date)s is already recorded for them: they joined on that day "
+                    "at the latest."
+                )
+                % {"date": date_format(earliest, "DATE_FORMAT")}
+            }
+        )
+    before = locked.joined
+    locked.joined_on = joined_on
+    locked.save(update_fields=["joined_on"])
+    audit.record(
+        action=Action.MEMBERSHIP_JOINED_ON,
+        actor=by,
+        time_bank=locked.time_bank,
+        obj=locked,
+        details={"from": before.isoformat() if before else None, "to": joined_on.isoformat()},
+    )
+    return locked
 
 
 # --- Offers and requests ---------------------------------------------------------------------

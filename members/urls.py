@@ -3,7 +3,6 @@ from django.urls import path
 from . import views
 
 urlpatterns = [
-    path("", views.home, name="home"),
     path("profile/", views.edit_profile, name="profile"),
     path("profile/export/", views.export_my_data, name="profile-export"),
     path("banks/<slug:slug>/apply/", views.apply, name="apply"),
@@ -35,6 +34,11 @@ urlpatterns = [
     # The broker's member search and member page.
     path("banks/<slug:slug>/members/", views.member_search, name="member-search"),
     path("banks/<slug:slug>/members/<int:person_id>/", views.member_page, name="member-page"),
+    path(
+        "banks/<slug:slug>/members/<int:person_id>/joined/",
+        views.set_member_joined,
+        name="member-joined",
+    ),
     path(
         "banks/<slug:slug>/members/<int:person_id>/erase/",
         views.erase_member,

@@ -41,7 +41,7 @@ from .forms import (
     DeclineForm,
     EraseForm,
     IntroduceForm,
-    LeaveForm,
+    JoinedOnForm,
     ListingForm,
     ListingSearchForm,
     MemberSearchForm,
@@ -73,21 +73,6 @@ from .privacy import export_zip
 
 LISTINGS_PER_PAGE = 20
 MEMBERS_PER_PAGE = 50
-
-
-def home(request: HttpRequest) -> HttpResponse:
-    """Signed out: what a time bank is and which ones to join. Signed in: your time banks."""
-    if not request.user.is_authenticated:
-        banks = TimeBank.objects.filter(accepting_applications=True)
-        return render(request, "members/welcome.html", {"banks": banks})
-    memberships = Membership.objects.for_user(request.user).select_related("time_bank")
-    joined = {m.time_bank_id for m in memberships}
-    open_banks = TimeBank.objects.filter(accepting_applications=True).exclude(pk__in=joined)
-    return render(
-        request,
-        "members/home.html",
-        {"person": person_for(request.user), "memberships": memberships, "open_banks": open_banks},
-    )
 
 
 @login_required
@@ -249,17 +234,21 @@ def add_offline_member(request: HttpRequest, slug: str) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         try:
             membership = services.create_offline_member(
-                time_bank=bank, broker=broker, profile=form.profile()
+                time_bank=bank,
+                broker=broker,
+                profile=form.profile(),
+                joined_on=form.cleaned_data["joined_on"],
             )
         except ValidationError as error:
             form.add_error(None, error)
         else:
             messages.success(
                 request,
-                _("%(name)s is now a member. You will record hours for them.")
+                _("%(name)s is now a member. You can record hours for them here.")
                 % {"name": membership.person.display_name},
             )
-            return redirect("application-queue", slug=bank.slug)
+            # Their page: where the broker goes next (record their first slip, add a note).
+            return redirect("member-page", slug=bank.slug, person_id=membership.person_id)
     return render(request, "members/offline_member.html", {"bank": bank, "form": form})
 
 
@@ -675,7 +664,6 @@ def member_page(request: HttpRequest, slug: str, person_id: int) -> HttpResponse
             .select_related("category", "organisation"),
             "notes": Note.objects.filter(person=person, time_bank=bank).select_related("author"),
             "note_form": form,
-            "leave_form": LeaveForm(),
             "account": Account.objects.for_member(person, bank).first(),
             "may_erase": Membership.objects.for_user(request.user)
             .approved()
@@ -684,6 +672,35 @@ def member_page(request: HttpRequest, slug: str, person_id: int) -> HttpResponse
             "may_act_for": may_be_acted_for(membership),
             "is_safeguarding_lead": is_safeguarding_lead(broker, bank),
         },
+    )
+
+
+@login_required
+def set_member_joined(request: HttpRequest, slug: str, person_id: int) -> HttpResponse:
+    """For a broker: when a member really joined, so their earliest paper slips can go in."""
+    membership, broker = get_member_for_broker(request.user, slug, person_id)
+    form = JoinedOnForm(request.POST or None, initial={"joined_on": membership.joined})
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.set_joined_on(
+                membership=membership, joined_on=form.cleaned_data["joined_on"], by=broker
+            )
+        except ValidationError as error:
+            form.add_error(None, error)
+        else:
+            messages.success(
+                request,
+                _("%(name)s joined on %(date)s.")
+                % {
+                    "name": membership.person.display_name,
+                    "date": date_format(form.cleaned_data["joined_on"], "DATE_FORMAT"),
+                },
+            )
+            return redirect("member-page", slug=slug, person_id=person_id)
+    return render(
+        request,
+        "members/joined.html",
+        {"bank": membership.time_bank, "membership": membership, "form": form},
     )
 
 

@@ -95,6 +95,7 @@ class FormatsOnAPageAndInAnEmail(CastTestCase):
             self.client.force_login(self.alice.user)
             page = self.client.get(reverse("dashboard", args=["riverside"]))
         self.assertContains(page, "1.5 hours")
-        self.assertContains(page, "recorded by Bob Baker, on 3 March 2026")
+        # Alice is asked to confirm: what Bob said, with the date the help happened.
+        self.assertContains(page, "Bob Baker says: “I helped you for 1.5 hours on 3 March 2026")
         [email] = mail.outbox
         self.assertIn("1.5 hours on 3 March 2026", email.body)

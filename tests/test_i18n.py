@@ -334,7 +334,8 @@ class PagesUnderAPseudoLocale(CastTestCase):
                 },
                 follow=True,
             )
-        self.assertContains(response, f"{OPEN}Recorded. We have asked")
+        self.assertContains(response, f"{OPEN}Recorded: {OPEN}You helped")
+        self.assertContains(response, f"{OPEN}We have asked")
         self.assert_all_translated(response, "after recording")
         # The email to Bob went out in the same language: its subject and body are translated.
         [email] = mail.outbox
@@ -525,7 +526,7 @@ class MakeMessagesExtractsTheCatalogue(CastTestCase):
             catalogue = po.read_text()
             for msgid in [
                 "Contact your broker",  # a template
-                "Recorded: %(hours)s. The hours have moved.",  # a view's message
+                "Recorded: %(said)s %(then)s",  # a view's message
                 "Please keep it to %(limit)s characters.",  # a service's refusal
                 "%(n)s hour",  # format_hours
                 "Give hours or minutes, not both.",  # an API validation error

@@ -43,7 +43,6 @@ class RecordingAnExchange(CastTestCase):
             "minutes": "1.75",
             "description": "Fixed my laptop",
             "category": self.category.pk,
-            "coproduction": "co-design",
             "idempotency_key": "key-1",
             **changes,
         }
@@ -58,7 +57,6 @@ class RecordingAnExchange(CastTestCase):
         self.assertIn('value="received" required id="id_direction_1" checked', html)
         self.assertIn(f'<option value="{self.bob_account.pk}" selected>', html)
         self.assertIn(f'<option value="{self.category.pk}" selected>', html)
-        self.assertIn('<option value="co-design" selected>', html)
         self.assertIn('value="Fixed my laptop"', html)
         self.assertIn('value="1.75"', html)
 

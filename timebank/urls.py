@@ -10,7 +10,10 @@ from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.utils.translation import gettext as _
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
+from members.mfa import open_before_second_factor
 
+
+@open_before_second_factor
 def health(request: HttpRequest) -> HttpResponse:
     """For the load balancer and the container healthcheck: the database answers."""
     with connection.cursor() as cursor:

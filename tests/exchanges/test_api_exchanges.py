@@ -258,7 +258,10 @@ class RecordingByRole(ApiCase):
             self.assertEqual(ok.status_code, 201, ok.content)
         refused = client.post("/api/exchanges/", self.body(hours="0.25"), format="json")
         self.assertEqual(refused.status_code, 409)
-        self.assertEqual(refused.json()["code"], "InsufficientHours")
+        self.assertEqual(refused.json()["code"], "PastLimit")
+        # Alice reads what to do next, and nothing of Bob's balance or limit.
+        self.assertIn("ask your broker", refused.json()["detail"])
+        self.assertNotIn("10", refused.json()["detail"])
         # Alice gained, so each waits for a broker, holding Bob's hours meanwhile.
         self.assertEqual(ledger.balance(account=self.bob_account).available, -600)
 

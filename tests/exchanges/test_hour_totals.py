@@ -1,6 +1,7 @@
 """The dashboard's hour totals (given and received, in total and this month) read the
 exchanges rather than the account's whole ledger; they must equal the ledger's own figures:
-completed one-to-one and group help only, not donations, grants, reversed or unconfirmed."""
+completed one-to-one and group help only, not donations, grants, reversed or unconfirmed;
+donations and grants apart, so that together they add up to the balance."""
 
 from datetime import timedelta
 
@@ -30,7 +31,15 @@ def from_the_ledger(account, since) -> dict[str, int]:
         given_recently=Sum("amount_minutes", filter=given & recent),
         received_recently=Sum("amount_minutes", filter=received & recent),
     )
-    return {name: abs(value or 0) for name, value in totals.items()}
+    gifts = Entry.objects.filter(
+        account=account,
+        journal__exchange__state=State.COMPLETED,
+        journal__exchange__kind__in=[Kind.DONATION, Kind.GRANT],
+    ).aggregate(
+        gifts_in=Sum("amount_minutes", filter=given),
+        gifts_out=Sum("amount_minutes", filter=received),
+    )
+    return {name: abs(value or 0) for name, value in {**totals, **gifts}.items()}
 
 
 class HourTotals(CastTestCase):
@@ -107,10 +116,21 @@ class HourTotals(CastTestCase):
 
         for account in (alice, bob, olive):
             with self.subTest(account=account.holder_name):
+                totals = hour_totals(account, since=month_start)
+                self.assertEqual(totals, from_the_ledger(account, month_start))
+                # What the member reads adds up to their balance.
                 self.assertEqual(
-                    hour_totals(account, since=month_start), from_the_ledger(account, month_start)
+                    totals["given"] - totals["received"] + totals["gifts_in"] - totals["gifts_out"],
+                    ledger.balance(account=account).posted,
                 )
         self.assertEqual(
             hour_totals(alice, since=today - timedelta(days=45)),
-            {"given": 180, "received": 75, "given_recently": 150, "received_recently": 45},
+            {
+                "given": 180,
+                "received": 75,
+                "given_recently": 150,
+                "received_recently": 45,
+                "gifts_in": 15,
+                "gifts_out": 15,
+            },
         )

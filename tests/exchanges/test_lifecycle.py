@@ -15,9 +15,9 @@ from django.utils import timezone
 
 from audit.models import Action, AuditEvent
 from exchanges import services
+from exchanges.exceptions import PastLimit
 from exchanges.models import Exchange, State
 from ledger import services as ledger
-from ledger.exceptions import InsufficientHours
 from ledger.models import Account, Journal, JournalState
 from members.models import ApprovalRule, LimitRule, Status
 from tests.base import CastTestCase
@@ -132,7 +132,7 @@ class LimitPolicy(CastTestCase):
         self.change_policy(limit_rule=LimitRule.BLOCK)
         self.assertEqual(Account.objects.get(pk=self.bob_account.pk).credit_limit_minutes, -600)
         self.give_bob(600)
-        with self.assertRaises(InsufficientHours):
+        with self.assertRaises(PastLimit):
             for _ in range(3):
                 self.give_bob(24 * 60)
         self.assertEqual(ledger.balance(account=self.bob_account).posted, -600)
@@ -142,7 +142,7 @@ class LimitPolicy(CastTestCase):
         self.give_bob(20 * 60)
         self.change_policy(limit_rule=LimitRule.BLOCK)
         self.assertEqual(Account.objects.get(pk=self.bob_account.pk).credit_limit_minutes, -1200)
-        with self.assertRaises(InsufficientHours):
+        with self.assertRaises(PastLimit):
             self.give_bob(15)
         # Alice keeps the bank's limit.
         self.assertEqual(Account.objects.get(pk=self.alice_account.pk).credit_limit_minutes, -600)

@@ -7,10 +7,9 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.utils import timezone
 
 from exchanges import services
-from exchanges.exceptions import AlreadyDecided
+from exchanges.exceptions import AlreadyDecided, PastLimit
 from exchanges.models import Exchange, Kind, State
 from ledger import services as ledger
-from ledger.exceptions import InsufficientHours
 from members.models import ApprovalRule, GroupRemainderRule, LimitRule
 from tests.base import CastTestCase
 from tests.factories import make_member
@@ -104,7 +103,7 @@ class Policies(CastTestCase):
         self.riverside.confirmation_required = False
         self.riverside.save()
         self.record(600, by=self.brenda)
-        with self.assertRaises(InsufficientHours):
+        with self.assertRaises(PastLimit):
             self.record(15, by=self.brenda)
         self.assertEqual(Exchange.objects.count(), 1)
 

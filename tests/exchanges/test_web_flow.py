@@ -227,14 +227,16 @@ class BrokerRecordsForAnOfflineMember(CastTestCase):
         olive = ledger.open_account(time_bank=self.riverside, person=self.olive)
         alice = ledger.open_account(time_bank=self.riverside, person=self.alice)
         self.client.force_login(self.brenda.user)
-        page = self.client.get(reverse("record-exchange", args=["riverside"]) + f"?for={olive.pk}")
-        self.assertEqual(page.context["form"].initial["giver"], olive.pk)
+        url = reverse("record-exchange", args=["riverside"]) + f"?for={olive.pk}"
+        page = self.client.get(url)
+        self.assertContains(page, "Record an exchange for Olive Offline")
+        self.assertContains(page, "Did Olive Offline give or receive help?")
         with self.captureOnCommitCallbacks(execute=True):
             self.client.post(
-                reverse("record-exchange", args=["riverside"]),
+                url,
                 {
-                    "giver": olive.pk,
-                    "receiver": alice.pk,
+                    "direction": "gave",
+                    "other": alice.pk,
                     "effective_date": timezone.localdate().isoformat(),
                     "minutes": "2",
                     "description": "Knitted a blanket",
@@ -269,10 +271,13 @@ class Statement(CastTestCase):
         csv = self.client.get(reverse("statement", args=["riverside"]), {"format": "csv"})
         rows = csv.content.decode().strip().splitlines()
         self.assertEqual(
-            rows[0], "date_of_help,recorded_on,description,minutes,hours,balance_minutes"
+            rows[0],
+            "date_of_help,recorded_on,description,with_whom,minutes,hours,balance_minutes",
         )
         self.assertEqual(len(rows), 5)
-        self.assertTrue(rows[-1].endswith(",105"))
+        # Newest first: the closing balance, then each line, then the opening balance.
+        self.assertTrue(rows[1].endswith(",105"))
+        self.assertTrue(rows[-1].endswith(",0"))
 
     def test_a_member_cannot_open_someone_elses_statement(self):
         bob = ledger.open_account(time_bank=self.riverside, person=self.bob)

@@ -119,7 +119,7 @@ class ActingLimits(CastTestCase):
         )
         self.start(self.hetty)
         home = self.client.get(reverse("home"))
-        banks = {m.time_bank.slug for m in home.context["memberships"]}
+        banks = {card["bank"].slug for card in home.context["cards"]}
         self.assertEqual(banks, {"riverside"})
         response = self.client.get(reverse("listing-detail", args=[hillside_offer.pk]))
         self.assertEqual(response.status_code, 404)

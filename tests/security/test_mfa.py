@@ -6,8 +6,10 @@ the cast's own staff (brenda, cora, hugo) have one, made by ``tests.factories.ma
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
+import time_machine
 from allauth.mfa.models import Authenticator
 from allauth.mfa.recovery_codes.internal.auth import RecoveryCodes
 from django.core.cache import cache
@@ -255,3 +257,97 @@ class AdminSignInGoesThroughAllauth(CastTestCase):
     def test_an_outside_next_address_is_ignored(self):
         response = self.client.get("/admin/login/", {"next": "https://evil.example/"})
         self.assertEqual(response["Location"], reverse("account_login") + "?next=%2Fadmin%2F")
+
+
+class SettingUpTwoFactorAsABrowserDoes(CastTestCase):
+    """Problem 1 of issue 22: a broker sets up her authenticator app in a real browser, which
+    asks for /favicon.ico by itself and may load the set-up page more than once."""
+
+    @classmethod
+    def setUpTestData(cls) -> None:
+        super().setUpTestData()
+        # bella: a broker of Riverside with no authenticator app yet.
+        cls.bella = make_member(cls.riverside, "Bella Broker", role=Role.BROKER, mfa=False)
+
+    def setUp(self) -> None:
+        cache.clear()
+
+    def sign_in(self):
+        return self.client.post(
+            reverse("account_login"),
+            {"login": "bella.broker@example.org", "password": PASSWORD},
+            follow=True,
+        )
+
+    def secret_on(self, response) -> str:
+        found = re.search(r'id="authenticator_secret"[^>]*value="([A-Z2-7]+)"', response.text)
+        if found is None:
+            found = re.search(r'value="([A-Z2-7]+)"[^>]*id="authenticator_secret"', response.text)
+        self.assertIsNotNone(found, "no secret on the set-up page")
+        return found.group(1)
+
+    def test_a_broker_who_has_just_signed_in_is_not_asked_for_her_password_again(self):
+        response = self.sign_in()
+        self.assertEqual(response.redirect_chain[-1][0], ACTIVATE)
+        self.assertContains(response, 'id="authenticator_secret"')
+
+    def test_after_a_while_the_password_is_asked_again_before_the_set_up(self):
+        self.sign_in()
+        with time_machine.travel(timezone.now() + timedelta(minutes=6)):
+            response = self.client.get(ACTIVATE)
+        self.assertEqual(response.status_code, 302)
+        self.assertIn(reverse("account_reauthenticate"), response["Location"])
+
+    def test_the_favicon_and_a_reload_between_scanning_and_typing_keep_the_secret(self):
+        scanned = self.secret_on(self.sign_in())
+        favicon = self.client.get("/favicon.ico")
+        self.assertEqual(favicon.status_code, 200)
+        self.assertIn("icon", favicon["Content-Type"])
+        self.assertEqual(self.secret_on(self.client.get(ACTIVATE)), scanned)
+        response = self.client.post(ACTIVATE, {"code": totp_code(scanned)})
+        self.assertEqual(response.status_code, 302, response.content[:2000])
+        self.assertTrue(
+            Authenticator.objects.filter(
+                user=self.bella.user, type=Authenticator.Type.TOTP
+            ).exists()
+        )
+        self.assertEqual(self.client.get(reverse("desk", args=["riverside"])).status_code, 200)
+
+    def test_a_second_set_up_after_signing_out_gets_a_new_secret(self):
+        first = self.secret_on(self.sign_in())
+        self.client.post(reverse("account_logout"))
+        self.assertNotEqual(self.secret_on(self.sign_in()), first)
+
+    def test_the_favicon_is_an_icon_for_everyone_and_never_a_redirect(self):
+        self.assertEqual(self.client.get("/favicon.ico").status_code, 200)
+        for person in (self.alice, self.bella):
+            with self.subTest(person=person.display_name):
+                self.client.force_login(person.user)
+                response = self.client.get("/favicon.ico")
+                self.assertEqual(response.status_code, 200)
+                self.assertIn("icon", response["Content-Type"])
+        self.client.force_login(self.alice.user)
+        self.assertContains(self.client.get(reverse("home")), 'rel="icon"')
+
+    def test_what_unenrolled_staff_may_load_is_decided_by_the_page_not_its_address(self):
+        self.client.force_login(self.bella.user)
+        # allauth's pages, wherever they are: open.
+        for name in ("account_email", "account_change_password", "mfa_index"):
+            with self.subTest(page=name):
+                self.assertNotEqual(
+                    self.client.get(reverse(name)).get("Location", ""), ACTIVATE, name
+                )
+        # A page of ours is closed, and so is anything that merely starts like an open one.
+        for path in (reverse("desk", args=["riverside"]), "/admin/", "/healthz"):
+            with self.subTest(path=path):
+                response = self.client.get(path)
+                if response.status_code != 404:
+                    self.assertRedirects(response, ACTIVATE, fetch_redirect_response=False)
+
+    def test_what_the_browser_fetches_by_itself_is_refused_not_sent_to_the_set_up(self):
+        self.client.force_login(self.bella.user)
+        response = self.client.get(
+            reverse("desk", args=["riverside"]), headers={"Sec-Fetch-Dest": "image"}
+        )
+        self.assertEqual(response.status_code, 403)
+        self.assertIn("authenticator app", response.content.decode())

@@ -323,6 +323,28 @@ class Command(BaseCommand):
             )
 
         accounts = [ledger.open_account(time_bank=bank, person=p) for p in members]
+        # A few months of everyday exchanges first, recorded by the broker (from paper slips
+        # and phone calls), as they were over time. Nobody is taken past half the bank's
+        # limit, so that every journey in the README (Alice records gardening for Bob, Bob
+        # confirms) has room to succeed.
+        floor = bank.default_credit_limit_minutes // 2
+        for n in range(120):
+            giver, receiver = rng.sample(accounts, 2)
+            minutes = rng.choice([30, 60, 60, 90, 120, 180])
+            if ledger.balance(account=receiver).available - minutes < floor:
+                continue
+            exchanges.record_exchange(
+                recorded_by=brenda,
+                giver=giver,
+                receiver=receiver,
+                minutes=minutes,
+                details=exchanges.Details(
+                    effective_date=today - timedelta(days=rng.randint(12, 150)),
+                    description=rng.choice(EXCHANGES),
+                    category=categories[rng.choice(list(categories))],
+                ),
+                idempotency_key=f"demo-{n}",
+            )
         # Volunteers at the community lunch earn from the centre in one journal; a computer
         # class pays its teacher, the difference going to the community pot.
         exchanges.record_group_exchange(
@@ -363,7 +385,9 @@ class Command(BaseCommand):
             reason="Welcome hour for Edna",
             idempotency_key="demo-grant",
         )
-        # Some left for people to act on: one waiting for Bob to confirm, one for the broker.
+        # Some left for people to act on, recorded last as they would be: one waiting for Bob
+        # to confirm (Alice helped him), one for Chidi (Sam helped him), one for the broker
+        # (Chidi helped Edna, who has no login).
         exchanges.record_exchange(
             recorded_by=members[0],
             giver=accounts[0],
@@ -375,6 +399,18 @@ class Command(BaseCommand):
             idempotency_key="demo-unconfirmed",
         )
         exchanges.record_exchange(
+            recorded_by=members[17],
+            giver=accounts[17],
+            receiver=accounts[2],
+            minutes=90,
+            details=exchanges.Details(
+                effective_date=today - timedelta(days=3),
+                description="Carried the shopping home",
+                category=categories["shopping-and-errands"],
+            ),
+            idempotency_key="demo-unconfirmed-chidi",
+        )
+        exchanges.record_exchange(
             recorded_by=members[2],
             giver=accounts[2],
             receiver=accounts[-1],
@@ -384,21 +420,3 @@ class Command(BaseCommand):
             ),
             idempotency_key="demo-for-approval",
         )
-        # And a few months of everyday exchanges, recorded by the broker.
-        for n in range(120):
-            giver, receiver = rng.sample(accounts, 2)
-            minutes = rng.choice([30, 60, 60, 90, 120, 180])
-            if ledger.balance(account=receiver).available - minutes < receiver.credit_limit_minutes:
-                continue
-            exchanges.record_exchange(
-                recorded_by=brenda,
-                giver=giver,
-                receiver=receiver,
-                minutes=minutes,
-                details=exchanges.Details(
-                    effective_date=today - timedelta(days=rng.randint(1, 150)),
-                    description=rng.choice(EXCHANGES),
-                    category=categories[rng.choice(list(categories))],
-                ),
-                idempotency_key=f"demo-{n}",
-            )

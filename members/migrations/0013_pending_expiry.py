@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('members', '0011_approved_member_dates'),
+        ('members', '0012_joined_on'),
     ]
 
     operations = [
