@@ -6,7 +6,11 @@ ADDRESS ?= 127.0.0.1:8000
 # Optional dependency groups to install: the image for production sets EXTRAS to nothing.
 EXTRAS ?= dev
 
-.PHONY: run test install lint serve migrate worker beat web bench-short e2e
+.PHONY: run test install lint serve migrate worker beat web bench-short e2e faults
+
+# DEBUG is off unless set (settings.py): the local targets run as a developer's machine.
+# The production ones (migrate, web, worker, beat) take it from the environment.
+run serve lint test e2e bench-short: export DEBUG ?= true
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -50,9 +54,15 @@ lint: install
 test: lint
 	$(BIN)/python manage.py check
 	$(BIN)/python manage.py spectacular --validate --fail-on-warn --file /dev/null
-	$(BIN)/pytest -m "not fuzz and not e2e"
-	@echo "=== schemathesis: every API operation, every role, against the OpenAPI schema ==="
+	$(BIN)/pytest -m "not fuzz and not e2e and not faults"
+	@echo "=== schemathesis: every API operation, every role, every check, against the OpenAPI schema ==="
 	$(BIN)/pytest -m fuzz -q tests/test_api_fuzz.py
+
+# Careful API clients against gunicorn on a throwaway PostgreSQL cluster of its own (initdb and
+# pg_ctl in a temporary folder, on a free port) while web workers are killed mid-request and the
+# database crashes and recovers; a mail server that cannot be reached. About two minutes.
+faults: install
+	$(BIN)/pytest -m faults -p no:cacheprovider tests/faults
 
 # The browser suite (e2e/): Debian's Chromium driven by Playwright, axe-core on every page,
 # against the real server on a free loopback port and a fresh PostgreSQL database

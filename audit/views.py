@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import json
 from datetime import date, datetime, time, timedelta
 
@@ -15,6 +14,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET
 
 from members.access import get_bank_for_broker
+from timebank import spreadsheets
 
 from . import services as audit
 from .models import Action, AuditEvent
@@ -96,7 +96,7 @@ def audit_log(request: HttpRequest, slug: str) -> HttpResponse:
 def _csv(slug: str, events: QuerySet[AuditEvent]) -> HttpResponse:
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{slug}-audit-trail.csv"'
-    writer = csv.writer(response)
+    writer = spreadsheets.Writer(response)
     writer.writerow(CSV_HEADERS)
     for event in events.iterator(chunk_size=500):
         writer.writerow(

@@ -133,6 +133,8 @@ def server_url() -> str:
     env = {
         **os.environ,
         "DATABASE_URL": _fresh_database(),
+        # The demo as `make run` serves it (DEBUG is off unless set).
+        "DEBUG": os.environ.get("DEBUG", "true"),
         # Mail goes to the console, so into the server log; tasks run in the request.
         "CELERY_TASK_ALWAYS_EAGER": "true",
         # A newcomer signs in straight after signing up, without opening a confirmation email.

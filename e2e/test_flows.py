@@ -554,7 +554,7 @@ def test_cora_pulls_last_quarters_report_and_downloads_the_xlsx(site) -> None:
     expect(page.get_by_role("heading", level=1)).to_be_visible()
     cora.screenshot("cora-02-quarterly-report")
     with page.expect_download() as download:
-        page.get_by_role("link", name="Download all tables (XLSX)").click()
+        page.get_by_role("link", name="Download all the tables (spreadsheet)").click()
     saved = download.value.path()
     with open(saved, "rb") as f:
         assert f.read(2) == b"PK", "the download is not an XLSX (zip) file"
@@ -608,9 +608,7 @@ def test_a_commissioner_reads_the_quarterly_report_on_a_phone_and_at_a_desk(site
     cora.sign_in(email("Cora Council"))
     page = cora.goto("/")
     with cora.navigates():
-        page.get_by_role("link", name="Commissioner report").click()
-    with cora.navigates():
-        page.get_by_role("link", name="Last quarter").click()
+        page.get_by_role("link", name="Last quarter's report").click()
     headline = page.locator(".headline")
     expect(headline).to_be_visible()
     sentences = headline.locator("p")

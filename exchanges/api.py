@@ -10,15 +10,17 @@ Who may do what is decided by the services and the access functions, never here:
 - an account, listing or category named in a request body that is not in the time bank is a
   400 on that field (body references are input, not objects the caller asked to open).
 
-POST endpoints that move hours take an ``Idempotency-Key`` header. It is passed on to the
-service, which keeps it in the caller's own namespace (as it does the web forms' keys), so that
-two callers' keys never collide: a retry with the same key and body returns the original
-exchange and moves nothing again, whatever changed since (the date, the bank's policy); the same
-key with another body is a 409.
+POST endpoints that record or decide take an ``Idempotency-Key`` header. It is passed on to
+the service, which keeps it in the caller's own namespace (as it does the web forms' keys), so
+that two callers' keys never collide: a retry with the same key and body answers as the first
+request did and moves nothing again, whatever changed since (the date, the bank's policy); the
+same key with another body is a 409. Deciding an exchange that is already decided is a 409 that
+says what it is now (``state``), whoever asks.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from decimal import Decimal, InvalidOperation
@@ -49,7 +51,14 @@ from ledger import services as ledger
 from ledger.models import Account, AccountKind, Entry, format_hours
 from members.access import get_bank_for_member, get_listing_for, person_for
 from members.models import Category, Person, TimeBank
-from timebank.api import ErrorSerializer, StrictSerializer
+from timebank.api import (
+    ID_PATTERN,
+    RATE_LIMITED,
+    ErrorSerializer,
+    NoBodySerializer,
+    SlugRelatedField,
+    StrictSerializer,
+)
 
 from . import services
 from .access import get_account_for, get_exchange_for
@@ -57,6 +66,8 @@ from .models import CoProduction, Exchange, Kind, State
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 IDEMPOTENCY_KEY_MAX = 64
+# Visible ASCII: what survives every HTTP hop unchanged (no spaces, no control characters).
+IDEMPOTENCY_KEY = re.compile(rf"[!-~]{{1,{IDEMPOTENCY_KEY_MAX}}}")
 
 
 # --- Input ---------------------------------------------------------------------------------------
@@ -68,10 +79,14 @@ def _inline_enum(field: serializers.Field, values: list[str]) -> serializers.Fie
     return extend_schema_field({"type": "string", "enum": values})(field)
 
 
+# Hours written as text: a positive number of quarter hours under 100,000 ("1.5", "0.25").
+HOURS_TEXT = r"^(0*[1-9][0-9]{0,4}(\.(0|00|25|5|50|75))?|0*\.(25|5|50|75))$"
+
+
 @extend_schema_field(
     {
         "oneOf": [
-            {"type": "string", "pattern": r"^[0-9]{1,5}(\.(0|00|25|5|50|75))?$", "example": "1.5"},
+            {"type": "string", "pattern": HOURS_TEXT, "example": "1.5"},
             {
                 "type": "number",
                 "minimum": 0.25,
@@ -95,6 +110,9 @@ class HoursField(serializers.Field):
 
     def to_internal_value(self, data: Any) -> int:
         if isinstance(data, bool) or not isinstance(data, str | int | float | Decimal):
+            self.fail("invalid")
+        # Text is read exactly as the schema writes it (no spaces, no "1e0").
+        if isinstance(data, str) and not re.fullmatch(HOURS_TEXT, data):
             self.fail("invalid")
         try:
             hours = Decimal(str(data).strip())
@@ -162,7 +180,7 @@ class DetailsMixin(serializers.Serializer):
         required=False, help_text="The day the help happened; today if left out."
     )
     description = serializers.CharField(max_length=200, help_text="What the help was.")
-    category = serializers.SlugRelatedField(
+    category = SlugRelatedField(
         slug_field="slug", queryset=Category.objects.all(), required=False, allow_null=True
     )
     listing = serializers.IntegerField(
@@ -252,8 +270,8 @@ class GroupExchangeSerializer(StrictSerializer, DetailsMixin):
     difference goes to or comes from the community pot, by the bank's rule."""
 
     time_bank = serializers.SlugField(help_text="The time bank's short name.")
-    providers = LegSerializer(many=True, allow_empty=False)
-    receivers = LegSerializer(many=True, allow_empty=False)
+    providers = LegSerializer(many=True, min_length=1, max_length=services.MAX_GROUP)
+    receivers = LegSerializer(many=True, min_length=1, max_length=services.MAX_GROUP)
 
 
 class DonationSerializer(StrictSerializer, AmountMixin):
@@ -284,11 +302,8 @@ class ReasonSerializer(StrictSerializer):
     reason = serializers.CharField(max_length=500, help_text="Both people will read it.")
 
 
-class NoBodySerializer(StrictSerializer):
-    """Confirm and approve take no fields."""
-
-
 class ExchangeFilterSerializer(StrictSerializer):
+    from_query_string = True
     time_bank = serializers.SlugField(required=False, help_text="A time bank's short name.")
     state = _inline_enum(
         serializers.ChoiceField(choices=State.choices, required=False),
@@ -298,6 +313,7 @@ class ExchangeFilterSerializer(StrictSerializer):
 
 
 class StatementQuerySerializer(StrictSerializer):
+    from_query_string = True
     account = serializers.IntegerField(help_text="The account's id (see /api/balances/).")
 
     def get_fields(self) -> dict[str, serializers.Field]:
@@ -449,12 +465,11 @@ def _idempotency_key(request: Request, me: Person) -> str | None:
     key = request.headers.get(IDEMPOTENCY_HEADER)
     if key is None:
         return None
-    key = key.strip()
-    if not key or len(key) > IDEMPOTENCY_KEY_MAX or not key.isprintable():
+    if not IDEMPOTENCY_KEY.fullmatch(key):
         raise serializers.ValidationError(
             {
                 IDEMPOTENCY_HEADER: [
-                    gettext("Use 1 to %(most)s printable characters.")
+                    gettext("Use 1 to %(most)s letters, digits or punctuation, without spaces.")
                     % {"most": IDEMPOTENCY_KEY_MAX}
                 ]
             }
@@ -525,13 +540,29 @@ def _render(exchange: Exchange, code: int = status.HTTP_200_OK) -> Response:
 
 # --- Schema pieces -------------------------------------------------------------------------------
 
+# The header as the server reads it: 1 to 64 visible ASCII characters.
+IDEMPOTENCY_KEY_SCHEMA = {
+    "type": "string",
+    "minLength": 1,
+    "maxLength": IDEMPOTENCY_KEY_MAX,
+    "pattern": "^[!-~]+$",
+}
 IDEMPOTENCY_PARAMETER = OpenApiParameter(
     IDEMPOTENCY_HEADER,
-    OpenApiTypes.STR,
+    IDEMPOTENCY_KEY_SCHEMA,
     OpenApiParameter.HEADER,
     description="A key of your choice (e.g. a UUID). A retry with the same key and body "
     "returns the original result and moves nothing again; the same key with another body "
     "is refused with 409.",
+)
+DECISION_KEY_PARAMETER = OpenApiParameter(
+    IDEMPOTENCY_HEADER,
+    IDEMPOTENCY_KEY_SCHEMA,
+    OpenApiParameter.HEADER,
+    description="A key of your choice (e.g. a UUID). A retry with the same key and body "
+    "answers as the first decision did (the exchange, as it is now) and changes nothing; the "
+    "same key for another decision is refused with 409. Without a key, deciding an exchange "
+    "already decided is a 409 that says what it is now.",
 )
 ERRORS = {
     400: OpenApiResponse(
@@ -552,7 +583,8 @@ ERRORS = {
 CONFLICT = {
     409: OpenApiResponse(
         ErrorSerializer,
-        description="A ledger conflict: not enough hours, a reused key, already decided.",
+        description="A ledger conflict: not enough hours, a reused key, already decided "
+        "(then ``state`` says what the exchange is now).",
         examples=[
             OpenApiExample(
                 "Past the other member's limit",
@@ -632,7 +664,7 @@ EXCHANGE_EXAMPLE = OpenApiExample(
 )
 class ExchangeViewSet(viewsets.GenericViewSet):
     serializer_class = ExchangeSerializer
-    lookup_value_regex = r"[0-9]+"
+    lookup_value_regex = ID_PATTERN
 
     def get_queryset(self) -> QuerySet[Exchange]:
         legs = Entry.objects.select_related("account__person", "account__organisation").order_by(
@@ -678,7 +710,7 @@ class ExchangeViewSet(viewsets.GenericViewSet):
         "at once.",
         request=RecordExchangeSerializer,
         parameters=[IDEMPOTENCY_PARAMETER],
-        responses={201: ExchangeSerializer, **ERRORS, **CONFLICT},
+        responses={201: ExchangeSerializer, **ERRORS, **CONFLICT, 429: RATE_LIMITED},
         examples=[
             OpenApiExample(
                 "A member records help they gave",
@@ -745,7 +777,7 @@ class ExchangeViewSet(viewsets.GenericViewSet):
         "organisation taking part.",
         request=GroupExchangeSerializer,
         parameters=[IDEMPOTENCY_PARAMETER],
-        responses={201: ExchangeSerializer, **ERRORS, **CONFLICT},
+        responses={201: ExchangeSerializer, **ERRORS, **CONFLICT, 429: RATE_LIMITED},
         examples=[
             OpenApiExample(
                 "A class: the teacher earns 2 hours, three attendees give 1 hour each",
@@ -789,7 +821,8 @@ class ExchangeViewSet(viewsets.GenericViewSet):
 
     @extend_schema(
         summary="Confirm an exchange the other person recorded",
-        request=None,
+        request=NoBodySerializer,
+        parameters=[DECISION_KEY_PARAMETER],
         responses={200: ExchangeSerializer, **ERRORS, **CONFLICT},
         examples=[EXCHANGE_EXAMPLE],
     )
@@ -797,13 +830,19 @@ class ExchangeViewSet(viewsets.GenericViewSet):
     def confirm(self, request: Request, pk: str) -> Response:
         exchange = get_exchange_for(request.user, int(pk), write=True)
         NoBodySerializer(data=request.data).is_valid(raise_exception=True)
-        return _render(services.confirm_exchange(exchange=exchange, person=_me(request)))
+        me = _me(request)
+        return _render(
+            services.confirm_exchange(
+                exchange=exchange, person=me, idempotency_key=_idempotency_key(request, me)
+            )
+        )
 
     @extend_schema(
         summary="Approve an exchange (brokers)",
         description="The hours move. Approving an unconfirmed exchange also confirms it. A "
         "broker who took part cannot approve it.",
-        request=None,
+        request=NoBodySerializer,
+        parameters=[DECISION_KEY_PARAMETER],
         responses={200: ExchangeSerializer, **ERRORS, **CONFLICT},
         examples=[EXCHANGE_EXAMPLE],
     )
@@ -811,12 +850,18 @@ class ExchangeViewSet(viewsets.GenericViewSet):
     def approve(self, request: Request, pk: str) -> Response:
         exchange = get_exchange_for(request.user, int(pk), write=True)
         NoBodySerializer(data=request.data).is_valid(raise_exception=True)
-        return _render(services.approve_exchange(exchange=exchange, broker=_me(request)))
+        me = _me(request)
+        return _render(
+            services.approve_exchange(
+                exchange=exchange, broker=me, idempotency_key=_idempotency_key(request, me)
+            )
+        )
 
     @extend_schema(
         summary="Decline an exchange",
         description="A broker, or the person asked to confirm it. The held hours are released.",
         request=ReasonSerializer,
+        parameters=[DECISION_KEY_PARAMETER],
         responses={200: ExchangeSerializer, **ERRORS, **CONFLICT},
         examples=[
             OpenApiExample(
@@ -830,9 +875,13 @@ class ExchangeViewSet(viewsets.GenericViewSet):
         exchange = get_exchange_for(request.user, int(pk), write=True)
         body = ReasonSerializer(data=request.data)
         body.is_valid(raise_exception=True)
+        me = _me(request)
         return _render(
             services.decline_exchange(
-                exchange=exchange, person=_me(request), reason=body.validated_data["reason"]
+                exchange=exchange,
+                person=me,
+                reason=body.validated_data["reason"],
+                idempotency_key=_idempotency_key(request, me),
             )
         )
 
@@ -840,6 +889,7 @@ class ExchangeViewSet(viewsets.GenericViewSet):
         summary="Reverse a completed exchange (brokers)",
         description="A new journal undoes the hours; the original stays on both statements.",
         request=ReasonSerializer,
+        parameters=[DECISION_KEY_PARAMETER],
         responses={200: ExchangeSerializer, **ERRORS, **CONFLICT},
         examples=[
             OpenApiExample(
@@ -855,9 +905,13 @@ class ExchangeViewSet(viewsets.GenericViewSet):
         exchange = get_exchange_for(request.user, int(pk), write=True)
         body = ReasonSerializer(data=request.data)
         body.is_valid(raise_exception=True)
+        me = _me(request)
         return _render(
             services.reverse_exchange(
-                exchange=exchange, broker=_me(request), reason=body.validated_data["reason"]
+                exchange=exchange,
+                broker=me,
+                reason=body.validated_data["reason"],
+                idempotency_key=_idempotency_key(request, me),
             )
         )
 
@@ -870,7 +924,7 @@ class DonationView(APIView):
         summary="Give hours to the community pot, a member or an organisation",
         request=DonationSerializer,
         parameters=[IDEMPOTENCY_PARAMETER],
-        responses={201: ExchangeSerializer, **ERRORS, **CONFLICT},
+        responses={201: ExchangeSerializer, **ERRORS, **CONFLICT, 429: RATE_LIMITED},
         examples=[
             OpenApiExample(
                 "To the community pot",
@@ -912,7 +966,7 @@ class GrantView(APIView):
         summary="Grant hours from the community pot (brokers)",
         request=GrantSerializer,
         parameters=[IDEMPOTENCY_PARAMETER],
-        responses={201: ExchangeSerializer, **ERRORS, **CONFLICT},
+        responses={201: ExchangeSerializer, **ERRORS, **CONFLICT, 429: RATE_LIMITED},
         examples=[
             OpenApiExample(
                 "A grant",

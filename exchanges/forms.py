@@ -62,6 +62,25 @@ class HoursField(forms.DecimalField):
         return int(minutes)
 
 
+class IdempotencyKeyField(forms.CharField):
+    """The hidden key of a form shown once: a double-clicked submit records it once. As long as
+    the API's keys (64), so a key namespaced per caller fits the ledger's 100 characters."""
+
+    def __init__(self, **kwargs: object) -> None:
+        # Only a tampered (or very old) page sends a bad key: the person can only reload it.
+        expired = _("This form has expired: please open the page again.")
+        super().__init__(
+            widget=forms.HiddenInput,
+            max_length=64,
+            error_messages={
+                "required": expired,
+                "max_length": expired,
+                "null_characters_not_allowed": expired,
+            },
+            **kwargs,  # type: ignore[arg-type]
+        )
+
+
 class DetailsForm(forms.Form):
     """What every exchange says about the help. ``broker``: the form of a broker (or of an
     organisation's representative recording a group), which also asks what the help was part
@@ -89,7 +108,7 @@ class DetailsForm(forms.Form):
         required=False,
         widget=forms.RadioSelect,
     )
-    idempotency_key = forms.CharField(widget=forms.HiddenInput)
+    idempotency_key = IdempotencyKeyField()
 
     def __init__(
         self, *args: object, bank: TimeBank, broker: bool = False, **kwargs: object
@@ -255,7 +274,7 @@ class DonationForm(forms.Form):
     )
     minutes = HoursField()
     note = forms.CharField(label=_("A note (optional)"), max_length=200, required=False)
-    idempotency_key = forms.CharField(widget=forms.HiddenInput)
+    idempotency_key = IdempotencyKeyField()
 
     def __init__(
         self, *args: object, bank: TimeBank, own: Account, pot: Account, **kwargs: object
@@ -275,12 +294,16 @@ class GrantForm(forms.Form):
     )
     minutes = HoursField()
     reason = forms.CharField(label=_("Why (shown on the pot's statement)"), max_length=200)
-    idempotency_key = forms.CharField(widget=forms.HiddenInput)
+    idempotency_key = IdempotencyKeyField()
 
     def __init__(self, *args: object, bank: TimeBank, **kwargs: object) -> None:
         kwargs.setdefault("initial", {"idempotency_key": uuid.uuid4().hex})
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
         self.fields["to_account"].queryset = trading_accounts(bank)
+
+
+class DecisionForm(forms.Form):
+    """Confirm or approve: nothing to fill in; a refusal (already decided) shows on it."""
 
 
 class ReasonForm(forms.Form):

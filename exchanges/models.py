@@ -14,6 +14,9 @@ What holds, and what enforces it:
   help given: for a group exchange, the total the providers earned).
 - Who recorded, confirmed, approved, declined and reversed it are stored on the row (and the
   broker who recorded it acting for the member); who may do each is ``exchanges.rules``.
+- A decision made with an idempotency key (confirm, approve, decline, reverse) is kept as a
+  ``Decision``; a key names one decision per time bank: unique ``decision_key_unique_per_bank``.
+  So a retried decision finds the first and moves nothing again.
 """
 
 from __future__ import annotations
@@ -309,3 +312,40 @@ class Exchange(models.Model):
     @property
     def is_open(self) -> bool:
         return self.state in {State.UNCONFIRMED, State.AWAITING_APPROVAL}
+
+
+class DecisionAction(models.TextChoices):
+    CONFIRM = "confirm", _("Confirmed")
+    APPROVE = "approve", _("Approved")
+    DECLINE = "decline", _("Declined")
+    REVERSE = "reverse", _("Reversed")
+
+
+class Decision(models.Model):
+    """A decision on an exchange taken with the caller's idempotency key: a retry with the same
+    key (and the same decision) finds it and answers as the first did; the key with another
+    decision is a conflict. Decisions without a key (the web's forms, the automatic
+    confirmation) leave none."""
+
+    time_bank = models.ForeignKey(TimeBank, on_delete=models.PROTECT, related_name="+")
+    exchange = models.ForeignKey(Exchange, on_delete=models.PROTECT, related_name="decisions")
+    action = models.CharField(max_length=10, choices=DecisionAction.choices)
+    idempotency_key = models.CharField(max_length=100)
+    decided_by = models.ForeignKey(Person, on_delete=models.PROTECT, related_name="+")
+    reason = models.CharField(max_length=500, blank=True)
+    decided_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["time_bank", "idempotency_key"], name="decision_key_unique_per_bank"
+            ),
+            models.CheckConstraint(
+                condition=Q(action__in=[a.value for a in DecisionAction]),
+                name="decision_action_valid",
+            ),
+            models.CheckConstraint(condition=~Q(idempotency_key=""), name="decision_has_key"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_action_display()}: exchange {self.exchange_id}"

@@ -1,9 +1,11 @@
 """Every write about exchanges: record, confirm, approve, decline, reverse; group exchanges,
 donations and grants. Hours move only through ``ledger.services``.
 
-Each function is atomic. Emails go out after the transaction commits. Refusals a person can
-act on raise ``django.core.exceptions.ValidationError`` (bad input), ``PermissionDenied`` (not
-theirs to do) or a ``ledger.exceptions.LedgerError`` (limits, replays, already decided).
+Each function is atomic. Its emails are queued for the worker, which sends them after the
+transaction commits (``exchanges.emails``). Refusals a person can act on raise
+``django.core.exceptions.ValidationError`` (bad input; ``members.ratelimits.RateLimited`` when
+the recorder has recorded too many this hour), ``PermissionDenied`` (not theirs to do) or a
+``ledger.exceptions.LedgerError`` (limits, replays, already decided).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Max, OuterRef, Subquery
 from django.utils import timezone
 from django.utils.formats import date_format
@@ -33,6 +35,7 @@ from ledger.exceptions import (
     MaximumBalanceReached,
 )
 from ledger.models import Account, AccountKind, Entry, Journal, JournalState, format_hours
+from members import ratelimits
 from members.access import is_broker
 from members.models import (
     ApprovalRule,
@@ -45,8 +48,8 @@ from members.models import (
 )
 
 from . import emails, rules
-from .exceptions import AlreadyDecided, PastLimit
-from .models import HELP, LIVE, CoProduction, Exchange, Kind, State
+from .exceptions import AlreadyDecided, DecisionKeyReused, PastLimit
+from .models import HELP, LIVE, CoProduction, Decision, DecisionAction, Exchange, Kind, State
 
 QUARTER_HOUR = 15
 # A register for a large event is recorded in parts: one journal stays easy to read and check.
@@ -294,11 +297,23 @@ def _past_soft_limit(time_bank: TimeBank, account: Account, minutes: int) -> boo
     )
 
 
+# The ledger keeps keys of up to 100 characters (``Journal``, ``Decision``).
+KEY_MAX = 100
+
+
 def caller_key(person: Person, idempotency_key: str | None) -> str:
     """The ledger's key for a key a caller chose: in the caller's own namespace
     (``caller-<person id>:<key>``), on every interface alike. So two people's keys never meet,
     and no caller's key can be one the services choose themselves (``reverse-exchange-<id>``).
-    No key: a fresh one. A key too long to store whole is replaced by its digest."""
+    No key: a fresh one. A key longer than the ledger keeps, or with a NUL, is refused on every
+    backend alike (SQLite would keep it, PostgreSQL would fail); one too long to store whole
+    with its namespace is replaced by its digest."""
+    if idempotency_key is not None and (
+        len(idempotency_key) > KEY_MAX or "\x00" in idempotency_key
+    ):
+        raise ValidationError(
+            {"idempotency_key": gettext("This form has expired: please open the page again.")}
+        )
     key = idempotency_key or uuid.uuid4().hex
     if len(key) > 64:
         key = "sha256-" + hashlib.sha256(key.encode()).hexdigest()[:57]
@@ -335,6 +350,17 @@ def _recorded_with(journal: Journal) -> Exchange | None:
     """The exchange of a journal the ledger replayed (the same request, committed meanwhile
     by a concurrent call), or None for a journal it has just posted."""
     return Exchange.objects.filter(journal_id=journal.pk).first()
+
+
+def _within_rate(recorded_by: Person, *, broker: bool) -> None:
+    """Each exchange recorded emails someone else: refuse a recorder past the hour's limit
+    (``members.ratelimits``). Called after a replay is recognised, so a retry always answers."""
+    ratelimits.at_most(
+        Exchange.objects.filter(
+            recorded_by=recorded_by, recorded_at__gte=timezone.now() - ratelimits.WINDOW
+        ),
+        most=ratelimits.EXCHANGES_PER_HOUR_BROKER if broker else ratelimits.EXCHANGES_PER_HOUR,
+    )
 
 
 # --- Recording ---------------------------------------------------------------------------------------
@@ -407,6 +433,7 @@ def record_exchange(
     replay = _replay(time_bank, key, fingerprint)
     if replay is not None:
         return replay
+    _within_rate(recorded_by, broker=is_broker(recorded_by, time_bank))
     effective_date = details.effective_date or timezone.localdate()
     movement = rules.Movement.of([(receiver, -minutes), (giver, minutes)])
     recording = rules.check_may_record(person=recorded_by, movement=movement, time_bank=time_bank)
@@ -488,9 +515,9 @@ def record_exchange(
     )
     refresh_activity(time_bank=time_bank, exchange=exchange)
     if state == State.UNCONFIRMED:
-        transaction.on_commit(lambda: emails.please_confirm(exchange))
+        emails.please_confirm(exchange)
     elif state == State.COMPLETED:
-        transaction.on_commit(lambda: emails.exchange_completed(exchange))
+        emails.exchange_completed(exchange)
     return exchange
 
 
@@ -526,6 +553,7 @@ def record_group_exchange(
     replay = _replay(time_bank, key, fingerprint)
     if replay is not None:
         return replay
+    _within_rate(recorded_by, broker=is_broker(recorded_by, time_bank))
     effective_date = details.effective_date or timezone.localdate()
     if not providers or not receivers:
         raise ValidationError(
@@ -596,7 +624,7 @@ def record_group_exchange(
     )
     refresh_activity(time_bank=time_bank, exchange=exchange)
     if state == State.COMPLETED:
-        transaction.on_commit(lambda: emails.exchange_completed(exchange))
+        emails.exchange_completed(exchange)
     return exchange
 
 
@@ -619,6 +647,7 @@ def donate_hours(
     replay = _replay(time_bank, key, fingerprint)
     if replay is not None:
         return replay
+    _within_rate(recorded_by, broker=is_broker(recorded_by, time_bank))
     if donor.kind == AccountKind.POT:
         raise ValidationError(gettext("Hours leave the community pot as grants, not donations."))
     if to_account.time_bank_id != time_bank.pk:
@@ -668,7 +697,7 @@ def donate_hours(
         obj=exchange,
         details={"minutes": minutes, "to_account": to_account.pk},
     )
-    transaction.on_commit(lambda: emails.exchange_completed(exchange))
+    emails.exchange_completed(exchange)
     return exchange
 
 
@@ -689,6 +718,7 @@ def grant_from_pot(
     replay = _replay(time_bank, key, fingerprint)
     if replay is not None:
         return replay
+    _within_rate(broker, broker=True)
     pot = ledger.community_pot(time_bank=time_bank)
     rules.check_may_grant(
         person=broker,
@@ -738,11 +768,18 @@ def grant_from_pot(
         obj=exchange,
         details={"minutes": minutes, "to_account": to_account.pk},
     )
-    transaction.on_commit(lambda: emails.exchange_completed(exchange))
+    emails.exchange_completed(exchange)
     return exchange
 
 
 # --- Deciding ------------------------------------------------------------------------------------
+#
+# Each decision starts, under the exchange's row lock, with the same two steps, before any
+# check of who may decide (some of which depend on the state):
+# 1. a retry of a decision already made with this idempotency key answers as the first did
+#    (the exchange, as it is now) and changes nothing; the key with another decision is a 409;
+# 2. an exchange already decided is a 409 saying what it is now, whoever asks.
+# A decision made with a key is remembered (``Decision``) in the same transaction.
 
 
 def _lock(exchange: Exchange) -> Exchange:
@@ -753,21 +790,75 @@ def _lock(exchange: Exchange) -> Exchange:
     )
 
 
+def _made_before(
+    locked: Exchange, *, action: str, person: Person, key: str | None, reason: str = ""
+) -> bool:
+    """Whether ``key`` already made this decision (a retry). Raises ``DecisionKeyReused``
+    when it made another one. The caller holds the exchange's lock, so of two identical
+    requests at once the second waits for the first and finds its decision."""
+    if not key:
+        return False
+    earlier = Decision.objects.filter(time_bank_id=locked.time_bank_id, idempotency_key=key).first()
+    if earlier is None:
+        return False
+    same = (earlier.exchange_id, earlier.action, earlier.decided_by_id, earlier.reason)
+    if same != (locked.pk, action, person.pk, reason):
+        raise DecisionKeyReused(key, earlier.exchange_id)
+    return True
+
+
+def _refuse_if_decided(locked: Exchange, *, still_open: set[str]) -> None:
+    if locked.state not in still_open:
+        raise AlreadyDecided(locked.state, locked.get_state_display().lower())
+
+
+def _remember(
+    locked: Exchange, *, action: str, person: Person, key: str | None, reason: str = ""
+) -> None:
+    """Keep the decision under its key, so a retry finds it."""
+    if not key:
+        return
+    try:
+        with transaction.atomic():
+            Decision.objects.create(
+                time_bank_id=locked.time_bank_id,
+                exchange=locked,
+                action=action,
+                idempotency_key=key,
+                decided_by=person,
+                reason=reason,
+            )
+    except IntegrityError:
+        # The same key, just taken by another decision (on another exchange) that committed.
+        other = (
+            Decision.objects.filter(time_bank_id=locked.time_bank_id, idempotency_key=key)
+            .values_list("exchange_id", flat=True)
+            .first()
+        )
+        raise DecisionKeyReused(key, other or locked.pk) from None
+
+
 def _complete(exchange: Exchange, decided_by: Person | None) -> None:
     ledger.post_pending(journal=exchange.journal, decided_by=decided_by)
     exchange.state = State.COMPLETED
-    transaction.on_commit(lambda: emails.exchange_completed(exchange))
+    emails.exchange_completed(exchange)
 
 
 @transaction.atomic
-def confirm_exchange(*, exchange: Exchange, person: Person | None) -> Exchange:
+def confirm_exchange(
+    *, exchange: Exchange, person: Person | None, idempotency_key: str | None = None
+) -> Exchange:
     """The other party confirms (``person`` None: automatic confirmation after the deadline).
 
     Then, if a broker must approve, it waits for them; otherwise the hours move now.
     """
     locked = _lock(exchange)
-    if locked.state != State.UNCONFIRMED:
-        raise AlreadyDecided(locked.get_state_display().lower())
+    key = caller_key(person, idempotency_key) if person is not None and idempotency_key else None
+    if person is not None and _made_before(
+        locked, action=DecisionAction.CONFIRM, person=person, key=key
+    ):
+        return locked
+    _refuse_if_decided(locked, still_open={State.UNCONFIRMED})
     rules.check_may_confirm(exchange=locked, person=person)
     locked.confirmed_by = person
     locked.confirmed_at = timezone.now()
@@ -784,17 +875,23 @@ def confirm_exchange(*, exchange: Exchange, person: Person | None) -> Exchange:
         obj=locked,
         details={"state": locked.state},
     )
+    if person is not None:
+        _remember(locked, action=DecisionAction.CONFIRM, person=person, key=key)
     return locked
 
 
 @transaction.atomic
-def approve_exchange(*, exchange: Exchange, broker: Person) -> Exchange:
+def approve_exchange(
+    *, exchange: Exchange, broker: Person, idempotency_key: str | None = None
+) -> Exchange:
     """A broker approves: the hours move. Approving an unconfirmed exchange also confirms it
     on the other party's behalf (for instance after a phone call with an offline member)."""
     locked = _lock(exchange)
+    key = caller_key(broker, idempotency_key) if idempotency_key else None
+    if _made_before(locked, action=DecisionAction.APPROVE, person=broker, key=key):
+        return locked
+    _refuse_if_decided(locked, still_open={State.UNCONFIRMED, State.AWAITING_APPROVAL})
     rules.check_may_approve(exchange=locked, person=broker)
-    if not locked.is_open:
-        raise AlreadyDecided(locked.get_state_display().lower())
     now = timezone.now()
     fields = ["state", "approved_by", "approved_at"]
     if locked.state == State.UNCONFIRMED:
@@ -807,11 +904,14 @@ def approve_exchange(*, exchange: Exchange, broker: Person) -> Exchange:
     audit.record(
         action=Action.EXCHANGE_APPROVED, actor=broker, time_bank=locked.time_bank, obj=locked
     )
+    _remember(locked, action=DecisionAction.APPROVE, person=broker, key=key)
     return locked
 
 
 @transaction.atomic
-def decline_exchange(*, exchange: Exchange, person: Person, reason: str) -> Exchange:
+def decline_exchange(
+    *, exchange: Exchange, person: Person, reason: str, idempotency_key: str | None = None
+) -> Exchange:
     """A broker declines, or the other party says "this isn't right": the held hours are
     released, and both parties are told why."""
     reason = reason.strip()
@@ -820,9 +920,14 @@ def decline_exchange(*, exchange: Exchange, person: Person, reason: str) -> Exch
             {"reason": gettext("Please give a reason: both people will read it.")}
         )
     locked = _lock(exchange)
+    key = caller_key(person, idempotency_key) if idempotency_key else None
+    if _made_before(locked, action=DecisionAction.DECLINE, person=person, key=key, reason=reason):
+        return locked
+    _refuse_if_decided(locked, still_open={State.UNCONFIRMED, State.AWAITING_APPROVAL})
+    # The person asked to confirm had their say when they confirmed: it waits for a broker now.
+    if person.pk == locked.awaiting_confirmation_from_id:
+        _refuse_if_decided(locked, still_open={State.UNCONFIRMED})
     rules.check_may_decline(exchange=locked, person=person)
-    if not locked.is_open:
-        raise AlreadyDecided(locked.get_state_display().lower())
     ledger.void_pending(journal=locked.journal, decided_by=person, reason=reason)
     if locked.flagged_over_limit:
         _narrow_back(locked)
@@ -833,12 +938,15 @@ def decline_exchange(*, exchange: Exchange, person: Person, reason: str) -> Exch
     audit.record(
         action=Action.EXCHANGE_DECLINED, actor=person, time_bank=locked.time_bank, obj=locked
     )
-    transaction.on_commit(lambda: emails.exchange_declined(locked))
+    emails.exchange_declined(locked)
+    _remember(locked, action=DecisionAction.DECLINE, person=person, key=key, reason=reason)
     return locked
 
 
 @transaction.atomic
-def reverse_exchange(*, exchange: Exchange, broker: Person, reason: str) -> Exchange:
+def reverse_exchange(
+    *, exchange: Exchange, broker: Person, reason: str, idempotency_key: str | None = None
+) -> Exchange:
     """A broker corrects a completed exchange by reversing it in the ledger (a new journal
     pointing at the original; nothing is deleted). Record the right one afterwards."""
     reason = reason.strip()
@@ -847,13 +955,18 @@ def reverse_exchange(*, exchange: Exchange, broker: Person, reason: str) -> Exch
             {"reason": gettext("Please give a reason: it stays on both statements.")}
         )
     locked = _lock(exchange)
+    key = caller_key(broker, idempotency_key) if idempotency_key else None
+    if _made_before(locked, action=DecisionAction.REVERSE, person=broker, key=key, reason=reason):
+        return locked
+    # Open exchanges are not decided yet: reversing one is bad input (below), not a conflict.
+    _refuse_if_decided(
+        locked, still_open={State.UNCONFIRMED, State.AWAITING_APPROVAL, State.COMPLETED}
+    )
     rules.check_may_reverse(exchange=locked, person=broker)
     if locked.is_open:
         raise ValidationError(
             gettext("Only a completed exchange can be reversed: decline this one instead.")
         )
-    if locked.state != State.COMPLETED:
-        raise AlreadyDecided(locked.get_state_display().lower())
     with _limits_explained(broker, locked.time_bank):
         reversal = ledger.reverse_journal(
             journal=locked.journal,
@@ -873,7 +986,8 @@ def reverse_exchange(*, exchange: Exchange, broker: Person, reason: str) -> Exch
         obj=locked,
         details={"reversal_journal": reversal.pk},
     )
-    transaction.on_commit(lambda: emails.exchange_reversed(locked))
+    emails.exchange_reversed(locked)
+    _remember(locked, action=DecisionAction.REVERSE, person=broker, key=key, reason=reason)
     return locked
 
 
@@ -1002,7 +1116,7 @@ def _cancel_debits_of(membership: Membership, *, by: Person, reason: str) -> int
         if _cancel(exchange, by=by, reason=reason):
             cancelled += 1
             done = Exchange.objects.select_related("time_bank").get(pk=exchange_id)
-            transaction.on_commit(lambda done=done: emails.exchange_cancelled(done, skip=member))
+            emails.exchange_cancelled(done, skip=member)
     return cancelled
 
 
@@ -1127,7 +1241,7 @@ def expire_pending(*, today: date | None = None) -> int:
                 if not _cancel(Exchange(pk=exchange_id), by=None, reason=reason, expired=True):
                     continue
                 done = Exchange.objects.select_related("time_bank").get(pk=exchange_id)
-                transaction.on_commit(lambda done=done: emails.exchange_cancelled(done))
+                emails.exchange_cancelled(done)
             released += 1
         bare = Journal.objects.filter(
             time_bank=bank,

@@ -1,4 +1,5 @@
-"""Celery tasks of exchanges: thin wrappers that call one service."""
+"""Celery tasks of exchanges: thin wrappers that load rows and call one service or send one
+email."""
 
 from __future__ import annotations
 
@@ -6,9 +7,37 @@ import logging
 
 from celery import shared_task
 
-from exchanges import services
+from members.models import Person
+from members.tasks import EMAIL_RETRIES
+
+from . import emails, services
+from .models import Exchange
 
 logger = logging.getLogger(__name__)
+
+
+@shared_task(name="exchanges.tasks.send_exchange_email", **EMAIL_RETRIES)
+def send_exchange_email(name: str, exchange_id: int, person_id: int) -> bool:
+    """Send one person the email ``name`` about an exchange, after its write committed; a
+    refusing or unreachable mail server is retried with back-off. Returns whether one went."""
+    exchange = (
+        Exchange.objects.select_related(
+            "time_bank",
+            "recorded_by",
+            "declined_by",
+            "reversed_by",
+            "giver__person",
+            "giver__organisation",
+            "receiver__person",
+            "receiver__organisation",
+        )
+        .filter(pk=exchange_id)
+        .first()
+    )
+    person = Person.objects.select_related("user").filter(pk=person_id).first()
+    if exchange is None or person is None:
+        return False
+    return emails.send_about_exchange(name, exchange, person)
 
 
 @shared_task(name="exchanges.tasks.expire_pending")

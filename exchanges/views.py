@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import csv
 from datetime import date, timedelta
 
 from django.contrib import messages
@@ -35,12 +34,14 @@ from members.models import (
     TimeBank,
 )
 from reminders.followups import desk_queues, follow_up_summaries
+from timebank import spreadsheets
 
 from . import rules, services, words
 from .access import get_account_for, get_exchange_for
-from .exceptions import PastLimit
+from .exceptions import AlreadyDecided, PastLimit
 from .forms import (
     BrokerRecordForm,
+    DecisionForm,
     DonationForm,
     GrantForm,
     GroupForm,
@@ -66,10 +67,15 @@ def _own_account(bank: TimeBank, person: object) -> Account:
     return ledger.open_account(time_bank=bank, person=person)
 
 
-def _attempt(form: object, action: object) -> object | None:
-    """Run a service call; turn a refusal a person can act on into a form error."""
+def _attempt(
+    form: object, action: object, *, passing: tuple[type[Exception], ...] = ()
+) -> object | None:
+    """Run a service call; turn a refusal a person can act on into a form error (those of
+    ``passing`` are raised for the caller to answer)."""
     try:
         return action()  # type: ignore[operator]
+    except passing:
+        raise
     except ValidationError as error:
         if hasattr(error, "error_dict"):
             for field, errors in error.error_dict.items():
@@ -374,10 +380,13 @@ def exchange_detail(request: HttpRequest, pk: int) -> HttpResponse:
 def _decide(request: HttpRequest, pk: int, action: str) -> HttpResponse:
     exchange = get_exchange_for(request.user, pk, write=True)
     person = person_for(request.user)
-    form = ReasonForm(request.POST or None)
+    # Confirm and approve have nothing to fill in, but their form is validated too: a refusal
+    # (a double click finds it already decided) is added to it as an error.
+    form_class = ReasonForm if action in {"decline", "reverse"} else DecisionForm
+    form = form_class(request.POST if request.method == "POST" else None)
     # The desk's script (desk.js) posts in place and swaps the card for the answer.
     in_place = request.method == "POST" and request.headers.get("X-Requested-With") == "in-place"
-    if request.method == "POST" and (action in {"confirm", "approve"} or form.is_valid()):
+    if request.method == "POST" and form.is_valid():
         calls = {
             "confirm": lambda: services.confirm_exchange(exchange=exchange, person=person),
             "approve": lambda: services.approve_exchange(exchange=exchange, broker=person),
@@ -388,7 +397,14 @@ def _decide(request: HttpRequest, pk: int, action: str) -> HttpResponse:
                 exchange=exchange, broker=person, reason=form.cleaned_data["reason"]
             ),
         }
-        done = _attempt(form, calls[action])
+        try:
+            done = _attempt(form, calls[action], passing=(AlreadyDecided,))
+        except AlreadyDecided as error:
+            # A double click, or a page left open: the exchange's own page shows what it is now.
+            if in_place:
+                return HttpResponse(status=400)
+            messages.info(request, str(error))
+            return redirect("exchange", pk=exchange.pk)
         if done is not None:
             message = _("Done: the exchange is now %(state)s.") % {
                 "state": done.get_state_display().lower()
@@ -593,7 +609,7 @@ def _statement_csv(
     response["Content-Disposition"] = (
         f'attachment; filename="statement-{bank.slug}-{start}-{end}.csv"'
     )
-    writer = csv.writer(response)
+    writer = spreadsheets.Writer(response)
     writer.writerow(
         [
             "date_of_help",

@@ -3,8 +3,6 @@ imports; the reconciliation; the spreadsheet template; the bank's export."""
 
 from __future__ import annotations
 
-import csv
-
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -15,6 +13,7 @@ from django.views.decorators.http import require_GET
 
 from audit import services as audit
 from audit.models import Action
+from timebank import spreadsheets
 
 from . import adapters, services
 from .access import get_bank_for_admin, get_import_for
@@ -131,7 +130,8 @@ def import_reconciliation(request: HttpRequest, token: str) -> HttpResponse:
     response["Content-Disposition"] = (
         f'attachment; filename="{run.time_bank.slug}-import-{run.created_at:%Y-%m-%d}-reconciliation.csv"'
     )
-    csv.writer(response).writerows(services.reconciliation_rows(run))
+    # Names come from the imported file: written as text, never as a formula.
+    spreadsheets.Writer(response).writerows(services.reconciliation_rows(run))
     return response
 
 

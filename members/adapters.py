@@ -9,9 +9,14 @@ import time
 from allauth.account import app_settings as account_settings
 from allauth.account.adapter import DefaultAccountAdapter
 from allauth.account.internal.flows.login import get_authentication_records
+from allauth.core import context as allauth_context
+from django.contrib.sites.shortcuts import get_current_site
 from django.core.exceptions import ImproperlyConfigured, PermissionDenied
+from django.core.mail import EmailMultiAlternatives
 from django.http import HttpRequest
 from django.utils.translation import gettext as _
+
+from .emails import after_commit
 
 logger = logging.getLogger(__name__)
 
@@ -64,3 +69,38 @@ class AccountAdapter(DefaultAccountAdapter):
                 raise PermissionDenied(
                     _("We could not tell where this request came from.")
                 ) from None
+
+    def send_mail(self, template_prefix: str, email: str, context: dict) -> None:
+        """allauth's emails (confirm your address, reset your password) leave through the worker
+        too: rendered here, where the request is, and sent by ``members.tasks.send_prepared_email``
+        once the request's writes commit, retried while the mail server refuses. So a mail
+        server that is down never fails a sign-up that was saved."""
+        from .tasks import send_prepared_email
+
+        request = allauth_context.request
+        message = self.render_mail(
+            template_prefix,
+            email,
+            {
+                "request": request,
+                "email": email,
+                "current_site": get_current_site(request),
+                **context,
+            },
+        )
+        after_commit(send_prepared_email, prepared(message))
+
+
+def prepared(message: EmailMultiAlternatives) -> dict:
+    """A rendered email as plain data a task can carry (the broker speaks JSON)."""
+    return {
+        "subject": message.subject,
+        "body": message.body,
+        "from_email": message.from_email,
+        "to": list(message.to),
+        "headers": dict(message.extra_headers),
+        "content_subtype": message.content_subtype,
+        "alternatives": [
+            [content, mimetype] for content, mimetype in getattr(message, "alternatives", [])
+        ],
+    }

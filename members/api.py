@@ -11,7 +11,6 @@ from django.db.models import QuerySet
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import (
     OpenApiExample,
-    OpenApiParameter,
     extend_schema,
     extend_schema_field,
     extend_schema_view,
@@ -22,7 +21,13 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from timebank.api import StrictSerializer
+from timebank.api import (
+    ID_PATTERN,
+    RATE_LIMITED,
+    NoBodySerializer,
+    SlugRelatedField,
+    StrictSerializer,
+)
 
 from . import services
 from .access import confine_to_acting_bank, get_application_for, get_listing_for, person_for
@@ -89,7 +94,7 @@ class ApplicationSerializer(serializers.ModelSerializer):
         ]
 
 
-class DeclineSerializer(serializers.Serializer):
+class DeclineSerializer(StrictSerializer):
     reason = serializers.CharField(max_length=1000, help_text="The applicant will read this.")
 
 
@@ -109,6 +114,7 @@ class ApplicationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, views
     """Applications waiting for a decision in the time banks you broker."""
 
     serializer_class = ApplicationSerializer
+    lookup_value_regex = ID_PATTERN
 
     def get_queryset(self):  # type: ignore[no-untyped-def]
         return (
@@ -128,16 +134,27 @@ class ApplicationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, views
             )
         return broker
 
-    @extend_schema(request=None, responses=ApplicationSerializer, summary="Approve an application")
+    @extend_schema(
+        request=NoBodySerializer, responses=ApplicationSerializer, summary="Approve an application"
+    )
     @action(detail=True, methods=["post"])
     def approve(self, request: Request, pk: str) -> Response:
-        membership = services.approve_membership(
-            membership=self.get_object(), broker=self._broker()
-        )
+        application = self.get_object()
+        NoBodySerializer(data=request.data).is_valid(raise_exception=True)
+        membership = services.approve_membership(membership=application, broker=self._broker())
         return Response(ApplicationSerializer(membership).data)
 
     @extend_schema(
-        request=DeclineSerializer, responses=ApplicationSerializer, summary="Decline an application"
+        request=DeclineSerializer,
+        responses=ApplicationSerializer,
+        summary="Decline an application",
+        examples=[
+            OpenApiExample(
+                "Decline",
+                value={"reason": "We could not reach your referees; please apply again."},
+                request_only=True,
+            )
+        ],
     )
     @action(detail=True, methods=["post"])
     def decline(self, request: Request, pk: str) -> Response:
@@ -215,25 +232,17 @@ class ListingSerializer(serializers.ModelSerializer):
         }
 
 
-class ListingWriteSerializer(StrictSerializer):
-    """Publish or change an offer or request."""
+class ListingChangeSerializer(StrictSerializer):
+    """Change an offer or request: what it says. Whose it is and where are fixed (close it and
+    publish a new one)."""
 
-    time_bank = serializers.SlugField(
-        help_text="The time bank's short name; on create only.", required=False
-    )
     kind = serializers.ChoiceField(choices=ListingKind.choices)
-    category = serializers.SlugRelatedField(slug_field="slug", queryset=Category.objects.all())
+    category = SlugRelatedField(slug_field="slug", queryset=Category.objects.all())
     title = serializers.CharField(max_length=100)
     description = serializers.CharField(max_length=2000, required=False, allow_blank=True)
     area = serializers.CharField(max_length=40, required=False, allow_blank=True)
     availability = serializers.CharField(max_length=120, required=False, allow_blank=True)
     expires_on = serializers.DateField(required=False, allow_null=True)
-    person = serializers.IntegerField(
-        required=False, help_text="Brokers: publish for this member (e.g. an offline member)."
-    )
-    organisation = serializers.IntegerField(
-        required=False, help_text="Publish for this organisation, which you represent."
-    )
 
     def details(self, listing: Listing | None = None) -> services.ListingDetails:
         data = self.validated_data
@@ -252,6 +261,18 @@ class ListingWriteSerializer(StrictSerializer):
             availability=pick("availability"),  # type: ignore[arg-type]
             expires_on=data.get("expires_on"),
         )
+
+
+class ListingWriteSerializer(ListingChangeSerializer):
+    """Publish an offer or request, in a time bank, for yourself or someone you act for."""
+
+    time_bank = serializers.SlugField(help_text="The time bank's short name.")
+    person = serializers.IntegerField(
+        required=False, help_text="Brokers: publish for this member (e.g. an offline member)."
+    )
+    organisation = serializers.IntegerField(
+        required=False, help_text="Publish for this organisation, which you represent."
+    )
 
 
 class ReplySerializer(StrictSerializer):
@@ -277,15 +298,40 @@ class ContactSerializer(serializers.ModelSerializer):
 
 
 class ListingFilterSerializer(StrictSerializer):
-    time_bank = serializers.SlugField(required=False)
+    from_query_string = True
+    time_bank = serializers.SlugField(required=False, help_text="A time bank's short name")
     kind = serializers.ChoiceField(choices=ListingKind.choices, required=False)
-    category = serializers.SlugField(required=False)
-    q = serializers.CharField(required=False, max_length=100)
-    area = serializers.CharField(required=False, max_length=40)
-    mine = serializers.BooleanField(required=False, default=False)
+    category = serializers.SlugField(required=False, help_text="A category's slug")
+    q = serializers.CharField(
+        required=False,
+        max_length=100,
+        allow_blank=True,
+        help_text="Words in the title or description",
+    )
+    area = serializers.CharField(
+        required=False,
+        max_length=40,
+        allow_blank=True,
+        help_text="Area, e.g. GL50 (matches the start)",
+    )
+    mine = serializers.BooleanField(
+        required=False, default=False, help_text="Only yours and your organisations', also closed"
+    )
     page = serializers.IntegerField(required=False, min_value=1)
 
 
+LISTING_CHANGE_EXAMPLE = OpenApiExample(
+    "An offer of help, changed",
+    value={
+        "kind": "offer",
+        "category": "gardening",
+        "title": "Help with the garden and hedges",
+        "description": "Weeding, pruning, mowing, hedges.",
+        "area": "GL50",
+        "availability": "Weekday mornings",
+    },
+    request_only=True,
+)
 LISTING_EXAMPLE = OpenApiExample(
     "An offer of help",
     value={
@@ -304,16 +350,7 @@ LISTING_EXAMPLE = OpenApiExample(
 @extend_schema_view(
     list=extend_schema(
         summary="Open offers and requests in your time banks",
-        parameters=[
-            OpenApiParameter("time_bank", str, description="A time bank's short name"),
-            OpenApiParameter("kind", str, enum=["offer", "request"]),
-            OpenApiParameter("category", str, description="A category's slug"),
-            OpenApiParameter("q", str, description="Words in the title or description"),
-            OpenApiParameter("area", str, description="Area, e.g. GL50 (matches the start)"),
-            OpenApiParameter(
-                "mine", bool, description="Only yours and your organisations', also closed"
-            ),
-        ],
+        parameters=[ListingFilterSerializer],
     ),
     retrieve=extend_schema(summary="One offer or request"),
     create=extend_schema(
@@ -324,13 +361,19 @@ LISTING_EXAMPLE = OpenApiExample(
     ),
     update=extend_schema(
         summary="Change an offer or request",
-        request=ListingWriteSerializer,
+        request=ListingChangeSerializer,
         responses=ListingSerializer,
+        examples=[LISTING_CHANGE_EXAMPLE],
     ),
     partial_update=extend_schema(
         summary="Change part of an offer or request",
-        request=ListingWriteSerializer,
+        request=ListingChangeSerializer,
         responses=ListingSerializer,
+        examples=[
+            OpenApiExample(
+                "New times", value={"availability": "Saturday mornings"}, request_only=True
+            )
+        ],
     ),
 )
 class ListingViewSet(
@@ -339,7 +382,7 @@ class ListingViewSet(
     viewsets.GenericViewSet,
 ):
     serializer_class = ListingSerializer
-    lookup_value_regex = r"[0-9]+"
+    lookup_value_regex = ID_PATTERN
     writes = frozenset({"update", "partial_update", "close", "renew"})
 
     def get_queryset(self) -> QuerySet[Listing]:
@@ -381,8 +424,6 @@ class ListingViewSet(
         body = ListingWriteSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         data = body.validated_data
-        if not data.get("time_bank"):
-            raise serializers.ValidationError({"time_bank": [_("This field is required.")]})
         me = self._me()
         named = TimeBank.objects.filter(slug=data["time_bank"]).first()
         if named is not None:
@@ -426,16 +467,8 @@ class ListingViewSet(
 
     def _update(self, request: Request, *, partial: bool) -> Response:
         listing = self.get_object()
-        body = ListingWriteSerializer(data=request.data, partial=partial)
+        body = ListingChangeSerializer(data=request.data, partial=partial)
         body.is_valid(raise_exception=True)
-        fixed = sorted({"time_bank", "person", "organisation"} & set(body.validated_data))
-        if fixed:
-            raise serializers.ValidationError(
-                {
-                    name: [_("This cannot be changed; close it and publish a new one.")]
-                    for name in fixed
-                }
-            )
         updated = services.update_listing(
             listing=listing, editor=self._me(), details=body.details(listing)
         )
@@ -447,23 +480,31 @@ class ListingViewSet(
     def partial_update(self, request: Request, pk: str) -> Response:
         return self._update(request, partial=True)
 
-    @extend_schema(request=None, responses=ListingSerializer, summary="Close an offer or request")
+    @extend_schema(
+        request=NoBodySerializer, responses=ListingSerializer, summary="Close an offer or request"
+    )
     @action(detail=True, methods=["post"])
     def close(self, request: Request, pk: str) -> Response:
-        listing = services.close_listing(listing=self.get_object(), editor=self._me())
+        listing = self.get_object()
+        NoBodySerializer(data=request.data).is_valid(raise_exception=True)
+        listing = services.close_listing(listing=listing, editor=self._me())
         return Response(ListingSerializer(self._reload(listing)).data)
 
     @extend_schema(
-        request=None, responses=ListingSerializer, summary="Renew: show it for longer, reopened"
+        request=NoBodySerializer,
+        responses=ListingSerializer,
+        summary="Renew: show it for longer, reopened",
     )
     @action(detail=True, methods=["post"])
     def renew(self, request: Request, pk: str) -> Response:
-        listing = services.renew_listing(listing=self.get_object(), editor=self._me())
+        listing = self.get_object()
+        NoBodySerializer(data=request.data).is_valid(raise_exception=True)
+        listing = services.renew_listing(listing=listing, editor=self._me())
         return Response(ListingSerializer(self._reload(listing)).data)
 
     @extend_schema(
         request=ReplySerializer,
-        responses={201: ContactSerializer},
+        responses={201: ContactSerializer, 429: RATE_LIMITED},
         summary="Write to the owner through the site (their email stays private)",
         examples=[
             OpenApiExample(

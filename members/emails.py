@@ -1,5 +1,12 @@
-"""Emails about memberships, replies and introductions. Called after commit; offline members
-(no login) get none.
+"""Emails about memberships, replies and introductions, and the two ways every email of the
+platform leaves: ``send`` renders and sends one now (a worker's task calls it), and
+``after_commit`` queues a task once the caller's transaction commits.
+
+A service never sends mail itself: it calls the functions below inside its transaction,
+which queue one task per recipient (``members.tasks``) for after the commit. The worker
+sends it and retries with back-off while the mail server refuses, so a mail server that is
+down never fails, or turns into an error, a write that was saved. Offline members (no
+login) get none.
 
 Every email comes from the site's own address (DEFAULT_FROM_EMAIL) with no Reply-To: a
 member's email address is never shown to another member.
@@ -7,13 +14,31 @@ member's email address is never shown to another member.
 
 from __future__ import annotations
 
+from typing import Any
+
+from celery import Task
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
+from django.db import transaction
 from django.template import TemplateDoesNotExist
 from django.template.loader import get_template, render_to_string
 from django.urls import reverse
 
 from .models import Contact, Membership, Person
+
+
+def after_commit(task: Task, *args: Any) -> None:
+    """Queue ``task`` with ``args`` once the current transaction commits (at once outside
+    one). The write is saved by then: a broker that cannot take the task is logged
+    (``robust``), never turned into an error for the request that saved it."""
+
+    def enqueue() -> None:
+        task.delay(*args)
+
+    # What Django's log names if the broker refuses it; what a test reads.
+    enqueue.__qualname__ = f"{task.name}{args}"
+    enqueue.task, enqueue.args = task, args  # type: ignore[attr-defined]
+    transaction.on_commit(enqueue, robust=True)
 
 
 def send(name: str, *, to: str, context: dict, unsubscribe: str | None = None) -> None:
@@ -45,26 +70,24 @@ def send(name: str, *, to: str, context: dict, unsubscribe: str | None = None) -
     message.send()
 
 
-def _applicant_email(membership: Membership) -> str | None:
-    user = membership.person.user
-    return user.email if user is not None else None
-
-
-def application_approved(membership: Membership) -> None:
-    to = _applicant_email(membership)
-    if to:
-        send("application-approved", to=to, context={"membership": membership})
-
-
-def application_declined(membership: Membership) -> None:
-    to = _applicant_email(membership)
-    if to:
-        send("application-declined", to=to, context={"membership": membership})
-
-
 def _address(person: Person | None) -> str | None:
     user = person.user if person is not None else None
     return user.email if user is not None and user.email else None
+
+
+# --- Queued inside a service's transaction, sent by the worker after it commits ----------------
+
+
+def application_approved(membership: Membership) -> None:
+    from .tasks import send_membership_email
+
+    after_commit(send_membership_email, "application-approved", membership.pk)
+
+
+def application_declined(membership: Membership) -> None:
+    from .tasks import send_membership_email
+
+    after_commit(send_membership_email, "application-declined", membership.pk)
 
 
 def _recipients(contact: Contact) -> list[Person]:
@@ -72,43 +95,53 @@ def _recipients(contact: Contact) -> list[Person]:
     if contact.to_person is not None:
         return [contact.to_person]
     if contact.to_organisation is not None:
-        return list(contact.to_organisation.representatives.select_related("user"))
+        return list(contact.to_organisation.representatives.all())
     return []
 
 
 def listing_reply(contact: Contact) -> None:
     """Tell the owner of a listing (or the person answered) that someone wrote to them."""
-    listing = contact.listing
-    assert listing is not None
-    link = settings.SITE_URL + reverse("listing-detail", args=[listing.pk])
+    from .tasks import send_contact_email
+
     for person in _recipients(contact):
-        to = _address(person)
-        if to:
-            send(
-                "listing-reply",
-                to=to,
-                context={"contact": contact, "listing": listing, "recipient": person, "link": link},
-            )
+        if person.user_id is not None:
+            after_commit(send_contact_email, "listing-reply", contact.pk, person.pk)
 
 
 def introduction(contact: Contact) -> None:
     """Tell both sides of a broker's introduction about each other, by display name only."""
-    listing = contact.listing
-    assert listing is not None
-    link = settings.SITE_URL + reverse("listing-detail", args=[listing.pk])
+    from .tasks import send_contact_email
+
     helper = contact.from_person
-    to_helper = _address(helper)
-    if to_helper:
-        send(
-            "introduction-helper",
-            to=to_helper,
-            context={"contact": contact, "listing": listing, "recipient": helper, "link": link},
-        )
+    if helper is not None and helper.user_id is not None:
+        after_commit(send_contact_email, "introduction-helper", contact.pk, helper.pk)
     for person in _recipients(contact):
-        to = _address(person)
-        if to:
-            send(
-                "introduction-requester",
-                to=to,
-                context={"contact": contact, "listing": listing, "recipient": person, "link": link},
-            )
+        if person.user_id is not None:
+            after_commit(send_contact_email, "introduction-requester", contact.pk, person.pk)
+
+
+# --- Sent by the worker --------------------------------------------------------------------------
+
+
+def send_about_membership(name: str, membership: Membership) -> bool:
+    """Send the applicant the email ``name`` about their application. Returns whether one went."""
+    to = _address(membership.person)
+    if not to:
+        return False
+    send(name, to=to, context={"membership": membership})
+    return True
+
+
+def send_about_contact(name: str, contact: Contact, recipient: Person) -> bool:
+    """Send ``recipient`` the email ``name`` about a reply or an introduction."""
+    to = _address(recipient)
+    listing = contact.listing
+    if not to or listing is None:
+        return False
+    link = settings.SITE_URL + reverse("listing-detail", args=[listing.pk])
+    send(
+        name,
+        to=to,
+        context={"contact": contact, "listing": listing, "recipient": recipient, "link": link},
+    )
+    return True

@@ -22,7 +22,6 @@ mention of the person replaced.
 from __future__ import annotations
 
 import base64
-import csv
 import datetime
 import hashlib
 import hmac
@@ -47,6 +46,7 @@ from audit.models import Action, AuditEvent
 from exchanges.models import Exchange
 from ledger.models import Account, Entry
 from reports.models import MonthlyReport, Statement
+from timebank import spreadsheets
 
 from .models import (
     Capability,
@@ -496,7 +496,7 @@ def export_zip(data: dict[str, Any]) -> bytes:
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         for table, columns in EXPORT_COLUMNS.items():
             text = io.StringIO()
-            writer = csv.DictWriter(text, fieldnames=columns)
+            writer = spreadsheets.DictWriter(text, fieldnames=columns)
             writer.writeheader()
             writer.writerows(data["tables"][table])
             archive.writestr(f"{table}.csv", text.getvalue())

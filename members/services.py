@@ -3,7 +3,8 @@ bank's credit policy, offers and requests, replies and introductions, capabiliti
 notes. (Leaving and suspension void exchanges, so they live a layer up:
 ``exchanges.services.leave_time_bank`` and ``suspend_membership``.)
 
-Each function is atomic; emails are sent after the transaction commits.
+Each function is atomic; its emails are queued for the worker, which sends them after the
+transaction commits (``members.emails``).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from ledger import services as ledger
 from ledger.exceptions import LimitsBelowBalance
 from ledger.models import Account, AccountKind, Entry, JournalState
 
-from . import emails
+from . import emails, ratelimits
 from .access import (
     Acting,
     is_broker,
@@ -187,7 +188,7 @@ def approve_membership(*, membership: Membership, broker: Person) -> Membership:
     audit.record(
         action=Action.MEMBERSHIP_APPROVED, actor=broker, time_bank=locked.time_bank, obj=locked
     )
-    transaction.on_commit(lambda: emails.application_approved(locked))
+    emails.application_approved(locked)
     return locked
 
 
@@ -206,7 +207,7 @@ def decline_membership(*, membership: Membership, broker: Person, reason: str) -
     audit.record(
         action=Action.MEMBERSHIP_DECLINED, actor=broker, time_bank=locked.time_bank, obj=locked
     )
-    transaction.on_commit(lambda: emails.application_declined(locked))
+    emails.application_declined(locked)
     return locked
 
 
@@ -545,7 +546,8 @@ def reply_to_listing(
     2. Without ``to_person``, the message goes to the listing's owner (the person, or the
        organisation's representatives). The owner (or a representative, or a broker) may
        answer someone who wrote to them about this listing by giving ``to_person``.
-    3. Records a Contact of kind "reply" and, after commit, emails the recipient(s) with the
+    3. Refuses (``RateLimited``) a sender who wrote ``REPLIES_PER_HOUR`` replies in the last hour.
+    4. Records a Contact of kind "reply" and, after commit, emails the recipient(s) with the
        sender's display name and a link to the site. Offline recipients get no email; their
        broker reads the message on the listing page.
     """
@@ -569,6 +571,14 @@ def reply_to_listing(
         wrote_before = Contact.objects.filter(listing=listing, from_person=to_person).exists()
         if not wrote_before:
             raise ValidationError({"to_person": _("You can answer only people who wrote to you.")})
+    ratelimits.at_most(
+        Contact.objects.filter(
+            made_by=sender,
+            kind=ContactKind.REPLY,
+            created_at__gte=timezone.now() - ratelimits.WINDOW,
+        ),
+        most=ratelimits.REPLIES_PER_HOUR,
+    )
     contact = Contact.objects.create(
         time_bank=listing.time_bank,
         kind=ContactKind.REPLY,
@@ -586,7 +596,7 @@ def reply_to_listing(
         obj=contact,
         details={"listing": listing.pk},
     )
-    transaction.on_commit(lambda: emails.listing_reply(contact))
+    emails.listing_reply(contact)
     return contact
 
 
@@ -609,6 +619,14 @@ def introduce(*, broker: Person, listing: Listing, helper: Person, message: str 
         raise ValidationError({"helper": _("That person is not a member of this time bank.")})
     if listing.person_id == helper.pk:
         raise ValidationError({"helper": _("That is the person who asked.")})
+    ratelimits.at_most(
+        Contact.objects.filter(
+            made_by=broker,
+            kind=ContactKind.INTRODUCTION,
+            created_at__gte=timezone.now() - ratelimits.WINDOW,
+        ),
+        most=ratelimits.INTRODUCTIONS_PER_HOUR,
+    )
     contact = Contact.objects.create(
         time_bank=listing.time_bank,
         kind=ContactKind.INTRODUCTION,
@@ -619,7 +637,7 @@ def introduce(*, broker: Person, listing: Listing, helper: Person, message: str 
         message=message.strip(),
         made_by=broker,
     )
-    transaction.on_commit(lambda: emails.introduction(contact))
+    emails.introduction(contact)
     return contact
 
 

@@ -3,12 +3,63 @@
 from __future__ import annotations
 
 import logging
+from smtplib import SMTPException
+from typing import Any
 
 from celery import shared_task
+from django.core.mail import EmailMultiAlternatives
+from django.db import InterfaceError, OperationalError
 
-from members import services
+from members import emails, services
+from members.models import Contact, Membership, Person
 
 logger = logging.getLogger(__name__)
+
+# How every email task retries a mail server that refuses or cannot be reached (SMTPException
+# is an OSError, both named for the reader: connection refused, timeouts and "try later"), or
+# a database that is restarting: after 1, 2, 4 ... minutes (at most an hour apart), about a
+# day in all.
+EMAIL_RETRIES: dict[str, Any] = {
+    "autoretry_for": (SMTPException, OSError, OperationalError, InterfaceError),
+    "retry_backoff": 60,
+    "retry_backoff_max": 3600,
+    "retry_jitter": True,
+    "max_retries": 10,
+}
+
+
+@shared_task(name="members.tasks.send_membership_email", **EMAIL_RETRIES)
+def send_membership_email(name: str, membership_id: int) -> bool:
+    """Send the applicant the email ``name`` about their application, after the decision
+    committed. Returns whether an email went."""
+    membership = (
+        Membership.objects.select_related("person__user", "time_bank")
+        .filter(pk=membership_id)
+        .first()
+    )
+    if membership is None:
+        return False
+    return emails.send_about_membership(name, membership)
+
+
+@shared_task(name="members.tasks.send_contact_email", **EMAIL_RETRIES)
+def send_contact_email(name: str, contact_id: int, person_id: int) -> bool:
+    """Send one recipient of a reply or an introduction the email ``name``."""
+    contact = (
+        Contact.objects.select_related(
+            "listing__time_bank",
+            "listing__person",
+            "listing__organisation",
+            "from_person",
+            "made_by",
+        )
+        .filter(pk=contact_id)
+        .first()
+    )
+    recipient = Person.objects.select_related("user").filter(pk=person_id).first()
+    if contact is None or recipient is None:
+        return False
+    return emails.send_about_contact(name, contact, recipient)
 
 
 @shared_task(name="members.tasks.delete_expired_safeguarding_records")
@@ -19,3 +70,20 @@ def delete_expired_safeguarding_records() -> int:
     deleted = services.delete_expired_safeguarding_records()
     logger.info("safeguarding retention: %d check(s) deleted", deleted)
     return deleted
+
+
+@shared_task(name="members.tasks.send_prepared_email", **EMAIL_RETRIES)
+def send_prepared_email(message: dict[str, Any]) -> bool:
+    """Send an email rendered in the request (``members.adapters.prepared``): allauth's."""
+    email = EmailMultiAlternatives(
+        message["subject"],
+        message["body"],
+        message["from_email"],
+        message["to"],
+        headers=message["headers"],
+    )
+    email.content_subtype = message["content_subtype"]
+    for content, mimetype in message["alternatives"]:
+        email.attach_alternative(content, mimetype)
+    email.send()
+    return True

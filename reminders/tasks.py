@@ -12,7 +12,7 @@ from datetime import date
 from smtplib import SMTPException
 
 from celery import shared_task
-from django.db import OperationalError
+from django.db import InterfaceError, OperationalError
 
 from members.models import Person
 
@@ -24,8 +24,8 @@ logger = logging.getLogger(__name__)
 @shared_task(
     name="reminders.tasks.send_reminder_email",
     # SMTPException is an OSError; both named for the reader. Connection refused, timeouts
-    # and a server saying "try later" are all worth another go.
-    autoretry_for=(SMTPException, OSError),
+    # and a server saying "try later" are all worth another go, as is a database restarting.
+    autoretry_for=(SMTPException, OSError, OperationalError, InterfaceError),
     retry_backoff=60,
     retry_backoff_max=3600,
     retry_jitter=True,

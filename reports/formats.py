@@ -5,7 +5,6 @@ downloads, whether built in the request or by a worker (``reports.exports``)."""
 
 from __future__ import annotations
 
-import csv
 import io
 import logging
 from datetime import date
@@ -20,6 +19,8 @@ from django.utils import timezone
 from django.utils.translation import gettext
 from openpyxl import Workbook
 from openpyxl.styles import Alignment, Font
+
+from timebank import spreadsheets
 
 from .commissioning import NO_CASH_VALUE, Cell, Report, Table
 from .reading import MONEY, read, sheet_name, show, show_table
@@ -43,7 +44,7 @@ def json_cell(cell: Cell) -> Any:
 
 def to_csv(table: Table) -> str:
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
+    writer = spreadsheets.Writer(out, lineterminator="\n")
     writer.writerow(table.columns)
     writer.writerows([text(cell) for cell in row] for row in table.rows)
     return out.getvalue()
@@ -61,7 +62,7 @@ def to_xlsx(report: Report) -> bytes:
     about = book.create_sheet(gettext("About this report"))
     about.column_dimensions["A"].width = 24
     about.column_dimensions["B"].width = 100
-    about.append([gettext("Commissioner report"), reading.banks])
+    spreadsheets.append(about, [gettext("Commissioner report"), reading.banks])
     about["A1"].font = about["B1"].font = Font(bold=True, size=14)
     for name, value in (
         (gettext("Period"), reading.period),
@@ -75,26 +76,26 @@ def to_xlsx(report: Report) -> bytes:
         ),
         (gettext("Note"), gettext(NO_CASH_VALUE)),
     ):
-        about.append([name, value])
+        spreadsheets.append(about, [name, value])
         if isinstance(value, date):
             about.cell(about.max_row, 2).number_format = DAY
             about.cell(about.max_row, 2).alignment = Alignment(horizontal="left")
-    about.append([])
-    about.append([gettext("In brief")])
+    spreadsheets.append(about, [])
+    spreadsheets.append(about, [gettext("In brief")])
     about.cell(about.max_row, 1).font = bold
     for sentence in reading.headline:
-        about.append(["", sentence])
+        spreadsheets.append(about, ["", sentence])
         about.cell(about.max_row, 2).alignment = wrap
     for table in report.tables:
         _table_sheet(book.create_sheet(sheet_name(table, book.sheetnames)), table, report)
     definitions = book.create_sheet(gettext("Definitions"))
-    definitions.append([gettext("Figure"), gettext("What it counts")])
+    spreadsheets.append(definitions, [gettext("Figure"), gettext("What it counts")])
     definitions.column_dimensions["A"].width = 36
     definitions.column_dimensions["B"].width = 100
     for cell in definitions[1]:
         cell.font = bold
     for definition in reading.definitions:
-        definitions.append([definition.label, definition.text])
+        spreadsheets.append(definitions, [definition.label, definition.text])
         definitions.cell(definitions.max_row, 2).alignment = wrap
     out = io.BytesIO()
     book.save(out)
@@ -117,9 +118,9 @@ def _number_format(column: str, cell: Decimal) -> str:
 def _table_sheet(sheet: Any, table: Table, report: Report) -> None:
     """One table on its sheet: its title, its plain headers, its rows (see ``to_xlsx``)."""
     t = report.threshold
-    sheet.append([table.title])
+    spreadsheets.append(sheet, [table.title])
     sheet["A1"].font = Font(bold=True, size=12)
-    sheet.append(show_table(table, t).headers)
+    spreadsheets.append(sheet, show_table(table, t).headers)
     for cell in sheet[2]:
         cell.font = Font(bold=True)
         cell.alignment = Alignment(wrap_text=True, vertical="top")
@@ -146,14 +147,14 @@ def _table_sheet(sheet: Any, table: Table, report: Report) -> None:
             else:
                 values.append(shown.text)
                 formats.append(None)
-        sheet.append(values)
+        spreadsheets.append(sheet, values)
         for cell, number_format in zip(sheet[sheet.max_row], formats, strict=True):
             if number_format:
                 cell.number_format = number_format
     for note in [table.note, *dict.fromkeys(notes)]:
         if note:
-            sheet.append([])
-            sheet.append([note])
+            spreadsheets.append(sheet, [])
+            spreadsheets.append(sheet, [note])
     sheet.column_dimensions["A"].width = 40
     for letter in "BCDEFGHIJ":
         sheet.column_dimensions[letter].width = 18

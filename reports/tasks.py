@@ -5,6 +5,7 @@ from __future__ import annotations
 from smtplib import SMTPException
 
 from celery import Task, shared_task
+from django.db import InterfaceError, OperationalError
 
 from members.models import TimeBank
 
@@ -34,7 +35,7 @@ def build_monthly_report(self: Task, bank_id: int, month: str) -> str:
 
 @shared_task(
     name="reports.tasks.send_statement_email",
-    autoretry_for=(SMTPException, OSError),
+    autoretry_for=(SMTPException, OSError, OperationalError, InterfaceError),
     retry_backoff=60,
     retry_backoff_max=6 * 3600,
     retry_jitter=True,
@@ -53,7 +54,7 @@ def build_report_export(export_id: int) -> str:
 
 @shared_task(
     name="reports.tasks.send_report_export_email",
-    autoretry_for=(SMTPException, OSError),
+    autoretry_for=(SMTPException, OSError, OperationalError, InterfaceError),
     retry_backoff=60,
     retry_backoff_max=6 * 3600,
     retry_jitter=True,

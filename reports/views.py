@@ -4,7 +4,6 @@ emailed link) for commissioners and brokers."""
 
 from __future__ import annotations
 
-import csv
 import re
 import uuid
 from collections.abc import Iterator
@@ -24,6 +23,7 @@ from audit import services as audit
 from audit.models import Action
 from members.access import get_bank_for_broker, get_bank_for_member, person_for
 from members.models import TimeBank
+from timebank import spreadsheets
 
 from . import commissioning, exports, formats
 from .access import (
@@ -118,7 +118,7 @@ def report_csv(request: HttpRequest, slug: str, month: str) -> HttpResponse:
     response["Content-Disposition"] = (
         f'attachment; filename="{report.time_bank.slug}-report-{report.month:%Y-%m}.csv"'
     )
-    writer = csv.writer(response)
+    writer = spreadsheets.Writer(response)
     writer.writerow(CSV_HEADERS)
     writer.writerows(report_rows(report))
     return response

@@ -1,8 +1,27 @@
-"""Helpers shared by several test packages."""
+"""Helpers the whole suite shares: the outside world's mail server when it is down, and the
+data a Django admin form sends."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
+
+from django.core.mail.backends.base import BaseEmailBackend
+from django.core.mail.message import EmailMessage
+
+# Django's settings path to the backend below, for override_settings(EMAIL_BACKEND=...).
+MAIL_SERVER_DOWN = "tests.support.MailServerDown"
+
+
+class MailServerDown(BaseEmailBackend):
+    """A mail server nobody can reach: every send fails as a refused connection does
+    (SMTP errors are OSErrors). Counts the attempts."""
+
+    attempts = 0
+
+    def send_messages(self, email_messages: Sequence[EmailMessage]) -> int:
+        type(self).attempts += 1
+        raise ConnectionRefusedError(111, "Connection refused")
 
 
 def admin_change_data(page: Any, **changes: Any) -> dict[str, Any]:

@@ -8,16 +8,28 @@ from django.test import SimpleTestCase
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def manage_check(*options: str, **env: str) -> subprocess.CompletedProcess:
-    clean = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL", "DEBUG"}}
+# What the suite's own environment adds: the settings read PYTEST_VERSION as "a developer's
+# machine", which a server started by hand is not.
+NOT_INHERITED = {"DATABASE_URL", "REDIS_URL", "DEBUG", "SECRET_KEY", "PYTEST_VERSION"}
+
+
+def manage(*arguments: str, **env: str | None) -> subprocess.CompletedProcess:
+    """manage.py as a developer starts it (DEBUG=true) unless ``env`` says otherwise; a
+    variable given as None is left unset."""
+    clean = {k: v for k, v in os.environ.items() if k not in NOT_INHERITED}
+    given = {"DEBUG": "true", **env}
     return subprocess.run(
-        [sys.executable, "manage.py", "check", *options],
+        [sys.executable, "manage.py", *arguments],
         cwd=ROOT,
-        env={**clean, **env},
+        env={**clean, **{k: v for k, v in given.items() if v is not None}},
         capture_output=True,
         text=True,
         timeout=120,
     )
+
+
+def manage_check(*options: str, **env: str | None) -> subprocess.CompletedProcess:
+    return manage("check", *options, **env)
 
 
 class MalformedSettingsStopStartUp(SimpleTestCase):
@@ -49,7 +61,22 @@ class MalformedSettingsStopStartUp(SimpleTestCase):
         result = manage_check(DEBUG="false", SECRET_KEY="")
         self.assert_one_clear_line(result, "SECRET_KEY")
 
+    def test_a_server_started_without_debug_set_is_production_and_needs_its_own_key(self):
+        self.assert_one_clear_line(manage_check(DEBUG=None), "SECRET_KEY")
+
+    def test_debug_is_off_unless_set(self):
+        show = (
+            "shell",
+            "--no-imports",
+            "-c",
+            "from django.conf import settings; print(settings.DEBUG)",
+        )
+        unset = manage(*show, DEBUG=None, SECRET_KEY="x" * 50)
+        self.assertEqual(unset.stdout.strip(), "False", unset.stderr)
+        self.assertEqual(manage(*show).stdout.strip(), "True")
+
     def test_the_local_defaults_start_cleanly(self):
+        # DEBUG=true: as `make run` (and the Makefile's other local targets) start it.
         result = manage_check()
         self.assertEqual(result.returncode, 0, result.stderr)
 

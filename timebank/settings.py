@@ -1,9 +1,10 @@
 """Settings for the time bank platform, read from environment variables.
 
 Every value has a default that is safe for local use on one machine (SQLite, console email,
-background jobs without a server). Production sets DEBUG=false and must then give
-SECRET_KEY and ALLOWED_HOSTS. A malformed value stops start-up with one line naming the
-variable (see ``SettingError``).
+background jobs without a server), except DEBUG, which is off unless set: a server started
+without it is hardened for production and needs its own SECRET_KEY (`make run` sets
+DEBUG=true). A malformed value stops start-up with one line naming the variable (see
+``SettingError``).
 """
 
 from __future__ import annotations
@@ -61,7 +62,11 @@ def env_list(name: str, default: list[str]) -> list[str]:
 def env_database(name: str, default: str) -> dict:
     raw = env_str(name) or default
     try:
-        config = dj_database_url.parse(raw, conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 60))
+        # A kept connection is checked before each request reuses it: after the database
+        # restarts, the first request gets a fresh connection instead of an error.
+        config = dj_database_url.parse(
+            raw, conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 60), conn_health_checks=True
+        )
     except Exception as exc:  # dj-database-url raises several kinds for bad URLs
         raise SettingError(name, f"{exc} (expected e.g. postgres://user@host:5432/name)") from None
     if not config.get("ENGINE") or not config.get("NAME"):
@@ -106,11 +111,17 @@ def env_email(name: str) -> dict:
 
 # --- Core -------------------------------------------------------------------------------
 
-DEBUG = env_bool("DEBUG", True)
+# Off unless set: a server started without it shows no tracebacks and refuses to run without
+# its own SECRET_KEY. `make run` (and the Makefile's other local targets) set DEBUG=true.
+DEBUG = env_bool("DEBUG", False)
+# A developer's machine: DEBUG, or the test suite (pytest sets PYTEST_VERSION; pytest-django
+# then runs every test with DEBUG off). It gets a local-only key, plain static files and no
+# HTTPS redirect; anything else is production, hardened below.
+LOCAL = DEBUG or "PYTEST_VERSION" in os.environ
 SECRET_KEY = env_str("SECRET_KEY")
 if not SECRET_KEY:
-    if not DEBUG:
-        raise SettingError("SECRET_KEY", "it must be set when DEBUG is false")
+    if not LOCAL:
+        raise SettingError("SECRET_KEY", "it must be set unless DEBUG is true")
     # Local development only: production refuses to start without its own key (above).
     SECRET_KEY = "local-development-only-not-a-secret"
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]", "testserver"])
@@ -312,7 +323,12 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "timebank.api.AutoSchema",
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
+    # JSON in and out, as the schema says: the site's own pages are Django views, and the
+    # API's documentation is /api/docs/.
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "TEST_REQUEST_DEFAULT_FORMAT": "json",
+    "DEFAULT_PAGINATION_CLASS": "timebank.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
     "EXCEPTION_HANDLER": "timebank.api.exception_handler",
 }
@@ -325,6 +341,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # OpenAPI links from what a response names to what can be done with it next.
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "timebank.api.add_links",
+    ],
 }
 
 # Commissioner reports show any count under this as suppressed (reports/commissioning.py).
@@ -366,20 +387,20 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
         "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
-        if not DEBUG
+        if not LOCAL
         else "django.contrib.staticfiles.storage.StaticFilesStorage"
     },
 }
 
-# --- Production hardening (active when DEBUG is false) -------------------------------------------
+# --- Production hardening (active unless LOCAL) ---------------------------------------------------
 
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
-SESSION_COOKIE_SECURE = not DEBUG
-CSRF_COOKIE_SECURE = not DEBUG
-SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", not DEBUG)
-SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0 if DEBUG else 31536000)
-SECURE_HSTS_INCLUDE_SUBDOMAINS = not DEBUG
-SECURE_HSTS_PRELOAD = not DEBUG
+SESSION_COOKIE_SECURE = not LOCAL
+CSRF_COOKIE_SECURE = not LOCAL
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", not LOCAL)
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0 if LOCAL else 31536000)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = not LOCAL
+SECURE_HSTS_PRELOAD = not LOCAL
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"

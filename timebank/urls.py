@@ -1,16 +1,31 @@
+import logging
+import sys
+
 from django.conf import settings
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
-from django.db import connection
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, HttpResponseServerError
+from django.db import InterfaceError, OperationalError, connection
+from django.http import (
+    HttpRequest,
+    HttpResponse,
+    HttpResponseRedirect,
+    HttpResponseServerError,
+    JsonResponse,
+)
 from django.shortcuts import resolve_url
 from django.template import loader
 from django.urls import include, path
 from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.utils.translation import gettext as _
+from django.views import defaults
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from members.mfa import open_before_second_factor
+
+logger = logging.getLogger(__name__)
+
+# How long a client should wait before retrying while the database is unavailable.
+RETRY_AFTER_SECONDS = 5
 
 
 @open_before_second_factor
@@ -42,18 +57,49 @@ def admin_login(request: HttpRequest) -> HttpResponse:
     return HttpResponseRedirect(f"{login}?{urlencode({'next': target})}")
 
 
+def _is_api(request: HttpRequest) -> bool:
+    return request.path.startswith("/api/")
+
+
+def not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
+    """404: the API answers JSON, as its schema says (a path no route matches, such as an id
+    that is not a number, ends here); the site answers its page."""
+    if _is_api(request):
+        return JsonResponse({"detail": _("Not found.")}, status=404)
+    return defaults.page_not_found(request, exception)
+
+
 def server_error(request: HttpRequest) -> HttpResponse:
     """The 500 page in the site's layout, with the scheme's help contact and no database query
-    (the database may be what failed), so it cannot fail in turn."""
-    contact = {
-        "bank": "",
-        "email": settings.HELP_CONTACT_EMAIL,
-        "phone": settings.HELP_CONTACT_PHONE,
-    }
-    html = loader.get_template("500.html").render({"help_contact": contact})
-    return HttpResponseServerError(html)
+    (the database may be what failed), so it cannot fail in turn.
+
+    A database that cannot be reached, or that restarted under the request (its connection
+    lost, a crash recovery), is 503 with ``Retry-After``: the request may be tried again, and
+    a retry with the same idempotency key is safe. The API answers JSON."""
+    error = sys.exc_info()[1]
+    unavailable = isinstance(error, OperationalError | InterfaceError)
+    status = 503 if unavailable else 500
+    if _is_api(request):
+        detail = (
+            _("The service is briefly unavailable: please try again.")
+            if unavailable
+            else _("Server error.")
+        )
+        response: HttpResponse = JsonResponse({"detail": detail}, status=status)
+    else:
+        contact = {
+            "bank": "",
+            "email": settings.HELP_CONTACT_EMAIL,
+            "phone": settings.HELP_CONTACT_PHONE,
+        }
+        html = loader.get_template("500.html").render({"help_contact": contact})
+        response = HttpResponseServerError(html, status=status)
+    if unavailable:
+        response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return response
 
 
+handler404 = not_found
 handler500 = server_error
 
 urlpatterns = [
