@@ -3,6 +3,7 @@ exchange decided and says so on the exchange's page, never an error page."""
 
 from __future__ import annotations
 
+import re
 import uuid
 
 import pytest
@@ -35,10 +36,10 @@ def test_confirming_again_from_a_stale_page_says_it_is_already_decided(site) -> 
     for tab in (first, second):
         tab.sign_in(email("Bob Baker"))
         tab.goto(exchange)
-    confirm = "Yes, this is right: confirm"
+    confirm = re.compile(r"^Yes, I helped Alice Archer for 15 minutes")
     with first.navigates():
         first.page.get_by_role("button", name=confirm).click()
-    expect(first.page.locator(".messages")).to_contain_text("Done")
+    expect(first.page.locator(".messages")).to_contain_text("The hours have moved.")
     with second.navigates():
         second.page.get_by_role("button", name=confirm).click()
     expect(second.page.locator(".messages")).to_contain_text(
