@@ -167,6 +167,11 @@ UNAVAILABLE = OpenApiResponse(
 PAGE = "page"
 
 
+NOT_ONLY_SPACES = (
+    r"[^\t\n\v\f\r \x1c-\x1f\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
+)
+
+
 def _say_what_drf_checks(field: serializers.Field, schema: dict[str, Any]) -> None:
     """What DRF checks of a request field and drf-spectacular leaves out of its schema."""
     # How many items a nested list takes.
@@ -175,7 +180,9 @@ def _say_what_drf_checks(field: serializers.Field, schema: dict[str, Any]) -> No
             schema["minItems"] = max(field.min_length or 0, 0 if field.allow_empty else 1)
         if field.max_length is not None:
             schema["maxItems"] = field.max_length
-    # DRF trims text and refuses what is left blank: some character must not be a space.
+    # DRF trims text and refuses what is left blank: some character must not be a space, as
+    # Python's ``str.strip`` counts spaces (the file and group separators \x1c-\x1f too, which
+    # a JSON Schema ``\S`` would let through).
     if (
         isinstance(field, serializers.CharField)
         and field.trim_whitespace
@@ -183,7 +190,7 @@ def _say_what_drf_checks(field: serializers.Field, schema: dict[str, Any]) -> No
         and schema.get("type") == "string"
         and not {"pattern", "format", "enum"} & set(schema)
     ):
-        schema["pattern"] = r"\S"
+        schema["pattern"] = NOT_ONLY_SPACES
 
 
 class AutoSchema(SpectacularAutoSchema):

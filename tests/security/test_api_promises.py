@@ -5,10 +5,11 @@ a database that cannot be reached is a 503 to retry, not a 500."""
 
 from __future__ import annotations
 
+import re
 from unittest import mock
 
 from django.db import OperationalError
-from django.test import Client
+from django.test import Client, SimpleTestCase
 from django.urls import reverse
 from django.utils import timezone
 from rest_framework.test import APIClient
@@ -16,6 +17,7 @@ from rest_framework.test import APIClient
 from members.models import Listing, ListingState, Membership, Status
 from tests.base import CastTestCase
 from tests.members.support import make_listing
+from timebank.api import NOT_ONLY_SPACES
 
 ATTACK = {"role": "admin", "is_staff": True}
 
@@ -225,3 +227,15 @@ class ADatabaseThatCannotBeReached(CastTestCase):
         self.assertEqual(response.status_code, 503)
         self.assertEqual(response["Retry-After"], "5")
         self.assertContains(response, "Try again later", status_code=503)
+
+
+class TheSchemaSaysWhatBlankIs(SimpleTestCase):
+    def test_the_not_blank_pattern_refuses_exactly_what_drf_trims_away(self):
+        # A description of only "\x1c" (a file separator) is trimmed to nothing by DRF: the
+        # schema's pattern must refuse it too, and accept every other character.
+        wrong = [
+            hex(code)
+            for code in range(0x110000)
+            if (re.search(NOT_ONLY_SPACES, chr(code)) is None) != chr(code).isspace()
+        ]
+        self.assertEqual(wrong, [])
