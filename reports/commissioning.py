@@ -627,7 +627,7 @@ def movements_table(scope: Scope) -> Table:
         gettext("Donations, pot grants and reversals"),
         ["line", "transactions", "hours"],
         [
-            _count_and_hours(line, moves[line], moves[f"{stem}_minutes"] or 0, scope.t)
+            _count_and_hours(line, moves[line] or 0, moves[f"{stem}_minutes"] or 0, scope.t)
             for line, stem in MOVEMENTS
         ],
         note=gettext("Not help: shown apart from the hours exchanged."),
@@ -1753,10 +1753,10 @@ def _revisions_table(ids: list[int], snapshots: dict[date, dict[str, Any]], t: i
         was_counts, now_counts = _revision_counts(said), _revision_counts(now)
         lines = [(key, was_cells[key], now_cells[key]) for key in SUMMARY if key in was_cells]
         for line, stem in MOVEMENTS:
-            was = _count_and_hours(line, said[line], said[f"{stem}_minutes"], t)
-            is_ = _count_and_hours(line, now[line], now[f"{stem}_minutes"], t)
-            lines.append((line, was[1], is_[1]))
-            lines.append((f"{line}_hours", was[2], is_[2]))
+            said_row = _count_and_hours(line, said[line], said[f"{stem}_minutes"], t)
+            now_row = _count_and_hours(line, now[line], now[f"{stem}_minutes"], t)
+            lines.append((line, said_row[1], now_row[1]))
+            lines.append((f"{line}_hours", said_row[2], now_row[2]))
         for measure, was, is_ in lines:
             if was == is_:
                 continue

@@ -9,6 +9,8 @@ from typing import Any
 from django.core.mail.backends.base import BaseEmailBackend
 from django.core.mail.message import EmailMessage
 
+from members.models import Person, User
+
 # Django's settings path to the backend below, for override_settings(EMAIL_BACKEND=...).
 MAIL_SERVER_DOWN = "tests.support.MailServerDown"
 
@@ -45,3 +47,9 @@ def admin_change_data(page: Any, **changes: Any) -> dict[str, Any]:
                     data[f"{sub.prefix}-{name}"] = getattr(value, "pk", value)
     data.update(changes)
     return data
+
+
+def user_of(person: Person) -> User:
+    """The sign-in of ``person``, who has one (every named person of the cast but olive)."""
+    assert person.user is not None, f"{person} has no sign-in (an offline member)"
+    return person.user

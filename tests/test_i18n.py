@@ -45,8 +45,9 @@ from django.utils.translation import trans_real
 from exchanges import services as exchange_services
 from exchanges.models import Exchange
 from ledger import services as ledger
+from ledger.models import Account
 from members import services as member_services
-from members.models import ApprovalRule, Category, LimitRule, ListingKind
+from members.models import ApprovalRule, Category, LimitRule, Listing, ListingKind
 from reports.models import Nudge, Statement
 from tests.base import CastTestCase
 from tests.factories import make_user
@@ -145,6 +146,10 @@ def write_empty_catalogue(locale_dir: Path) -> None:
 
 
 class PagesUnderAPseudoLocale(CastTestCase):
+    alice_account: Account
+    bob_account: Account
+    listing: Listing
+
     @classmethod
     def setUpClass(cls) -> None:
         super().setUpClass()

@@ -13,6 +13,7 @@ from django.urls import reverse
 from audit.models import Action, AuditEvent
 from reports import services as reports
 from tests.reports.support import KnownMonth, at, eager_tasks
+from tests.support import user_of
 
 
 class ExportPaths(KnownMonth, TestCase):
@@ -27,7 +28,7 @@ class ExportPaths(KnownMonth, TestCase):
 
     def test_a_brokers_csv_of_a_members_statement_is_audited(self):
         account = self.accounts[self.alice.pk]
-        self.client.force_login(self.brenda.user)
+        self.client.force_login(user_of(self.brenda))
         page = self.client.get(reverse("statement", args=["riverside"]), {"account": account.pk})
         self.assertEqual(page.status_code, 200)
         self.assertEqual(self.downloads(Action.STATEMENT_DOWNLOADED), [])
@@ -41,14 +42,14 @@ class ExportPaths(KnownMonth, TestCase):
         self.assertEqual(set(event.details), {"start", "end"})
 
     def test_a_members_csv_of_their_own_statement_is_audited(self):
-        self.client.force_login(self.bob.user)
+        self.client.force_login(user_of(self.bob))
         self.client.get(reverse("statement", args=["riverside"]), {"format": "csv"})
         [event] = self.downloads(Action.STATEMENT_DOWNLOADED)
         self.assertEqual(event.actor, self.bob)
         self.assertEqual(event.object_id, self.accounts[self.bob.pk].pk)
 
     def test_the_brokers_monthly_report_csv_is_audited(self):
-        self.client.force_login(self.brenda.user)
+        self.client.force_login(user_of(self.brenda))
         month = f"{self.m:%Y-%m}"
         response = self.client.get(reverse("report-csv", args=["riverside", month]))
         self.assertEqual(response.status_code, 200)
@@ -58,7 +59,7 @@ class ExportPaths(KnownMonth, TestCase):
         self.assertEqual(event.object_type, "reports.monthlyreport")
 
     def test_the_audit_trails_own_csv_is_audited_and_a_page_view_is_not(self):
-        self.client.force_login(self.brenda.user)
+        self.client.force_login(user_of(self.brenda))
         url = reverse("audit-log", args=["riverside"])
         self.client.get(url)
         self.assertEqual(self.downloads(Action.AUDIT_DOWNLOADED), [])

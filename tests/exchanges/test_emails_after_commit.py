@@ -13,7 +13,7 @@ from django.utils import timezone
 from exchanges.models import Exchange, State
 from members.models import ApprovalRule
 from tests.reminders.support import RefusingBackend
-from tests.support import MAIL_SERVER_DOWN, MailServerDown
+from tests.support import MAIL_SERVER_DOWN, MailServerDown, user_of
 
 from .test_api_exchanges import ApiCase
 
@@ -43,7 +43,7 @@ class EmailsAreQueuedForAfterTheCommit(ApiCase):
         )
         for callback in callbacks:
             callback()
-        self.assertEqual([m.to for m in mail.outbox], [[self.bob.user.email]])
+        self.assertEqual([m.to for m in mail.outbox], [[user_of(self.bob).email]])
 
     def test_please_confirm_is_not_sent_once_the_exchange_no_longer_waits(self):
         with self.captureOnCommitCallbacks(execute=False) as callbacks:
@@ -107,7 +107,7 @@ class AMailServerThatIsDownFailsNoSavedWrite(ApiCase):
             self.assertEqual(response.status_code, 200)
 
     def test_the_web_form_records_and_moves_on_when_mail_cannot_be_sent(self):
-        self.client.force_login(self.alice.user)
+        self.client.force_login(user_of(self.alice))
         with self.captureOnCommitCallbacks(execute=True):
             response = self.client.post(
                 reverse("record-exchange", args=["riverside"]),
@@ -127,7 +127,7 @@ class AMailServerThatIsDownFailsNoSavedWrite(ApiCase):
 
 class ARefusedEmailIsRetried(ApiCase):
     def setUp(self) -> None:
-        RefusingBackend.refusals = {self.bob.user.email: 2}
+        RefusingBackend.refusals = {user_of(self.bob).email: 2}
         RefusingBackend.attempts.clear()
 
     @override_settings(EMAIL_BACKEND="tests.reminders.support.RefusingBackend")
@@ -137,5 +137,5 @@ class ARefusedEmailIsRetried(ApiCase):
                 "/api/exchanges/", {**BODY, "other_account": self.bob_account.pk}, format="json"
             )
         self.assertEqual(response.status_code, 201)
-        self.assertEqual(RefusingBackend.attempts[self.bob.user.email], 3)
-        self.assertEqual([m.to for m in mail.outbox], [[self.bob.user.email]])
+        self.assertEqual(RefusingBackend.attempts[user_of(self.bob).email], 3)
+        self.assertEqual([m.to for m in mail.outbox], [[user_of(self.bob).email]])

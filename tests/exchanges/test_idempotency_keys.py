@@ -13,6 +13,7 @@ from exchanges import services
 from exchanges.models import Exchange, State
 from ledger.models import Journal
 from members.models import ApprovalRule
+from tests.support import user_of
 
 from .test_api_exchanges import ApiCase
 
@@ -62,12 +63,12 @@ class KeysAreTheCallersOwn(ApiCase):
         )
 
     def test_the_donation_and_grant_forms_namespace_their_keys_too(self):
-        self.client.force_login(self.alice.user)
+        self.client.force_login(user_of(self.alice))
         self.client.post(
             reverse("donate", args=["riverside"]),
             {"to_account": self.pot.pk, "minutes": "1", "note": "", "idempotency_key": "k"},
         )
-        self.client.force_login(self.brenda.user)
+        self.client.force_login(user_of(self.brenda))
         self.client.post(
             reverse("grant", args=["riverside"]),
             {

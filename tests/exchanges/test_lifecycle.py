@@ -19,10 +19,10 @@ from exchanges.exceptions import PastLimit
 from exchanges.models import Exchange, State
 from ledger import services as ledger
 from ledger.models import Account, Journal, JournalState
-from members.models import ApprovalRule, LimitRule, Status
+from members.models import ApprovalRule, LimitRule, Person, Status
 from tests.base import CastTestCase
 from tests.factories import enrol_in_mfa, make_member, make_person
-from tests.support import admin_change_data
+from tests.support import admin_change_data, user_of
 from timebank.celery import app
 
 
@@ -97,16 +97,18 @@ class Lifecycle(CastTestCase):
 class LimitPolicy(CastTestCase):
     """The bank's credit limit policy, changed in the admin, reaches every existing account."""
 
+    sam: Person
+
     @classmethod
     def setUpTestData(cls) -> None:
         super().setUpTestData()
         cls.sam = make_person("Sam Site-Admin")
-        cls.sam.user.is_staff = cls.sam.user.is_superuser = True
-        cls.sam.user.save()
-        enrol_in_mfa(cls.sam.user)
+        user_of(cls.sam).is_staff = user_of(cls.sam).is_superuser = True
+        user_of(cls.sam).save()
+        enrol_in_mfa(user_of(cls.sam))
 
     def change_policy(self, **changes) -> None:
-        self.client.force_login(self.sam.user)
+        self.client.force_login(user_of(self.sam))
         url = reverse("admin:members_timebank_change", args=[self.riverside.pk])
         response = self.client.post(url, admin_change_data(self.client.get(url), **changes))
         self.assertEqual(response.status_code, 302)

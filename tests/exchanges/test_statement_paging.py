@@ -16,14 +16,19 @@ from django.utils import timezone
 
 from exchanges import services
 from ledger import services as ledger
+from ledger.models import Account
 from members.models import ApprovalRule
 from tests.base import CastTestCase
+from tests.support import user_of
 
 PAGE = 5
 LINES = 12
 
 
 class StatementPaging(CastTestCase):
+    alice_account: Account
+    bob_account: Account
+
     @classmethod
     def setUpTestData(cls) -> None:
         super().setUpTestData()
@@ -52,7 +57,7 @@ class StatementPaging(CastTestCase):
             )
 
     def setUp(self) -> None:
-        self.client.force_login(self.alice.user)
+        self.client.force_login(user_of(self.alice))
         patcher = mock.patch("exchanges.views.STATEMENT_PAGE", PAGE)
         patcher.start()
         self.addCleanup(patcher.stop)

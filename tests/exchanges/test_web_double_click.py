@@ -7,6 +7,7 @@ from django.urls import reverse
 
 from exchanges.models import State
 from members.models import ApprovalRule
+from tests.support import user_of
 
 from .test_api_exchanges import ApiCase
 
@@ -48,7 +49,7 @@ class DoubleClicks(ApiCase):
     def test_the_desks_in_place_approve_answers_400_on_a_second_click(self):
         self.set_policy(confirmation_required=False, approval_rule=ApprovalRule.ALL)
         exchange = self.record()
-        self.client.force_login(self.brenda.user)
+        self.client.force_login(user_of(self.brenda))
         url = reverse("approve-exchange", args=[exchange.pk])
         first = self.client.post(url, HTTP_X_REQUESTED_WITH="in-place")
         second = self.client.post(url, HTTP_X_REQUESTED_WITH="in-place")

@@ -8,11 +8,14 @@ from django.db import IntegrityError, connection, transaction
 from django.test import TestCase
 
 from ledger import services
+from ledger.models import Journal
 
 from .support import LedgerCast, pay
 
 
 class ImmutabilityTests(LedgerCast, TestCase):
+    journal: Journal
+
     @classmethod
     def setUpTestData(cls) -> None:
         cls.build_cast()

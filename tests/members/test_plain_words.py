@@ -11,6 +11,7 @@ from exchanges.models import CoProduction
 from ledger import services as ledger
 from ledger.templatetags.hours import balance_phrase
 from tests.base import CastTestCase
+from tests.support import user_of
 
 
 class PlainWords(CastTestCase):
@@ -45,10 +46,10 @@ class PlainWords(CastTestCase):
                 self.assertNotIn("co-delivery (", text)
 
     def test_a_member_is_not_asked_and_a_broker_is_asked_in_plain_words(self):
-        self.client.force_login(self.alice.user)
+        self.client.force_login(user_of(self.alice))
         form = self.client.get(reverse("record-exchange", args=["riverside"])).context["form"]
         self.assertNotIn("coproduction", form.fields)
-        self.client.force_login(self.brenda.user)
+        self.client.force_login(user_of(self.brenda))
         response = self.client.get(reverse("record-exchange", args=["riverside"]))
         self.assertContains(response, "What was the help part of? (for reports to funders)")
         self.assertContains(response, "Helping to plan how a service works")
@@ -67,7 +68,7 @@ class PlainWords(CastTestCase):
                 coproduction=CoProduction.DESIGN,
             ),
         )
-        self.client.force_login(self.alice.user)
+        self.client.force_login(user_of(self.alice))
         response = self.client.get(reverse("exchange", args=[exchange.pk]))
         self.assertContains(response, "Helping to plan how a service works")
         self.assertNotContains(response, "Co-production")
@@ -83,7 +84,7 @@ class PlainWords(CastTestCase):
             minutes=90,
             details=services.Details(effective_date=timezone.localdate(), description="Lift"),
         )
-        self.client.force_login(self.alice.user)
+        self.client.force_login(user_of(self.alice))
         for url in (
             reverse("home"),
             reverse("dashboard", args=["riverside"]),

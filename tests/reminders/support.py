@@ -19,6 +19,7 @@ from django.utils import timezone
 from exchanges import services as exchanges
 from exchanges.models import Exchange
 from ledger import services as ledger
+from ledger.models import Account
 from members.models import Person
 from reminders import services
 from tests.base import CastTestCase
@@ -72,6 +73,10 @@ def celery_eager() -> Iterator[None]:
 
 class ReminderTestCase(CastTestCase):
     """The cast with accounts in Riverside, and ways to run a job as on a given day."""
+
+    alice_account: Account
+    bob_account: Account
+    olive_account: Account
 
     @classmethod
     def setUpTestData(cls) -> None:

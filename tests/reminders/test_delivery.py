@@ -12,6 +12,7 @@ from django.test import override_settings
 from reminders import services, tasks
 from reminders.models import SentReminder
 from tests.members.support import make_listing
+from tests.support import user_of
 
 from .support import RefusingBackend, ReminderTestCase, at, celery_eager
 
@@ -35,24 +36,24 @@ class AFailingMailServer(ReminderTestCase):
                 return services.run_job(job="expiry")
 
     def test_a_refused_email_is_retried_and_the_others_still_go(self):
-        RefusingBackend.refusals[self.bob.user.email] = 2
+        RefusingBackend.refusals[user_of(self.bob).email] = 2
         self.assertEqual(self.run_queued(), 3)
         self.assertEqual(
             sorted(m.to[0] for m in mail.outbox),
-            sorted(p.user.email for p in (self.alice, self.bob, self.brenda)),
+            sorted(user_of(p).email for p in (self.alice, self.bob, self.brenda)),
         )
-        self.assertEqual(RefusingBackend.attempts[self.bob.user.email], 3)
-        self.assertEqual(RefusingBackend.attempts[self.alice.user.email], 1)
+        self.assertEqual(RefusingBackend.attempts[user_of(self.bob).email], 3)
+        self.assertEqual(RefusingBackend.attempts[user_of(self.alice).email], 1)
 
     def test_an_address_refused_every_time_gives_up_after_the_retries_and_stops_nothing(self):
-        RefusingBackend.refusals[self.alice.user.email] = -1
+        RefusingBackend.refusals[user_of(self.alice).email] = -1
         self.run_queued()
         self.assertEqual(
             sorted(m.to[0] for m in mail.outbox),
-            sorted(p.user.email for p in (self.bob, self.brenda)),
+            sorted(user_of(p).email for p in (self.bob, self.brenda)),
         )
         max_retries = tasks.send_reminder_email.max_retries
-        self.assertEqual(RefusingBackend.attempts[self.alice.user.email], 1 + max_retries)
+        self.assertEqual(RefusingBackend.attempts[user_of(self.alice).email], 1 + max_retries)
 
     def test_the_task_retries_mail_server_errors_with_back_off(self):
         task = tasks.send_reminder_email

@@ -14,6 +14,7 @@ from ledger import services as ledger
 from members.models import LimitRule, Membership
 from reminders.followups import DESK_FIRST, follow_up_list, follow_up_summaries, follow_ups
 from tests.factories import make_member
+from tests.support import user_of
 
 from .support import ReminderTestCase, at
 
@@ -40,11 +41,11 @@ class DeskFollowUpLists(ReminderTestCase):
         )
 
     def desk(self):
-        self.client.force_login(self.brenda.user)
+        self.client.force_login(user_of(self.brenda))
         return self.client.get(reverse("desk", args=["riverside"]))
 
     def list_page(self, which: str, page: int | None = None):
-        self.client.force_login(self.brenda.user)
+        self.client.force_login(user_of(self.brenda))
         query = {"page": page} if page else {}
         return self.client.get(reverse("follow-up-list", args=["riverside", which]), query)
 
@@ -110,7 +111,7 @@ class DeskFollowUpLists(ReminderTestCase):
         self.assertEqual(seen, expected)
 
     def test_an_unknown_list_is_not_found(self):
-        self.client.force_login(self.brenda.user)
+        self.client.force_login(user_of(self.brenda))
         url = reverse("follow-up-list", args=["riverside", "nobody"])
         self.assertEqual(self.client.get(url).status_code, 404)
 

@@ -12,6 +12,7 @@ from ledger import services as ledger
 from members.models import LimitRule, Membership, Role
 from reminders.followups import digest, follow_ups
 from tests.factories import make_bank, make_member
+from tests.support import user_of
 
 from .support import ReminderTestCase, at
 
@@ -108,7 +109,7 @@ class FollowUpLists(ReminderTestCase):
 
     def test_the_brokers_desk_shows_the_lists(self):
         self.approved_days_ago("Nina Newcomer", 35)
-        self.client.force_login(self.brenda.user)
+        self.client.force_login(user_of(self.brenda))
         page = self.client.get(f"/banks/{self.riverside.slug}/desk/")
         self.assertContains(page, "Members to follow up")
         self.assertContains(page, "Nina Newcomer")

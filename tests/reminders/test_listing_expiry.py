@@ -12,6 +12,7 @@ from members.models import Listing, Representative
 from reminders import services
 from reminders.models import SentReminder
 from tests.members.support import make_listing
+from tests.support import user_of
 
 from .support import ReminderTestCase, at
 
@@ -79,7 +80,7 @@ class ListingsAboutToExpire(ReminderTestCase):
         )
         self.listing.delete()
         self.run_job("expiry", gp_listing.expires_on - timedelta(days=7))
-        self.assertEqual([m.to[0] for m in mail.outbox], [self.bob.user.email])
+        self.assertEqual([m.to[0] for m in mail.outbox], [user_of(self.bob).email])
 
     def test_an_unsubscribed_owner_is_not_told(self):
         services.update_preferences(person=self.bob, wanted={"listing_expiry": False})
@@ -91,7 +92,7 @@ class ListingsAboutToExpire(ReminderTestCase):
         day = self.expires - timedelta(days=3)
         self.run_job("expiry", day)
         self.assertFalse(SentReminder.objects.filter(person=self.olive).exists())
-        self.assertEqual({m.to[0] for m in mail.outbox}, {self.bob.user.email})
+        self.assertEqual({m.to[0] for m in mail.outbox}, {user_of(self.bob).email})
         self.run_job("digest", day)
         (digest,) = self.mail_to(self.brenda)
         (olive,) = [

@@ -12,6 +12,7 @@ from members.models import Contact
 from reminders import services
 from reminders.models import SentReminder
 from tests.members.support import make_listing
+from tests.support import user_of
 
 from .support import ReminderTestCase, at, first_of_next_month
 
@@ -39,7 +40,7 @@ class LogYourHours(ReminderTestCase):
     def test_both_sides_of_a_reply_are_reminded_whenever_the_job_runs(self):
         self.reply(self.bob)
         self.run_job("log_hours", self.mid_month + timedelta(days=1))
-        self.assertEqual(self.reminded(), {self.alice.user.email, self.bob.user.email})
+        self.assertEqual(self.reminded(), {user_of(self.alice).email, user_of(self.bob).email})
         reminder = self.mail_to(self.bob)[0]
         self.assertIn("Alice Archer", reminder.body)
         self.assertIn("/banks/riverside/record/", reminder.body)
@@ -47,7 +48,7 @@ class LogYourHours(ReminderTestCase):
     def test_on_the_first_both_people_put_in_touch_are_reminded_once_with_an_unsubscribe_link(self):
         self.reply(self.bob)
         self.assertEqual(self.run_job("log_hours", self.first, hour=9), 2)
-        self.assertEqual(self.reminded(), {self.alice.user.email, self.bob.user.email})
+        self.assertEqual(self.reminded(), {user_of(self.alice).email, user_of(self.bob).email})
         to_alice = self.mail_to(self.alice)[0]
         self.assertIn("Bob Baker", to_alice.body)
         self.assertIn(to_alice.extra_headers["List-Unsubscribe"].strip("<>"), to_alice.body)
@@ -81,7 +82,7 @@ class LogYourHours(ReminderTestCase):
         self.reply(self.bob)
         mail.outbox.clear()
         self.run_job("log_hours", self.first)
-        self.assertEqual(self.reminded(), {self.alice.user.email, self.bob.user.email})
+        self.assertEqual(self.reminded(), {user_of(self.alice).email, user_of(self.bob).email})
 
     def test_a_declined_exchange_does_not_count_as_logging_the_hours(self):
         self.reply(self.bob)
@@ -89,13 +90,13 @@ class LogYourHours(ReminderTestCase):
         exchanges.decline_exchange(exchange=exchange, person=self.bob, reason="Not me")
         mail.outbox.clear()
         self.run_job("log_hours", self.first)
-        self.assertEqual(self.reminded(), {self.alice.user.email, self.bob.user.email})
+        self.assertEqual(self.reminded(), {user_of(self.alice).email, user_of(self.bob).email})
 
     def test_an_unsubscribed_member_gets_no_log_hours_reminder(self):
         services.update_preferences(person=self.bob, wanted={"log_hours": False})
         self.reply(self.bob)
         self.run_job("log_hours", self.first)
-        self.assertEqual(self.reminded(), {self.alice.user.email})
+        self.assertEqual(self.reminded(), {user_of(self.alice).email})
 
     def test_the_offline_member_gets_no_email_and_their_broker_sees_them_in_the_digest(self):
         olive_listing = make_listing(
@@ -103,7 +104,7 @@ class LogYourHours(ReminderTestCase):
         )
         self.reply(self.bob, listing=olive_listing)
         self.run_job("log_hours", self.first)
-        self.assertEqual(self.reminded(), {self.bob.user.email})
+        self.assertEqual(self.reminded(), {user_of(self.bob).email})
         self.assertFalse(SentReminder.objects.filter(person=self.olive).exists())
 
         self.run_job("digest", self.first)

@@ -28,7 +28,7 @@ import time_machine
 
 from exchanges import services as exchanges
 from ledger import services as ledger
-from members.models import Category
+from members.models import Category, Organisation, Person
 from tests.base import Cast
 from tests.factories import make_member, make_organisation
 
@@ -42,6 +42,9 @@ def frozen() -> time_machine.travel:
 
 
 class KnownQuarter(Cast):
+    people: list[Person]
+    foodbank: Organisation
+
     @classmethod
     def build_quarter(cls) -> None:
         with frozen():

@@ -56,6 +56,12 @@ class RefusingBackend(EmailBackend):
 class KnownMonth(Cast):
     """The cast plus carl, erin and dan, and month M's help (see the module docstring)."""
 
+    m: date
+    n: date
+    carl: Person
+    erin: Person
+    dan: Person
+
     @classmethod
     def build_month(cls) -> None:
         cls.build_cast()

@@ -22,6 +22,7 @@ from reports import services
 from reports.commissioning import SUPPRESSED, commissioner_report
 from reports.models import MonthlyReport
 from tests.factories import make_member
+from tests.support import user_of
 
 from .support import KnownMonth, at, eager_tasks
 
@@ -43,6 +44,8 @@ class AClosedMonthThenLateChanges(KnownMonth, TestCase):
     both dated in M, are recorded late; bob's 60 min for alice in M is reversed; and olive,
     who said she is a woman, is erased. Month N (no help of its own) is reported after."""
 
+    ada: Person
+
     @classmethod
     def setUpTestData(cls) -> None:
         cls.build_month()
@@ -61,7 +64,7 @@ class AClosedMonthThenLateChanges(KnownMonth, TestCase):
         )
         with time_machine.travel(at(later), tick=False):
             exchanges.reverse_exchange(exchange=mistaken, broker=cls.brenda, reason="Never done")
-            members.erase_person(person=cls.olive, admin=cls.ada.user, reason="person_asked")
+            members.erase_person(person=cls.olive, admin=user_of(cls.ada), reason="person_asked")
         build(cls.riverside, cls.n)
 
     def report(self, start: date, end: date, threshold: int = 1):  # type: ignore[no-untyped-def]
@@ -187,7 +190,7 @@ class AClosedMonthThenLateChanges(KnownMonth, TestCase):
         self.assertNotIn("revisions", [t.name for t in report.tables])
 
     def test_the_revisions_reach_every_format_with_their_definition(self):
-        self.client.force_login(self.cora.user)
+        self.client.force_login(user_of(self.cora))
         period = {"start": self.m.isoformat(), "end": month_end(self.m).isoformat()}
         api = self.client.get(reverse("api-report"), {**period, "banks": "riverside"}).json()
         tables = {t["name"]: t for t in api["tables"]}

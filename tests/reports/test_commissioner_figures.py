@@ -17,6 +17,7 @@ from openpyxl import load_workbook
 
 from reports.commissioning import SUPPRESSED, commissioner_report, equivalent_value, protect
 from reports.models import ValueRate
+from tests.support import user_of
 
 from .commissioning_data import END, START, KnownQuarter, Tables, frozen
 
@@ -267,7 +268,7 @@ class KnownTotals(KnownQuarter, TestCase):
         traveller = frozen()
         traveller.start()
         self.addCleanup(traveller.stop)
-        self.client.force_login(self.cora.user)
+        self.client.force_login(user_of(self.cora))
 
     def url(self, name: str) -> str:
         return reverse(name, args=["riverside"])
@@ -435,7 +436,7 @@ class Suppression(KnownQuarter, TestCase):
         )
 
     def test_the_suppressed_cells_reach_the_csv_as_the_word_suppressed(self):
-        self.client.force_login(self.brenda.user)
+        self.client.force_login(user_of(self.brenda))
         response = self.client.get(
             reverse("commissioner-report-csv", args=["riverside"]),
             {**PERIOD, "table": "exchange_mix"},

@@ -18,6 +18,7 @@ from audit.models import Action, AuditEvent
 from reports.commissioning import NO_CASH_VALUE, commissioner_report
 from reports.models import ReportDownload
 from reports.reading import read
+from tests.support import user_of
 
 from .commissioning_data import END, START, KnownQuarter, frozen
 from .test_commissioner_figures import SHOWN, SHOWN_TREND_END, SHOWN_VALUE
@@ -90,7 +91,7 @@ class PdfOfTheQuarter(KnownQuarter, TestCase):
         traveller = frozen()
         traveller.start()
         self.addCleanup(traveller.stop)
-        self.client.force_login(self.cora.user)
+        self.client.force_login(user_of(self.cora))
 
     def pdf(self, **query: str):  # type: ignore[no-untyped-def]
         return self.client.get(

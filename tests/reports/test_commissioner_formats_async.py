@@ -22,6 +22,7 @@ from openpyxl import load_workbook
 from members.models import Membership, Status
 from reports import exports
 from reports.models import ExportState, ReportDownload, ReportExport
+from tests.support import user_of
 from timebank.celery import app
 
 from .commissioning_data import END, NOW, START, KnownQuarter, frozen
@@ -58,7 +59,7 @@ class LargeReports(KnownQuarter, TestCase):
         traveller = frozen()
         traveller.start()
         self.addCleanup(traveller.stop)
-        self.client.force_login(self.cora.user)
+        self.client.force_login(user_of(self.cora))
 
     def ask(self, format: str, **query: Any):  # type: ignore[no-untyped-def]
         """Ask for a download; the build and the email run (eagerly) after commit."""
@@ -77,7 +78,7 @@ class LargeReports(KnownQuarter, TestCase):
         response = self.ask("xlsx")
         self.assertEqual(response.status_code, 202)
         self.assertContains(response, "being made in the background", status_code=202)
-        self.assertContains(response, self.cora.user.email, status_code=202)
+        self.assertContains(response, user_of(self.cora).email, status_code=202)
         export = ReportExport.objects.get()
         self.assertEqual(
             (export.user, export.bank_slugs, export.start, export.end, export.format),
@@ -90,7 +91,7 @@ class LargeReports(KnownQuarter, TestCase):
         self.assertFalse(ReportDownload.objects.exists())
 
         email = mail.outbox[0]
-        self.assertEqual(email.to, [self.cora.user.email])
+        self.assertEqual(email.to, [user_of(self.cora).email])
         self.assertEqual(email.subject, "Your commissioner report is ready to download")
         self.assertIn("Riverside Time Bank, from 1 April 2026 to 15 June 2026, as XLSX", email.body)
         self.assertIn("The link works until 22 June 2026", email.body)
@@ -139,7 +140,7 @@ class LargeReports(KnownQuarter, TestCase):
         link = self.link()
         for other in (self.brenda, self.alice, self.hugo):
             with self.subTest(person=other.display_name):
-                self.client.force_login(other.user)
+                self.client.force_login(user_of(other))
                 self.assertEqual(self.client.get(link).status_code, 404)
         self.client.logout()
         self.assertEqual(self.client.get(link).status_code, 302)

@@ -18,6 +18,7 @@ from django.urls import reverse
 from openpyxl import load_workbook
 
 from reports.models import ExportState, ReportDownload, ReportExport
+from tests.support import user_of
 from tests.workers import ON_POSTGRES_AND_REDIS, WHY_SKIPPED, start_worker, stop_workers
 from timebank.celery import app
 
@@ -64,7 +65,7 @@ class LargeReportOnARealWorker(KnownQuarter, TransactionTestCase):
         return found
 
     def test_the_worker_builds_the_file_and_emails_a_link_that_serves_it(self):
-        self.client.force_login(self.cora.user)
+        self.client.force_login(user_of(self.cora))
         response = self.client.get(
             reverse("commissioner-report-xlsx", args=["riverside"]),
             {"start": START.isoformat(), "end": END.isoformat()},
@@ -81,7 +82,7 @@ class LargeReportOnARealWorker(KnownQuarter, TransactionTestCase):
         self.assertEqual(export.state, ExportState.READY)
         self.assertTrue(Path(self.media, export.file.name).is_file())
         (email,) = self.emails()
-        self.assertEqual(email["To"], self.cora.user.email)
+        self.assertEqual(email["To"], user_of(self.cora).email)
         body = email.get_payload(decode=True).decode()
         link = next(w for w in body.split() if "/commissioner-reports/" in w)
         self.assertNotIn("34.50", body)

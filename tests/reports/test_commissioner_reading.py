@@ -17,6 +17,7 @@ from django.urls import reverse
 
 from reports import reading
 from reports.commissioning import NO_DATA, SMALL, SUPPRESSED, commissioner_report
+from tests.support import user_of
 
 from .reading_data import FIRST_QUARTER, QUARTER, KnownYear, VisibleText, frozen, machine_names
 from .test_commissioner_formats import pdf_text
@@ -245,7 +246,7 @@ class Comparisons(KnownYear, TestCase):
         )
 
     def test_the_page_puts_the_headline_first_and_shows_the_banks_by_name(self) -> None:
-        self.client.force_login(self.fiona.user)
+        self.client.force_login(user_of(self.fiona))
         page = self.client.get(
             reverse("commissioner-report", args=["riverside"]), {**PERIOD, "with": "hillside"}
         ).content.decode()
@@ -272,7 +273,7 @@ class NoMachineNamesReachAPerson(KnownYear, TestCase):
         traveller = frozen()
         traveller.start()
         self.addCleanup(traveller.stop)
-        self.client.force_login(self.fiona.user)
+        self.client.force_login(user_of(self.fiona))
 
     CASES = {
         "one bank": PERIOD,

@@ -32,6 +32,7 @@ from reports import reading
 from reports.commissioning import SUPPRESSED, commissioner_report
 from tests.base import Cast
 from tests.factories import make_member
+from tests.support import user_of
 
 from .commissioning_data import END, START, Tables, frozen
 
@@ -100,7 +101,7 @@ class KnownJoinersAndLeavers(JoinersAndLeavers, TestCase):
         traveller = frozen()
         traveller.start()
         self.addCleanup(traveller.stop)
-        self.client.force_login(self.cora.user)
+        self.client.force_login(user_of(self.cora))
 
     def summary(self, start: date = START, end: date = END) -> dict[str, object]:
         report = commissioner_report(banks=[self.riverside], start=start, end=end)

@@ -16,6 +16,7 @@ from rest_framework.test import APIClient
 from members.models import Listing, ListingState, Membership, Status
 from tests.base import CastTestCase
 from tests.members.support import make_listing
+from tests.support import user_of
 
 ATTACK = {"role": "admin", "is_staff": True}
 
@@ -176,7 +177,7 @@ class InputTheDatabaseCannotStore(CastTestCase):
         from ledger import services as ledger
 
         bob = ledger.open_account(time_bank=self.riverside, person=self.bob)
-        self.client.force_login(self.alice.user)
+        self.client.force_login(user_of(self.alice))
         response = self.client.post(
             reverse("record-exchange", args=["riverside"]),
             {
@@ -217,7 +218,7 @@ class ADatabaseThatCannotBeReached(CastTestCase):
 
     def test_a_page_answers_503_with_retry_after(self):
         client = Client(raise_request_exception=False)
-        client.force_login(self.bob.user)
+        client.force_login(user_of(self.bob))
         with mock.patch(
             "exchanges.views.hour_totals", side_effect=OperationalError("server closed")
         ):

@@ -14,6 +14,7 @@ from django.test import SimpleTestCase
 from django.urls import reverse
 
 from tests.base import CastTestCase
+from tests.support import user_of
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 
@@ -45,7 +46,7 @@ class EveryResponseCarriesTheHeaders(CastTestCase):
         self.assertEqual(response["X-Content-Type-Options"], "nosniff")
 
     def test_pages_the_api_and_redirects_carry_a_strict_policy(self):
-        self.client.force_login(self.brenda.user)
+        self.client.force_login(user_of(self.brenda))
         for url in (
             reverse("home"),
             reverse("desk", args=["riverside"]),

@@ -29,8 +29,10 @@ from exchanges import services as exchanges
 from exchanges.models import Exchange
 from imports.models import ImportRun
 from ledger import services as ledger
+from ledger.models import Account
 from members import services as members
 from members.models import (
+    Capability,
     CapabilityLevel,
     Category,
     CheckOutcome,
@@ -38,12 +40,15 @@ from members.models import (
     Listing,
     ListingKind,
     Membership,
+    Person,
     Role,
+    SafeguardingRecord,
 )
 from reminders.services import preference_for
 from reports.models import ReportExport
 from tests.base import CastTestCase
 from tests.factories import make_member
+from tests.support import user_of
 
 ROLES = ["anon", "dora", "bob", "alice", "brenda", "ada", "cora", "hugo"]
 
@@ -186,6 +191,15 @@ def url_patterns() -> dict[str, str]:
 
 
 class PermissionMatrix(CastTestCase):
+    ada: Person
+    check: SafeguardingRecord
+    exchange: Exchange
+    listing: Listing
+    request_listing: Listing
+    capability: Capability
+    export: ReportExport
+    import_run: ImportRun
+
     @classmethod
     def setUpTestData(cls) -> None:
         super().setUpTestData()
@@ -439,9 +453,22 @@ ACTING_MATRIX: dict[str, tuple[tuple[str, ...], int, int]] = {
 
 
 class ActingAcrossBanks(CastTestCase):
+    hetty: Person
+    hal: Person
+    owen: Person
+    hetty_hillside: Account
+    hal_account: Account
+    exchange: Exchange
+    listing: Listing
+    request_listing: Listing
+    capability: Capability
+    check: SafeguardingRecord
+    import_run: ImportRun
+    export: ReportExport
+
     @classmethod
     def setUpTestData(cls) -> None:
-        from members.models import ContactPreference, SafeguardingRecord, Status
+        from members.models import ContactPreference, Status
 
         super().setUpTestData()
         # hetty: in both banks, with a login, helped through her broker; brenda acts for her.
@@ -571,7 +598,7 @@ class ActingAcrossBanks(CastTestCase):
         return [values[name] for name in names]
 
     def act_for_hetty(self) -> None:
-        self.client.force_login(self.brenda.user)
+        self.client.force_login(user_of(self.brenda))
         started = self.client.post(reverse("acting-start", args=["riverside", self.hetty.pk]))
         self.assertEqual(started.status_code, 302)
 
