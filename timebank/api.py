@@ -179,7 +179,8 @@ def _say_what_drf_checks(field: serializers.Field, schema: dict[str, Any]) -> No
             schema["minItems"] = max(min_length or 0, 0 if field.allow_empty else 1)
         if max_length is not None:
             schema["maxItems"] = max_length
-    # DRF trims text and refuses what is left blank: some character must not be a space.
+    # DRF trims text and refuses what is left blank: some character must not be a space, as
+    # Python's strip() sees spaces (JSON Schema's \s leaves out \x1c-\x1f and \x85).
     if (
         isinstance(field, serializers.CharField)
         and field.trim_whitespace
@@ -187,7 +188,7 @@ def _say_what_drf_checks(field: serializers.Field, schema: dict[str, Any]) -> No
         and schema.get("type") == "string"
         and not {"pattern", "format", "enum"} & set(schema)
     ):
-        schema["pattern"] = r"\S"
+        schema["pattern"] = r"[^\s\x1c-\x1f\x85]"
 
 
 class AutoSchema(SpectacularAutoSchema):
