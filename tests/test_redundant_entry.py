@@ -16,7 +16,7 @@ from tests.base import CastTestCase
 from tests.support import user_of
 
 
-def publish(person, bank, kind: str, title: str):  # type: ignore[no-untyped-def]
+def publish(person, bank, kind: str, title: str):
     return member_services.publish_listing(
         author=person,
         time_bank=bank,
@@ -53,7 +53,7 @@ class RecordingAnExchange(CastTestCase):
             **changes,
         }
 
-    def assert_form_keeps(self, response, values: dict[str, object]) -> None:  # type: ignore[no-untyped-def]
+    def assert_form_keeps(self, response, values: dict[str, object]) -> None:
         form = response.context["form"]
         self.assertTrue(form.errors)
         for name, value in values.items():

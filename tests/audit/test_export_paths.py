@@ -33,7 +33,7 @@ class ExportPaths(KnownMonth, TestCase):
         self.assertEqual(page.status_code, 200)
         self.assertEqual(self.downloads(Action.STATEMENT_DOWNLOADED), [])
         response = self.client.get(
-            reverse("statement", args=["riverside"]), {"account": account.pk, "format": "csv"}
+            reverse("statement", args=["riverside"]), {"account": str(account.pk), "format": "csv"}
         )
         self.assertEqual(response["Content-Type"], "text/csv; charset=utf-8")
         [event] = self.downloads(Action.STATEMENT_DOWNLOADED)

@@ -25,7 +25,7 @@ REASON = {"reason": "It was one hour, not two."}
 
 
 class DecisionCase(ApiCase):
-    def decide(self, person, exchange, action, *, key=None, body=None):  # type: ignore[no-untyped-def]
+    def decide(self, person, exchange, action, *, key=None, body=None):
         headers = {"HTTP_IDEMPOTENCY_KEY": key} if key else {}
         return self.client_for(person).post(
             f"/api/exchanges/{exchange.pk}/{action}/", body or {}, format="json", **headers
@@ -115,7 +115,7 @@ class RetriedDecisionsAnswerWhatTheFirstDid(DecisionCase):
 
 
 class AlreadyDecidedIsA409WhoeverAsks(DecisionCase):
-    def assert_already(self, response, state: str) -> None:  # type: ignore[no-untyped-def]
+    def assert_already(self, response, state: str) -> None:
         self.assertEqual(response.status_code, 409, response.content)
         self.assertEqual(response.json()["code"], "AlreadyDecided")
         self.assertEqual(response.json()["state"], state)

@@ -5,6 +5,8 @@ test, tests/faults/, runs a real worker against an unreachable mail server.)"""
 
 from __future__ import annotations
 
+from typing import Any, cast
+
 from django.core import mail
 from django.test import override_settings
 from django.urls import reverse
@@ -38,7 +40,7 @@ class EmailsAreQueuedForAfterTheCommit(ApiCase):
         queued = [c for c in callbacks if getattr(c, "task", None) is tasks.send_exchange_email]
         self.assertEqual(len(queued), 1)
         self.assertEqual(
-            queued[0].args,
+            cast(Any, queued[0]).args,
             ("exchange-please-confirm", response.json()["id"], self.bob.pk),
         )
         for callback in callbacks:

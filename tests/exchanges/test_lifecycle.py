@@ -260,7 +260,7 @@ class MembershipStatusCommand(CastTestCase):
         from members.models import Membership
 
         self.assertIn(
-            "status", MembershipAdmin(Membership, None).get_readonly_fields(None, obj=object())
+            "status", MembershipAdmin(Membership, None).get_readonly_fields(None, obj=Membership())
         )
 
 

@@ -13,11 +13,11 @@ from .test_api_exchanges import ApiCase
 
 
 class DoubleClicks(ApiCase):
-    def click(self, person, exchange, action, **data):  # type: ignore[no-untyped-def]
+    def click(self, person, exchange, action, **data):
         self.client.force_login(person.user)
         return self.client.post(reverse(f"{action}-exchange", args=[exchange.pk]), data)
 
-    def assert_told_it_is_decided(self, response) -> None:  # type: ignore[no-untyped-def]
+    def assert_told_it_is_decided(self, response) -> None:
         self.assertEqual(response.status_code, 302)
         page = self.client.get(response["Location"])
         self.assertContains(page, "This exchange has already been decided")

@@ -261,7 +261,7 @@ class Invitations(TestCase):
         self.assertEqual(len(mail.outbox), 2)
 
 
-def build(bank, month):  # type: ignore[no-untyped-def]
+def build(bank, month):
     """The monthly job for ``month``, on the 1st of the month after."""
     with time_machine.travel(at(reports.add_months(month, 1), 6), tick=False), eager_tasks():
         return reports.build_monthly_report(time_bank=bank, month=month)

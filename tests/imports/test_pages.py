@@ -50,7 +50,7 @@ class Pages(CastTestCase):
         self.addCleanup(settings.disable)
         self.client.force_login(user_of(self.ada))
 
-    def upload(self, data: bytes, name: str = "bank.zip", follow: bool = False):  # type: ignore[no-untyped-def]
+    def upload(self, data: bytes, name: str = "bank.zip", follow: bool = False):
         upload = io.BytesIO(data)
         upload.name = name
         return self.client.post(

@@ -5,6 +5,7 @@ change the member's monitoring answers)."""
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 from django.urls import reverse
 from django.utils import timezone
@@ -24,7 +25,12 @@ from tests.base import CastTestCase
 from tests.factories import enrol_in_mfa, make_member
 from tests.support import user_of
 
-ANSWERS = {"age_band": "85_plus", "gender": "another_way", "disability": "yes", "carer": "no"}
+ANSWERS: dict[str, Any] = {
+    "age_band": "85_plus",
+    "gender": "another_way",
+    "disability": "yes",
+    "carer": "no",
+}
 PROFILE = {
     "display_name": "Hetty Helped",
     "area": "GL52",

@@ -164,7 +164,7 @@ class DemographicTables(KnownQuarter, TestCase):
             Person.objects.filter(pk=pk).update(area=area)
         Person.objects.filter(pk=cls.alice.pk).update(**ANSWERS)
 
-    def report(self, threshold: int | None = None):  # type: ignore[no-untyped-def]
+    def report(self, threshold: int | None = None):
         with frozen():
             return commissioner_report(
                 banks=[self.riverside], start=START, end=END, threshold=threshold

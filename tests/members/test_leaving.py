@@ -18,7 +18,7 @@ from tests.support import user_of
 
 
 class LeavingTheTimeBank(CastTestCase):
-    def membership(self, person) -> Membership:  # type: ignore[no-untyped-def]
+    def membership(self, person) -> Membership:
         return Membership.objects.get(person=person, time_bank=self.riverside)
 
     def test_a_member_can_leave_and_it_is_recorded_in_the_audit_log(self):

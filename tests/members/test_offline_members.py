@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
+from typing import Any
 
 from django.urls import reverse
 from django.utils import timezone
@@ -49,7 +50,7 @@ class OfflineMembers(CastTestCase):
         self.alice_account = ledger.open_account(time_bank=self.riverside, person=self.alice)
         self.client.force_login(user_of(self.brenda))
 
-    def add_margaret(self, **extra) -> object:
+    def add_margaret(self, **extra: Any) -> Any:
         return self.client.post(
             reverse("add-offline-member", args=["riverside"]),
             {

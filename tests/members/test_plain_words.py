@@ -10,12 +10,13 @@ from exchanges import services
 from exchanges.models import CoProduction
 from ledger import services as ledger
 from ledger.templatetags.hours import balance_phrase
+from members.models import Person
 from tests.base import CastTestCase
 from tests.support import user_of
 
 
 class PlainWords(CastTestCase):
-    def pages_with_choices(self) -> list[tuple[object, str]]:
+    def pages_with_choices(self) -> list[tuple[Person, str]]:
         return [
             (self.alice, reverse("listing-new", args=["riverside"])),
             (self.alice, reverse("capabilities", args=["riverside"])),

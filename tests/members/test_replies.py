@@ -56,8 +56,8 @@ class ReplyingToAListing(CastTestCase):
         self.assertIn("I could help on Saturday morning.", email.body)
         self.assertIn(f"{settings.SITE_URL}/listings/{self.offer.pk}/", email.body)
         # No address of the replier anywhere: not in the body, the headers or Reply-To.
-        self.assertNotIn(user_of(self.alice).email, email.body + email.subject)
-        self.assertEqual(EMAIL_ADDRESS.findall(email.body), [])
+        self.assertNotIn(user_of(self.alice).email, f"{email.body}{email.subject}")
+        self.assertEqual(EMAIL_ADDRESS.findall(str(email.body)), [])
         self.assertEqual(email.from_email, settings.DEFAULT_FROM_EMAIL)
         self.assertEqual(email.reply_to, [])
         self.assertNotIn(user_of(self.alice).email, str(email.message()))

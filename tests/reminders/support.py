@@ -48,7 +48,7 @@ class RefusingBackend(locmem.EmailBackend):
     refusals: ClassVar[dict[str, int]] = {}
     attempts: ClassVar[Counter[str]] = Counter()
 
-    def send_messages(self, messages):  # type: ignore[no-untyped-def]
+    def send_messages(self, messages):
         for message in messages:
             for address in message.to:
                 self.attempts[address] += 1

@@ -57,8 +57,9 @@ class AFailingMailServer(ReminderTestCase):
 
     def test_the_task_retries_mail_server_errors_with_back_off(self):
         task = tasks.send_reminder_email
-        self.assertIn(OSError, task.autoretry_for)
-        self.assertTrue(task.retry_backoff)
+        # Options the decorator sets on the task, which Celery's stubs don't declare.
+        self.assertIn(OSError, getattr(task, "autoretry_for", ()))
+        self.assertTrue(getattr(task, "retry_backoff", False))
         self.assertGreaterEqual(task.max_retries, 3)
 
 

@@ -60,7 +60,7 @@ class KnownQuarter(Cast):
                 slug="gardening", defaults={"name": "Gardening"}
             )
 
-            def help(giver, receiver, minutes, day):  # type: ignore[no-untyped-def]
+            def help(giver, receiver, minutes, day):
                 return exchanges.record_exchange(
                     recorded_by=brenda,
                     giver=giver,

@@ -82,7 +82,7 @@ class KnownYear(Cast):
         with at(date(2025, 7, 1)):
             accounts = [ledger.open_account(time_bank=bank, person=p) for p in cls.people]
 
-        def help(giver, receiver, minutes, day, recorder=None):  # type: ignore[no-untyped-def]
+        def help(giver, receiver, minutes, day, recorder=None):
             with at(day):
                 exchanges.record_exchange(
                     recorded_by=recorder or cls.brenda,

@@ -20,6 +20,7 @@ from django.utils import timezone
 
 from exchanges import services as exchanges
 from ledger import services as ledger
+from ledger.models import Account
 from members.models import Membership, Person
 from reports.services import add_months, first_of
 from tests.base import Cast
@@ -61,6 +62,7 @@ class KnownMonth(Cast):
     carl: Person
     erin: Person
     dan: Person
+    accounts: dict[int, Account]
 
     @classmethod
     def build_month(cls) -> None:

@@ -27,7 +27,7 @@ from tests.support import user_of
 from .support import KnownMonth, at, eager_tasks
 
 
-def build(bank, month):  # type: ignore[no-untyped-def]
+def build(bank, month):
     """Run the monthly job for ``month`` on the 1st of the month after, at 06:00."""
     with time_machine.travel(at(services.add_months(month, 1), 6), tick=False), eager_tasks():
         return services.build_monthly_report(time_bank=bank, month=month)
@@ -67,7 +67,7 @@ class AClosedMonthThenLateChanges(KnownMonth, TestCase):
             members.erase_person(person=cls.olive, admin=user_of(cls.ada), reason="person_asked")
         build(cls.riverside, cls.n)
 
-    def report(self, start: date, end: date, threshold: int = 1):  # type: ignore[no-untyped-def]
+    def report(self, start: date, end: date, threshold: int = 1):
         return commissioner_report(
             banks=[self.riverside], start=start, end=end, threshold=threshold
         )

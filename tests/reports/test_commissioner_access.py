@@ -66,7 +66,7 @@ class CommissionerAccess(KnownQuarter, TestCase):
         traveller.start()
         self.addCleanup(traveller.stop)
 
-    def get(self, who: object, name: str, query: dict[str, str], slug: str = "riverside"):  # type: ignore[no-untyped-def]
+    def get(self, who: object, name: str, query: dict[str, str], slug: str = "riverside"):
         self.client.logout()
         if who is not None:
             self.client.force_login(who.user)  # type: ignore[attr-defined]

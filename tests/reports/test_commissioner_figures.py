@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from collections.abc import Sequence
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -21,7 +22,7 @@ from tests.support import user_of
 
 from .commissioning_data import END, START, KnownQuarter, Tables, frozen
 
-PERIOD = {"start": START.isoformat(), "end": END.isoformat()}
+PERIOD: dict[str, Any] = {"start": START.isoformat(), "end": END.isoformat()}
 
 # Every table as the CSV writes it (and the page shows it), with nothing suppressed.
 KNOWN = {
@@ -219,7 +220,7 @@ def expected_sheet_rows(name: str) -> list[list[str]]:
     as numbers, and an empty cell's reason in words."""
     rows = KNOWN[name]
     if name == "trend":
-        return numbers([TREND_HEADERS, *rows[1:]])  # type: ignore[arg-type]
+        return numbers([TREND_HEADERS, *rows[1:]])
     shown = SHOWN[name]
     return numbers(
         [
@@ -228,7 +229,7 @@ def expected_sheet_rows(name: str) -> list[list[str]]:
                 [shown[i][0], *(cell or shown[i][j] for j, cell in enumerate(row[1:], 1))]
                 for i, row in enumerate(rows[1:], 1)
             ),
-        ]  # type: ignore[arg-type]
+        ]
     )
 
 
@@ -254,7 +255,7 @@ def same_number(cell: object) -> str:
         return str(cell)
 
 
-def numbers(rows: list[list[object]]) -> list[list[str]]:
+def numbers(rows: Sequence[Sequence[object]]) -> list[list[str]]:
     return [[same_number(c) for c in row] for row in rows]
 
 

@@ -59,14 +59,14 @@ def bookmarks(content: bytes) -> list[tuple[str, int]]:
     reader = PdfReader(io.BytesIO(content))
     found: list[tuple[str, int]] = []
 
-    def walk(items: list) -> None:  # type: ignore[type-arg]
+    def walk(items: list) -> None:
         for item in items:
             if isinstance(item, list):
                 walk(item)
             else:
                 found.append((item.title, reader.get_destination_page_number(item)))
 
-    walk(reader.outline)  # type: ignore[arg-type]
+    walk(reader.outline)
     return found
 
 
@@ -79,7 +79,7 @@ def bars_drawn(content: bytes) -> int:
     reader = PdfReader(io.BytesIO(content))
     return sum(
         page.get_contents().get_data().decode("latin-1").count(BAR_COLOUR) for page in reader.pages
-    )  # type: ignore[union-attr]
+    )
 
 
 class PdfOfTheQuarter(KnownQuarter, TestCase):
@@ -93,7 +93,7 @@ class PdfOfTheQuarter(KnownQuarter, TestCase):
         self.addCleanup(traveller.stop)
         self.client.force_login(user_of(self.cora))
 
-    def pdf(self, **query: str):  # type: ignore[no-untyped-def]
+    def pdf(self, **query: str):
         return self.client.get(
             reverse("commissioner-report-pdf", args=["riverside"]), {**PERIOD, **query}
         )

@@ -61,7 +61,7 @@ class LargeReports(KnownQuarter, TestCase):
         self.addCleanup(traveller.stop)
         self.client.force_login(user_of(self.cora))
 
-    def ask(self, format: str, **query: Any):  # type: ignore[no-untyped-def]
+    def ask(self, format: str, **query: Any):
         """Ask for a download; the build and the email run (eagerly) after commit."""
         with eager_tasks(), self.captureOnCommitCallbacks(execute=True):
             return self.client.get(
@@ -128,8 +128,8 @@ class LargeReports(KnownQuarter, TestCase):
             response["Content-Disposition"],
             'attachment; filename="riverside-report-2026-04-01-2026-06-15-exchange_mix.csv"',
         )
-        content = b"".join(response.streaming_content).decode()  # type: ignore[attr-defined]
-        self.assertEqual(list(csv.reader(io.StringIO(content))), KNOWN["exchange_mix"])
+        text = b"".join(response.streaming_content).decode()  # type: ignore[attr-defined]
+        self.assertEqual(list(csv.reader(io.StringIO(text))), KNOWN["exchange_mix"])
         self.assertEqual(
             sorted(ReportDownload.objects.values_list("format", "table")),
             [("csv", "exchange_mix"), ("pdf", "")],

@@ -56,7 +56,7 @@ class LargeReportOnARealWorker(KnownQuarter, TransactionTestCase):
         )
         self.addCleanup(stop_workers, self.worker)
 
-    def emails(self) -> list:  # type: ignore[type-arg]
+    def emails(self) -> list:
         found = []
         for path in Path(self.mail_dir).iterdir():
             for chunk in path.read_text().split("-" * 79):
@@ -74,7 +74,7 @@ class LargeReportOnARealWorker(KnownQuarter, TransactionTestCase):
         deadline = time.monotonic() + 90
         while not self.emails():
             if self.worker.poll() is not None:
-                self.fail(f"the worker died:\n{self.worker.stdout.read()}")  # type: ignore[union-attr]
+                self.fail(f"the worker died:\n{self.worker.stdout.read()}")
             if time.monotonic() > deadline:
                 self.fail("timed out waiting for the email")
             time.sleep(0.3)

@@ -71,7 +71,7 @@ class Comparisons(KnownYear, TestCase):
         traveller.start()
         self.addCleanup(traveller.stop)
 
-    def report(self, period=QUARTER, banks=None):  # type: ignore[no-untyped-def]
+    def report(self, period=QUARTER, banks=None):
         return commissioner_report(banks=banks or [self.riverside], start=period[0], end=period[1])
 
     def test_each_headline_figure_is_beside_the_period_before_and_a_year_before(self) -> None:

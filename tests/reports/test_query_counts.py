@@ -23,6 +23,8 @@ JOB_QUERIES = 3 + 2 + 3 + 12 * 4 + 1 + 1 + 4 + 5 + 3
 
 
 class QueryCounts(KnownMonth, TestCase):
+    first: int
+
     @classmethod
     def setUpTestData(cls) -> None:
         cls.build_month()

@@ -5,6 +5,7 @@ a database that cannot be reached is a 503 to retry, not a 500."""
 
 from __future__ import annotations
 
+from typing import Any
 from unittest import mock
 
 from django.db import OperationalError
@@ -22,7 +23,7 @@ ATTACK = {"role": "admin", "is_staff": True}
 
 
 class UnknownFieldsAreRefusedOnEveryWrite(CastTestCase):
-    def client_for(self, person) -> APIClient:  # type: ignore[no-untyped-def]
+    def client_for(self, person) -> APIClient:
         client = APIClient()
         client.force_authenticate(person.user)
         return client
@@ -135,7 +136,7 @@ class InputTheDatabaseCannotStore(CastTestCase):
         olive = ledger.open_account(time_bank=self.riverside, person=self.olive)
         bob = ledger.open_account(time_bank=self.riverside, person=self.bob)
         listing = make_listing(self.riverside, self.brenda, "Lifts")
-        writes = [
+        writes: list[tuple[str, str, dict[str, Any]]] = [
             (
                 "post",
                 "/api/exchanges/",

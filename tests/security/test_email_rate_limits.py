@@ -26,7 +26,7 @@ from tests.members.support import make_listing
 from tests.support import user_of
 
 
-def api_for(person) -> APIClient:  # type: ignore[no-untyped-def]
+def api_for(person) -> APIClient:
     client = APIClient()
     client.force_authenticate(person.user)
     return client

@@ -29,7 +29,7 @@ def directives(header: str) -> dict[str, list[str]]:
 
 
 class EveryResponseCarriesTheHeaders(CastTestCase):
-    def assert_strict_policy(self, response) -> None:  # type: ignore[no-untyped-def]
+    def assert_strict_policy(self, response) -> None:
         policy = directives(response["Content-Security-Policy"])
         self.assertEqual(policy["default-src"], ["'self'"])
         self.assertEqual(policy["script-src"], ["'self'"])

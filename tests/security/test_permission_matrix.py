@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 from datetime import date, timedelta
+from typing import Any
 
 from django.db import transaction
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
@@ -175,7 +176,7 @@ def rolled_back():
 def url_patterns() -> dict[str, str]:
     """Every named URL pattern of the project, outside the packages listed in OUTSIDE."""
 
-    def walk(patterns, prefix=""):  # type: ignore[no-untyped-def]
+    def walk(patterns, prefix=""):
         for pattern in patterns:
             if isinstance(pattern, URLResolver):
                 yield from walk(pattern.url_patterns, prefix + str(pattern.pattern))
@@ -192,6 +193,8 @@ def url_patterns() -> dict[str, str]:
 
 class PermissionMatrix(CastTestCase):
     ada: Person
+    token: str
+    tokens: dict[str, str]
     check: SafeguardingRecord
     exchange: Exchange
     listing: Listing
@@ -454,6 +457,8 @@ ACTING_MATRIX: dict[str, tuple[tuple[str, ...], int, int]] = {
 
 class ActingAcrossBanks(CastTestCase):
     hetty: Person
+    bodies: dict[str, dict[str, Any]]
+    queries: dict[str, dict[str, Any]]
     hal: Person
     owen: Person
     hetty_hillside: Account

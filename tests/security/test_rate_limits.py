@@ -25,7 +25,7 @@ class FailedSignInsBehindAProxy(CastTestCase):
     def setUp(self) -> None:
         cache.clear()
 
-    def sign_in(self, email: str, password: str, forwarded_for: str):  # type: ignore[no-untyped-def]
+    def sign_in(self, email: str, password: str, forwarded_for: str):
         self.client.logout()
         return self.client.post(
             reverse("account_login"),
