@@ -46,6 +46,7 @@ serve:
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy .
 	$(BIN)/python manage.py makemigrations --check --dry-run
 
 # The whole test suite on the database and broker named by DATABASE_URL and REDIS_URL

@@ -4,12 +4,22 @@ data a Django admin form sends."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.core.mail.backends.base import BaseEmailBackend
 from django.core.mail.message import EmailMessage
+from django.http import StreamingHttpResponse
 
 from members.models import Person, User
+
+# What the test clients answer, by the names the stubs give them (Django's test client adds
+# .json(), .context and the like to the response; DRF's APIClient adds .data).
+if TYPE_CHECKING:
+    from django.test.client import _MonkeyPatchedWSGIResponse as PageResponse  # noqa: F401
+    from rest_framework.response import _MonkeyPatchedResponse as ApiResponse  # noqa: F401
+else:
+    from django.http import HttpResponse as PageResponse  # noqa: F401
+    from rest_framework.response import Response as ApiResponse  # noqa: F401
 
 # Django's settings path to the backend below, for override_settings(EMAIL_BACKEND=...).
 MAIL_SERVER_DOWN = "tests.support.MailServerDown"
@@ -53,3 +63,9 @@ def user_of(person: Person) -> User:
     """The sign-in of ``person``, who has one (every named person of the cast but olive)."""
     assert person.user is not None, f"{person} has no sign-in (an offline member)"
     return person.user
+
+
+def streamed(response: object) -> bytes:
+    """The whole body of a file download (a streamed response)."""
+    assert isinstance(response, StreamingHttpResponse), response
+    return b"".join(response)

@@ -47,10 +47,11 @@ from exchanges.models import Exchange
 from ledger import services as ledger
 from ledger.models import Account
 from members import services as member_services
-from members.models import ApprovalRule, Category, LimitRule, Listing, ListingKind
+from members.models import ApprovalRule, Category, LimitRule, Listing, ListingKind, Person
 from reports.models import Nudge, Statement
 from tests.base import CastTestCase
 from tests.factories import make_user
+from tests.support import PageResponse, user_of
 
 OPEN, CLOSE = "⟪", "⟫"
 PSEUDO = "en-xa"
@@ -213,15 +214,15 @@ class PagesUnderAPseudoLocale(CastTestCase):
         trans_real._translations[PSEUDO] = PseudoTranslation()  # type: ignore[attr-defined]
         self.client.cookies[settings.LANGUAGE_COOKIE_NAME] = PSEUDO
 
-    def client_for(self, person: object | None) -> Client:
+    def client_for(self, person: Person | None) -> Client:
         client = Client()
         client.cookies[settings.LANGUAGE_COOKIE_NAME] = PSEUDO
         if person is not None:
-            client.force_login(person.user)  # type: ignore[attr-defined]
+            client.force_login(user_of(person))
         return client
 
-    def assert_all_translated(self, response: object, label: str) -> None:
-        html = response.content.decode()  # type: ignore[attr-defined]
+    def assert_all_translated(self, response: PageResponse, label: str) -> None:
+        html = response.content.decode()
         self.assertIn(OPEN, html, f"{label}: not rendered in the pseudo-locale")
         words = untranslated_words(html)
         self.assertEqual(words, [], f"{label}: untranslated text in the page")

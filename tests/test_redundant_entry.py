@@ -11,12 +11,12 @@ from exchanges.models import Exchange
 from ledger import services as ledger
 from ledger.models import Account
 from members import services as member_services
-from members.models import Category, ContactPreference, Listing, ListingKind
+from members.models import Category, ContactPreference, Listing, ListingKind, Person, TimeBank
 from tests.base import CastTestCase
-from tests.support import user_of
+from tests.support import PageResponse, user_of
 
 
-def publish(person, bank, kind: str, title: str):
+def publish(person: Person, bank: TimeBank, kind: str, title: str) -> Listing:
     return member_services.publish_listing(
         author=person,
         time_bank=bank,
@@ -53,7 +53,7 @@ class RecordingAnExchange(CastTestCase):
             **changes,
         }
 
-    def assert_form_keeps(self, response, values: dict[str, object]) -> None:
+    def assert_form_keeps(self, response: PageResponse, values: dict[str, object]) -> None:
         form = response.context["form"]
         self.assertTrue(form.errors)
         for name, value in values.items():

@@ -5,19 +5,19 @@ from __future__ import annotations
 
 from django.urls import reverse
 
-from exchanges.models import State
-from members.models import ApprovalRule
-from tests.support import user_of
+from exchanges.models import Exchange, State
+from members.models import ApprovalRule, Person
+from tests.support import PageResponse, user_of
 
 from .test_api_exchanges import ApiCase
 
 
 class DoubleClicks(ApiCase):
-    def click(self, person, exchange, action, **data):
+    def click(self, person: Person, exchange: Exchange, action: str, **data: str) -> PageResponse:
         self.client.force_login(person.user)
         return self.client.post(reverse(f"{action}-exchange", args=[exchange.pk]), data)
 
-    def assert_told_it_is_decided(self, response) -> None:
+    def assert_told_it_is_decided(self, response: PageResponse) -> None:
         self.assertEqual(response.status_code, 302)
         page = self.client.get(response["Location"])
         self.assertContains(page, "This exchange has already been decided")

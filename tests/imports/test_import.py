@@ -5,7 +5,7 @@ members; logins that already exist), and the reconciliation in the audit trail."
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 
 import time_machine
 from django.contrib.auth.hashers import is_password_usable
@@ -261,7 +261,7 @@ class Invitations(TestCase):
         self.assertEqual(len(mail.outbox), 2)
 
 
-def build(bank, month):
+def build(bank: TimeBank, month: date) -> str:
     """The monthly job for ``month``, on the 1st of the month after."""
     with time_machine.travel(at(reports.add_months(month, 1), 6), tick=False), eager_tasks():
         return reports.build_monthly_report(time_bank=bank, month=month)

@@ -23,7 +23,7 @@ from members.models import Person, Role
 from tests.base import CastTestCase
 from tests.factories import make_member
 from tests.reports.support import eager_tasks
-from tests.support import user_of
+from tests.support import PageResponse, user_of
 
 from .support import text, zipped
 from .test_dry_run import FILES as BAD_FILES
@@ -50,7 +50,7 @@ class Pages(CastTestCase):
         self.addCleanup(settings.disable)
         self.client.force_login(user_of(self.ada))
 
-    def upload(self, data: bytes, name: str = "bank.zip", follow: bool = False):
+    def upload(self, data: bytes, name: str = "bank.zip", follow: bool = False) -> PageResponse:
         upload = io.BytesIO(data)
         upload.name = name
         return self.client.post(

@@ -15,7 +15,7 @@ from django.urls import reverse
 
 from members import services as members
 from members.models import Person, Role
-from reports.commissioning import SUPPRESSED, commissioner_report
+from reports.commissioning import SUPPRESSED, Report, commissioner_report
 from tests.base import CastTestCase
 from tests.factories import enrol_in_mfa, make_member, make_user
 from tests.reports.commissioning_data import END, START, KnownQuarter, frozen
@@ -164,7 +164,7 @@ class DemographicTables(KnownQuarter, TestCase):
             Person.objects.filter(pk=pk).update(area=area)
         Person.objects.filter(pk=cls.alice.pk).update(**ANSWERS)
 
-    def report(self, threshold: int | None = None):
+    def report(self, threshold: int | None = None) -> Report:
         with frozen():
             return commissioner_report(
                 banks=[self.riverside], start=START, end=END, threshold=threshold

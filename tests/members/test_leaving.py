@@ -12,13 +12,13 @@ from django.utils import timezone
 
 from audit.models import Action, AuditEvent
 from exchanges import services
-from members.models import Membership, Status
+from members.models import Membership, Person, Status
 from tests.base import CastTestCase
 from tests.support import user_of
 
 
 class LeavingTheTimeBank(CastTestCase):
-    def membership(self, person) -> Membership:
+    def membership(self, person: Person) -> Membership:
         return Membership.objects.get(person=person, time_bank=self.riverside)
 
     def test_a_member_can_leave_and_it_is_recorded_in_the_audit_log(self):

@@ -27,7 +27,9 @@ from zoneinfo import ZoneInfo
 import time_machine
 
 from exchanges import services as exchanges
+from exchanges.models import Exchange
 from ledger import services as ledger
+from ledger.models import Account
 from members.models import Category, Organisation, Person
 from tests.base import Cast
 from tests.factories import make_member, make_organisation
@@ -60,7 +62,7 @@ class KnownQuarter(Cast):
                 slug="gardening", defaults={"name": "Gardening"}
             )
 
-            def help(giver, receiver, minutes, day):
+            def help(giver: Account, receiver: Account, minutes: int, day: date) -> Exchange:
                 return exchanges.record_exchange(
                     recorded_by=brenda,
                     giver=giver,

@@ -31,6 +31,7 @@ import time_machine
 
 from exchanges import services as exchanges
 from ledger import services as ledger
+from ledger.models import Account
 from members.models import Membership, Person
 from reports.models import CommissionerGrant
 from tests.base import Cast
@@ -82,7 +83,13 @@ class KnownYear(Cast):
         with at(date(2025, 7, 1)):
             accounts = [ledger.open_account(time_bank=bank, person=p) for p in cls.people]
 
-        def help(giver, receiver, minutes, day, recorder=None):
+        def help(
+            giver: Account,
+            receiver: Account,
+            minutes: int,
+            day: date,
+            recorder: Person | None = None,
+        ) -> None:
             with at(day):
                 exchanges.record_exchange(
                     recorded_by=recorder or cls.brenda,

@@ -17,9 +17,9 @@ from exchanges import services as exchanges
 from exchanges.models import Exchange
 from ledger import services as ledger
 from members import services as members
-from members.models import Person, Role
+from members.models import Person, Role, TimeBank
 from reports import services
-from reports.commissioning import SUPPRESSED, commissioner_report
+from reports.commissioning import SUPPRESSED, Report, commissioner_report
 from reports.models import MonthlyReport
 from tests.factories import make_member
 from tests.support import user_of
@@ -27,7 +27,7 @@ from tests.support import user_of
 from .support import KnownMonth, at, eager_tasks
 
 
-def build(bank, month):
+def build(bank: TimeBank, month: date) -> str:
     """Run the monthly job for ``month`` on the 1st of the month after, at 06:00."""
     with time_machine.travel(at(services.add_months(month, 1), 6), tick=False), eager_tasks():
         return services.build_monthly_report(time_bank=bank, month=month)
@@ -67,7 +67,7 @@ class AClosedMonthThenLateChanges(KnownMonth, TestCase):
             members.erase_person(person=cls.olive, admin=user_of(cls.ada), reason="person_asked")
         build(cls.riverside, cls.n)
 
-    def report(self, start: date, end: date, threshold: int = 1):
+    def report(self, start: date, end: date, threshold: int = 1) -> Report:
         return commissioner_report(
             banks=[self.riverside], start=start, end=end, threshold=threshold
         )

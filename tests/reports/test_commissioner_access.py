@@ -13,7 +13,7 @@ from openpyxl import load_workbook
 from members.models import Person, Role
 from reports.models import CommissionerGrant, ReportDownload
 from tests.factories import enrol_in_mfa, make_member, make_person
-from tests.support import user_of
+from tests.support import PageResponse, user_of
 
 from .commissioning_data import END, START, KnownQuarter, frozen
 
@@ -66,10 +66,12 @@ class CommissionerAccess(KnownQuarter, TestCase):
         traveller.start()
         self.addCleanup(traveller.stop)
 
-    def get(self, who: object, name: str, query: dict[str, str], slug: str = "riverside"):
+    def get(
+        self, who: Person | None, name: str, query: dict[str, str], slug: str = "riverside"
+    ) -> PageResponse:
         self.client.logout()
         if who is not None:
-            self.client.force_login(who.user)  # type: ignore[attr-defined]
+            self.client.force_login(user_of(who))
         if name == "api-report":
             return self.client.get(reverse(name), {**query, "banks": slug})
         return self.client.get(reverse(name, args=[slug.split(",")[0]]), query)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import re
+from typing import Any
 
 from django.test import TestCase, override_settings
 from django.urls import reverse
@@ -18,7 +19,7 @@ from audit.models import Action, AuditEvent
 from reports.commissioning import NO_CASH_VALUE, commissioner_report
 from reports.models import ReportDownload
 from reports.reading import read
-from tests.support import user_of
+from tests.support import PageResponse, user_of
 
 from .commissioning_data import END, START, KnownQuarter, frozen
 from .test_commissioner_figures import SHOWN, SHOWN_TREND_END, SHOWN_VALUE
@@ -59,7 +60,7 @@ def bookmarks(content: bytes) -> list[tuple[str, int]]:
     reader = PdfReader(io.BytesIO(content))
     found: list[tuple[str, int]] = []
 
-    def walk(items: list) -> None:
+    def walk(items: list[Any]) -> None:
         for item in items:
             if isinstance(item, list):
                 walk(item)
@@ -93,7 +94,7 @@ class PdfOfTheQuarter(KnownQuarter, TestCase):
         self.addCleanup(traveller.stop)
         self.client.force_login(user_of(self.cora))
 
-    def pdf(self, **query: str):
+    def pdf(self, **query: str) -> PageResponse:
         return self.client.get(
             reverse("commissioner-report-pdf", args=["riverside"]), {**PERIOD, **query}
         )

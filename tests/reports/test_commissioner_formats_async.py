@@ -22,7 +22,7 @@ from openpyxl import load_workbook
 from members.models import Membership, Status
 from reports import exports
 from reports.models import ExportState, ReportDownload, ReportExport
-from tests.support import user_of
+from tests.support import PageResponse, streamed, user_of
 from timebank.celery import app
 
 from .commissioning_data import END, NOW, START, KnownQuarter, frozen
@@ -61,7 +61,7 @@ class LargeReports(KnownQuarter, TestCase):
         self.addCleanup(traveller.stop)
         self.client.force_login(user_of(self.cora))
 
-    def ask(self, format: str, **query: Any):
+    def ask(self, format: str, **query: Any) -> PageResponse:
         """Ask for a download; the build and the email run (eagerly) after commit."""
         with eager_tasks(), self.captureOnCommitCallbacks(execute=True):
             return self.client.get(
@@ -107,7 +107,7 @@ class LargeReports(KnownQuarter, TestCase):
             response["Content-Disposition"],
             'attachment; filename="riverside-report-2026-04-01-2026-06-15.xlsx"',
         )
-        book = load_workbook(io.BytesIO(b"".join(response.streaming_content)))  # type: ignore[attr-defined]
+        book = load_workbook(io.BytesIO(streamed(response)))
         for name in KNOWN:
             with self.subTest(table=name):
                 self.assertEqual(sheet_rows(book, name), expected_sheet_rows(name))
@@ -116,7 +116,7 @@ class LargeReports(KnownQuarter, TestCase):
 
     def test_the_worker_built_pdf_and_csv_hold_the_true_totals(self):
         self.ask("pdf")
-        content = b"".join(self.client.get(self.link()).streaming_content)  # type: ignore[attr-defined]
+        content = streamed(self.client.get(self.link()))
         text = pdf_text(content, after=APPENDIX)
         for name, rows in SHOWN.items():
             with self.subTest(format="pdf", table=name):
@@ -128,7 +128,7 @@ class LargeReports(KnownQuarter, TestCase):
             response["Content-Disposition"],
             'attachment; filename="riverside-report-2026-04-01-2026-06-15-exchange_mix.csv"',
         )
-        text = b"".join(response.streaming_content).decode()  # type: ignore[attr-defined]
+        text = streamed(response).decode()
         self.assertEqual(list(csv.reader(io.StringIO(text))), KNOWN["exchange_mix"])
         self.assertEqual(
             sorted(ReportDownload.objects.values_list("format", "table")),

@@ -10,6 +10,7 @@ import tempfile
 import time
 import uuid
 from email import message_from_string
+from email.message import Message
 from pathlib import Path
 from unittest import skipUnless
 
@@ -18,7 +19,7 @@ from django.urls import reverse
 from openpyxl import load_workbook
 
 from reports.models import ExportState, ReportDownload, ReportExport
-from tests.support import user_of
+from tests.support import streamed, user_of
 from tests.workers import ON_POSTGRES_AND_REDIS, WHY_SKIPPED, start_worker, stop_workers
 from timebank.celery import app
 
@@ -56,7 +57,7 @@ class LargeReportOnARealWorker(KnownQuarter, TransactionTestCase):
         )
         self.addCleanup(stop_workers, self.worker)
 
-    def emails(self) -> list:
+    def emails(self) -> list[Message]:
         found = []
         for path in Path(self.mail_dir).iterdir():
             for chunk in path.read_text().split("-" * 79):
@@ -83,13 +84,15 @@ class LargeReportOnARealWorker(KnownQuarter, TransactionTestCase):
         self.assertTrue(Path(self.media, export.file.name).is_file())
         (email,) = self.emails()
         self.assertEqual(email["To"], user_of(self.cora).email)
-        body = email.get_payload(decode=True).decode()
+        payload = email.get_payload(decode=True)
+        assert isinstance(payload, bytes)
+        body = payload.decode()
         link = next(w for w in body.split() if "/commissioner-reports/" in w)
         self.assertNotIn("34.50", body)
 
         response = self.client.get(link.removeprefix("http://127.0.0.1:8000"))
         self.assertEqual(response.status_code, 200)
-        book = load_workbook(io.BytesIO(b"".join(response.streaming_content)))  # type: ignore[attr-defined]
+        book = load_workbook(io.BytesIO(streamed(response)))
         for name in KNOWN:
             with self.subTest(table=name):
                 self.assertEqual(sheet_rows(book, name), expected_sheet_rows(name))

@@ -15,8 +15,9 @@ from decimal import Decimal
 from django.test import SimpleTestCase, TestCase
 from django.urls import reverse
 
+from members.models import TimeBank
 from reports import reading
-from reports.commissioning import NO_DATA, SMALL, SUPPRESSED, commissioner_report
+from reports.commissioning import NO_DATA, SMALL, SUPPRESSED, Report, commissioner_report
 from tests.support import user_of
 
 from .reading_data import FIRST_QUARTER, QUARTER, KnownYear, VisibleText, frozen, machine_names
@@ -71,7 +72,9 @@ class Comparisons(KnownYear, TestCase):
         traveller.start()
         self.addCleanup(traveller.stop)
 
-    def report(self, period=QUARTER, banks=None):
+    def report(
+        self, period: tuple[date, date] = QUARTER, banks: list[TimeBank] | None = None
+    ) -> Report:
         return commissioner_report(banks=banks or [self.riverside], start=period[0], end=period[1])
 
     def test_each_headline_figure_is_beside_the_period_before_and_a_year_before(self) -> None:

@@ -27,6 +27,7 @@ from openpyxl import load_workbook
 
 from exchanges import services as exchanges
 from ledger import services as ledger
+from ledger.models import Account
 from members.models import Membership, Person
 from reports import reading
 from reports.commissioning import SUPPRESSED, commissioner_report
@@ -68,7 +69,7 @@ class JoinersAndLeavers(Cast):
             alice = ledger.open_account(time_bank=bank, person=cls.alice)
             bob = ledger.open_account(time_bank=bank, person=cls.bob)
 
-            def help(giver, receiver, day):
+            def help(giver: Account, receiver: Account, day: date) -> None:
                 exchanges.record_exchange(
                     recorded_by=brenda,
                     giver=giver,
@@ -107,7 +108,7 @@ class KnownJoinersAndLeavers(JoinersAndLeavers, TestCase):
 
     def summary(self, start: date = START, end: date = END) -> dict[str, object]:
         report = commissioner_report(banks=[self.riverside], start=start, end=end)
-        return {row[0]: row[1] for row in report.table("summary").rows}  # type: ignore[misc]
+        return {str(row[0]): row[1] for row in report.table("summary").rows}
 
     def test_the_figures_are_the_known_ones(self):
         summary = self.summary()

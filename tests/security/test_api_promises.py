@@ -14,7 +14,7 @@ from django.urls import reverse
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from members.models import Listing, ListingState, Membership, Status
+from members.models import Listing, ListingState, Membership, Person, Status
 from tests.base import CastTestCase
 from tests.members.support import make_listing
 from tests.support import user_of
@@ -23,7 +23,7 @@ ATTACK = {"role": "admin", "is_staff": True}
 
 
 class UnknownFieldsAreRefusedOnEveryWrite(CastTestCase):
-    def client_for(self, person) -> APIClient:
+    def client_for(self, person: Person) -> APIClient:
         client = APIClient()
         client.force_authenticate(person.user)
         return client

@@ -18,7 +18,7 @@ from exchanges.models import Exchange
 from ledger import services as ledger
 from ledger.models import Account
 from members import ratelimits, services
-from members.models import Contact, ContactKind, Listing
+from members.models import Contact, ContactKind, Listing, Person
 from members.ratelimits import RateLimited
 from tests.base import CastTestCase
 from tests.factories import make_member
@@ -26,7 +26,7 @@ from tests.members.support import make_listing
 from tests.support import user_of
 
 
-def api_for(person) -> APIClient:
+def api_for(person: Person) -> APIClient:
     client = APIClient()
     client.force_authenticate(person.user)
     return client

@@ -14,7 +14,7 @@ from django.test import SimpleTestCase
 from django.urls import reverse
 
 from tests.base import CastTestCase
-from tests.support import user_of
+from tests.support import PageResponse, user_of
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 
@@ -29,7 +29,7 @@ def directives(header: str) -> dict[str, list[str]]:
 
 
 class EveryResponseCarriesTheHeaders(CastTestCase):
-    def assert_strict_policy(self, response) -> None:
+    def assert_strict_policy(self, response: PageResponse) -> None:
         policy = directives(response["Content-Security-Policy"])
         self.assertEqual(policy["default-src"], ["'self'"])
         self.assertEqual(policy["script-src"], ["'self'"])

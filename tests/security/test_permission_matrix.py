@@ -17,6 +17,7 @@ Roles (columns, in this order):
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date, timedelta
 from typing import Any
@@ -176,7 +177,7 @@ def rolled_back():
 def url_patterns() -> dict[str, str]:
     """Every named URL pattern of the project, outside the packages listed in OUTSIDE."""
 
-    def walk(patterns, prefix=""):
+    def walk(patterns: list[Any], prefix: str = "") -> Iterator[tuple[str, str | None]]:
         for pattern in patterns:
             if isinstance(pattern, URLResolver):
                 yield from walk(pattern.url_patterns, prefix + str(pattern.pattern))
