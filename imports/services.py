@@ -66,7 +66,7 @@ from members.models import (
     TimeBank,
     User,
 )
-from members.services import add_months
+from timebank.dates import add_months
 
 from . import adapters, checking
 from .checking import EXCHANGE_KEY, OPENING_KEY, Plan

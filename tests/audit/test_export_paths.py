@@ -14,13 +14,14 @@ from audit.models import Action, AuditEvent
 from reports import services as reports
 from tests.reports.support import KnownMonth, at, eager_tasks
 from tests.support import user_of
+from timebank.dates import add_months
 
 
 class ExportPaths(KnownMonth, TestCase):
     @classmethod
     def setUpTestData(cls) -> None:
         cls.build_month()
-        with time_machine.travel(at(reports.add_months(cls.m, 1), 6), tick=False), eager_tasks():
+        with time_machine.travel(at(add_months(cls.m, 1), 6), tick=False), eager_tasks():
             reports.build_monthly_report(time_bank=cls.riverside, month=cls.m)
 
     def downloads(self, action: str):

@@ -28,6 +28,7 @@ from tests.base import CastTestCase
 from tests.factories import PASSWORD, make_bank, make_member
 from tests.reports.support import at, eager_tasks
 from tests.support import user_of
+from timebank.dates import add_months, first_of
 
 from .support import checked, imported, text
 
@@ -263,14 +264,14 @@ class Invitations(TestCase):
 
 def build(bank: TimeBank, month: date) -> str:
     """The monthly job for ``month``, on the 1st of the month after."""
-    with time_machine.travel(at(reports.add_months(month, 1), 6), tick=False), eager_tasks():
+    with time_machine.travel(at(add_months(month, 1), 6), tick=False), eager_tasks():
         return reports.build_monthly_report(time_bank=bank, month=month)
 
 
 class ClosedMonths(CastTestCase):
     def test_history_in_a_reported_month_leaves_its_report_and_shows_as_revisions(self):
         ada = make_member(self.riverside, "Ada Admin", role=Role.ADMIN)
-        month = reports.add_months(reports.first_of(TODAY), -3)
+        month = add_months(first_of(TODAY), -3)
         build(self.riverside, month)
         reported = MonthlyReport.objects.get(time_bank=self.riverside, month=month)
         files = {
@@ -286,9 +287,7 @@ class ClosedMonths(CastTestCase):
         after = MonthlyReport.objects.get(pk=reported.pk)
         self.assertEqual(after.figures, reported.figures)
         self.assertEqual(after.commissioner, reported.commissioner)
-        build(self.riverside, reports.add_months(month, 1))
-        following = MonthlyReport.objects.get(
-            time_bank=self.riverside, month=reports.add_months(month, 1)
-        )
+        build(self.riverside, add_months(month, 1))
+        following = MonthlyReport.objects.get(time_bank=self.riverside, month=add_months(month, 1))
         revised = {(r["month"], r["figure"]): (r["was"], r["now"]) for r in following.revisions}
         self.assertEqual(revised[(month.isoformat(), "exchanges")], (0, 1))

@@ -39,6 +39,7 @@ from reports.models import MonthlyReport, Statement
 from tests.factories import make_member, make_user
 from tests.reports.support import KnownMonth, at, eager_tasks
 from tests.support import user_of
+from timebank.dates import add_months
 
 OLD_NAME = "Alice Archer"
 
@@ -93,9 +94,9 @@ class AliceWithEverything(KnownMonth, TestCase):
             membership=cls.alice.memberships.get(),
             text="Alice Archer prefers mornings.",
         )
-        with time_machine.travel(at(reports.add_months(cls.m, 1), 6), tick=False), eager_tasks():
+        with time_machine.travel(at(add_months(cls.m, 1), 6), tick=False), eager_tasks():
             reports.build_monthly_report(time_bank=cls.riverside, month=cls.m)
-        cls.month_end = reports.add_months(cls.m, 1) - timedelta(days=1)
+        cls.month_end = add_months(cls.m, 1) - timedelta(days=1)
 
 
 class ExportMyData(AliceWithEverything):

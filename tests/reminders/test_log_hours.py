@@ -13,8 +13,9 @@ from reminders import services
 from reminders.models import SentReminder
 from tests.members.support import make_listing
 from tests.support import user_of
+from timebank.dates import first_of_next_month
 
-from .support import ReminderTestCase, at, first_of_next_month
+from .support import ReminderTestCase, at
 
 
 class LogYourHours(ReminderTestCase):

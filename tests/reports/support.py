@@ -22,10 +22,10 @@ from exchanges import services as exchanges
 from ledger import services as ledger
 from ledger.models import Account
 from members.models import Membership, Person
-from reports.services import add_months, first_of
 from tests.base import Cast
 from tests.factories import make_member
 from timebank.celery import app
+from timebank.dates import add_months, first_of
 
 
 def at(day: date, hour: int = 12) -> datetime:

@@ -23,18 +23,19 @@ from reports.commissioning import SUPPRESSED, Report, commissioner_report
 from reports.models import MonthlyReport
 from tests.factories import make_member
 from tests.support import user_of
+from timebank.dates import add_months, last_of
 
 from .support import KnownMonth, at, eager_tasks
 
 
 def build(bank: TimeBank, month: date) -> str:
     """Run the monthly job for ``month`` on the 1st of the month after, at 06:00."""
-    with time_machine.travel(at(services.add_months(month, 1), 6), tick=False), eager_tasks():
+    with time_machine.travel(at(add_months(month, 1), 6), tick=False), eager_tasks():
         return services.build_monthly_report(time_bank=bank, month=month)
 
 
 def month_end(month: date) -> date:
-    return services.add_months(month, 1) - timedelta(days=1)
+    return last_of(month)
 
 
 class AClosedMonthThenLateChanges(KnownMonth, TestCase):
