@@ -12,8 +12,8 @@ from django.urls import reverse
 
 from audit.models import Action, AuditEvent
 from reports import services as reports
-from tests.reports.support import KnownMonth, at, eager_tasks
-from tests.support import user_of
+from tests.reports.support import KnownMonth
+from tests.support import at, eager_tasks, user_of
 from timebank.dates import add_months
 
 

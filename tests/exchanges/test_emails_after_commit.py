@@ -14,8 +14,13 @@ from django.utils import timezone
 
 from exchanges.models import Exchange, State
 from members.models import ApprovalRule
-from tests.reminders.support import RefusingBackend
-from tests.support import MAIL_SERVER_DOWN, MailServerDown, user_of
+from tests.support import (
+    MAIL_SERVER_DOWN,
+    REFUSING_MAIL_SERVER,
+    MailServerDown,
+    RefusingBackend,
+    user_of,
+)
 
 from .test_api_exchanges import ApiCase
 
@@ -132,7 +137,7 @@ class ARefusedEmailIsRetried(ApiCase):
         RefusingBackend.refusals = {user_of(self.bob).email: 2}
         RefusingBackend.attempts.clear()
 
-    @override_settings(EMAIL_BACKEND="tests.reminders.support.RefusingBackend")
+    @override_settings(EMAIL_BACKEND=REFUSING_MAIL_SERVER)
     def test_an_email_the_mail_server_refuses_twice_goes_on_the_third_try(self):
         with self.captureOnCommitCallbacks(execute=True):
             response = self.client_for(self.alice).post(

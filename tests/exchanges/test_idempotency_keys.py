@@ -3,7 +3,7 @@ caller sent: never by the bank's policy at the time, nor by a date the server fi
 
 from __future__ import annotations
 
-from datetime import datetime, time, timedelta
+from datetime import timedelta
 
 import time_machine
 from django.urls import reverse
@@ -13,13 +13,9 @@ from exchanges import services
 from exchanges.models import Exchange, State
 from ledger.models import Journal
 from members.models import ApprovalRule
-from tests.support import user_of
+from tests.support import at, user_of
 
 from .test_api_exchanges import ApiCase
-
-
-def at(day, hour: int = 12, minute: int = 0) -> datetime:
-    return datetime.combine(day, time(hour, minute), tzinfo=timezone.get_current_timezone())
 
 
 class KeysAreTheCallersOwn(ApiCase):

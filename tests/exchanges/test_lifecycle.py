@@ -4,7 +4,7 @@ job, on the bank's own period."""
 
 from __future__ import annotations
 
-from datetime import datetime, time, timedelta
+from datetime import timedelta
 from io import StringIO
 
 import time_machine
@@ -22,12 +22,8 @@ from ledger.models import Account, Journal, JournalState
 from members.models import ApprovalRule, LimitRule, Person, Status
 from tests.base import CastTestCase
 from tests.factories import enrol_in_mfa, make_member, make_person
-from tests.support import admin_change_data, user_of
+from tests.support import admin_change_data, at, user_of
 from timebank.celery import app
-
-
-def at(day, hour: int = 12) -> datetime:
-    return datetime.combine(day, time(hour), tzinfo=timezone.get_current_timezone())
 
 
 def details(description: str = "Gardening", day=None) -> services.Details:

@@ -26,8 +26,7 @@ from reports import services as reports
 from reports.models import MonthlyReport
 from tests.base import CastTestCase
 from tests.factories import PASSWORD, make_bank, make_member
-from tests.reports.support import at, eager_tasks
-from tests.support import user_of
+from tests.support import at, eager_tasks, user_of
 from timebank.dates import add_months, first_of
 
 from .support import checked, imported, text

@@ -22,8 +22,7 @@ from imports.models import ImportRun, RunState
 from members.models import Person, Role
 from tests.base import CastTestCase
 from tests.factories import make_member
-from tests.reports.support import eager_tasks
-from tests.support import PageResponse, user_of
+from tests.support import PageResponse, eager_tasks, user_of
 
 from .support import text, zipped
 from .test_dry_run import FILES as BAD_FILES

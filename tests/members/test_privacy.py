@@ -37,8 +37,8 @@ from reports import services as reports
 from reports.commissioning import commissioner_report
 from reports.models import MonthlyReport, Statement
 from tests.factories import make_member, make_user
-from tests.reports.support import KnownMonth, at, eager_tasks
-from tests.support import user_of
+from tests.reports.support import KnownMonth
+from tests.support import at, eager_tasks, user_of
 from timebank.dates import add_months
 
 OLD_NAME = "Alice Archer"

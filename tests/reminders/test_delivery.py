@@ -12,12 +12,12 @@ from django.test import override_settings
 from reminders import services, tasks
 from reminders.models import SentReminder
 from tests.members.support import make_listing
-from tests.support import user_of
+from tests.support import REFUSING_MAIL_SERVER, RefusingBackend, at, eager_tasks, user_of
 
-from .support import RefusingBackend, ReminderTestCase, at, celery_eager
+from .support import ReminderTestCase
 
 
-@override_settings(EMAIL_BACKEND="tests.reminders.support.RefusingBackend")
+@override_settings(EMAIL_BACKEND=REFUSING_MAIL_SERVER)
 class AFailingMailServer(ReminderTestCase):
     def setUp(self) -> None:
         RefusingBackend.attempts.clear()
@@ -31,7 +31,7 @@ class AFailingMailServer(ReminderTestCase):
 
     def run_queued(self) -> int:
         """Run the expiry job the way beat does: emails queued with delay_on_commit."""
-        with celery_eager(), time_machine.travel(at(self.day, 8), tick=False):
+        with eager_tasks(), time_machine.travel(at(self.day, 8), tick=False):
             with self.captureOnCommitCallbacks(execute=True):
                 return services.run_job(job="expiry")
 
@@ -66,7 +66,7 @@ class AFailingMailServer(ReminderTestCase):
 class AfterCommit(ReminderTestCase):
     def test_nothing_is_sent_or_queued_until_the_transaction_commits(self):
         listing = make_listing(self.riverside, self.bob, "Dog walking")
-        with celery_eager(), time_machine.travel(at(listing.expires_on - timedelta(days=7))):
+        with eager_tasks(), time_machine.travel(at(listing.expires_on - timedelta(days=7), 10)):
             with self.captureOnCommitCallbacks(execute=False) as callbacks:
                 services.run_job(job="expiry")
                 self.assertTrue(SentReminder.objects.filter(person=self.bob).exists())

@@ -12,9 +12,9 @@ from ledger import services as ledger
 from members.models import LimitRule, Membership, Role
 from reminders.followups import digest, follow_ups
 from tests.factories import make_bank, make_member
-from tests.support import user_of
+from tests.support import at, user_of
 
-from .support import ReminderTestCase, at
+from .support import ReminderTestCase
 
 FOLLOW_UP_QUERIES = 5
 DIGEST_QUERIES = 13
@@ -60,7 +60,7 @@ class FollowUpLists(ReminderTestCase):
         lists = follow_ups(time_bank=self.riverside)
         self.assertEqual(self.names(lists.inactive), ["Olive Offline"])
         # Seven months on, the same exchange is too old.
-        with time_machine.travel(at(today + timedelta(days=60)), tick=False):
+        with time_machine.travel(at(today + timedelta(days=60), 10), tick=False):
             lists = follow_ups(time_bank=self.riverside)
         self.assertEqual(self.names(lists.inactive), ["Alice Archer", "Bob Baker", "Olive Offline"])
         self.assertNotIn("Brenda Broker", self.names(lists.inactive))

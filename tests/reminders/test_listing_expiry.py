@@ -12,9 +12,9 @@ from members.models import Listing, Representative
 from reminders import services
 from reminders.models import SentReminder
 from tests.members.support import make_listing
-from tests.support import user_of
+from tests.support import at, user_of
 
-from .support import ReminderTestCase, at
+from .support import ReminderTestCase
 
 
 class ListingsAboutToExpire(ReminderTestCase):
@@ -39,7 +39,7 @@ class ListingsAboutToExpire(ReminderTestCase):
 
     def test_after_renewing_the_owner_is_told_again_before_the_new_date(self):
         self.days_before(7)
-        with time_machine.travel(at(self.expires - timedelta(days=5)), tick=False):
+        with time_machine.travel(at(self.expires - timedelta(days=5), 10), tick=False):
             renewed = members.renew_listing(listing=self.listing, editor=self.bob)
         self.assertGreater(renewed.expires_on, self.expires)
         self.run_job("expiry", renewed.expires_on - timedelta(days=7))

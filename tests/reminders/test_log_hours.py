@@ -12,10 +12,10 @@ from members.models import Contact
 from reminders import services
 from reminders.models import SentReminder
 from tests.members.support import make_listing
-from tests.support import user_of
+from tests.support import at, user_of
 from timebank.dates import first_of_next_month
 
-from .support import ReminderTestCase, at
+from .support import ReminderTestCase
 
 
 class LogYourHours(ReminderTestCase):
@@ -27,7 +27,7 @@ class LogYourHours(ReminderTestCase):
         self.listing = make_listing(self.riverside, self.alice, "Help with the garden")
 
     def reply(self, sender, listing=None, day=None) -> Contact:
-        with time_machine.travel(at(day or self.mid_month), tick=False):
+        with time_machine.travel(at(day or self.mid_month, 10), tick=False):
             with self.captureOnCommitCallbacks(execute=True):
                 contact = members.reply_to_listing(
                     listing=listing or self.listing, sender=sender, message="I can help"

@@ -22,10 +22,10 @@ from reports import services
 from reports.commissioning import SUPPRESSED, Report, commissioner_report
 from reports.models import MonthlyReport
 from tests.factories import make_member
-from tests.support import user_of
+from tests.support import at, eager_tasks, user_of
 from timebank.dates import add_months, last_of
 
-from .support import KnownMonth, at, eager_tasks
+from .support import KnownMonth
 
 
 def build(bank: TimeBank, month: date) -> str:

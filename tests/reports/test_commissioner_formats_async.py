@@ -22,11 +22,10 @@ from openpyxl import load_workbook
 from members.models import Membership, Status
 from reports import exports
 from reports.models import ExportState, ReportDownload, ReportExport
-from tests.support import PageResponse, streamed, user_of
+from tests.support import PageResponse, eager_tasks, streamed, user_of
 from timebank.celery import app
 
 from .commissioning_data import END, NOW, START, KnownQuarter, frozen
-from .support import eager_tasks
 from .test_commissioner_figures import KNOWN, SHOWN, expected_sheet_rows, sheet_rows
 from .test_commissioner_formats import APPENDIX, pdf_text, table_text
 

@@ -8,9 +8,10 @@ from django.test import TestCase
 
 from reports import services
 from reports.models import MonthlyReport
+from tests.support import at, eager_tasks
 from timebank.dates import add_months
 
-from .support import KnownMonth, at, eager_tasks
+from .support import KnownMonth
 
 
 def build(bank, month):

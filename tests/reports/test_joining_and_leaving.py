@@ -17,8 +17,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from datetime import date, datetime
-from zoneinfo import ZoneInfo
+from datetime import date
 
 import time_machine
 from django.test import TestCase, override_settings
@@ -33,11 +32,10 @@ from reports import reading
 from reports.commissioning import SUPPRESSED, commissioner_report
 from tests.base import Cast
 from tests.factories import make_member
-from tests.support import user_of
+from tests.support import at, user_of
 
 from .commissioning_data import END, START, Tables, frozen
 
-LONDON = ZoneInfo("Europe/London")
 PERIOD = {"start": START.isoformat(), "end": END.isoformat()}
 FIGURES = {
     "new_members": "4",
@@ -45,10 +43,6 @@ FIGURES = {
     "median_days_to_first_exchange": "20.0",
     "retention_6_months_share": "0.7500",
 }
-
-
-def at(day: date) -> datetime:
-    return datetime(day.year, day.month, day.day, 10, tzinfo=LONDON)
 
 
 class JoinersAndLeavers(Cast):
@@ -63,7 +57,7 @@ class JoinersAndLeavers(Cast):
             new = []
             for i, day in enumerate(approved):
                 person = make_member(bank, f"New Member {i + 1}")
-                Membership.objects.filter(person=person).update(decided_at=at(day))
+                Membership.objects.filter(person=person).update(decided_at=at(day, 10))
                 new.append(person)
             n = [ledger.open_account(time_bank=bank, person=p) for p in new]
             alice = ledger.open_account(time_bank=bank, person=cls.alice)
@@ -88,7 +82,7 @@ class JoinersAndLeavers(Cast):
             cls.n4 = new[3]
             for name, day in (("Lena Leaver", date(2026, 5, 1)), ("Earl Early", date(2026, 3, 1))):
                 person = make_member(bank, name)
-                with time_machine.travel(at(day), tick=False):
+                with time_machine.travel(at(day, 10), tick=False):
                     exchanges.leave_time_bank(
                         membership=Membership.objects.get(person=person), by=person
                     )
@@ -211,7 +205,7 @@ class SixMonthsAreSixCalendarMonths(Cast, TestCase):
         with frozen():
             cls.build_cast()
             person = make_member(cls.riverside, "Nell Newcomer")
-            Membership.objects.filter(person=person).update(decided_at=at(date(2025, 12, 20)))
+            Membership.objects.filter(person=person).update(decided_at=at(date(2025, 12, 20), 10))
             exchanges.record_exchange(
                 recorded_by=cls.brenda,
                 giver=ledger.open_account(time_bank=cls.riverside, person=cls.bob),

@@ -12,9 +12,9 @@ from django.urls import reverse
 from reports import services
 from reports.models import MonthlyReport, Statement
 from reports.views import CSV_HEADERS
-from tests.support import user_of
+from tests.support import at, user_of
 
-from .support import KnownMonth, at
+from .support import KnownMonth
 
 
 class Pages(KnownMonth, TestCase):

