@@ -51,11 +51,16 @@ lint: install
 
 # The whole test suite on the database and broker named by DATABASE_URL and REDIS_URL
 # (SQLite and the embedded broker when they are unset).
+# The main pass runs in TEST_WORKERS processes (pytest-xdist, each test class whole in one;
+# "auto": one per core, 0: all in this one). Each has its own test database (test_<name>_gw0,
+# ...); the tests of real Celery workers consume queues of their own and hand the worker that
+# database; cache keys are per process (tests/conftest.py).
 # The schemathesis fuzz of the API runs as its own step, so its result stands out.
+TEST_WORKERS ?= auto
 test: lint
 	$(BIN)/python manage.py check
 	$(BIN)/python manage.py spectacular --validate --fail-on-warn --file /dev/null
-	$(BIN)/pytest -m "not fuzz and not e2e and not faults"
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadscope -m "not fuzz and not e2e and not faults"
 	@echo "=== schemathesis: every API operation, every role, every check, against the OpenAPI schema ==="
 	$(BIN)/pytest -m fuzz -q tests/test_api_fuzz.py
 
