@@ -51,12 +51,14 @@ lint: install
 
 # The whole test suite on the database and broker named by DATABASE_URL and REDIS_URL
 # (SQLite and the embedded broker when they are unset).
-# The main pass runs in TEST_WORKERS processes (pytest-xdist, each test class whole in one;
-# "auto": one per core, 0: all in this one). Each has its own test database (test_<name>_gw0,
-# ...); the tests of real Celery workers consume queues of their own and hand the worker that
-# database; cache keys are per process (tests/conftest.py).
+# On SQLite the main pass runs in TEST_WORKERS processes (pytest-xdist, each test class whole
+# in one; "auto": one per core): each has its own in-memory database and cache keys
+# (tests/conftest.py). With DATABASE_URL set it runs in this one process (TEST_WORKERS=0):
+# there the TransactionTestCases (real threads, real Celery workers) empty the tables after
+# them, rows the migrations seeded (categories) included, and under xdist a worker runs
+# TestCases after them; serially pytest-django runs every TestCase first.
 # The schemathesis fuzz of the API runs as its own step, so its result stands out.
-TEST_WORKERS ?= auto
+TEST_WORKERS ?= $(if $(DATABASE_URL),0,auto)
 test: lint
 	$(BIN)/python manage.py check
 	$(BIN)/python manage.py spectacular --validate --fail-on-warn --file /dev/null
