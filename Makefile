@@ -46,15 +46,23 @@ serve:
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy .
 	$(BIN)/python manage.py makemigrations --check --dry-run
 
 # The whole test suite on the database and broker named by DATABASE_URL and REDIS_URL
 # (SQLite and the embedded broker when they are unset).
+# On SQLite the main pass runs in TEST_WORKERS processes (pytest-xdist, each test class whole
+# in one; "auto": one per core): each has its own in-memory database and cache keys
+# (tests/conftest.py). With DATABASE_URL set it runs in this one process (TEST_WORKERS=0):
+# there the TransactionTestCases (real threads, real Celery workers) empty the tables after
+# them, rows the migrations seeded (categories) included, and under xdist a worker runs
+# TestCases after them; serially pytest-django runs every TestCase first.
 # The schemathesis fuzz of the API runs as its own step, so its result stands out.
+TEST_WORKERS ?= $(if $(DATABASE_URL),0,auto)
 test: lint
 	$(BIN)/python manage.py check
 	$(BIN)/python manage.py spectacular --validate --fail-on-warn --file /dev/null
-	$(BIN)/pytest -m "not fuzz and not e2e and not faults"
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadscope -m "not fuzz and not e2e and not faults"
 	@echo "=== schemathesis: every API operation, every role, every check, against the OpenAPI schema ==="
 	$(BIN)/pytest -m fuzz -q tests/test_api_fuzz.py
 

@@ -140,7 +140,7 @@ SELECT
       percentile_cont(0.5) WITHIN GROUP (ORDER BY greatest(first - day, 0))
           FILTER (WHERE first IS NOT NULL),
       count(*) FILTER (WHERE first IS NOT NULL),
-      -- Six calendar months on, clamped to a shorter month's end (members.services.add_months).
+      -- Six calendar months on, clamped to a shorter month's end (timebank.dates.add_months).
       count(*) FILTER (WHERE first <= day + interval '6 months'),
       count(*))
      FROM firsts),
@@ -219,7 +219,7 @@ def sql_params(bank_ids: list[int], start: date, end: date) -> dict[str, Any]:
     from django.conf import settings
 
     from reports.commissioning import OUTWARD_CODE, _aware, _year_before
-    from reports.services import add_months, first_of
+    from timebank.dates import add_months, first_of
 
     year_start = _year_before(end + timedelta(days=1))
     trend_first = add_months(first_of(end), -11)
@@ -252,7 +252,7 @@ def sql_tables(bank_ids: list[int], start: date, end: date) -> dict[str, list[li
         equivalent_value,
         hours,
     )
-    from reports.services import add_months, first_of
+    from timebank.dates import add_months, first_of
 
     params = sql_params(bank_ids, start, end)
     with connection.cursor() as cursor:

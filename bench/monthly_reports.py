@@ -54,7 +54,7 @@ def generate(members: int, exchanges: int, month: date, seed: int = 5) -> object
     from exchanges.models import Exchange, Kind, State
     from ledger.models import Account, AccountKind, Entry, Journal
     from members.models import Category, Listing, Membership, Person, Status, TimeBank, User
-    from reports.services import add_months
+    from timebank.dates import add_months
 
     rng = random.Random(seed)
     year_start = add_months(month, -11)

@@ -45,7 +45,7 @@ def get_account_for(user: object, time_bank: TimeBank, pk: int) -> Account:
     if account is None or person is None:
         raise Http404(_("No such account."))
     mine = account.person_id == person.pk or (
-        account.organisation_id is not None
+        account.organisation is not None
         and account.organisation.representatives.filter(pk=person.pk).exists()
     )
     if not (mine or is_broker(person, time_bank)):

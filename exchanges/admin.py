@@ -17,7 +17,7 @@ from django.http import HttpRequest
 from django.utils.translation import gettext, gettext_lazy
 
 from ledger.exceptions import LedgerError
-from members.models import Person
+from members.models import Person, User
 
 from . import services
 from .models import Exchange
@@ -42,7 +42,8 @@ class ExchangeAdmin(admin.ModelAdmin):
 
     @admin.action(description=gettext_lazy("Approve the selected exchanges (the hours move)"))
     def approve_exchanges(self, request: HttpRequest, queryset: QuerySet[Exchange]) -> None:
-        me = Person.objects.filter(user=request.user).first()
+        user = request.user
+        me = Person.objects.filter(user=user).first() if isinstance(user, User) else None
         if me is None:
             self.message_user(
                 request,

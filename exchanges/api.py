@@ -32,6 +32,7 @@ from django.db.models import Prefetch, QuerySet
 from django.http import Http404
 from django.utils import timezone
 from django.utils.translation import gettext, gettext_lazy
+from drf_spectacular.drainage import set_override
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiExample,
@@ -76,7 +77,9 @@ IDEMPOTENCY_KEY = re.compile(rf"[!-~]{{1,{IDEMPOTENCY_KEY_MAX}}}")
 def _inline_enum(field: serializers.Field, values: list[str]) -> serializers.Field:
     """Document ``field`` as an inline enum. Several components have a ``kind``, ``state`` or
     ``role`` with other choices; inline, their names cannot collide in the schema."""
-    return extend_schema_field({"type": "string", "enum": values})(field)
+    # What @extend_schema_field does to a field class, done to this one field.
+    set_override(field, "field", {"type": "string", "enum": values})
+    return field
 
 
 # Hours written as text: a positive number of quarter hours under 100,000 ("1.5", "0.25").
@@ -270,8 +273,12 @@ class GroupExchangeSerializer(StrictSerializer, DetailsMixin):
     difference goes to or comes from the community pot, by the bank's rule."""
 
     time_bank = serializers.SlugField(help_text="The time bank's short name.")
-    providers = LegSerializer(many=True, min_length=1, max_length=services.MAX_GROUP)
-    receivers = LegSerializer(many=True, min_length=1, max_length=services.MAX_GROUP)
+    providers: serializers.ListSerializer[Any] = serializers.ListSerializer(
+        child=LegSerializer(), min_length=1, max_length=services.MAX_GROUP
+    )
+    receivers: serializers.ListSerializer[Any] = serializers.ListSerializer(
+        child=LegSerializer(), min_length=1, max_length=services.MAX_GROUP
+    )
 
 
 class DonationSerializer(StrictSerializer, AmountMixin):
@@ -393,7 +400,7 @@ class ExchangeSerializer(serializers.Serializer):
     @extend_schema_field(LegOutSerializer(many=True))
     def get_legs(self, exchange: Exchange) -> list[dict]:
         """Every account's share of the journal (the community pot included)."""
-        return LegOutSerializer(exchange.journal.entries.all(), many=True).data
+        return list(LegOutSerializer(exchange.journal.entries.all(), many=True).data)
 
 
 class BalanceSerializer(serializers.Serializer):

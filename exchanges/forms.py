@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import uuid
 from decimal import Decimal, InvalidOperation
+from typing import Any
 
 from django import forms
 from django.db.models import Q, QuerySet
@@ -9,7 +10,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from ledger.models import Account, AccountKind
-from members.models import Category, Status, TimeBank
+from members.models import Category, Listing, Status, TimeBank
 
 from .models import COPRODUCTION_IN_WORDS, CoProduction
 from .services import Details
@@ -32,16 +33,30 @@ def trading_accounts(bank: TimeBank) -> QuerySet[Account]:
     )
 
 
+def _choices(form: forms.BaseForm, name: str) -> forms.ModelChoiceField:
+    """``form``'s field ``name``, a choice among rows (its queryset is set per time bank)."""
+    field = form.fields[name]
+    assert isinstance(field, forms.ModelChoiceField)
+    return field
+
+
 class AccountChoiceField(forms.ModelChoiceField):
     def label_from_instance(self, obj: Account) -> str:
         area = obj.person.area if obj.person else obj.organisation.area if obj.organisation else ""
         return f"{obj.holder_name} ({area})" if area else obj.holder_name
 
 
+class AccountsChoiceField(forms.ModelMultipleChoiceField):
+    """Several accounts, each shown by its holder's name."""
+
+    def label_from_instance(self, obj: Account) -> str:
+        return obj.holder_name
+
+
 class HoursField(forms.DecimalField):
     """Hours in quarter-hour steps ("1.5"), cleaned to whole minutes."""
 
-    def __init__(self, **kwargs: object) -> None:
+    def __init__(self, **kwargs: Any) -> None:
         kwargs.setdefault("label", _("Hours"))
         kwargs.setdefault(
             "help_text", _("In quarter hours: 0.25 is 15 minutes, 1.5 is an hour and a half.")
@@ -49,10 +64,10 @@ class HoursField(forms.DecimalField):
         super().__init__(min_value=Decimal("0.25"), max_digits=5, decimal_places=2, **kwargs)
         self.widget.attrs.update({"step": "0.25", "inputmode": "decimal"})
 
-    def clean(self, value: object) -> int:  # type: ignore[override]
+    def clean(self, value: Any) -> int | None:
         hours = super().clean(value)
         if hours is None:
-            return None  # type: ignore[return-value]
+            return None
         try:
             minutes = hours * 60
         except InvalidOperation:
@@ -66,7 +81,7 @@ class IdempotencyKeyField(forms.CharField):
     """The hidden key of a form shown once: a double-clicked submit records it once. As long as
     the API's keys (64), so a key namespaced per caller fits the ledger's 100 characters."""
 
-    def __init__(self, **kwargs: object) -> None:
+    def __init__(self, **kwargs: Any) -> None:
         # Only a tampered (or very old) page sends a bad key: the person can only reload it.
         expired = _("This form has expired: please open the page again.")
         super().__init__(
@@ -77,7 +92,7 @@ class IdempotencyKeyField(forms.CharField):
                 "max_length": expired,
                 "null_characters_not_allowed": expired,
             },
-            **kwargs,  # type: ignore[arg-type]
+            **kwargs,
         )
 
 
@@ -110,19 +125,17 @@ class DetailsForm(forms.Form):
     )
     idempotency_key = IdempotencyKeyField()
 
-    def __init__(
-        self, *args: object, bank: TimeBank, broker: bool = False, **kwargs: object
-    ) -> None:
+    def __init__(self, *args: Any, bank: TimeBank, broker: bool = False, **kwargs: Any) -> None:
         kwargs.setdefault("initial", {})
-        kwargs["initial"].setdefault("effective_date", timezone.localdate())  # type: ignore[index]
+        kwargs["initial"].setdefault("effective_date", timezone.localdate())
         # A fresh key per form shown: a double-clicked submit records the exchange once.
-        kwargs["initial"].setdefault("idempotency_key", uuid.uuid4().hex)  # type: ignore[index]
-        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        kwargs["initial"].setdefault("idempotency_key", uuid.uuid4().hex)
+        super().__init__(*args, **kwargs)
         self.bank = bank
         if not broker:
             del self.fields["coproduction"]
 
-    def details(self, listing: object | None = None) -> Details:
+    def details(self, listing: Listing | None = None) -> Details:
         data = self.cleaned_data
         return Details(
             effective_date=data["effective_date"],
@@ -173,21 +186,23 @@ class RecordForm(PastLimitMixin, DetailsForm):
 
     def __init__(
         self,
-        *args: object,
+        *args: Any,
         bank: TimeBank,
         own: Account,
         subject: str | None = None,
-        **kwargs: object,
+        **kwargs: Any,
     ) -> None:
         super().__init__(*args, bank=bank, broker=subject is not None, **kwargs)
-        self.fields["other"].queryset = trading_accounts(bank).exclude(pk=own.pk)
+        _choices(self, "other").queryset = trading_accounts(bank).exclude(pk=own.pk)
         if subject is None:
             del self.fields["past_limit"]
         else:
             self.fields["direction"].label = _("Did %(name)s give or receive help?") % {
                 "name": subject
             }
-            self.fields["direction"].choices = [
+            direction = self.fields["direction"]
+            assert isinstance(direction, forms.ChoiceField)
+            direction.choices = [
                 ("gave", _("%(name)s gave help") % {"name": subject}),
                 ("received", _("%(name)s received help") % {"name": subject}),
             ]
@@ -219,13 +234,14 @@ class BrokerRecordForm(PastLimitMixin, DetailsForm):
         "past_limit",
     ]
 
-    def __init__(self, *args: object, bank: TimeBank, **kwargs: object) -> None:
+    def __init__(self, *args: Any, bank: TimeBank, **kwargs: Any) -> None:
         super().__init__(*args, bank=bank, broker=True, **kwargs)
-        self.fields["giver"].queryset = trading_accounts(bank)
-        self.fields["receiver"].queryset = trading_accounts(bank)
+        _choices(self, "giver").queryset = trading_accounts(bank)
+        _choices(self, "receiver").queryset = trading_accounts(bank)
 
-    def clean(self) -> dict:
-        data = super().clean()
+    def clean(self) -> dict[str, Any]:
+        super().clean()
+        data = self.cleaned_data
         if data.get("giver") and data.get("giver") == data.get("receiver"):
             self.add_error("receiver", _("Choose two different people."))
         return data
@@ -234,11 +250,11 @@ class BrokerRecordForm(PastLimitMixin, DetailsForm):
 class GroupForm(DetailsForm):
     """One provider to many receivers (a class), or many providers to one (a lunch)."""
 
-    providers = forms.ModelMultipleChoiceField(
+    providers = AccountsChoiceField(
         Account.objects.none(), label=_("Who gave help?"), widget=forms.CheckboxSelectMultiple
     )
     provider_minutes = HoursField(label=_("Hours each of them earns"))
-    receivers = forms.ModelMultipleChoiceField(
+    receivers = AccountsChoiceField(
         Account.objects.none(), label=_("Who received help?"), widget=forms.CheckboxSelectMultiple
     )
     receiver_minutes = HoursField(label=_("Hours each of them gives"))
@@ -253,14 +269,14 @@ class GroupForm(DetailsForm):
         "coproduction",
     ]
 
-    def __init__(self, *args: object, bank: TimeBank, **kwargs: object) -> None:
+    def __init__(self, *args: Any, bank: TimeBank, **kwargs: Any) -> None:
         super().__init__(*args, bank=bank, broker=True, **kwargs)
         for name in ("providers", "receivers"):
-            self.fields[name].queryset = trading_accounts(bank)
-            self.fields[name].label_from_instance = lambda a: a.holder_name
+            _choices(self, name).queryset = trading_accounts(bank)
 
-    def clean(self) -> dict:
-        data = super().clean()
+    def clean(self) -> dict[str, Any]:
+        super().clean()
+        data = self.cleaned_data
         if set(data.get("providers") or []) & set(data.get("receivers") or []):
             self.add_error(
                 "receivers", _("Someone cannot both give and receive in one group exchange.")
@@ -277,11 +293,11 @@ class DonationForm(forms.Form):
     idempotency_key = IdempotencyKeyField()
 
     def __init__(
-        self, *args: object, bank: TimeBank, own: Account, pot: Account, **kwargs: object
+        self, *args: Any, bank: TimeBank, own: Account, pot: Account, **kwargs: Any
     ) -> None:
         kwargs.setdefault("initial", {"idempotency_key": uuid.uuid4().hex, "to_account": pot.pk})
-        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
-        self.fields["to_account"].queryset = (
+        super().__init__(*args, **kwargs)
+        _choices(self, "to_account").queryset = (
             trading_accounts(bank) | Account.objects.filter(pk=pot.pk)
         ).exclude(pk=own.pk)
 
@@ -296,10 +312,10 @@ class GrantForm(forms.Form):
     reason = forms.CharField(label=_("Why (shown on the pot's statement)"), max_length=200)
     idempotency_key = IdempotencyKeyField()
 
-    def __init__(self, *args: object, bank: TimeBank, **kwargs: object) -> None:
+    def __init__(self, *args: Any, bank: TimeBank, **kwargs: Any) -> None:
         kwargs.setdefault("initial", {"idempotency_key": uuid.uuid4().hex})
-        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
-        self.fields["to_account"].queryset = trading_accounts(bank)
+        super().__init__(*args, **kwargs)
+        _choices(self, "to_account").queryset = trading_accounts(bank)
 
 
 class DecisionForm(forms.Form):
@@ -326,8 +342,9 @@ class StatementForm(forms.Form):
         required=False,
     )
 
-    def clean(self) -> dict:
-        data = super().clean()
+    def clean(self) -> dict[str, Any]:
+        super().clean()
+        data = self.cleaned_data
         if data.get("start") and data.get("end") and data["start"] > data["end"]:
             self.add_error("end", _("The end date must be on or after the start date."))
         return data

@@ -34,6 +34,7 @@ from members.models import BROKER_ROLES, InBankQuerySet, Membership, Person, Tim
 
 if TYPE_CHECKING:
     from django.db.models import QuerySet
+    from django_stubs_ext import StrOrPromise
 
 
 class Kind(models.TextChoices):
@@ -54,7 +55,7 @@ class CoProduction(models.TextChoices):
 
 # The same four kinds in the words members and brokers use (forms and pages); the labels
 # above are the commissioners' own terms (reports).
-COPRODUCTION_IN_WORDS = {
+COPRODUCTION_IN_WORDS: dict[str, StrOrPromise] = {
     CoProduction.DELIVERY: _("Everyday help, or helping to run a service"),
     CoProduction.DESIGN: _("Helping to plan how a service works"),
     CoProduction.COMMISSIONING: _("Helping to decide what services are needed"),
@@ -136,7 +137,10 @@ class ExchangeQuerySet(InBankQuerySet["Exchange"]):
         person = person_for(user)
         if person is None:
             return self.none()
-        brokered = Membership.objects.for_user(user).approved().filter(role__in=BROKER_ROLES)
+        # TEMPORARY: members/ types MembershipQuerySet's methods as returning a plain
+        # QuerySet; mypy flags this comment as unused once they return Self.
+        theirs = Membership.objects.for_user(user)
+        brokered = theirs.approved().filter(role__in=BROKER_ROLES)  # type: ignore[attr-defined]
         mine = Account.objects.held_by(person)
         return (
             self.reachable_by(user)

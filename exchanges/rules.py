@@ -47,8 +47,9 @@ not), so the services decide "already decided" on their own.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 from django.core.exceptions import PermissionDenied
 from django.db.models import Q
@@ -105,7 +106,11 @@ class Movement:
         """``legs`` as ``(account, minutes)``, minutes positive for the accounts paid. One
         query for the representatives of the organisations among them, none otherwise."""
         legs = tuple(legs)
-        organisations = {a.organisation_id for a, _ in legs if a.kind == AccountKind.ORGANISATION}
+        organisations = {
+            a.organisation_id
+            for a, _ in legs
+            if a.kind == AccountKind.ORGANISATION and a.organisation_id is not None
+        }
         representatives: dict[int, set[int]] = {}
         if organisations:
             rows = Representative.objects.filter(organisation_id__in=organisations)
@@ -113,9 +118,9 @@ class Movement:
                 representatives.setdefault(organisation_id, set()).add(person_id)
         behind: dict[int, frozenset[int]] = {}
         for account, _ in legs:
-            if account.kind == AccountKind.MEMBER:
+            if account.kind == AccountKind.MEMBER and account.person_id is not None:
                 behind[account.pk] = frozenset({account.person_id})
-            elif account.kind == AccountKind.ORGANISATION:
+            elif account.kind == AccountKind.ORGANISATION and account.organisation_id is not None:
                 behind[account.pk] = frozenset(representatives.get(account.organisation_id, ()))
             else:
                 behind[account.pk] = frozenset()
@@ -289,9 +294,12 @@ def check_may_confirm(*, exchange: Exchange, person: Person | None) -> None:
     very moment they left)."""
     if person is None:
         asked = exchange.awaiting_confirmation_from_id
-        if not Membership.objects.filter(
-            person_id=asked, time_bank_id=exchange.time_bank_id, status=Status.APPROVED
-        ).exists():
+        if (
+            asked is None
+            or not Membership.objects.filter(
+                person_id=asked, time_bank_id=exchange.time_bank_id, status=Status.APPROVED
+            ).exists()
+        ):
             raise PermissionDenied(
                 gettext("The person asked is no longer a member: nobody confirms it for them.")
             )
@@ -354,10 +362,10 @@ def check_may_reverse(*, exchange: Exchange, person: Person) -> None:
         )
 
 
-def may(check: object, **kwargs: object) -> bool:
+def may(check: Callable[..., None], **kwargs: Any) -> bool:
     """Whether a ``check_may_*`` passes: for pages that show a button only to who may press it."""
     try:
-        check(**kwargs)  # type: ignore[operator]
+        check(**kwargs)
     except PermissionDenied:
         return False
     return True

@@ -39,8 +39,10 @@ from members import ratelimits
 from members.access import is_broker
 from members.models import (
     ApprovalRule,
+    Category,
     GroupRemainderRule,
     LimitRule,
+    Listing,
     Membership,
     Person,
     Status,
@@ -373,9 +375,9 @@ class Details:
 
     effective_date: date | None
     description: str
-    category: object | None = None  # members.Category
+    category: Category | None = None
     coproduction: str = CoProduction.DELIVERY
-    listing: object | None = None  # members.Listing
+    listing: Listing | None = None
 
     def sent(self) -> list[object]:
         """What the caller said, for the request's fingerprint."""

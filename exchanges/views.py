@@ -1,10 +1,14 @@
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, timedelta
+from typing import TypeVar
 
+from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
+from django.db.models import Q, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import redirect, render
 from django.utils import timezone
@@ -54,6 +58,8 @@ from .models import COPRODUCTION_IN_WORDS, Exchange, State, hour_totals
 # Recent exchanges on the dashboard.
 RECENT = 10
 
+_T = TypeVar("_T")
+
 
 def _id_param(request: HttpRequest, name: str) -> int:
     """A numeric id from the query string; anything else names nothing, so 404."""
@@ -63,27 +69,38 @@ def _id_param(request: HttpRequest, name: str) -> int:
     return int(value)
 
 
-def _own_account(bank: TimeBank, person: object) -> Account:
+def _own_account(bank: TimeBank, person: Person) -> Account:
     return ledger.open_account(time_bank=bank, person=person)
 
 
+def _open_listings(person: Person, bank: TimeBank) -> QuerySet[Listing]:
+    # TEMPORARY: members/ types ListingQuerySet's methods as returning a plain QuerySet;
+    # mypy flags this comment as unused once they return Self.
+    return (
+        Listing.objects.owned_by(person)
+        .open()  # type: ignore[attr-defined]
+        .filter(time_bank=bank)
+        .select_related("category")
+    )
+
+
 def _attempt(
-    form: object, action: object, *, passing: tuple[type[Exception], ...] = ()
-) -> object | None:
+    form: forms.BaseForm, action: Callable[[], _T], *, passing: tuple[type[Exception], ...] = ()
+) -> _T | None:
     """Run a service call; turn a refusal a person can act on into a form error (those of
     ``passing`` are raised for the caller to answer)."""
     try:
-        return action()  # type: ignore[operator]
+        return action()
     except passing:
         raise
     except ValidationError as error:
         if hasattr(error, "error_dict"):
             for field, errors in error.error_dict.items():
-                form.add_error(field if field in form.fields else None, errors)  # type: ignore[attr-defined]
+                form.add_error(field if field in form.fields else None, errors)
         else:
-            form.add_error(None, error)  # type: ignore[attr-defined]
+            form.add_error(None, error)
     except LedgerError as error:
-        form.add_error(None, str(error))  # type: ignore[attr-defined]
+        form.add_error(None, str(error))
         if isinstance(error, PastLimit) and error.may_record_for_approval:
             offer = getattr(form, "offer_past_limit", None)
             if offer is not None:
@@ -178,10 +195,7 @@ def dashboard(request: HttpRequest, slug: str) -> HttpResponse:
         **glance,
         "person": person,
         "recent": recent,
-        "listings": Listing.objects.owned_by(person)
-        .open()
-        .filter(time_bank=bank)
-        .select_related("category"),
+        "listings": _open_listings(person, bank),
         "is_broker": membership.is_broker,
     }
     return render(request, "exchanges/dashboard.html", context)
@@ -203,8 +217,10 @@ def record(request: HttpRequest, slug: str) -> HttpResponse:
     if listing is not None:
         initial = {"category": listing.category_id, "description": listing.title}
         # Don't re-ask what the listing says: who it was with, and which way the help went.
+        # None matches NULL: an organisation's listing has no person, a member's no organisation.
         owner_account = Account.objects.filter(
-            time_bank=bank, person_id=listing.person_id, organisation_id=listing.organisation_id
+            Q(person_id=listing.person_id) & Q(organisation_id=listing.organisation_id),
+            time_bank=bank,
         ).first()
     offered = listing is not None and listing.kind == ListingKind.OFFER
     subject = None
@@ -260,10 +276,9 @@ def record(request: HttpRequest, slug: str) -> HttpResponse:
 def _recorded_message(exchange: Exchange, reader: Person) -> str:
     """What the person who recorded reads next: who helped whom, then what happens now."""
     said = words.story(exchange, reader)
-    if exchange.state == State.UNCONFIRMED:
-        then = _("We have asked %(name)s to confirm it.") % {
-            "name": exchange.awaiting_confirmation_from.display_name
-        }
+    asked = exchange.awaiting_confirmation_from
+    if exchange.state == State.UNCONFIRMED and asked is not None:
+        then = _("We have asked %(name)s to confirm it.") % {"name": asked.display_name}
     elif exchange.state == State.AWAITING_APPROVAL and exchange.flagged_over_limit:
         then = _("It is past a limit, so it waits for a broker to approve it.")
     elif exchange.state == State.AWAITING_APPROVAL:
@@ -380,6 +395,8 @@ def exchange_detail(request: HttpRequest, pk: int) -> HttpResponse:
 def _decide(request: HttpRequest, pk: int, action: str) -> HttpResponse:
     exchange = get_exchange_for(request.user, pk, write=True)
     person = person_for(request.user)
+    if person is None:  # get_exchange_for found none for a user without a profile already
+        raise Http404(_("No such exchange."))
     # Confirm and approve have nothing to fill in, but their form is validated too: a refusal
     # (a double click finds it already decided) is added to it as an error.
     form_class = ReasonForm if action in {"decline", "reverse"} else DecisionForm
@@ -504,7 +521,7 @@ def _statement_page(
         page = below[:STATEMENT_PAGE]
         has_newer = older is not None
     for line, balance in zip(page, ledger.running_balances(found, page), strict=True):
-        line.running_balance = balance  # type: ignore[attr-defined]
+        line.running_balance = balance
     return {
         "page": page,
         "has_newer": has_newer and bool(page),

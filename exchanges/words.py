@@ -78,9 +78,9 @@ def state(exchange: Exchange, viewer: Person | None) -> str:
     if exchange.state == State.UNCONFIRMED and exchange.awaiting_confirmation_from_id:
         if viewer is not None and exchange.awaiting_confirmation_from_id == viewer.pk:
             return gettext("Waiting for you to confirm")
-        return gettext("Waiting for %(name)s to confirm") % {
-            "name": exchange.awaiting_confirmation_from.display_name  # type: ignore[union-attr]
-        }
+        asked = exchange.awaiting_confirmation_from
+        assert asked is not None  # its id is set
+        return gettext("Waiting for %(name)s to confirm") % {"name": asked.display_name}
     if exchange.state == State.AWAITING_APPROVAL and exchange.flagged_over_limit:
         return gettext("Waiting for a broker to approve (past a limit)")
     return str(exchange.get_state_display())

@@ -6,6 +6,8 @@ export pages; an import run of a bank you do not administer is not found (404).
 
 from __future__ import annotations
 
+from uuid import UUID
+
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from django.shortcuts import get_object_or_404
@@ -35,7 +37,9 @@ def get_bank_for_admin(user: object, slug: str) -> tuple[TimeBank, Person]:
     return bank, me
 
 
-def get_import_for(user: object, token: object, *, write: bool = False) -> tuple[ImportRun, Person]:
+def get_import_for(
+    user: object, token: UUID | str, *, write: bool = False
+) -> tuple[ImportRun, Person]:
     """An import run and the caller's person, for an admin of its bank; to anyone else it
     does not exist (404). Every admin of the bank may confirm it."""
     run = ImportRun.objects.select_related("time_bank", "created_by").filter(token=token).first()

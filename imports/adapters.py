@@ -246,7 +246,8 @@ def template_workbook() -> bytes:
     from openpyxl.styles import Font
 
     book = Workbook()
-    notes = book.active
+    # A new workbook comes with one empty sheet: the notes go on it.
+    notes = book.worksheets[0]
     notes.title = "Read me"
     notes.append(["How to fill in this spreadsheet"])
     notes["A1"].font = Font(bold=True, size=14)

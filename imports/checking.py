@@ -141,6 +141,18 @@ class Member:
     member_here: bool = False
 
     @property
+    def person_pk(self) -> int:
+        """The person's id, once the import has found or made them."""
+        assert self.person_id is not None, self.external_id
+        return self.person_id
+
+    @property
+    def organisation_pk(self) -> int:
+        """The organisation's id, once the import has found or made it."""
+        assert self.organisation_id is not None, self.external_id
+        return self.organisation_id
+
+    @property
     def has_account(self) -> bool:
         """Whether the member trades here (and so has an hours account)."""
         return self.organisation or (
@@ -259,6 +271,12 @@ class Plan:
 
     def member(self, external_id: str) -> Member | None:
         return self.by_id.get(external_id) or self.known.get(external_id)
+
+    def must(self, external_id: str) -> Member:
+        """The member ``external_id`` names, who the check found."""
+        member = self.member(external_id)
+        assert member is not None, external_id
+        return member
 
     @property
     def by_id(self) -> dict[str, Member]:
@@ -734,7 +752,7 @@ class Checker:
             ).values_list("user_id", "email", "user__person__pk"):
                 users.setdefault(email.lower(), (user_id, person_id))
         person_ids = [pid for _, pid in users.values() if pid]
-        here = set()
+        here: set[int] = set()
         for chunk in _chunks(person_ids):
             here.update(
                 Membership.objects.filter(time_bank=self.bank, person_id__in=chunk).values_list(
@@ -766,7 +784,7 @@ class Checker:
                 )
             )
         new_orgs = [m.display_name for m in members if m.new and m.organisation]
-        taken = set()
+        taken: set[str] = set()
         for chunk in _chunks(new_orgs):
             taken.update(
                 n.lower()
@@ -794,7 +812,7 @@ class Checker:
 
     def find_referenced(self, rows: dict[str, list[Row]]) -> None:
         """Members the other files name but members.csv does not: imported before."""
-        named = set()
+        named: set[str | None] = set()
         for row in rows["exchanges.csv"]:
             named.update(
                 (
@@ -850,10 +868,13 @@ class Checker:
             ):
                 self.representative_ids.setdefault(org_id, rep)
         for member in self.plan.known.values():
-            member.display_name = (
-                org_names.get(member.organisation_id, member.external_id)  # type: ignore[arg-type]
+            key, by_pk = (
+                (member.organisation_id, org_names)
                 if member.organisation
-                else names.get(member.person_id, member.external_id)  # type: ignore[arg-type]
+                else (member.person_id, names)
+            )
+            member.display_name = (
+                member.external_id if key is None else by_pk.get(key, member.external_id)
             )
 
     def party(
@@ -1223,12 +1244,13 @@ class Checker:
             if self.bundle.derived_ids:
                 continue  # the id is the row's content: the same row again
             legs = [(self.plan.accounts.get(who), m) for who, m in exchange.legs if who != POT]
-            if None in (a for a, _m in legs) or any(who == POT for who, _m in exchange.legs):
+            known = tuple((a, m) for a, m in legs if a is not None)
+            if len(known) < len(legs) or any(who == POT for who, _m in exchange.legs):
                 # Its accounts are not all known: compare what can be compared, the key.
                 continue
             journal = HistoricalJournal(
                 idempotency_key=key,
-                legs=tuple((a, m) for a, m in legs),  # type: ignore[misc]
+                legs=known,
                 effective_date=exchange.service_date,
                 recorded_at=exchange.recorded_at,
                 description=exchange.description,
@@ -1296,7 +1318,7 @@ class Checker:
                 zero += 1
                 continue
             parsed.append(Opening(row, member, minutes, as_of))
-        existing = set()
+        existing: set[str] = set()
         keys = [OPENING_KEY + o.member for o in parsed]
         for chunk in _chunks(keys):
             existing.update(
@@ -1402,7 +1424,7 @@ class Checker:
                     ),
                 )
             )
-        existing = set()
+        existing: set[str] = set()
         for chunk in _chunks([o.external_id for o in parsed]):
             existing.update(
                 ExternalRecord.objects.filter(
@@ -1501,8 +1523,7 @@ class Checker:
             declared = entry.get("declared")
             if declared is None or declared == computed or external_id in self.unsure:
                 continue
-            member = self.plan.member(external_id)
-            assert member is not None
+            member = self.plan.must(external_id)
             self.problems.append(
                 member.row.problem(
                     "declared_balance_minutes",

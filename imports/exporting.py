@@ -118,12 +118,12 @@ def _members(
     out, writer = _writer()
     writer.writerow(COLUMNS["members.csv"])
     notes: dict[int, list[str]] = defaultdict(list)
-    for person, text in (
+    for noted, text in (
         Note.objects.filter(time_bank=time_bank)
         .order_by("created_at", "pk")
         .values_list("person_id", "text")
     ):
-        notes[person].append(text)
+        notes[noted].append(text)
     memberships = (
         Membership.objects.filter(time_bank=time_bank)
         .exclude(status=Status.DECLINED)
@@ -157,12 +157,12 @@ def _members(
         }
         writer.writerow([_text(row.get(column, "")) for column in COLUMNS["members.csv"]])
     representatives: dict[int, list[str]] = defaultdict(list)
-    for organisation, person in (
+    for represented, representative in (
         Representative.objects.filter(organisation__time_bank=time_bank)
         .order_by("pk")
         .values_list("organisation_id", "person_id")
     ):
-        representatives[organisation].append(person_id(person))
+        representatives[represented].append(person_id(representative))
     for organisation in Organisation.objects.filter(time_bank=time_bank).order_by("pk"):
         ext = organisation_id(organisation.pk)
         row = {
@@ -203,6 +203,12 @@ def _exchanges(time_bank: TimeBank, accounts: dict[int, str], person_id: Any) ->
         .order_by("pk")
     )
     offers = _offer_ids(time_bank)
+
+    def holder(account_id: int | None) -> str:
+        """The external id of an account that a service, donation or grant moves hours on."""
+        assert account_id is not None
+        return accounts[account_id]
+
     for exchange in exchanges.iterator(chunk_size=2000):
         key = exchange.journal.idempotency_key
         base = {
@@ -232,8 +238,8 @@ def _exchanges(time_bank: TimeBank, accounts: dict[int, str], person_id: Any) ->
         elif exchange.kind == Kind.SERVICE:
             parts = [
                 {
-                    "provider_external_id": accounts[exchange.giver_id],
-                    "recipient_external_id": accounts[exchange.receiver_id],
+                    "provider_external_id": holder(exchange.giver_id),
+                    "recipient_external_id": holder(exchange.receiver_id),
                     "minutes": exchange.minutes,
                 }
             ]
@@ -242,8 +248,8 @@ def _exchanges(time_bank: TimeBank, accounts: dict[int, str], person_id: Any) ->
             # receiver, so the receiver is the row's provider (whose hours go up).
             parts = [
                 {
-                    "provider_external_id": accounts[exchange.receiver_id],
-                    "recipient_external_id": accounts[exchange.giver_id],
+                    "provider_external_id": holder(exchange.receiver_id),
+                    "recipient_external_id": holder(exchange.giver_id),
                     "minutes": exchange.minutes,
                 }
             ]

@@ -537,10 +537,10 @@ def parse_date(value: str) -> date:
                 ) from None
             raise BadValue(_not_a_date(value)) from None
     if match := _UK_WORDS.fullmatch(text):
-        month = _MONTHS.get(match.group(2).lower())
-        if month:
+        named = _MONTHS.get(match.group(2).lower())
+        if named:
             try:
-                return date(int(match.group(3)), month, int(match.group(1)))
+                return date(int(match.group(3)), named, int(match.group(1)))
             except ValueError:
                 pass
     raise BadValue(_not_a_date(value))

@@ -65,7 +65,8 @@ class InvitationsForm(forms.Form):
     )
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         if data.get("when") == "on":
             day = data.get("on")
             if day is None:

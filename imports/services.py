@@ -66,7 +66,7 @@ from members.models import (
     TimeBank,
     User,
 )
-from members.services import add_months
+from timebank.dates import add_months
 
 from . import adapters, checking
 from .checking import EXCHANGE_KEY, OPENING_KEY, Plan
@@ -198,7 +198,7 @@ def write_plan(
             decided = member.status != Status.APPLIED
             memberships.append(
                 Membership(
-                    person_id=member.person_id,
+                    person_id=member.person_pk,
                     time_bank=bank,
                     role=member.role,
                     status=member.status,
@@ -227,11 +227,10 @@ def write_plan(
             member.organisation_id = organisation.pk
         Representative.objects.bulk_create(
             [
-                Representative(organisation_id=m.organisation_id, person_id=person_id)
+                Representative(organisation_id=m.organisation_pk, person_id=person_id)
                 for m in new_orgs
                 for person_id in dict.fromkeys(
-                    plan.member(who).person_id
-                    for who in m.representatives  # type: ignore[union-attr]
+                    plan.must(who).person_pk for who in m.representatives
                 )
             ],
             ignore_conflicts=True,
@@ -239,7 +238,7 @@ def write_plan(
         if actor is not None:
             Note.objects.bulk_create(
                 [
-                    Note(person_id=m.person_id, time_bank=bank, author=actor, text=m.notes)
+                    Note(person_id=m.person_pk, time_bank=bank, author=actor, text=m.notes)
                     for m in new_people
                     if m.notes
                 ],
@@ -276,11 +275,10 @@ def write_plan(
         )
         accounts: dict[str, int] = {}
         for member in [*plan.members, *plan.known.values()]:
-            account = (
-                by_org.get(member.organisation_id)  # type: ignore[arg-type]
-                if member.organisation
-                else by_person.get(member.person_id)  # type: ignore[arg-type]
-            )
+            if member.organisation:
+                account = by_org.get(member.organisation_id) if member.organisation_id else None
+            else:
+                account = by_person.get(member.person_id) if member.person_id else None
             if account is not None:
                 accounts[member.external_id] = account.pk
         if POT in parties:
@@ -374,7 +372,7 @@ def write_plan(
 
         # Invitations: only for the logins made here; someone who had one keeps it.
         Invitation.objects.bulk_create(
-            [Invitation(import_run=run, person_id=m.person_id) for m in fresh], batch_size=1000
+            [Invitation(import_run=run, person_id=m.person_pk) for m in fresh], batch_size=1000
         )
         reconciliation = _reconcile(plan, accounts, posted.widened)
         audit.record(
@@ -444,6 +442,9 @@ def _write_offers(
             author = reps[0] if reps else representative.get(owner.organisation_id)
         else:
             author = owner.person_id
+        # Else whoever runs the import publishes it.
+        created_by = author or (actor.pk if actor else None)
+        assert created_by is not None, offer.external_id
         expires = offer.expires_on or add_months(
             timezone.localtime(offer.created_at).date(), bank.listing_months
         )
@@ -460,7 +461,7 @@ def _write_offers(
                 availability=offer.availability,
                 expires_on=expires,
                 state=ListingState(offer.state),
-                created_by_id=author or (actor.pk if actor else None),
+                created_by_id=created_by,
                 created_at=offer.created_at,
                 closed_at=now if offer.state == "closed" else None,
             )

@@ -5,17 +5,18 @@ from __future__ import annotations
 from smtplib import SMTPException
 
 from celery import shared_task
+from celery.contrib.django.task import DjangoTask
 
 from . import services
 
 
-@shared_task(name="imports.tasks.check_import")
+@shared_task(base=DjangoTask, name="imports.tasks.check_import")
 def check_import(run_id: int) -> str:
     """The dry run of a large upload."""
     return services.check_run(run_id=run_id)
 
 
-@shared_task(name="imports.tasks.run_import", acks_late=False)
+@shared_task(base=DjangoTask, name="imports.tasks.run_import", acks_late=False)
 def run_import(run_id: int, by_id: int | None) -> str:
     """Import a confirmed run, in one transaction, with progress in the cache. Not
     re-delivered if the worker dies (``acks_late`` off): the run stays "importing" with
@@ -24,6 +25,7 @@ def run_import(run_id: int, by_id: int | None) -> str:
 
 
 @shared_task(
+    base=DjangoTask,
     name="imports.tasks.send_import_email",
     autoretry_for=(SMTPException, OSError),
     retry_backoff=60,
@@ -36,14 +38,14 @@ def send_import_email(run_id: int) -> bool:
     return services.send_done_email(run_id=run_id)
 
 
-@shared_task(name="imports.tasks.send_invitations")
+@shared_task(base=DjangoTask, name="imports.tasks.send_invitations")
 def send_invitations(run_id: int | None = None) -> int:
     """Beat, daily (all runs whose day has come), or one run's now. Safe to run twice.
     ``manage.py send_import_invitations`` does the same without a worker."""
     return services.send_invitations(run_id=run_id)
 
 
-@shared_task(name="imports.tasks.expire_import_uploads")
+@shared_task(base=DjangoTask, name="imports.tasks.expire_import_uploads")
 def expire_import_uploads() -> int:
     """Beat, daily: delete stored uploads that were never imported, after REPORT_EXPORT_DAYS.
     ``manage.py expire_import_uploads`` does the same without a worker."""

@@ -10,6 +10,7 @@ from typing import Any
 
 from django.contrib import admin
 from django.http import HttpRequest
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from .models import Account, Entry, Journal, format_hours
@@ -26,10 +27,13 @@ class ReadOnlyAdmin(admin.ModelAdmin):
         return False
 
 
+ENTRY_FIELDS = ("account", "amount_minutes", "balance_after", "account_version", "posted_at")
+
+
 class EntryInline(admin.TabularInline):
     model = Entry
-    fields = ["account", "amount_minutes", "balance_after", "account_version", "posted_at"]
-    readonly_fields = fields
+    fields = ENTRY_FIELDS
+    readonly_fields = ENTRY_FIELDS
     extra = 0
     can_delete = False
 
@@ -62,7 +66,7 @@ class AccountAdmin(ReadOnlyAdmin):
     @admin.display(description=_("credit limit"))
     def credit_limit(self, account: Account) -> str:
         limit = account.credit_limit_minutes
-        return _("none") if limit is None else format_hours(limit)
+        return gettext("none") if limit is None else format_hours(limit)
 
 
 @admin.register(Journal)

@@ -112,7 +112,8 @@ class IdempotencyConflict(LedgerError):
             % {"journal": journal_id, "key": repr(key)}
         )
         self.key = key
-        self.journal_id = journal_id
+        # None on an exchange's decision key, which names no journal (DecisionKeyReused).
+        self.journal_id: int | None = journal_id
 
 
 class AlreadyResolved(LedgerError):
@@ -123,7 +124,8 @@ class AlreadyResolved(LedgerError):
             _("Journal %(journal)s has already been decided: it is %(state)s.")
             % {"journal": journal_id, "state": state}
         )
-        self.journal_id = journal_id
+        # None on an exchange's decision key, which names no journal (DecisionKeyReused).
+        self.journal_id: int | None = journal_id
         self.state = state
 
 
@@ -135,7 +137,8 @@ class NotPosted(LedgerError):
             _("Journal %(journal)s is %(state)s, and only posted exchanges can be reversed.")
             % {"journal": journal_id, "state": state}
         )
-        self.journal_id = journal_id
+        # None on an exchange's decision key, which names no journal (DecisionKeyReused).
+        self.journal_id: int | None = journal_id
         self.state = state
 
 
@@ -146,7 +149,8 @@ class AlreadyReversed(LedgerError):
         super().__init__(
             _("Journal %(journal)s has already been reversed.") % {"journal": journal_id}
         )
-        self.journal_id = journal_id
+        # None on an exchange's decision key, which names no journal (DecisionKeyReused).
+        self.journal_id: int | None = journal_id
 
 
 class ReversalNotReversible(LedgerError):
@@ -160,4 +164,5 @@ class ReversalNotReversible(LedgerError):
             )
             % {"journal": journal_id}
         )
-        self.journal_id = journal_id
+        # None on an exchange's decision key, which names no journal (DecisionKeyReused).
+        self.journal_id: int | None = journal_id

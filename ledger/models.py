@@ -353,6 +353,9 @@ class Entry(models.Model):
         Account, on_delete=models.PROTECT, related_name="entries", db_index=False
     )
     amount_minutes = models.BigIntegerField()
+    # Not stored: the balance after this line, set on a statement page's lines
+    # (``running_balances``).
+    running_balance: int
     # Filled in when the journal posts: the account's balance just after this entry, its
     # position in the account's history, and the moment it counted.
     balance_after = models.BigIntegerField(null=True, blank=True)

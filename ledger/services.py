@@ -30,8 +30,7 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from types import SimpleNamespace
-from typing import Any
+from typing import Any, TypedDict
 
 from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.db.models import F, Q, QuerySet, Sum
@@ -241,7 +240,7 @@ def _post(
     pairs = _validated_legs(time_bank_id, legs)
     if not idempotency_key:
         raise InvalidJournal(gettext("Every exchange needs an idempotency key."))
-    args = {
+    args: _Posting = {
         "time_bank_id": time_bank_id,
         "key": idempotency_key,
         "fingerprint": fingerprint
@@ -249,7 +248,7 @@ def _post(
             time_bank_id,
             pairs,
             effective_date,
-            recorded_by,
+            recorded_by.pk if recorded_by is not None else None,
             description,
             category,
             pending,
@@ -314,11 +313,26 @@ def _validated_legs(
     return pairs
 
 
+class _Posting(TypedDict):
+    """What ``_post_on_postgresql`` and ``_post_in_python`` take: one journal to post."""
+
+    time_bank_id: int
+    key: str
+    fingerprint: str
+    pairs: list[tuple[int, int]]
+    effective_date: date
+    recorded_by_id: int | None
+    description: str
+    category: str
+    pending: bool
+    reverses_id: int | None
+
+
 def _fingerprint(
     time_bank_id: int,
     pairs: list[tuple[int, int]],
     effective_date: date,
-    recorded_by: Person | None,
+    recorded_by_id: int | None,
     description: str,
     category: str,
     pending: bool,
@@ -328,7 +342,7 @@ def _fingerprint(
         time_bank_id,
         sorted(pairs),
         effective_date.isoformat(),
-        recorded_by.pk if recorded_by is not None else None,
+        recorded_by_id,
         description,
         category,
         pending,
@@ -353,7 +367,7 @@ def _post_on_postgresql(
     """One call to ``ledger_post_journal``. Outside a transaction the call is its own
     transaction (one round trip); inside the caller's, a savepoint keeps a refusal from
     spoiling it."""
-    params = [
+    params: list[Any] = [
         time_bank_id,
         key,
         fingerprint,
@@ -829,7 +843,7 @@ def open_accounts(
         people = _accounts_of(time_bank, "person_id", person_ids)
         organisations = _accounts_of(time_bank, "organisation_id", organisation_ids)
         if organisation_ids:
-            theirs = set()
+            theirs: set[int] = set()
             for chunk in _chunks(sorted(set(organisation_ids))):
                 theirs.update(
                     Organisation.objects.filter(pk__in=chunk, time_bank=time_bank).values_list(
@@ -874,12 +888,11 @@ def history_fingerprint(time_bank_id: int, journal: HistoricalJournal) -> str:
     """The fingerprint ``post_history`` stores for ``journal``: the same payload as a posting
     through ``post_journal`` (a replay through either compares equal)."""
     # Only the recorder's id goes into the payload: no need to build a Person for it.
-    recorded_by = SimpleNamespace(pk=journal.recorded_by_id) if journal.recorded_by_id else None
     return _fingerprint(
         time_bank_id,
         list(journal.legs),
         journal.effective_date,
-        recorded_by,  # type: ignore[arg-type]
+        journal.recorded_by_id or None,
         journal.description,
         journal.category,
         journal.pending,
@@ -957,16 +970,17 @@ def post_history(
             for account in Account.objects.select_for_update().filter(pk__in=chunk).order_by("pk"):
                 locked[account.pk] = account
         for account_id in account_ids:
-            account = locked.get(account_id)
-            if account is None or account.time_bank_id != bank_id:
+            found_account = locked.get(account_id)
+            if found_account is None or found_account.time_bank_id != bank_id:
                 raise AccountMismatch(account_id)
         latest: dict[int, datetime] = {}
         for chunk in _chunks(account_ids):
-            latest.update(
-                Entry.objects.filter(
-                    account_id__in=chunk, account_version=F("account__version")
-                ).values_list("account_id", "posted_at")
-            )
+            # An account's newest version is a posted entry's, so it has a posted_at.
+            for account_id, when in Entry.objects.filter(
+                account_id__in=chunk, account_version=F("account__version")
+            ).values_list("account_id", "posted_at"):
+                if when is not None:
+                    latest[account_id] = when
 
         # 4. Order by the moment each journal counts, and run the balances forward.
         timeline = sorted(
@@ -984,7 +998,7 @@ def post_history(
         rows: list[tuple[int, datetime, list[tuple[int, int, int | None, int | None]]]] = []
         for posted_at, i in timeline:
             journal = new[i][0]
-            legs = []
+            legs: list[tuple[int, int, int | None, int | None]] = []
             for account_id, minutes in journal.legs:
                 account = locked[account_id]
                 if journal.pending:
@@ -1038,7 +1052,7 @@ def post_history(
             batch = rows[start : start + batch_size]
             ids = bulk.next_ids(Journal, len(batch))
             journal_rows = []
-            entry_rows = []
+            entry_rows: list[tuple[int, int, int, int | None, int | None, datetime | None]] = []
             for (i, posted_at, legs), journal_id in zip(batch, ids, strict=True):
                 journal, fingerprint = new[i]
                 journal_ids[journal.idempotency_key] = journal_id

@@ -324,6 +324,8 @@ def _log_hours_context(person: Person, period: str, object_id: int | None) -> di
 
 
 def _please_confirm_context(person: Person, period: str, object_id: int | None) -> dict | None:
+    if object_id is None:
+        return None
     exchange = (
         Exchange.objects.filter(
             pk=object_id, state=State.UNCONFIRMED, awaiting_confirmation_from=person
@@ -344,6 +346,8 @@ def _please_confirm_context(person: Person, period: str, object_id: int | None) 
 
 
 def _listing_expiry_context(person: Person, period: str, object_id: int | None) -> dict | None:
+    if object_id is None:
+        return None
     listing = (
         Listing.objects.filter(pk=object_id).select_related("time_bank", "organisation").first()
     )

@@ -12,6 +12,7 @@ from datetime import date
 from smtplib import SMTPException
 
 from celery import shared_task
+from celery.contrib.django.task import DjangoTask
 from django.db import InterfaceError, OperationalError
 
 from members.models import Person
@@ -22,6 +23,7 @@ logger = logging.getLogger(__name__)
 
 
 @shared_task(
+    base=DjangoTask,
     name="reminders.tasks.send_reminder_email",
     # SMTPException is an OSError; both named for the reader. Connection refused, timeouts
     # and a server saying "try later" are all worth another go, as is a database restarting.
@@ -44,6 +46,7 @@ def send_reminder_email(
 
 
 @shared_task(
+    base=DjangoTask,
     name="reminders.tasks.run_reminder_job",
     autoretry_for=(OperationalError,),
     retry_backoff=30,

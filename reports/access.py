@@ -11,6 +11,8 @@ that does not exist is 404. A worker-built report download is for the user who a
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import date
+from uuid import UUID
 
 from django.core.exceptions import PermissionDenied
 from django.db.models import Exists, OuterRef
@@ -24,7 +26,7 @@ from .models import CommissionerGrant, MonthlyReport, ReportExport, ReportState,
 from .services import parse_month
 
 
-def _month(text: str):  # type: ignore[no-untyped-def]
+def _month(text: str) -> date:
     try:
         return parse_month(text)
     except ValueError:
@@ -82,19 +84,23 @@ def get_banks_for_commissioning(user: object, slugs: Sequence[str]) -> list[Time
     }
     if not wanted or len(banks) != len(wanted):
         raise Http404(gettext("No such time bank."))
-    if not all(bank.allowed for bank in banks.values()):  # type: ignore[attr-defined]
+    if not all(bank.allowed for bank in banks.values()):
         raise PermissionDenied(
             gettext("Only commissioners and brokers of a time bank see its reports.")
         )
     return [banks[slug] for slug in wanted]
 
 
-def get_export_for(user: object, token: object) -> tuple[ReportExport, list[TimeBank]]:
+def get_export_for(user: object, token: UUID) -> tuple[ReportExport, list[TimeBank]]:
     """A worker-built report download, for the user who asked for it (404 for anyone else,
     so its existence is not revealed) and only while they may still see every one of its
     banks (403 otherwise): the export and its banks."""
     user_id = getattr(user, "pk", None)
-    export = ReportExport.objects.filter(token=token, user_id=user_id).first()
-    if user_id is None or export is None:
+    export = (
+        None
+        if user_id is None
+        else ReportExport.objects.filter(token=token, user_id=user_id).first()
+    )
+    if export is None:
         raise Http404(gettext("No such report."))
     return export, get_banks_for_commissioning(user, export.slugs)

@@ -72,7 +72,10 @@ class TableSerializer(serializers.Serializer):
 
 class DefinitionSerializer(serializers.Serializer):
     term = serializers.CharField(help_text="snake_case: a measure, a column or a table.")
-    label = serializers.CharField(help_text="The term in plain words, as the page shows it.")
+    # A field named like Field.label: DRF takes declared fields off the class, the stubs can't.
+    label = serializers.CharField(  # type: ignore[assignment]
+        help_text="The term in plain words, as the page shows it."
+    )
     definition = serializers.CharField()
 
 

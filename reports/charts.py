@@ -126,6 +126,7 @@ def _bars(key: str, title: str, items: list[tuple[str, Value, str]], *, compact:
     labels = LABEL_ROOM if compact else 0
     room = WIDTH - VALUE_ROOM - labels
     marks, y = [], 0.0
+    height: float
     for label, value, words in items:
         if compact:
             lines = wrap(label, 20)

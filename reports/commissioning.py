@@ -67,10 +67,9 @@ from exchanges.models import CoProduction, Exchange, Kind, State
 from ledger.models import Account, AccountKind, Entry
 from members.access import person_for
 from members.models import TRADING_ROLES, AgeBand, Gender, Membership, Status, TimeBank, YesNo
-from members.services import add_months as add_calendar_months
+from timebank.dates import add_months, first_of, last_of, month_starts
 
 from .models import MonthlyReport, ReportDownload, ReportState, ValueRate
-from .services import add_months, first_of
 
 SUPPRESSED = "suppressed"
 # Marked for the catalogue but kept a plain str: the XLSX writer takes it as a cell value.
@@ -627,7 +626,7 @@ def movements_table(scope: Scope) -> Table:
         gettext("Donations, pot grants and reversals"),
         ["line", "transactions", "hours"],
         [
-            _count_and_hours(line, moves[line], moves[f"{stem}_minutes"] or 0, scope.t)
+            _count_and_hours(line, moves[line] or 0, moves[f"{stem}_minutes"] or 0, scope.t)
             for line, stem in MOVEMENTS
         ],
         note=gettext("Not help: shown apart from the hours exchanged."),
@@ -815,9 +814,7 @@ def _first_exchanges(
     # An exchange back-dated to before the approval counts as on the day of approval.
     days = [max((first - timezone.localtime(decided).date()).days, 0) for decided, first in pairs]
     retained = sum(
-        1
-        for decided, first in pairs
-        if first <= add_calendar_months(timezone.localtime(decided).date(), 6)
+        1 for decided, first in pairs if first <= add_months(timezone.localtime(decided).date(), 6)
     )
     median: Cell = (
         None
@@ -1102,7 +1099,7 @@ def comparison_periods(start: date, end: date) -> list[tuple[date, date]]:
     """The period just before ``start``..``end`` (as many whole months when it is whole
     months, else as many days) and the same period a year before."""
     if whole_months(start, end):
-        months = len(_months(start, end))
+        months = len(month_starts(start, end))
         previous = (add_months(start, -months), start - timedelta(days=1))
         year_end = add_months(first_of(end), -11) - timedelta(days=1)
         return [previous, (add_months(start, -12), year_end)]
@@ -1554,17 +1551,9 @@ def month_figures(ids: list[int], start: date, end: date) -> dict[str, Any]:
     return figures
 
 
-def _months(start: date, end: date) -> list[date]:
-    months, month = [], first_of(start)
-    while month <= end:
-        months.append(month)
-        month = add_months(month, 1)
-    return months
-
-
 def whole_months(start: date, end: date) -> bool:
     """Whether ``start``..``end`` begins on a first and ends on a last day of a month."""
-    return start == first_of(start) and add_months(first_of(end), 1) - timedelta(days=1) == end
+    return start == first_of(start) and end == last_of(end)
 
 
 Snapshots = dict[int, dict[date, dict[str, Any]]]
@@ -1597,7 +1586,7 @@ def closed_snapshots(
     None."""
     if not whole_months(start, end):
         return None
-    months = _months(start, end)
+    months = month_starts(start, end)
     if any(m not in reported.get(bank, {}) for bank in ids for m in months):
         return None
     combined: dict[date, dict[str, Any]] = {
@@ -1753,10 +1742,10 @@ def _revisions_table(ids: list[int], snapshots: dict[date, dict[str, Any]], t: i
         was_counts, now_counts = _revision_counts(said), _revision_counts(now)
         lines = [(key, was_cells[key], now_cells[key]) for key in SUMMARY if key in was_cells]
         for line, stem in MOVEMENTS:
-            was = _count_and_hours(line, said[line], said[f"{stem}_minutes"], t)
-            is_ = _count_and_hours(line, now[line], now[f"{stem}_minutes"], t)
-            lines.append((line, was[1], is_[1]))
-            lines.append((f"{line}_hours", was[2], is_[2]))
+            said_row = _count_and_hours(line, said[line], said[f"{stem}_minutes"], t)
+            now_row = _count_and_hours(line, now[line], now[f"{stem}_minutes"], t)
+            lines.append((line, said_row[1], now_row[1]))
+            lines.append((f"{line}_hours", said_row[2], now_row[2]))
         for measure, was, is_ in lines:
             if was == is_:
                 continue

@@ -26,6 +26,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
+from typing import TypeGuard
 
 from django.utils import dateformat, timezone
 from django.utils.translation import gettext as _
@@ -399,7 +400,7 @@ def show_table(
 # --- Comparisons in words ----------------------------------------------------------------------
 
 
-def _is_number(cell: Cell) -> bool:
+def _is_number(cell: Cell) -> TypeGuard[int | Decimal]:
     return isinstance(cell, int | Decimal) and not isinstance(cell, bool)
 
 
@@ -415,7 +416,7 @@ def change_words(now: Cell, then: Cell, why_then: str | None, *, unit: str = "")
     difference = now - then
     if difference == 0:
         return _("no change")
-    size = number(abs(difference))
+    size = number(-difference if difference < 0 else difference)
     amount = f"{size} {unit}".strip() if unit else size
     if then == 0:
         return _("up from none")
@@ -671,18 +672,20 @@ def _value_sentence(report: Report, w: _Words) -> str:
     if not table.rows or not all(isinstance(v, Decimal) for v in values):
         return ""
     low, high = values[0], values[-1]
+    low_rate, high_rate = rates[0], rates[-1]
     assert isinstance(low, Decimal) and isinstance(high, Decimal)
+    assert isinstance(low_rate, Decimal) and isinstance(high_rate, Decimal)
     if low == high:
         return _(
             "Valued at %(rate)s an hour, the hours are worth %(value)s (an equivalent value "
             "only: time credits have no cash value)."
-        ) % {"rate": money(rates[0]), "value": money(low, pence=False)}  # type: ignore[arg-type]
+        ) % {"rate": money(low_rate), "value": money(low, pence=False)}
     return _(
         "Valued at %(low_rate)s to %(high_rate)s an hour, the hours are worth %(low)s to "
         "%(high)s (an equivalent value only: time credits have no cash value)."
     ) % {
-        "low_rate": money(rates[0]),  # type: ignore[arg-type]
-        "high_rate": money(rates[-1]),  # type: ignore[arg-type]
+        "low_rate": money(low_rate),
+        "high_rate": money(high_rate),
         "low": money(low, pence=False),
         "high": money(high, pence=False),
     }
@@ -862,8 +865,8 @@ def _describe_months(table: Table, column: str, title: str, unit: str, t: int) -
     assert isinstance(first, date) and isinstance(last, date)
     numbers = [(m, v) for m, v in months if _is_number(v)]
     sentences = [_("%(first)s to %(last)s.") % {"first": month(first), "last": month(last)}]
-    if numbers and max(v for _m, v in numbers) > 0:  # type: ignore[type-var]
-        top_month, top = max(numbers, key=lambda mv: (mv[1], mv[0]))  # type: ignore[arg-type, return-value]
+    if numbers and max(v for _m, v in numbers) > 0:
+        top_month, top = max(numbers, key=lambda mv: (mv[1], mv[0]))
         assert isinstance(top_month, date) and isinstance(top, int | Decimal)
         sentences.append(
             _("The highest was %(month)s, with %(value)s %(unit)s.")
@@ -1072,7 +1075,11 @@ def categories_section(report: Report) -> Section:
     table = report.table("categories")
     rows = [r for r in table.rows if r[0] not in ("total", OTHER_CATEGORIES, UNCATEGORISED)]
     # The categories table is ordered by hours: the first shown ones had the most.
-    shown = [r for r in rows if isinstance(r[2], Decimal) and isinstance(r[1], int)][:3]
+    shown = [
+        (r[0], hours, count)
+        for r in rows
+        if isinstance(hours := r[2], Decimal) and isinstance(count := r[1], int)
+    ][:3]
     paragraphs = []
     if shown:
         paragraphs.append(
@@ -1081,12 +1088,8 @@ def categories_section(report: Report) -> Section:
                 "top": and_list(
                     [
                         _("\u201c%(category)s\u201d (%(hours)s hours in %(exchanges)s exchanges)")
-                        % {
-                            "category": r[0],
-                            "hours": number(r[2]),  # type: ignore[arg-type]
-                            "exchanges": number(r[1]),  # type: ignore[arg-type]
-                        }
-                        for r in shown
+                        % {"category": category, "hours": number(hours), "exchanges": number(count)}
+                        for category, hours, count in shown
                     ]
                 )
             }
@@ -1374,13 +1377,18 @@ SECTIONS: list[Callable[[Report], Section | None]] = [
 ONLY_WITH = {"by_bank": "by_bank", "closed_months": "revisions", "revisions": "revisions"}
 
 
+def _day(cell: Cell) -> date:
+    assert isinstance(cell, date), cell
+    return cell
+
+
 def read(report: Report) -> Reading:
     """The whole report in words (see the module docstring)."""
     comparisons = report.table("comparisons")
     periods = {
         column: period_words(
-            comparisons.value("period_start", column),  # type: ignore[arg-type]
-            comparisons.value("period_end", column),  # type: ignore[arg-type]
+            _day(comparisons.value("period_start", column)),
+            _day(comparisons.value("period_end", column)),
         )
         for column in ("previous_period", "same_period_last_year")
     }

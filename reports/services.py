@@ -28,6 +28,7 @@ from ledger.models import Account, AccountKind, Entry
 from members.models import TRADING_ROLES, Listing, Membership, Status, TimeBank
 from reminders.models import Kind as EmailKind
 from reminders.services import may_email, unsubscribe_url
+from timebank.dates import add_months, first_of
 
 from . import emails
 from .models import BUILD_TIMEOUT, MonthlyReport, Nudge, ReportState, Statement
@@ -59,15 +60,6 @@ Delivery = Literal["queue", "now"]
 
 
 # --- Months -----------------------------------------------------------------------------------
-
-
-def first_of(month: date) -> date:
-    return month.replace(day=1)
-
-
-def add_months(month: date, n: int) -> date:
-    index = month.year * 12 + month.month - 1 + n
-    return date(index // 12, index % 12 + 1, 1)
 
 
 def parse_month(text: str) -> date:

@@ -14,6 +14,7 @@ from urllib.parse import urlencode
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseBadRequest
+from django.http.response import HttpResponseBase
 from django.shortcuts import render
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -315,7 +316,7 @@ def _export_page(
 
 @login_required
 @require_GET
-def commissioner_export(request: HttpRequest, token: uuid.UUID) -> HttpResponse:
+def commissioner_export(request: HttpRequest, token: uuid.UUID) -> HttpResponseBase:
     """The link emailed for a worker-built download: the file once it is ready (audited),
     else a page saying where it is. 410 and the expired page once expired: marked so by the
     daily clean-up, past ``exports.expires_at`` before the clean-up has run, or with its file

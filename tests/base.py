@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from django.test import TestCase
 
-from members.models import Role, Status
+from members.models import Organisation, Person, Role, Status, TimeBank
 
 from .factories import PASSWORD, make_bank, make_member, make_organisation
 
@@ -17,6 +17,17 @@ class Cast:
     """Mixin that builds the cast; use with TestCase or TransactionTestCase."""
 
     password = PASSWORD
+    riverside: TimeBank
+    hillside: TimeBank
+    alice: Person
+    bob: Person
+    brenda: Person
+    cora: Person
+    dora: Person
+    olive: Person
+    gp: Organisation
+    hugo: Person
+    harry: Person
 
     @classmethod
     def build_cast(cls) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import time
 from datetime import timedelta
+from typing import Any
 
 from django.utils import timezone
 
@@ -67,7 +68,7 @@ def totp_code(secret: str, *, at: float | None = None) -> str:
 
 
 def make_person(
-    display_name: str, *, email: str | None = None, offline: bool = False, **fields: object
+    display_name: str, *, email: str | None = None, offline: bool = False, **fields: Any
 ) -> Person:
     user = (
         None
@@ -85,7 +86,7 @@ def make_member(
     status: str = Status.APPROVED,
     offline: bool = False,
     mfa: bool | None = None,
-    **fields: object,
+    **fields: Any,
 ) -> Person:
     """A member of ``bank``. Staff (``STAFF_ROLES``) get two-factor authentication unless
     ``mfa=False``, as they must have it to open any page; others only with ``mfa=True``."""

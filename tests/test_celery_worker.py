@@ -2,6 +2,7 @@
 
 import time
 import uuid
+from typing import Any
 from unittest import skipUnless
 
 from django.db import connection
@@ -23,7 +24,7 @@ class BeatTaskOnARealWorker(Cast, TransactionTestCase):
     def tearDown(self) -> None:
         stop_workers(self.worker)
 
-    def run_scheduled(self, name: str) -> object:
+    def run_scheduled(self, name: str) -> Any:
         entry = app.conf.beat_schedule[name]
         result = app.send_task(entry["task"], queue=self.queue)
         deadline = time.monotonic() + 90

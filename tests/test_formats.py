@@ -16,6 +16,7 @@ from exchanges import services as exchanges
 from ledger import services as ledger
 from ledger.models import format_hours
 from tests.base import CastTestCase
+from tests.support import user_of
 
 MARCH_3 = datetime.date(2026, 3, 3)
 
@@ -92,7 +93,7 @@ class FormatsOnAPageAndInAnEmail(CastTestCase):
                     minutes=90,
                     details=exchanges.Details(effective_date=MARCH_3, description="Gardening"),
                 )
-            self.client.force_login(self.alice.user)
+            self.client.force_login(user_of(self.alice))
             page = self.client.get(reverse("dashboard", args=["riverside"]))
         self.assertContains(page, "1.5 hours")
         # Alice is asked to confirm: what Bob said, with the date the help happened.

@@ -45,11 +45,13 @@ from django.utils.translation import trans_real
 from exchanges import services as exchange_services
 from exchanges.models import Exchange
 from ledger import services as ledger
+from ledger.models import Account
 from members import services as member_services
-from members.models import ApprovalRule, Category, LimitRule, ListingKind
+from members.models import ApprovalRule, Category, LimitRule, Listing, ListingKind, Person
 from reports.models import Nudge, Statement
 from tests.base import CastTestCase
 from tests.factories import make_user
+from tests.support import PageResponse, user_of
 
 OPEN, CLOSE = "⟪", "⟫"
 PSEUDO = "en-xa"
@@ -112,7 +114,7 @@ def _database_text() -> list[str]:
             if isinstance(f, models.CharField | models.TextField) and not f.choices
         ]
         if fields:
-            for row in model.objects.values_list(*fields):
+            for row in model._default_manager.values_list(*fields):
                 values.update(v for v in row if isinstance(v, str) and v.strip())
     # Longest first, so "Riverside Time Bank" goes before "Riverside".
     return sorted(values, key=len, reverse=True)
@@ -145,18 +147,22 @@ def write_empty_catalogue(locale_dir: Path) -> None:
 
 
 class PagesUnderAPseudoLocale(CastTestCase):
+    alice_account: Account
+    bob_account: Account
+    listing: Listing
+
     @classmethod
     def setUpClass(cls) -> None:
         super().setUpClass()
-        cls.locale_dir = tempfile.TemporaryDirectory()
-        write_empty_catalogue(Path(cls.locale_dir.name))
-        cls.settings = override_settings(
+        locale_dir = tempfile.TemporaryDirectory()
+        write_empty_catalogue(Path(locale_dir.name))
+        pseudo = override_settings(
             LANGUAGES=[*settings.LANGUAGES, (PSEUDO, "Pseudo")],
-            LOCALE_PATHS=[cls.locale_dir.name, *settings.LOCALE_PATHS],
+            LOCALE_PATHS=[locale_dir.name, *settings.LOCALE_PATHS],
         )
-        cls.settings.enable()
-        cls.addClassCleanup(cls.locale_dir.cleanup)
-        cls.addClassCleanup(cls.settings.disable)
+        pseudo.enable()
+        cls.addClassCleanup(locale_dir.cleanup)
+        cls.addClassCleanup(pseudo.disable)
 
     @classmethod
     def setUpTestData(cls) -> None:
@@ -204,18 +210,19 @@ class PagesUnderAPseudoLocale(CastTestCase):
 
     def setUp(self) -> None:
         # After override_settings reset the caches: every message in "en-xa" comes back marked.
-        trans_real._translations[PSEUDO] = PseudoTranslation()
+        # Django's cache of catalogues: private, so its stubs leave it out.
+        trans_real._translations[PSEUDO] = PseudoTranslation()  # type: ignore[attr-defined]
         self.client.cookies[settings.LANGUAGE_COOKIE_NAME] = PSEUDO
 
-    def client_for(self, person: object | None) -> Client:
+    def client_for(self, person: Person | None) -> Client:
         client = Client()
         client.cookies[settings.LANGUAGE_COOKIE_NAME] = PSEUDO
         if person is not None:
-            client.force_login(person.user)  # type: ignore[attr-defined]
+            client.force_login(user_of(person))
         return client
 
-    def assert_all_translated(self, response: object, label: str) -> None:
-        html = response.content.decode()  # type: ignore[attr-defined]
+    def assert_all_translated(self, response: PageResponse, label: str) -> None:
+        html = response.content.decode()
         self.assertIn(OPEN, html, f"{label}: not rendered in the pseudo-locale")
         words = untranslated_words(html)
         self.assertEqual(words, [], f"{label}: untranslated text in the page")

@@ -9,12 +9,14 @@ from django.utils import timezone
 
 from exchanges.models import Exchange
 from ledger import services as ledger
+from ledger.models import Account
 from members import services as member_services
-from members.models import Category, ContactPreference, ListingKind
+from members.models import Category, ContactPreference, Listing, ListingKind, Person, TimeBank
 from tests.base import CastTestCase
+from tests.support import PageResponse, user_of
 
 
-def publish(person, bank, kind: str, title: str):  # type: ignore[no-untyped-def]
+def publish(person: Person, bank: TimeBank, kind: str, title: str) -> Listing:
     return member_services.publish_listing(
         author=person,
         time_bank=bank,
@@ -25,6 +27,10 @@ def publish(person, bank, kind: str, title: str):  # type: ignore[no-untyped-def
 
 
 class RecordingAnExchange(CastTestCase):
+    alice_account: Account
+    bob_account: Account
+    category: Category
+
     @classmethod
     def setUpTestData(cls) -> None:
         super().setUpTestData()
@@ -33,7 +39,7 @@ class RecordingAnExchange(CastTestCase):
         cls.category = Category.objects.order_by("pk")[2]
 
     def setUp(self) -> None:
-        self.client.force_login(self.alice.user)
+        self.client.force_login(user_of(self.alice))
 
     def values(self, **changes: object) -> dict[str, object]:
         return {
@@ -47,7 +53,7 @@ class RecordingAnExchange(CastTestCase):
             **changes,
         }
 
-    def assert_form_keeps(self, response, values: dict[str, object]) -> None:  # type: ignore[no-untyped-def]
+    def assert_form_keeps(self, response: PageResponse, values: dict[str, object]) -> None:
         form = response.context["form"]
         self.assertTrue(form.errors)
         for name, value in values.items():
@@ -95,7 +101,7 @@ class RecordingAnExchange(CastTestCase):
 
     def test_a_broker_recording_from_a_request_has_the_receiver_filled_in(self) -> None:
         request = publish(self.bob, self.riverside, ListingKind.REQUEST, "A lift to the GP")
-        self.client.force_login(self.brenda.user)
+        self.client.force_login(user_of(self.brenda))
         url = reverse("record-exchange", args=["riverside"]) + f"?listing={request.pk}"
         form = self.client.get(url).context["form"]
         self.assertEqual(form["receiver"].value(), self.bob_account.pk)
@@ -106,7 +112,7 @@ class ApplyingToASecondTimeBank(CastTestCase):
     def test_the_profile_and_the_referees_given_before_are_filled_in(self) -> None:
         self.alice.phone = "01632 960 001"
         self.alice.save(update_fields=["phone"])
-        self.client.force_login(self.alice.user)
+        self.client.force_login(user_of(self.alice))
         response = self.client.get(reverse("apply", args=["hillside"]))
         form = response.context["form"]
         self.assertEqual(form["display_name"].value(), "Alice Archer")
@@ -129,13 +135,15 @@ class ApplyingToASecondTimeBank(CastTestCase):
 
 
 class ReplyingToAListing(CastTestCase):
+    request: Listing
+
     @classmethod
     def setUpTestData(cls) -> None:
         super().setUpTestData()
         cls.request = publish(cls.bob, cls.riverside, ListingKind.REQUEST, "A lift to the GP")
 
     def reply_message(self) -> str:
-        self.client.force_login(self.alice.user)
+        self.client.force_login(user_of(self.alice))
         response = self.client.get(reverse("listing-detail", args=[self.request.pk]))
         return response.context["reply_form"]["message"].value() or ""
 
@@ -159,14 +167,14 @@ class ABrokerPublishingForAMember(CastTestCase):
     def test_the_members_own_area_is_filled_in(self) -> None:
         self.olive.area = "GL53"
         self.olive.save(update_fields=["area"])
-        self.client.force_login(self.brenda.user)
+        self.client.force_login(user_of(self.brenda))
         url = reverse("listing-new", args=["riverside"]) + f"?for={self.olive.pk}"
         form = self.client.get(url).context["form"]
         self.assertEqual(form["owner"].value(), f"person:{self.olive.pk}")
         self.assertEqual(form["area"].value(), "GL53")
 
     def test_a_member_cannot_read_another_members_area_this_way(self) -> None:
-        self.client.force_login(self.alice.user)
+        self.client.force_login(user_of(self.alice))
         url = reverse("listing-new", args=["riverside"]) + f"?for={self.bob.pk}"
         form = self.client.get(url).context["form"]
         self.assertEqual(form["area"].value(), "GL50")

@@ -7,7 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from celery._state import _set_task_join_will_block
+# Private to Celery, so its stubs leave it out.
+from celery._state import _set_task_join_will_block  # type: ignore[attr-defined]
 from django.conf import settings
 from django.db import connection
 
@@ -72,4 +73,4 @@ def stop_workers(*workers: subprocess.Popen) -> None:
             worker.wait(timeout=20)
         except subprocess.TimeoutExpired:
             worker.kill()
-        worker.stdout.close()  # type: ignore[union-attr]
+        worker.stdout.close()

@@ -34,6 +34,7 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
             headers={"Retry-After": str(exc.retry_after)},
         )
     if isinstance(exc, DjangoValidationError):
+        data: dict[str, Any]
         if hasattr(exc, "error_dict"):
             data = {
                 field: [message for error in errors for message in error.messages]
@@ -45,8 +46,8 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
     if isinstance(exc, LedgerError):
         data = {"detail": str(exc), "code": type(exc).__name__}
         # An exchange already decided says what it is now.
-        if getattr(exc, "exchange_state", None):
-            data["state"] = exc.exchange_state  # type: ignore[attr-defined]
+        if state := getattr(exc, "exchange_state", None):
+            data["state"] = state
         return Response(data, status=getattr(exc, "http_status", 409))
     return drf_exception_handler(exc, context)
 
@@ -176,10 +177,13 @@ def _say_what_drf_checks(field: serializers.Field, schema: dict[str, Any]) -> No
     """What DRF checks of a request field and drf-spectacular leaves out of its schema."""
     # How many items a nested list takes.
     if isinstance(field, serializers.ListSerializer):
-        if field.min_length is not None or not field.allow_empty:
-            schema["minItems"] = max(field.min_length or 0, 0 if field.allow_empty else 1)
-        if field.max_length is not None:
-            schema["maxItems"] = field.max_length
+        # DRF keeps these on the field since 3.14; its stubs leave them out.
+        min_length: int | None = getattr(field, "min_length", None)
+        max_length: int | None = getattr(field, "max_length", None)
+        if min_length is not None or not field.allow_empty:
+            schema["minItems"] = max(min_length or 0, 0 if field.allow_empty else 1)
+        if max_length is not None:
+            schema["maxItems"] = max_length
     # DRF trims text and refuses what is left blank: some character must not be a space, as
     # Python's ``str.strip`` counts spaces (the file and group separators \x1c-\x1f too, which
     # a JSON Schema ``\S`` would let through).
@@ -224,7 +228,9 @@ class AutoSchema(SpectacularAutoSchema):
         is_write = self.method not in ("GET", "HEAD", "OPTIONS")
         if is_write or any(p["in"] != "path" and p["name"] != PAGE for p in parameters):
             errors["400"] = BAD_INPUT
-        if not all(issubclass(p, AllowAny) for p in self.view.permission_classes):
+        if not all(
+            isinstance(p, type) and issubclass(p, AllowAny) for p in self.view.permission_classes
+        ):
             errors["403"] = REFUSED
         if any(p["in"] == "path" or p["name"] == PAGE for p in parameters):
             errors["404"] = NOT_FOUND

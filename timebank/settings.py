@@ -59,7 +59,7 @@ def env_list(name: str, default: list[str]) -> list[str]:
     return [item.strip() for item in raw.split(",") if item.strip()]
 
 
-def env_database(name: str, default: str) -> dict:
+def env_database(name: str, default: str) -> dj_database_url.DBConfig:
     raw = env_str(name) or default
     try:
         # A kept connection is checked before each request reuses it: after the database

@@ -11,12 +11,16 @@ from django.utils import timezone
 from audit import services as audit
 from audit.models import Action
 from audit.views import CSV_HEADERS
-from members.models import Role
+from members.models import Person, Role
 from tests.base import CastTestCase
 from tests.factories import make_member
+from tests.support import user_of
 
 
 class AuditPage(CastTestCase):
+    ada: Person
+    url: str
+
     @classmethod
     def setUpTestData(cls) -> None:
         super().setUpTestData()
@@ -102,7 +106,7 @@ class AuditPage(CastTestCase):
         self.assertContains(desk, self.url)
 
     def test_the_page_makes_the_same_queries_however_many_events(self):
-        self.client.force_login(self.brenda.user)
+        self.client.force_login(user_of(self.brenda))
         self.client.get(self.url)  # warm the session and caches
         with self.assertNumQueries(6):
             self.client.get(self.url)

@@ -15,6 +15,7 @@ from ledger import services as ledger
 from members import services as members
 from members.models import ApprovalRule, Membership
 from tests.base import CastTestCase
+from tests.support import user_of
 
 
 def details() -> exchanges.Details:
@@ -142,7 +143,7 @@ class AuditedActions(CastTestCase):
     def test_a_report_download_writes_one_event_per_bank_and_a_page_view_none(self):
         end = timezone.localdate().replace(day=1) - timedelta(days=1)
         period = {"start": end.replace(day=1).isoformat(), "end": end.isoformat()}
-        self.client.force_login(self.cora.user)
+        self.client.force_login(user_of(self.cora))
         url = reverse("commissioner-report", args=["riverside"])
         self.assertEqual(self.client.get(url, period).status_code, 200)
         self.assertFalse(AuditEvent.objects.exists())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -119,13 +120,14 @@ class Statements(ApiCase):
 
     def test_bad_queries_are_a_400_naming_the_field(self):
         client = self.client_for(self.alice)
-        for params, field in [
+        cases: list[tuple[dict[str, Any], str]] = [
             ({}, "account"),
             ({"account": "x"}, "account"),
             ({"account": self.alice_account.pk, "from": "yesterday"}, "from"),
             ({"account": self.alice_account.pk, "from": "2025-02-01", "to": "2025-01-01"}, "from"),
             ({"account": self.alice_account.pk, "page": 2}, "page"),
-        ]:
+        ]
+        for params, field in cases:
             with self.subTest(params=params):
                 response = client.get("/api/statement/", params)
                 self.assertEqual(response.status_code, 400)

@@ -14,15 +14,25 @@ from rest_framework.test import APIClient
 from exchanges import services
 from exchanges.models import Exchange, State
 from ledger import services as ledger
-from members.models import ApprovalRule
+from ledger.models import Account
+from members.models import ApprovalRule, Person
 from tests.base import CastTestCase
 from tests.factories import make_member
+from tests.support import user_of
 
 REFUSED_ANONYMOUS = {401, 403}
 
 
 class ApiCase(CastTestCase):
     """The cast with hours accounts, a second member (carl) who takes no part, and helpers."""
+
+    carl: Person
+    alice_account: Account
+    bob_account: Account
+    brenda_account: Account
+    olive_account: Account
+    gp_account: Account
+    pot: Account
 
     @classmethod
     def setUpTestData(cls) -> None:
@@ -169,7 +179,7 @@ class RecordingByRole(ApiCase):
         body = response.json()
         self.assertEqual((body["state"], body["minutes"]), ("unconfirmed", 90))
         self.assertEqual(body["giver"]["id"], self.alice_account.pk)
-        self.assertEqual([m.to for m in mail.outbox], [[self.bob.user.email]])
+        self.assertEqual([m.to for m in mail.outbox], [[user_of(self.bob).email]])
         self.assertEqual(ledger.balance(account=self.bob_account).pending_out, 90)
 
     def test_a_member_records_help_they_received(self):
@@ -208,7 +218,7 @@ class RecordingByRole(ApiCase):
             (self.posted(self.olive_account), self.posted(self.bob_account)), (60, -60)
         )
         # Olive is offline: only Bob gets an email.
-        self.assertEqual([m.to for m in mail.outbox], [[self.bob.user.email]])
+        self.assertEqual([m.to for m in mail.outbox], [[user_of(self.bob).email]])
 
     def test_a_member_cannot_record_between_two_other_members(self):
         response = self.client_for(self.carl).post(
@@ -298,7 +308,8 @@ class Confirming(ApiCase):
             (self.posted(self.alice_account), self.posted(self.bob_account)), (45, -45)
         )
         self.assertEqual(
-            sorted(m.to[0] for m in mail.outbox), [self.alice.user.email, self.bob.user.email]
+            sorted(m.to[0] for m in mail.outbox),
+            [user_of(self.alice).email, user_of(self.bob).email],
         )
 
     def test_confirm_takes_no_fields(self):

@@ -6,6 +6,7 @@ that depends on its state."""
 from __future__ import annotations
 
 import threading
+from typing import Any
 from unittest import skipUnless
 
 from django.db import close_old_connections, connection
@@ -16,8 +17,9 @@ from exchanges.exceptions import AlreadyDecided
 from exchanges.models import Exchange, State
 from ledger import services as ledger
 from ledger.models import Journal
-from members.models import ApprovalRule
+from members.models import ApprovalRule, Person
 from tests.base import Cast
+from tests.support import ApiResponse
 
 from .test_api_exchanges import ApiCase
 
@@ -25,8 +27,16 @@ REASON = {"reason": "It was one hour, not two."}
 
 
 class DecisionCase(ApiCase):
-    def decide(self, person, exchange, action, *, key=None, body=None):  # type: ignore[no-untyped-def]
-        headers = {"HTTP_IDEMPOTENCY_KEY": key} if key else {}
+    def decide(
+        self,
+        person: Person,
+        exchange: Exchange,
+        action: str,
+        *,
+        key: str | None = None,
+        body: dict[str, Any] | None = None,
+    ) -> ApiResponse:
+        headers: dict[str, Any] = {"HTTP_IDEMPOTENCY_KEY": key} if key else {}
         return self.client_for(person).post(
             f"/api/exchanges/{exchange.pk}/{action}/", body or {}, format="json", **headers
         )
@@ -115,7 +125,7 @@ class RetriedDecisionsAnswerWhatTheFirstDid(DecisionCase):
 
 
 class AlreadyDecidedIsA409WhoeverAsks(DecisionCase):
-    def assert_already(self, response, state: str) -> None:  # type: ignore[no-untyped-def]
+    def assert_already(self, response: ApiResponse, state: str) -> None:
         self.assertEqual(response.status_code, 409, response.content)
         self.assertEqual(response.json()["code"], "AlreadyDecided")
         self.assertEqual(response.json()["state"], state)

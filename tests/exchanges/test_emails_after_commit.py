@@ -5,6 +5,8 @@ test, tests/faults/, runs a real worker against an unreachable mail server.)"""
 
 from __future__ import annotations
 
+from typing import Any, cast
+
 from django.core import mail
 from django.test import override_settings
 from django.urls import reverse
@@ -12,8 +14,13 @@ from django.utils import timezone
 
 from exchanges.models import Exchange, State
 from members.models import ApprovalRule
-from tests.reminders.support import RefusingBackend
-from tests.support import MAIL_SERVER_DOWN, MailServerDown
+from tests.support import (
+    MAIL_SERVER_DOWN,
+    REFUSING_MAIL_SERVER,
+    MailServerDown,
+    RefusingBackend,
+    user_of,
+)
 
 from .test_api_exchanges import ApiCase
 
@@ -38,12 +45,12 @@ class EmailsAreQueuedForAfterTheCommit(ApiCase):
         queued = [c for c in callbacks if getattr(c, "task", None) is tasks.send_exchange_email]
         self.assertEqual(len(queued), 1)
         self.assertEqual(
-            queued[0].args,
+            cast(Any, queued[0]).args,
             ("exchange-please-confirm", response.json()["id"], self.bob.pk),
         )
         for callback in callbacks:
             callback()
-        self.assertEqual([m.to for m in mail.outbox], [[self.bob.user.email]])
+        self.assertEqual([m.to for m in mail.outbox], [[user_of(self.bob).email]])
 
     def test_please_confirm_is_not_sent_once_the_exchange_no_longer_waits(self):
         with self.captureOnCommitCallbacks(execute=False) as callbacks:
@@ -107,7 +114,7 @@ class AMailServerThatIsDownFailsNoSavedWrite(ApiCase):
             self.assertEqual(response.status_code, 200)
 
     def test_the_web_form_records_and_moves_on_when_mail_cannot_be_sent(self):
-        self.client.force_login(self.alice.user)
+        self.client.force_login(user_of(self.alice))
         with self.captureOnCommitCallbacks(execute=True):
             response = self.client.post(
                 reverse("record-exchange", args=["riverside"]),
@@ -127,15 +134,15 @@ class AMailServerThatIsDownFailsNoSavedWrite(ApiCase):
 
 class ARefusedEmailIsRetried(ApiCase):
     def setUp(self) -> None:
-        RefusingBackend.refusals = {self.bob.user.email: 2}
+        RefusingBackend.refusals = {user_of(self.bob).email: 2}
         RefusingBackend.attempts.clear()
 
-    @override_settings(EMAIL_BACKEND="tests.reminders.support.RefusingBackend")
+    @override_settings(EMAIL_BACKEND=REFUSING_MAIL_SERVER)
     def test_an_email_the_mail_server_refuses_twice_goes_on_the_third_try(self):
         with self.captureOnCommitCallbacks(execute=True):
             response = self.client_for(self.alice).post(
                 "/api/exchanges/", {**BODY, "other_account": self.bob_account.pk}, format="json"
             )
         self.assertEqual(response.status_code, 201)
-        self.assertEqual(RefusingBackend.attempts[self.bob.user.email], 3)
-        self.assertEqual([m.to for m in mail.outbox], [[self.bob.user.email]])
+        self.assertEqual(RefusingBackend.attempts[user_of(self.bob).email], 3)
+        self.assertEqual([m.to for m in mail.outbox], [[user_of(self.bob).email]])

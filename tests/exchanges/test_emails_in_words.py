@@ -27,7 +27,7 @@ class EmailsSayWhichWayTheHoursWent(CastTestCase):
 
     def body_to(self, person) -> str:
         [email] = [m for m in mail.outbox if m.to == [person.user.email]]
-        return email.body
+        return str(email.body)
 
     def test_a_donation_to_the_pot_is_from_the_donor(self):
         with self.captureOnCommitCallbacks(execute=True):

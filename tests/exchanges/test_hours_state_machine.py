@@ -624,7 +624,10 @@ class HoursMachine(RuleBasedStateMachine):
             acting_bank_id=river.pk,
             person=world.people["bea"],
         )
-        readers = [(name, p.user, p) for name, p in world.people.items() if p.user_id]
+        # A user, or a stand-in for one acting for someone.
+        readers: list[tuple[str, Any, Person]] = [
+            (name, p.user, p) for name, p in world.people.items() if p.user_id
+        ]
         readers.append(("bea→hen", acting, world.people["hen"]))
         everything = self.parties_of_every_exchange()
         for name, user, person in readers:

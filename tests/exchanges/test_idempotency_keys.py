@@ -3,7 +3,7 @@ caller sent: never by the bank's policy at the time, nor by a date the server fi
 
 from __future__ import annotations
 
-from datetime import datetime, time, timedelta
+from datetime import timedelta
 
 import time_machine
 from django.urls import reverse
@@ -13,12 +13,9 @@ from exchanges import services
 from exchanges.models import Exchange, State
 from ledger.models import Journal
 from members.models import ApprovalRule
+from tests.support import at, user_of
 
 from .test_api_exchanges import ApiCase
-
-
-def at(day, hour: int = 12, minute: int = 0) -> datetime:
-    return datetime.combine(day, time(hour, minute), tzinfo=timezone.get_current_timezone())
 
 
 class KeysAreTheCallersOwn(ApiCase):
@@ -62,12 +59,12 @@ class KeysAreTheCallersOwn(ApiCase):
         )
 
     def test_the_donation_and_grant_forms_namespace_their_keys_too(self):
-        self.client.force_login(self.alice.user)
+        self.client.force_login(user_of(self.alice))
         self.client.post(
             reverse("donate", args=["riverside"]),
             {"to_account": self.pot.pk, "minutes": "1", "note": "", "idempotency_key": "k"},
         )
-        self.client.force_login(self.brenda.user)
+        self.client.force_login(user_of(self.brenda))
         self.client.post(
             reverse("grant", args=["riverside"]),
             {

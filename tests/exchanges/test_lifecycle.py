@@ -4,7 +4,7 @@ job, on the bank's own period."""
 
 from __future__ import annotations
 
-from datetime import datetime, time, timedelta
+from datetime import timedelta
 from io import StringIO
 
 import time_machine
@@ -19,15 +19,11 @@ from exchanges.exceptions import PastLimit
 from exchanges.models import Exchange, State
 from ledger import services as ledger
 from ledger.models import Account, Journal, JournalState
-from members.models import ApprovalRule, LimitRule, Status
+from members.models import ApprovalRule, LimitRule, Person, Status
 from tests.base import CastTestCase
 from tests.factories import enrol_in_mfa, make_member, make_person
-from tests.support import admin_change_data
+from tests.support import admin_change_data, at, user_of
 from timebank.celery import app
-
-
-def at(day, hour: int = 12) -> datetime:
-    return datetime.combine(day, time(hour), tzinfo=timezone.get_current_timezone())
 
 
 def details(description: str = "Gardening", day=None) -> services.Details:
@@ -97,16 +93,18 @@ class Lifecycle(CastTestCase):
 class LimitPolicy(CastTestCase):
     """The bank's credit limit policy, changed in the admin, reaches every existing account."""
 
+    sam: Person
+
     @classmethod
     def setUpTestData(cls) -> None:
         super().setUpTestData()
         cls.sam = make_person("Sam Site-Admin")
-        cls.sam.user.is_staff = cls.sam.user.is_superuser = True
-        cls.sam.user.save()
-        enrol_in_mfa(cls.sam.user)
+        user_of(cls.sam).is_staff = user_of(cls.sam).is_superuser = True
+        user_of(cls.sam).save()
+        enrol_in_mfa(user_of(cls.sam))
 
     def change_policy(self, **changes) -> None:
-        self.client.force_login(self.sam.user)
+        self.client.force_login(user_of(self.sam))
         url = reverse("admin:members_timebank_change", args=[self.riverside.pk])
         response = self.client.post(url, admin_change_data(self.client.get(url), **changes))
         self.assertEqual(response.status_code, 302)
@@ -258,7 +256,7 @@ class MembershipStatusCommand(CastTestCase):
         from members.models import Membership
 
         self.assertIn(
-            "status", MembershipAdmin(Membership, None).get_readonly_fields(None, obj=object())
+            "status", MembershipAdmin(Membership, None).get_readonly_fields(None, obj=Membership())
         )
 
 

@@ -19,15 +19,20 @@ from exchanges import services
 from exchanges.models import Exchange, State
 from ledger import services as ledger
 from ledger.models import Account
-from members.models import Role
+from members.models import Person, Role
 from tests.base import CastTestCase
 from tests.factories import make_member
+from tests.support import user_of
 
 # Bob's figures, as a page or the API would print them.
 BOBS_FIGURES = re.compile(r"[-−]\s?(9\.5|10|11)\b|9\.5 hours|11 hours")
 
 
 class LimitRefusals(CastTestCase):
+    alice_account: Account
+    bob_account: Account
+    carl: Person
+
     @classmethod
     def setUpTestData(cls) -> None:
         super().setUpTestData()
@@ -110,7 +115,7 @@ class LimitRefusals(CastTestCase):
         self.assertEqual(response.status_code, 403)
 
     def test_the_documented_api_example_shows_no_other_members_figures(self):
-        self.client.force_login(self.alice.user)
+        self.client.force_login(user_of(self.alice))
         schema = self.client.get("/api/schema/?format=json").content.decode()
         self.assertNotIn("does not have enough hours", schema)
         self.assertIn("PastLimit", schema)
@@ -138,7 +143,7 @@ class LimitRefusals(CastTestCase):
         ledger.set_limits(
             account=self.alice_account, credit_limit_minutes=-600, max_balance_minutes=60
         )
-        self.client.force_login(self.carl.user)
+        self.client.force_login(user_of(self.carl))
         form = self.client.get(reverse("donate", args=["riverside"])).context["form"]
         response = self.client.post(
             reverse("donate", args=["riverside"]),

@@ -20,8 +20,11 @@ from django.utils.formats import date_format
 from exchanges import services
 from exchanges.models import Exchange, State
 from ledger import services as ledger
+from ledger.models import Account
+from members.models import Person
 from tests.base import CastTestCase
 from tests.factories import make_member
+from tests.support import user_of
 
 
 def help_on(day: date, description: str) -> services.Details:
@@ -29,6 +32,13 @@ def help_on(day: date, description: str) -> services.Details:
 
 
 class WhatAMemberSees(CastTestCase):
+    today: date
+    alice_account: Account
+    bob_account: Account
+    chidi: Person
+    chidi_account: Account
+    pending: Exchange
+
     @classmethod
     def setUpTestData(cls) -> None:
         super().setUpTestData()
@@ -101,7 +111,7 @@ class WhatAMemberSees(CastTestCase):
     # --- 7 ------------------------------------------------------------------------------------
 
     def test_the_home_page_answers_at_a_glance(self):
-        self.client.force_login(self.alice.user)
+        self.client.force_login(user_of(self.alice))
         response = self.client.get(reverse("home"))
         self.assertNotContains(response, "You are a .")
         text = re.sub(r"\s+", " ", response.content.decode())
@@ -116,14 +126,14 @@ class WhatAMemberSees(CastTestCase):
         self.assertEqual(text.count(f'href="{record}"'), 1)
 
     def test_the_home_page_shows_what_waits_for_the_member(self):
-        self.client.force_login(self.bob.user)
+        self.client.force_login(user_of(self.bob))
         text = re.sub(r"\s+", " ", self.client.get(reverse("home")).content.decode())
         self.assertIn("Waiting for you", text)
         self.assertIn("Alice Archer says: “I helped you for 1.5 hours", text)
 
     def test_a_negative_balance_is_said_in_words_not_a_bare_number(self):
         services.confirm_exchange(exchange=self.pending, person=self.bob)
-        self.client.force_login(self.bob.user)
+        self.client.force_login(user_of(self.bob))
         text = re.sub(r"\s+", " ", self.client.get(reverse("home")).content.decode())
         self.assertIn("You have received 1.5 hours more than you have given.", text)
         self.assertIn("You can receive 8.5 hours more before you reach the time bank", text)
@@ -131,7 +141,7 @@ class WhatAMemberSees(CastTestCase):
         self.assertNotIn("−1.5 hours", text)
 
     def test_a_commissioner_goes_straight_to_last_quarters_report(self):
-        self.client.force_login(self.cora.user)
+        self.client.force_login(user_of(self.cora))
         response = self.client.get(reverse("home"))
         self.assertNotContains(response, "You are a .")
         self.assertContains(
@@ -151,7 +161,7 @@ class WhatAMemberSees(CastTestCase):
 
     def test_the_person_asked_to_confirm_reads_it_in_the_second_person(self):
         exchange = self.waiting_for_chidi()
-        self.client.force_login(self.chidi.user)
+        self.client.force_login(user_of(self.chidi))
         response = self.client.get(reverse("exchange", args=[exchange.pk]))
         text = re.sub(r"\s+", " ", response.content.decode())
         day = date_format(exchange.effective_date, "DATE_FORMAT")
@@ -163,7 +173,7 @@ class WhatAMemberSees(CastTestCase):
 
     def test_the_one_tap_confirm_on_the_home_page_says_who_helped_whom(self):
         exchange = self.waiting_for_chidi()
-        self.client.force_login(self.chidi.user)
+        self.client.force_login(user_of(self.chidi))
         text = re.sub(r"\s+", " ", self.client.get(reverse("home")).content.decode())
         self.assertIn("Yes, Alice Archer helped me for 1.5 hours", text)
         self.assertNotIn("recorded by Alice Archer, on", text)
@@ -180,16 +190,16 @@ class WhatAMemberSees(CastTestCase):
 
     def test_the_recorder_and_a_broker_read_it_from_where_they_stand(self):
         exchange = self.waiting_for_chidi()
-        self.client.force_login(self.alice.user)
+        self.client.force_login(user_of(self.alice))
         text = re.sub(r"\s+", " ", self.client.get(reverse("exchange", args=[exchange.pk])).text)
         self.assertIn("You helped Chidi Okafor for 1.5 hours", text)
         self.assertIn("Waiting for Chidi Okafor to confirm", text)
-        self.client.force_login(self.brenda.user)
+        self.client.force_login(user_of(self.brenda))
         text = re.sub(r"\s+", " ", self.client.get(reverse("exchange", args=[exchange.pk])).text)
         self.assertIn("Alice Archer helped Chidi Okafor for 1.5 hours", text)
 
     def test_the_recorded_message_names_both_sides(self):
-        self.client.force_login(self.alice.user)
+        self.client.force_login(user_of(self.alice))
         form = self.client.get(reverse("record-exchange", args=["riverside"])).context["form"]
         response = self.client.post(
             reverse("record-exchange", args=["riverside"]),
@@ -218,7 +228,7 @@ class AnImportedOpeningBalance(CastTestCase):
             recorded_by=self.brenda,
             description="Opening balance brought forward",
         )
-        self.client.force_login(self.alice.user)
+        self.client.force_login(user_of(self.alice))
         text = re.sub(r"\s+", " ", self.client.get(reverse("home")).content.decode())
         self.assertIn("You have 2.5 hours to spend.", text)
         self.assertIn("You have given 0 hours of help and received 0 hours.", text)

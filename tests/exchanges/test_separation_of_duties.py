@@ -17,9 +17,11 @@ from rest_framework.test import APIClient
 from exchanges import services
 from exchanges.models import Exchange, State
 from ledger import services as ledger
-from members.models import ApprovalRule, ContactPreference, Role
+from ledger.models import Account
+from members.models import ApprovalRule, ContactPreference, Person, Role, TimeBank
 from tests.base import CastTestCase
 from tests.factories import enrol_in_mfa, make_bank, make_member, make_person
+from tests.support import user_of
 
 
 def details(description: str = "Gardening") -> services.Details:
@@ -29,6 +31,14 @@ def details(description: str = "Gardening") -> services.Details:
 
 
 class SeparationOfDuties(CastTestCase):
+    bella: Person
+    alice_account: Account
+    bob_account: Account
+    brenda_account: Account
+    olive_account: Account
+    gp_account: Account
+    pot: Account
+
     @classmethod
     def setUpTestData(cls) -> None:
         super().setUpTestData()
@@ -280,7 +290,7 @@ class SeparationOfDuties(CastTestCase):
         self.assertEqual(self.posted(self.brenda_account), 0)
 
     def test_the_web_form_applies_the_rule_to_a_broker_recording_her_own_help(self):
-        self.client.force_login(self.brenda.user)
+        self.client.force_login(user_of(self.brenda))
         url = reverse("record-exchange", args=["riverside"])
         key = self.client.get(url).context["form"].initial["idempotency_key"]
         self.client.post(
@@ -313,7 +323,7 @@ class SeparationOfDuties(CastTestCase):
             details=details(),
         )
         self.assertEqual(exchange.awaiting_confirmation_from, mabel)
-        self.client.force_login(self.brenda.user)
+        self.client.force_login(user_of(self.brenda))
         self.client.post(reverse("acting-start", args=["riverside", mabel.pk]))
         response = self.client.post(reverse("confirm-exchange", args=[exchange.pk]))
         self.assertEqual(response.status_code, 403)
@@ -325,7 +335,7 @@ class SeparationOfDuties(CastTestCase):
             self.riverside, "Mabel Through-Broker", contact_preference=ContactPreference.BROKER
         )
         mabel_account = ledger.open_account(time_bank=self.riverside, person=mabel)
-        self.client.force_login(self.brenda.user)
+        self.client.force_login(user_of(self.brenda))
         self.client.post(reverse("acting-start", args=["riverside", mabel.pk]))
         url = reverse("record-exchange", args=["riverside"])
         key = self.client.get(url).context["form"].initial["idempotency_key"]
@@ -353,6 +363,13 @@ class SeparationOfDuties(CastTestCase):
 class SingleBrokerBank(CastTestCase):
     """In a bank with one broker, what she may not approve goes to the site's administrator."""
 
+    lakeside: TimeBank
+    lena: Person
+    lou: Person
+    lena_account: Account
+    lou_account: Account
+    sam: Person
+
     @classmethod
     def setUpTestData(cls) -> None:
         super().setUpTestData()
@@ -363,9 +380,9 @@ class SingleBrokerBank(CastTestCase):
         cls.lou_account = ledger.open_account(time_bank=cls.lakeside, person=cls.lou)
         # sam: the site's administrator (staff), with a profile and two-factor sign-in.
         cls.sam = make_person("Sam Site-Admin")
-        cls.sam.user.is_staff = cls.sam.user.is_superuser = True
-        cls.sam.user.save()
-        enrol_in_mfa(cls.sam.user)
+        user_of(cls.sam).is_staff = user_of(cls.sam).is_superuser = True
+        user_of(cls.sam).save()
+        enrol_in_mfa(user_of(cls.sam))
 
     def test_the_site_admin_approves_what_the_only_broker_may_not(self):
         exchange = services.record_exchange(
@@ -379,7 +396,7 @@ class SingleBrokerBank(CastTestCase):
         with self.assertRaises(PermissionDenied) as refused:
             services.approve_exchange(exchange=exchange, broker=self.lena)
         self.assertIn("site's administrator", str(refused.exception))
-        self.client.force_login(self.sam.user)
+        self.client.force_login(user_of(self.sam))
         response = self.client.post(
             "/admin/exchanges/exchange/",
             {"action": "approve_exchanges", "_selected_action": [exchange.pk]},

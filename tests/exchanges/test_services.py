@@ -1,6 +1,7 @@
 """Exchange services: the bank's policies, group exchanges, donations, grants, corrections."""
 
 from datetime import timedelta
+from typing import Any
 
 from django.core import mail
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -327,7 +328,7 @@ class GroupsDonationsGrants(CastTestCase):
 
     def test_a_replayed_key_returns_the_original_exchange(self):
         a = self.accounts
-        kwargs = dict(
+        kwargs: dict[str, Any] = dict(
             recorded_by=self.brenda,
             giver=a["alice"],
             receiver=a["bob"],

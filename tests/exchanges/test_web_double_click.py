@@ -5,18 +5,19 @@ from __future__ import annotations
 
 from django.urls import reverse
 
-from exchanges.models import State
-from members.models import ApprovalRule
+from exchanges.models import Exchange, State
+from members.models import ApprovalRule, Person
+from tests.support import PageResponse, user_of
 
 from .test_api_exchanges import ApiCase
 
 
 class DoubleClicks(ApiCase):
-    def click(self, person, exchange, action, **data):  # type: ignore[no-untyped-def]
+    def click(self, person: Person, exchange: Exchange, action: str, **data: str) -> PageResponse:
         self.client.force_login(person.user)
         return self.client.post(reverse(f"{action}-exchange", args=[exchange.pk]), data)
 
-    def assert_told_it_is_decided(self, response) -> None:  # type: ignore[no-untyped-def]
+    def assert_told_it_is_decided(self, response: PageResponse) -> None:
         self.assertEqual(response.status_code, 302)
         page = self.client.get(response["Location"])
         self.assertContains(page, "This exchange has already been decided")
@@ -48,7 +49,7 @@ class DoubleClicks(ApiCase):
     def test_the_desks_in_place_approve_answers_400_on_a_second_click(self):
         self.set_policy(confirmation_required=False, approval_rule=ApprovalRule.ALL)
         exchange = self.record()
-        self.client.force_login(self.brenda.user)
+        self.client.force_login(user_of(self.brenda))
         url = reverse("approve-exchange", args=[exchange.pk])
         first = self.client.post(url, HTTP_X_REQUESTED_WITH="in-place")
         second = self.client.post(url, HTTP_X_REQUESTED_WITH="in-place")

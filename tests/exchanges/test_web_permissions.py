@@ -10,8 +10,10 @@ from django.utils import timezone
 from exchanges import services
 from exchanges.models import State
 from ledger import services as ledger
+from members.models import Person
 from tests.base import CastTestCase
 from tests.factories import make_member
+from tests.support import user_of
 
 # Expected status per role; 302 after a POST means the action was done (or, for anonymous,
 # the redirect to sign in). alice recorded the exchange and gave the help; bob received it.
@@ -84,6 +86,8 @@ def rolled_back():
 
 
 class EveryRoleOnEveryExchangeAction(CastTestCase):
+    carl: Person
+
     @classmethod
     def setUpTestData(cls) -> None:
         super().setUpTestData()
@@ -130,7 +134,7 @@ class EveryRoleOnEveryExchangeAction(CastTestCase):
 
     def test_commissioners_and_applicants_cannot_open_exchange_pages(self):
         for person in (self.cora, self.dora, self.hugo):
-            self.client.force_login(person.user)
+            self.client.force_login(user_of(person))
             for name in ("dashboard", "record-exchange", "statement"):
                 with self.subTest(person=person.display_name, page=name):
                     self.assertEqual(
@@ -144,7 +148,7 @@ class EveryRoleOnEveryExchangeAction(CastTestCase):
             (self.hugo, 403),
             (self.brenda, 200),
         ):
-            self.client.force_login(person.user)
+            self.client.force_login(user_of(person))
             for name in ("desk", "grant"):
                 with self.subTest(person=person.display_name, page=name):
                     self.assertEqual(
@@ -153,7 +157,7 @@ class EveryRoleOnEveryExchangeAction(CastTestCase):
 
     def test_the_state_after_the_other_party_declines_is_declined(self):
         exchange = self.make_exchange(completed=False)
-        self.client.force_login(self.bob.user)
+        self.client.force_login(user_of(self.bob))
         self.client.post(
             reverse("decline-exchange", args=[exchange.pk]), {"reason": "Never happened"}
         )

@@ -420,7 +420,7 @@ def test_careful_clients_get_honest_answers_while_workers_die_and_the_database_r
         stderr=subprocess.STDOUT,
     )
     server = Server(folder, env)
-    run, fault_log = Run(), []
+    run, fault_log = Run(), list[str]()
     try:
         injector = threading.Thread(target=faults, args=(server, cluster, run, fault_log))
         clients = [

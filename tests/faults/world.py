@@ -12,6 +12,7 @@ from rest_framework.authtoken.models import Token
 from ledger import services as ledger
 from members.models import ApprovalRule, Role
 from tests.factories import make_bank, make_member
+from tests.support import user_of
 
 CLIENTS = int(os.environ["FAULT_CLIENTS"])
 
@@ -30,8 +31,8 @@ for n in range(CLIENTS):
     receiver = make_member(bank, f"Receiver {n}")
     clients.append(
         {
-            "giver_token": Token.objects.create(user=giver.user).key,
-            "receiver_token": Token.objects.create(user=receiver.user).key,
+            "giver_token": Token.objects.create(user=user_of(giver)).key,
+            "receiver_token": Token.objects.create(user=user_of(receiver)).key,
             "receiver_account": ledger.open_account(time_bank=bank, person=receiver).pk,
             "giver_account": ledger.open_account(time_bank=bank, person=giver).pk,
         }
@@ -40,7 +41,7 @@ print(
     json.dumps(
         {
             "bank": bank.slug,
-            "broker_token": Token.objects.create(user=broker.user).key,
+            "broker_token": Token.objects.create(user=user_of(broker)).key,
             "clients": clients,
         }
     )

@@ -26,7 +26,7 @@ from imports.exporting import external_ids  # noqa: E402
 from ledger.models import Account  # noqa: E402
 from members.models import TimeBank  # noqa: E402
 from reports.commissioning import commissioner_report  # noqa: E402
-from reports.services import add_months  # noqa: E402
+from timebank.dates import add_months  # noqa: E402
 
 
 def quarters(first: date, today: date) -> list[tuple[date, date]]:

@@ -14,7 +14,7 @@ from django.core.management import CommandError, call_command
 from django.test import TestCase
 
 from exchanges.models import Exchange
-from members.models import Role, TimeBank
+from members.models import Person, Role, TimeBank
 from tests.factories import make_bank, make_member
 
 from .support import zipped
@@ -22,6 +22,9 @@ from .test_import import bank_files_in
 
 
 class Commands(TestCase):
+    bank: TimeBank
+    ada: Person
+
     @classmethod
     def setUpTestData(cls) -> None:
         cls.bank = make_bank(name="Shire Time Bank", slug="shire")

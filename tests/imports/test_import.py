@@ -5,7 +5,7 @@ members; logins that already exist), and the reconciliation in the audit trail."
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 
 import time_machine
 from django.contrib.auth.hashers import is_password_usable
@@ -21,12 +21,13 @@ from imports.exporting import bank_files
 from imports.models import Invitation
 from ledger import services as ledger
 from ledger.models import Account, AccountKind
-from members.models import Listing, Membership, Person, Role, Status
+from members.models import Listing, Membership, Person, Role, Status, TimeBank
 from reports import services as reports
 from reports.models import MonthlyReport
 from tests.base import CastTestCase
 from tests.factories import PASSWORD, make_bank, make_member
-from tests.reports.support import at, eager_tasks
+from tests.support import at, eager_tasks, user_of
+from timebank.dates import add_months, first_of
 
 from .support import checked, imported, text
 
@@ -85,6 +86,8 @@ def bank_files_in(members: bytes = MEMBERS_LEFT_ON, **more: bytes) -> dict[str, 
 
 
 class ImportingIntoARunningBank(CastTestCase):
+    ada: Person
+
     @classmethod
     def setUpTestData(cls) -> None:
         super().setUpTestData()
@@ -102,7 +105,7 @@ class ImportingIntoARunningBank(CastTestCase):
         # Passwords are never imported: the column is left out with a warning.
         self.assertTrue(any(w.column == "password" for w in result.plan.warnings))
         jo = Person.objects.get(display_name="Jo Bloggs")
-        self.assertFalse(is_password_usable(jo.user.password))
+        self.assertFalse(is_password_usable(user_of(jo).password))
         pat = Membership.objects.get(person__display_name="Pat Parker")
         self.assertEqual(
             (pat.status, timezone.localtime(pat.left_at).date().isoformat()),
@@ -165,8 +168,8 @@ class ImportingIntoARunningBank(CastTestCase):
     def test_a_member_whose_email_has_a_login_here_joins_with_it_and_keeps_their_password(self):
         outsider = make_member(self.hillside, "Jo Elsewhere", email="jo@example.org")
         result = imported(bank_files_in(), self.riverside, self.ada)
-        outsider.user.refresh_from_db()
-        self.assertTrue(outsider.user.check_password(PASSWORD))
+        user_of(outsider).refresh_from_db()
+        self.assertTrue(user_of(outsider).check_password(PASSWORD))
         self.assertTrue(
             Membership.objects.filter(person=outsider, time_bank=self.riverside).exists()
         )
@@ -201,6 +204,9 @@ class ImportingIntoARunningBank(CastTestCase):
 
 
 class Invitations(TestCase):
+    bank: TimeBank
+    ada: Person
+
     @classmethod
     def setUpTestData(cls) -> None:
         cls.bank = make_bank(name="Shire Time Bank", slug="shire")
@@ -255,16 +261,16 @@ class Invitations(TestCase):
         self.assertEqual(len(mail.outbox), 2)
 
 
-def build(bank, month):  # type: ignore[no-untyped-def]
+def build(bank: TimeBank, month: date) -> str:
     """The monthly job for ``month``, on the 1st of the month after."""
-    with time_machine.travel(at(reports.add_months(month, 1), 6), tick=False), eager_tasks():
+    with time_machine.travel(at(add_months(month, 1), 6), tick=False), eager_tasks():
         return reports.build_monthly_report(time_bank=bank, month=month)
 
 
 class ClosedMonths(CastTestCase):
     def test_history_in_a_reported_month_leaves_its_report_and_shows_as_revisions(self):
         ada = make_member(self.riverside, "Ada Admin", role=Role.ADMIN)
-        month = reports.add_months(reports.first_of(TODAY), -3)
+        month = add_months(first_of(TODAY), -3)
         build(self.riverside, month)
         reported = MonthlyReport.objects.get(time_bank=self.riverside, month=month)
         files = {
@@ -280,9 +286,7 @@ class ClosedMonths(CastTestCase):
         after = MonthlyReport.objects.get(pk=reported.pk)
         self.assertEqual(after.figures, reported.figures)
         self.assertEqual(after.commissioner, reported.commissioner)
-        build(self.riverside, reports.add_months(month, 1))
-        following = MonthlyReport.objects.get(
-            time_bank=self.riverside, month=reports.add_months(month, 1)
-        )
+        build(self.riverside, add_months(month, 1))
+        following = MonthlyReport.objects.get(time_bank=self.riverside, month=add_months(month, 1))
         revised = {(r["month"], r["figure"]): (r["was"], r["now"]) for r in following.revisions}
         self.assertEqual(revised[(month.isoformat(), "exchanges")], (0, 1))

@@ -22,7 +22,7 @@ from imports.models import ImportRun, RunState
 from members.models import Person, Role
 from tests.base import CastTestCase
 from tests.factories import make_member
-from tests.reports.support import eager_tasks
+from tests.support import PageResponse, eager_tasks, user_of
 
 from .support import text, zipped
 from .test_dry_run import FILES as BAD_FILES
@@ -32,6 +32,9 @@ GOOD = zipped(bank_files_in())
 
 
 class Pages(CastTestCase):
+    ada: Person
+    hilda: Person
+
     @classmethod
     def setUpTestData(cls) -> None:
         super().setUpTestData()
@@ -44,9 +47,9 @@ class Pages(CastTestCase):
         settings = override_settings(MEDIA_ROOT=media)
         settings.enable()
         self.addCleanup(settings.disable)
-        self.client.force_login(self.ada.user)
+        self.client.force_login(user_of(self.ada))
 
-    def upload(self, data: bytes, name: str = "bank.zip", follow: bool = False):  # type: ignore[no-untyped-def]
+    def upload(self, data: bytes, name: str = "bank.zip", follow: bool = False) -> PageResponse:
         upload = io.BytesIO(data)
         upload.name = name
         return self.client.post(
@@ -162,7 +165,7 @@ class Pages(CastTestCase):
         self.assertEqual(progress["state"], "done")
         self.assertEqual(progress["progress"]["stage"], "Saving")
         [email] = mail.outbox
-        self.assertEqual(email.to, [self.ada.user.email])
+        self.assertEqual(email.to, [user_of(self.ada).email])
         self.assertIn("is done", email.subject)
         self.assertIn(reverse("import-run", args=[run.token]), email.body)
         self.assertIsNotNone(response)
@@ -191,7 +194,7 @@ class Pages(CastTestCase):
             (self.cora, 403, 404),
             (self.hilda, 403, 404),
         ):
-            self.client.force_login(person.user)
+            self.client.force_login(user_of(person))
             with self.subTest(person=person.display_name):
                 self.assertEqual(
                     self.client.get(reverse("import-start", args=["riverside"])).status_code,
@@ -205,7 +208,7 @@ class Pages(CastTestCase):
                     self.client.get(reverse("import-run", args=[run.token])).status_code, run_page
                 )
         # Hilda administers her own bank's imports.
-        self.client.force_login(self.hilda.user)
+        self.client.force_login(user_of(self.hilda))
         self.assertEqual(
             self.client.get(reverse("import-start", args=["hillside"])).status_code, 200
         )

@@ -17,8 +17,9 @@ from imports import adapters
 from imports.models import ExternalRecord, Invitation
 from ledger import services as ledger
 from ledger.models import Account, AccountKind
-from members.models import Listing, ListingKind, Membership, Organisation, Person, Role
+from members.models import Listing, ListingKind, Membership, Organisation, Person, Role, TimeBank
 from tests.factories import make_bank, make_member
+from tests.support import user_of
 
 from .support import checked, imported, text
 
@@ -87,6 +88,9 @@ def balance_of(bank, external_id: str) -> int:
 
 
 class FromTimeOverflow(TestCase):
+    bank: TimeBank
+    admin: Person
+
     @classmethod
     def setUpTestData(cls) -> None:
         cls.bank = make_bank(name="Sants Time Bank", slug="sants")
@@ -105,7 +109,7 @@ class FromTimeOverflow(TestCase):
         self.assertEqual(result.plan.source, "timeoverflow")
         ana = Person.objects.get(display_name="Ana García López")
         self.assertEqual((ana.gender, ana.age_band, ana.phone), ("woman", "75_84", "600111222"))
-        self.assertFalse(is_password_usable(ana.user.password))
+        self.assertFalse(is_password_usable(user_of(ana).password))
         self.assertEqual(
             Membership.objects.get(person=ana, time_bank=self.bank).decided_at.date(),
             date(2019, 3, 4),
@@ -174,6 +178,9 @@ class FromTimeOverflow(TestCase):
 
 
 class FromKomunitin(TestCase):
+    bank: TimeBank
+    admin: Person
+
     @classmethod
     def setUpTestData(cls) -> None:
         cls.bank = make_bank(name="Netwerk", slug="netwerk")
@@ -234,6 +241,9 @@ class FromKomunitin(TestCase):
 
 
 class FromTheSpreadsheet(TestCase):
+    bank: TimeBank
+    admin: Person
+
     @classmethod
     def setUpTestData(cls) -> None:
         cls.bank = make_bank(name="Little Time Bank", slug="little")

@@ -35,6 +35,13 @@ class LedgerCast(Cast):
     """The cast with accounts: alice, bob, olive and the GP surgery in Riverside, Riverside's
     community pot, and hugo's account in Hillside."""
 
+    alice_account: Account
+    bob_account: Account
+    olive_account: Account
+    gp_account: Account
+    pot: Account
+    hugo_account: Account
+
     @classmethod
     def build_accounts(cls) -> None:
         bank = cls.riverside

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 from django.test import TestCase
 
@@ -25,7 +26,7 @@ class IdempotencyTests(LedgerCast, TestCase):
 
     def test_replaying_a_key_with_a_different_payload_is_a_clear_conflict(self) -> None:
         first = pay(self.alice_account, self.bob_account, 60, idempotency_key="exchange-8")
-        changes = [
+        changes: list[dict[str, Any]] = [
             {"minutes": 45},
             {"description": "Something else"},
             {"effective_date": TODAY - timedelta(days=1)},

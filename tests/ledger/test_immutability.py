@@ -8,11 +8,15 @@ from django.db import IntegrityError, connection, transaction
 from django.test import TestCase
 
 from ledger import services
+from ledger.models import Journal
 
 from .support import LedgerCast, pay
 
 
 class ImmutabilityTests(LedgerCast, TestCase):
+    journal: Journal
+    entry_id: int
+
     @classmethod
     def setUpTestData(cls) -> None:
         cls.build_cast()
@@ -20,7 +24,7 @@ class ImmutabilityTests(LedgerCast, TestCase):
         cls.journal = pay(cls.alice_account, cls.bob_account, 60)
         cls.entry_id = cls.journal.entries.get(account=cls.alice_account).pk
 
-    def refused(self, sql: str, params: list[object]) -> None:
+    def refused(self, sql: str, params: list[int]) -> None:
         with self.assertRaises(IntegrityError), transaction.atomic(), connection.cursor() as c:
             c.execute(sql, params)
 

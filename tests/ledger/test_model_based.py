@@ -4,6 +4,7 @@ ledger and against a plain in-memory model of it; every balance must agree after
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 from unittest import mock, skipUnless
 
 from django.db import connection
@@ -179,7 +180,7 @@ class ModelBasedTests(LedgerCast, TestCase):
                 return
             jid, payer, payee, minutes = model.posted[n % len(model.posted)]
             journal = Journal.objects.get(pk=jid)
-            call = {
+            call: dict[str, Any] = {
                 "journal": journal,
                 "recorded_by": self.brenda,
                 "reason": "Correction",

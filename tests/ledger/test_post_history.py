@@ -236,6 +236,8 @@ class RandomHistories(Cast, HypothesisTestCase):
     """Any history of exchanges between a few accounts, in any order and batch size, leaves a
     ledger whose every invariant holds and whose balances are the sums of their legs."""
 
+    accounts: list[Account]
+
     @classmethod
     def setUpTestData(cls) -> None:
         cls.build_cast()

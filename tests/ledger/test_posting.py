@@ -143,6 +143,7 @@ class PostingTests(LedgerCast, TestCase):
             with self.subTest(legs=legs), self.assertRaises(InvalidJournal):
                 services.post_journal(
                     time_bank=self.riverside,
+                    # Minutes that are not whole numbers on purpose: refused at run time.
                     legs=legs,  # type: ignore[arg-type]
                     idempotency_key=new_key(),
                     effective_date=TODAY,

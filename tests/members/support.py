@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from rest_framework.test import APIClient
 
 from members import services
@@ -23,7 +25,7 @@ def make_listing(
     description: str = "",
     area: str = "",
     author: Person | None = None,
-    **owner_kwargs: object,
+    **owner_kwargs: Any,
 ) -> Listing:
     return services.publish_listing(
         author=author or owner,
@@ -36,7 +38,7 @@ def make_listing(
             area=area,
         ),
         for_person=owner,
-        **owner_kwargs,  # type: ignore[arg-type]
+        **owner_kwargs,
     )
 
 

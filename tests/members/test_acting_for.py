@@ -26,12 +26,16 @@ from members.models import (
 )
 from tests.base import CastTestCase
 from tests.factories import make_member
+from tests.support import user_of
 
 BANNER = "You are acting for Olive Offline"
 STOP = "Stop acting for Olive Offline"
 
 
 class ActingFor(CastTestCase):
+    gardening: Category
+    bob_offer: Listing
+
     @classmethod
     def setUpTestData(cls) -> None:
         super().setUpTestData()
@@ -199,7 +203,7 @@ class ActingFor(CastTestCase):
         self.assertEqual((confirmed.actor, confirmed.on_behalf_of), (self.brenda, hetty))
 
     def test_a_member_doing_it_themself_writes_no_listing_or_profile_events(self):
-        self.client.force_login(self.bob.user)
+        self.client.force_login(user_of(self.bob))
         self.client.post(
             reverse("listing-new", args=["riverside"]),
             {"kind": "offer", "category": self.gardening.pk, "title": "Bike repairs"},
@@ -258,7 +262,7 @@ class ActingFor(CastTestCase):
 
     def test_a_forged_session_naming_another_banks_member_is_dropped(self):
         outsider = make_member(self.hillside, "Oscar Outsider", offline=True)
-        self.client.force_login(self.brenda.user)
+        self.client.force_login(user_of(self.brenda))
         session = self.client.session
         session["acting_for"] = {"bank": self.hillside.pk, "person": outsider.pk}
         session.save()
@@ -267,7 +271,7 @@ class ActingFor(CastTestCase):
         self.assertNotIn("acting_for", self.client.session)
 
     def test_the_member_page_offers_acting_only_for_members_who_may_be_acted_for(self):
-        self.client.force_login(self.brenda.user)
+        self.client.force_login(user_of(self.brenda))
         olive = self.client.get(reverse("member-page", args=["riverside", self.olive.pk]))
         self.assertContains(olive, "Act for Olive Offline")
         bob = self.client.get(reverse("member-page", args=["riverside", self.bob.pk]))

@@ -5,6 +5,7 @@ change the member's monitoring answers)."""
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 from django.urls import reverse
 from django.utils import timezone
@@ -22,8 +23,14 @@ from members.models import (
 from reports.models import CommissionerGrant
 from tests.base import CastTestCase
 from tests.factories import enrol_in_mfa, make_member
+from tests.support import user_of
 
-ANSWERS = {"age_band": "85_plus", "gender": "another_way", "disability": "yes", "carer": "no"}
+ANSWERS: dict[str, Any] = {
+    "age_band": "85_plus",
+    "gender": "another_way",
+    "disability": "yes",
+    "carer": "no",
+}
 PROFILE = {
     "display_name": "Hetty Helped",
     "area": "GL52",
@@ -34,6 +41,9 @@ PROFILE = {
 
 
 class ActingLimits(CastTestCase):
+    hetty: Person
+    gardening: Category
+
     @classmethod
     def setUpTestData(cls) -> None:
         super().setUpTestData()
@@ -55,7 +65,7 @@ class ActingLimits(CastTestCase):
         cls.gardening = Category.objects.get(slug="gardening")
 
     def start(self, person: Person):
-        self.client.force_login(self.brenda.user)
+        self.client.force_login(user_of(self.brenda))
         return self.client.post(reverse("acting-start", args=["riverside", person.pk]))
 
     # --- Who may never be acted for ------------------------------------------------------------
@@ -180,7 +190,7 @@ class ActingLimits(CastTestCase):
 
 class ListingAndReplyInput(CastTestCase):
     def test_a_non_ascii_digit_for_id_is_ignored_not_a_500(self):
-        self.client.force_login(self.brenda.user)
+        self.client.force_login(user_of(self.brenda))
         for value in ("²", "١٢", "9" * 40):
             with self.subTest(value=value):
                 url = reverse("listing-new", args=["riverside"]) + f"?for={value}"
@@ -201,7 +211,7 @@ class ListingAndReplyInput(CastTestCase):
         Person.objects.filter(pk=self.alice.pk).update(
             contact_preference=ContactPreference.PHONE, phone="07700 900123", share_phone=False
         )
-        self.client.force_login(self.alice.user)
+        self.client.force_login(user_of(self.alice))
         page = self.client.get(reverse("listing-detail", args=[offer.pk]))
         self.assertNotContains(page, "07700 900123")
         Person.objects.filter(pk=self.alice.pk).update(share_phone=True)

@@ -4,6 +4,7 @@ from rest_framework.test import APIClient
 
 from members.models import Status
 from tests.base import CastTestCase
+from tests.support import user_of
 
 
 class MeEndpoint(CastTestCase):
@@ -15,7 +16,7 @@ class MeEndpoint(CastTestCase):
         self.assertEqual([m["time_bank"]["slug"] for m in body["memberships"]], ["riverside"])
 
     def test_token_authentication_works(self):
-        token = Token.objects.create(user=self.bob.user)
+        token = Token.objects.create(user=user_of(self.bob))
         client = APIClient()
         client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
         self.assertEqual(client.get("/api/me/").json()["person"]["display_name"], "Bob Baker")
@@ -80,7 +81,7 @@ class ApplicationsApi(CastTestCase):
             )
         self.assertEqual(response.status_code, 200)
         self.assertEqual(response.json()["status"], "approved")
-        self.assertEqual(mail.outbox[0].to, [self.dora.user.email])
+        self.assertEqual(mail.outbox[0].to, [user_of(self.dora).email])
 
     def test_declining_without_a_reason_is_a_400_naming_the_field(self):
         application = self.dora.memberships.get()

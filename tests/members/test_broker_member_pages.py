@@ -5,6 +5,7 @@ from django.urls import reverse
 from members.models import Note
 from tests.base import CastTestCase
 from tests.factories import make_member
+from tests.support import user_of
 
 from .support import make_capability, make_listing
 
@@ -19,13 +20,13 @@ class MemberSearch(CastTestCase):
             self.dora: 403,
             self.hugo: 403,
         }.items():
-            self.client.force_login(person.user)
+            self.client.force_login(user_of(person))
             self.assertEqual(self.client.get(url).status_code, code, person)
         self.client.logout()
         self.assertEqual(self.client.get(url).status_code, 302)
 
     def test_the_broker_searches_by_name_area_and_status(self):
-        self.client.force_login(self.brenda.user)
+        self.client.force_login(user_of(self.brenda))
         url = reverse("member-search", args=["riverside"])
 
         def names(**params):
@@ -37,7 +38,7 @@ class MemberSearch(CastTestCase):
         self.assertNotIn("Hugo Hillside", names())
 
     def test_a_bad_status_is_a_form_error_not_a_500(self):
-        self.client.force_login(self.brenda.user)
+        self.client.force_login(user_of(self.brenda))
         response = self.client.get(
             reverse("member-search", args=["riverside"]), {"status": "royal", "page": "-3"}
         )
@@ -45,7 +46,7 @@ class MemberSearch(CastTestCase):
         self.assertIn("status", response.context["form"].errors)
 
     def test_the_search_page_runs_the_same_number_of_queries_however_many_members(self):
-        self.client.force_login(self.brenda.user)
+        self.client.force_login(user_of(self.brenda))
         url = reverse("member-search", args=["riverside"])
         self.client.get(url)
         with CaptureQueriesContext(connection) as before:
@@ -77,7 +78,7 @@ class MemberPage(CastTestCase):
         return reverse("member-page", args=["riverside", person.pk])
 
     def test_the_broker_sees_profile_capabilities_listings_notes_and_the_hours_placeholder(self):
-        self.client.force_login(self.brenda.user)
+        self.client.force_login(user_of(self.brenda))
         page = self.client.get(self.url(self.olive))
         for text in (
             "Olive Offline",
@@ -91,27 +92,27 @@ class MemberPage(CastTestCase):
 
     def test_nobody_but_the_banks_brokers_sees_the_page_or_its_notes(self):
         for person in (self.alice, self.bob, self.cora, self.dora, self.hugo):
-            self.client.force_login(person.user)
+            self.client.force_login(user_of(person))
             response = self.client.get(self.url(self.olive))
             self.assertEqual(response.status_code, 403, person)
             self.assertNotContains(response, "Prefers calls", status_code=403)
 
     def test_a_person_outside_the_bank_is_a_404_for_its_broker(self):
-        self.client.force_login(self.brenda.user)
+        self.client.force_login(user_of(self.brenda))
         self.assertEqual(self.client.get(self.url(self.harry)).status_code, 404)
 
     def test_a_broker_adds_a_private_note(self):
-        self.client.force_login(self.brenda.user)
+        self.client.force_login(user_of(self.brenda))
         response = self.client.post(self.url(self.bob), {"text": "Called about a lift."})
         self.assertRedirects(response, self.url(self.bob))
         note = Note.objects.get(person=self.bob)
         self.assertEqual((note.author, note.time_bank), (self.brenda, self.riverside))
 
     def test_an_empty_note_is_a_form_error_and_others_cannot_post_notes(self):
-        self.client.force_login(self.brenda.user)
+        self.client.force_login(user_of(self.brenda))
         response = self.client.post(self.url(self.bob), {"text": "  "})
         self.assertEqual(response.status_code, 200)
         self.assertIn("text", response.context["note_form"].errors)
-        self.client.force_login(self.alice.user)
+        self.client.force_login(user_of(self.alice))
         self.assertEqual(self.client.post(self.url(self.bob), {"text": "hi"}).status_code, 403)
         self.assertFalse(Note.objects.filter(person=self.bob).exists())

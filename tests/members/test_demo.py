@@ -22,6 +22,8 @@ def email(name: str) -> str:
 
 
 class TheDemosJourneys(TestCase):
+    people: dict[str, Person]
+
     @classmethod
     def setUpTestData(cls) -> None:
         call_command("load_demo", stdout=io.StringIO())

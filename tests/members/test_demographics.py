@@ -15,10 +15,11 @@ from django.urls import reverse
 
 from members import services as members
 from members.models import Person, Role
-from reports.commissioning import SUPPRESSED, commissioner_report
+from reports.commissioning import SUPPRESSED, Report, commissioner_report
 from tests.base import CastTestCase
 from tests.factories import enrol_in_mfa, make_member, make_user
 from tests.reports.commissioning_data import END, START, KnownQuarter, frozen
+from tests.support import user_of
 
 ANSWERS = {"age_band": "85_plus", "gender": "another_way", "disability": "yes", "carer": "no"}
 PROFILE = {
@@ -32,7 +33,7 @@ PROFILE = {
 
 class AnsweringOnTheProfile(CastTestCase):
     def test_a_member_gives_their_answers_on_their_profile_and_is_told_why(self):
-        self.client.force_login(self.alice.user)
+        self.client.force_login(user_of(self.alice))
         page = self.client.get(reverse("profile"))
         self.assertContains(page, "Only anonymous counts are reported")
         self.assertContains(page, "Prefer not to say")
@@ -46,14 +47,14 @@ class AnsweringOnTheProfile(CastTestCase):
         )
 
     def test_prefer_not_to_say_and_unanswered_are_kept_apart(self):
-        self.client.force_login(self.alice.user)
+        self.client.force_login(user_of(self.alice))
         self.client.post(reverse("profile"), {**PROFILE, "gender": "prefer_not_to_say"})
         self.alice.refresh_from_db()
         self.assertEqual(self.alice.gender, "prefer_not_to_say")
         self.assertEqual(self.alice.age_band, "")
 
     def test_an_answer_outside_the_choices_is_a_form_error(self):
-        self.client.force_login(self.alice.user)
+        self.client.force_login(user_of(self.alice))
         response = self.client.post(reverse("profile"), {**PROFILE, "gender": "robot"})
         self.assertEqual(response.status_code, 200)
         self.assertContains(response, "Select a valid choice")
@@ -67,7 +68,7 @@ class AnsweringOnTheProfile(CastTestCase):
                     Person.objects.filter(pk=self.alice.pk).update(**{field: "robot"})
 
     def test_a_broker_records_the_answers_an_offline_member_chose_to_give(self):
-        self.client.force_login(self.brenda.user)
+        self.client.force_login(user_of(self.brenda))
         page = self.client.get(reverse("add-offline-member", args=["riverside"]))
         self.assertContains(page, "never guess")
         response = self.client.post(
@@ -80,6 +81,8 @@ class AnsweringOnTheProfile(CastTestCase):
 
 
 class OnlyTheMemberSeesTheirAnswers(CastTestCase):
+    ada: Person
+
     @classmethod
     def setUpTestData(cls) -> None:
         super().setUpTestData()
@@ -87,7 +90,7 @@ class OnlyTheMemberSeesTheirAnswers(CastTestCase):
         cls.ada = make_member(cls.riverside, "Ada Admin", role=Role.ADMIN)
 
     def test_the_export_of_my_data_includes_them(self):
-        self.client.force_login(self.alice.user)
+        self.client.force_login(user_of(self.alice))
         data = json.loads(self.client.get(reverse("profile-export")).content)
         person = data["tables"]["person"][0]
         self.assertEqual({k: person[k] for k in ANSWERS}, ANSWERS)
@@ -99,7 +102,7 @@ class OnlyTheMemberSeesTheirAnswers(CastTestCase):
         self.assertEqual({k: rows[0][k] for k in ANSWERS}, ANSWERS)
 
     def test_no_broker_page_and_no_api_shows_them(self):
-        self.client.force_login(self.brenda.user)
+        self.client.force_login(user_of(self.brenda))
         page = self.client.get(reverse("member-page", args=["riverside", self.alice.pk]))
         self.assertEqual(page.status_code, 200)
         for label in ("85 or over", "In another way", "another_way", "85_plus"):
@@ -122,7 +125,7 @@ class OnlyTheMemberSeesTheirAnswers(CastTestCase):
                 self.assertNotContains(page, f'name="{field}"')
 
     def test_a_commissioner_reaches_no_member_page_and_exports_only_their_own_data(self):
-        self.client.force_login(self.cora.user)
+        self.client.force_login(user_of(self.cora))
         page = self.client.get(reverse("member-page", args=["riverside", self.alice.pk]))
         self.assertIn(page.status_code, (403, 404))
         export = self.client.get(reverse("profile-export")).json()["tables"]["person"]
@@ -130,7 +133,7 @@ class OnlyTheMemberSeesTheirAnswers(CastTestCase):
         self.assertEqual(export[0]["age_band"], "")
 
     def test_erasure_wipes_them(self):
-        members.erase_person(person=self.alice, admin=self.ada.user, reason="person_asked")
+        members.erase_person(person=self.alice, admin=user_of(self.ada), reason="person_asked")
         self.alice.refresh_from_db()
         self.assertEqual({k: getattr(self.alice, k) for k in ANSWERS}, dict.fromkeys(ANSWERS, ""))
 
@@ -161,7 +164,7 @@ class DemographicTables(KnownQuarter, TestCase):
             Person.objects.filter(pk=pk).update(area=area)
         Person.objects.filter(pk=cls.alice.pk).update(**ANSWERS)
 
-    def report(self, threshold: int | None = None):  # type: ignore[no-untyped-def]
+    def report(self, threshold: int | None = None) -> Report:
         with frozen():
             return commissioner_report(
                 banks=[self.riverside], start=START, end=END, threshold=threshold
@@ -277,7 +280,7 @@ class DemographicTables(KnownQuarter, TestCase):
 
     def test_the_tables_and_their_definitions_reach_every_format(self):
         with frozen():
-            self.client.force_login(self.cora.user)
+            self.client.force_login(user_of(self.cora))
             period = {"start": START.isoformat(), "end": END.isoformat()}
             response = self.client.get(
                 reverse("commissioner-report-csv", args=["riverside"]),

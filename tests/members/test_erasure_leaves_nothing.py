@@ -22,7 +22,7 @@ from members import services as members
 from members.models import Membership, Note, Person, Role, Status, User
 from members.privacy import EXPORT_COLUMNS
 from tests.factories import enrol_in_mfa, make_member, make_user
-from tests.support import admin_change_data
+from tests.support import admin_change_data, user_of
 
 from .test_privacy import OLD_NAME, AliceWithEverything
 
@@ -65,6 +65,8 @@ def rows_holding(needle: str) -> list[tuple[str, str, str]]:
 class AliceWithAHistory(AliceWithEverything):
     """Alice with exchanges, a note, replies both ways, an admin edit, a left membership, and
     her name, email and phone written by others (a referee, a note, a message)."""
+
+    sam: User
 
     @classmethod
     def setUpTestData(cls) -> None:
@@ -159,7 +161,7 @@ class ErasureLeavesNothing(AliceWithAHistory):
         self.assertNotIn("alice", entry.change_message.lower())
 
     def test_why_she_left_is_in_her_export_and_erased_with_her(self):
-        self.client.force_login(self.alice.user)
+        self.client.force_login(user_of(self.alice))
         tables = self.client.get(reverse("profile-export")).json()["tables"]
         self.assertIn("leave_reason", EXPORT_COLUMNS["memberships"])
         left = [m for m in tables["memberships"] if m["status"] == Status.LEFT]
@@ -176,7 +178,7 @@ class ErasureLeavesNothing(AliceWithAHistory):
         ada = Person.objects.get(display_name="Ada Admin")
         Membership.objects.filter(person=self.alice, time_bank=self.hillside).delete()
         url = reverse("member-erase", args=["riverside", self.alice.pk])
-        self.client.force_login(ada.user)
+        self.client.force_login(user_of(ada))
         self.assertEqual(self.client.post(url, {"reason": "She asked me"}).status_code, 200)
         self.assertEqual(Person.objects.get(pk=self.alice.pk).display_name, OLD_NAME)
         response = self.client.post(url, {"reason": "person_asked"})
@@ -196,6 +198,6 @@ class OnlyHerMentionsGo(AliceWithAHistory):
         self.erase()
         namesake.refresh_from_db()
         self.assertEqual(namesake.display_name, "Alice Archer")
-        self.assertEqual(namesake.user.email, "x" + EMAIL)
+        self.assertEqual(user_of(namesake).email, "x" + EMAIL)
         other.refresh_from_db()
         self.assertEqual(other.display_name, "Alice Archerson")

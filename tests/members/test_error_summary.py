@@ -15,6 +15,7 @@ from django.urls import reverse
 from ledger import services as ledger
 from tests.base import CastTestCase
 from tests.factories import PASSWORD, make_user
+from tests.support import user_of
 
 SUMMARY = re.compile(r'<div class="error-summary"([^>]*)>(.*?)</div>', re.S)
 
@@ -62,7 +63,7 @@ class ErrorSummary(CastTestCase):
         self.assert_first_in_the_form(response)
 
     def test_a_group_of_choices_links_to_its_first_choice(self):
-        self.client.force_login(self.alice.user)
+        self.client.force_login(user_of(self.alice))
         form = self.client.get(reverse("record-exchange", args=["riverside"])).context["form"]
         response = self.client.post(
             reverse("record-exchange", args=["riverside"]),
@@ -79,7 +80,7 @@ class ErrorSummary(CastTestCase):
     def test_a_refusal_by_the_rules_is_in_the_summary_too(self):
         self.riverside.max_exchange_minutes = 60
         self.riverside.save(update_fields=["max_exchange_minutes"])
-        self.client.force_login(self.alice.user)
+        self.client.force_login(user_of(self.alice))
         form = self.client.get(reverse("record-exchange", args=["riverside"])).context["form"]
         response = self.client.post(
             reverse("record-exchange", args=["riverside"]),

@@ -6,6 +6,7 @@ from django.test import Client, override_settings
 from django.urls import reverse
 
 from tests.base import CastTestCase
+from tests.support import user_of
 
 
 def help_paragraph(html: str) -> str:
@@ -23,7 +24,7 @@ class HelpContactTests(CastTestCase):
         cls.riverside.save(update_fields=["contact_email", "contact_phone"])
 
     def test_a_member_is_pointed_to_their_own_banks_broker_on_every_page(self) -> None:
-        self.client.force_login(self.alice.user)
+        self.client.force_login(user_of(self.alice))
         for url in [
             reverse("home"),
             reverse("dashboard", args=["riverside"]),
@@ -45,7 +46,7 @@ class HelpContactTests(CastTestCase):
                 self.assertIn("01632 960 123", help_text)
 
     def test_an_applicant_is_pointed_to_the_bank_they_applied_to(self) -> None:
-        self.client.force_login(self.dora.user)
+        self.client.force_login(user_of(self.dora))
         help_text = help_paragraph(self.client.get(reverse("home")).content.decode())
         self.assertIn("mailto:brokers@riverside.example", help_text)
 
@@ -63,12 +64,12 @@ class HelpContactTests(CastTestCase):
                 )
                 self.assertIn("0300 123 4567", help_text)
         # Hugo's bank gave no contact: he gets the scheme's.
-        self.client.force_login(self.hugo.user)
+        self.client.force_login(user_of(self.hugo))
         help_text = help_paragraph(self.client.get(reverse("home")).content.decode())
         self.assertIn("mailto:help@scheme.example", help_text)
 
     def test_a_refusal_is_a_plain_page_in_the_site_layout_with_the_help_link(self) -> None:
-        self.client.force_login(self.alice.user)
+        self.client.force_login(user_of(self.alice))
         response = self.client.get(reverse("desk", args=["riverside"]))
         self.assertEqual(response.status_code, 403)
         html = response.content.decode()

@@ -4,6 +4,7 @@ from django.urls import reverse
 from members.models import Membership, Person, Status
 from tests.base import CastTestCase
 from tests.factories import make_user
+from tests.support import user_of
 
 APPLICATION = {
     "display_name": "Nina New",
@@ -48,7 +49,7 @@ class JoiningOnTheWeb(CastTestCase):
         self.assertContains(response, "Please give two different referees.")
 
     def test_the_broker_sees_their_queue_and_approves_and_the_applicant_is_emailed(self):
-        self.client.force_login(self.brenda.user)
+        self.client.force_login(user_of(self.brenda))
         queue = self.client.get(reverse("application-queue", args=["riverside"]))
         self.assertContains(queue, "Dora Applicant")
         self.assertNotContains(queue, "Harry Hopeful")
@@ -61,11 +62,11 @@ class JoiningOnTheWeb(CastTestCase):
         self.assertEqual(application.decided_by, self.brenda)
         self.assertIsNotNone(application.decided_at)
         self.assertEqual(len(mail.outbox), 1)
-        self.assertEqual(mail.outbox[0].to, [self.dora.user.email])
+        self.assertEqual(mail.outbox[0].to, [user_of(self.dora).email])
         self.assertIn("Welcome to Riverside Time Bank", mail.outbox[0].subject)
 
     def test_the_broker_declines_with_a_reason_that_the_applicant_reads(self):
-        self.client.force_login(self.brenda.user)
+        self.client.force_login(user_of(self.brenda))
         application = self.dora.memberships.get()
         with self.captureOnCommitCallbacks(execute=True):
             self.client.post(
@@ -75,11 +76,11 @@ class JoiningOnTheWeb(CastTestCase):
         application.refresh_from_db()
         self.assertEqual(application.status, Status.DECLINED)
         self.assertIn("We could not reach your referees.", mail.outbox[0].body)
-        self.client.force_login(self.dora.user)
+        self.client.force_login(user_of(self.dora))
         self.assertContains(self.client.get(reverse("home")), "We could not reach your referees.")
 
     def test_declining_without_a_reason_is_a_form_error_and_changes_nothing(self):
-        self.client.force_login(self.brenda.user)
+        self.client.force_login(user_of(self.brenda))
         application = self.dora.memberships.get()
         response = self.client.post(
             reverse("decline-application", args=[application.pk]), {"reason": ""}
@@ -90,7 +91,7 @@ class JoiningOnTheWeb(CastTestCase):
         self.assertEqual(application.status, Status.APPLIED)
 
     def test_approving_twice_says_it_was_already_decided(self):
-        self.client.force_login(self.brenda.user)
+        self.client.force_login(user_of(self.brenda))
         application = self.dora.memberships.get()
         self.client.post(reverse("approve-application", args=[application.pk]))
         response = self.client.post(
@@ -101,12 +102,12 @@ class JoiningOnTheWeb(CastTestCase):
 
 class BrokersOnlyDecideTheirOwnBank(CastTestCase):
     def test_a_broker_of_another_bank_cannot_see_the_queue(self):
-        self.client.force_login(self.hugo.user)
+        self.client.force_login(user_of(self.hugo))
         response = self.client.get(reverse("application-queue", args=["riverside"]))
         self.assertEqual(response.status_code, 403)
 
     def test_a_broker_of_another_bank_cannot_approve_or_decline(self):
-        self.client.force_login(self.hugo.user)
+        self.client.force_login(user_of(self.hugo))
         application = self.dora.memberships.get()
         approve = self.client.post(reverse("approve-application", args=[application.pk]))
         decline = self.client.post(
@@ -118,7 +119,7 @@ class BrokersOnlyDecideTheirOwnBank(CastTestCase):
         self.assertEqual(application.status, Status.APPLIED)
 
     def test_a_member_cannot_approve_anyone(self):
-        self.client.force_login(self.alice.user)
+        self.client.force_login(user_of(self.alice))
         application = self.dora.memberships.get()
         self.assertEqual(
             self.client.post(reverse("approve-application", args=[application.pk])).status_code, 404
@@ -130,7 +131,7 @@ class BrokersOnlyDecideTheirOwnBank(CastTestCase):
         self.assertEqual(application.status, Status.APPLIED)
 
     def test_a_commissioner_cannot_approve_anyone(self):
-        self.client.force_login(self.cora.user)
+        self.client.force_login(user_of(self.cora))
         application = self.dora.memberships.get()
         self.assertEqual(
             self.client.post(reverse("approve-application", args=[application.pk])).status_code, 404
@@ -152,7 +153,7 @@ class OfflineMembers(CastTestCase):
     def test_a_broker_adds_an_offline_member_who_gets_an_hours_account_and_no_email(self):
         from ledger.models import Account
 
-        self.client.force_login(self.brenda.user)
+        self.client.force_login(user_of(self.brenda))
         with self.captureOnCommitCallbacks(execute=True):
             response = self.client.post(
                 reverse("add-offline-member", args=["riverside"]),
@@ -173,7 +174,7 @@ class OfflineMembers(CastTestCase):
         self.assertEqual(mail.outbox, [])
 
     def test_a_member_cannot_add_offline_members(self):
-        self.client.force_login(self.alice.user)
+        self.client.force_login(user_of(self.alice))
         response = self.client.post(
             reverse("add-offline-member", args=["riverside"]), {"display_name": "X"}
         )
@@ -183,7 +184,7 @@ class OfflineMembers(CastTestCase):
 
 class EditingAProfile(CastTestCase):
     def test_a_member_edits_their_profile_and_is_not_asked_again_when_applying_elsewhere(self):
-        self.client.force_login(self.alice.user)
+        self.client.force_login(user_of(self.alice))
         response = self.client.post(
             reverse("profile"),
             {
@@ -201,7 +202,7 @@ class EditingAProfile(CastTestCase):
         self.assertContains(form, 'value="Alice A."')
 
     def test_a_blank_name_is_a_form_error(self):
-        self.client.force_login(self.alice.user)
+        self.client.force_login(user_of(self.alice))
         response = self.client.post(
             reverse("profile"), {"display_name": "", "contact_preference": "email"}
         )

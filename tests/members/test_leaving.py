@@ -12,12 +12,13 @@ from django.utils import timezone
 
 from audit.models import Action, AuditEvent
 from exchanges import services
-from members.models import Membership, Status
+from members.models import Membership, Person, Status
 from tests.base import CastTestCase
+from tests.support import user_of
 
 
 class LeavingTheTimeBank(CastTestCase):
-    def membership(self, person) -> Membership:  # type: ignore[no-untyped-def]
+    def membership(self, person: Person) -> Membership:
         return Membership.objects.get(person=person, time_bank=self.riverside)
 
     def test_a_member_can_leave_and_it_is_recorded_in_the_audit_log(self):
@@ -70,7 +71,7 @@ class LeavingTheTimeBank(CastTestCase):
 
 class MarkAsLeft(CastTestCase):
     def test_the_broker_is_asked_to_confirm_before_a_member_is_marked_as_left(self):
-        self.client.force_login(self.brenda.user)
+        self.client.force_login(user_of(self.brenda))
         page = reverse("member-page", args=["riverside", self.bob.pk])
         leave = reverse("member-leave", args=["riverside", self.bob.pk])
         member_page = self.client.get(page)
@@ -93,7 +94,7 @@ class MarkAsLeft(CastTestCase):
         self.assertContains(response, "Left on")
 
     def test_marking_twice_is_a_message_not_an_error(self):
-        self.client.force_login(self.brenda.user)
+        self.client.force_login(user_of(self.brenda))
         url = reverse("member-leave", args=["riverside", self.bob.pk])
         self.client.post(url)
         response = self.client.post(url, follow=True)
@@ -108,7 +109,7 @@ class MarkAsLeft(CastTestCase):
             self.cora: 403,
             self.hugo: 403,
         }.items():
-            self.client.force_login(person.user)
+            self.client.force_login(user_of(person))
             with self.subTest(person=person):
                 self.assertEqual(self.client.post(url).status_code, code)
                 self.assertEqual(self.client.get(url).status_code, code)

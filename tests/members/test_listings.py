@@ -9,6 +9,8 @@ from members import services
 from members.models import Category, Listing, ListingState
 from tests.base import CastTestCase
 from tests.factories import make_member
+from tests.support import user_of
+from timebank.dates import add_months
 
 from .support import category, make_listing
 
@@ -37,7 +39,7 @@ class PublishingListings(CastTestCase):
 
     @time_machine.travel(datetime.date(2026, 1, 31), tick=False)
     def test_a_member_publishes_an_offer_which_expires_after_the_banks_listing_months(self):
-        self.client.force_login(self.alice.user)
+        self.client.force_login(user_of(self.alice))
         response = self.client.post(reverse("listing-new", args=["riverside"]), self.form)
         listing = Listing.objects.get()
         self.assertRedirects(response, reverse("listing-detail", args=[listing.pk]))
@@ -48,7 +50,7 @@ class PublishingListings(CastTestCase):
         self.assertEqual(listing.state, ListingState.OPEN)
 
     def test_a_representative_publishes_for_their_organisation(self):
-        self.client.force_login(self.alice.user)
+        self.client.force_login(user_of(self.alice))
         page = self.client.get(reverse("listing-new", args=["riverside"]))
         self.assertContains(page, "Riverside GP Surgery")
         self.client.post(
@@ -63,7 +65,7 @@ class PublishingListings(CastTestCase):
         with self.assertRaises(PermissionDenied):
             make_listing(self.riverside, self.bob, for_organisation=self.gp, author=self.bob)
         # The web form does not even offer the choice: what bob publishes is his own.
-        self.client.force_login(self.bob.user)
+        self.client.force_login(user_of(self.bob))
         self.client.post(
             reverse("listing-new", args=["riverside"]),
             {**self.form, "owner": f"organisation:{self.gp.pk}"},
@@ -71,7 +73,7 @@ class PublishingListings(CastTestCase):
         self.assertFalse(Listing.objects.filter(organisation=self.gp).exists())
 
     def test_a_broker_publishes_for_an_offline_member(self):
-        self.client.force_login(self.brenda.user)
+        self.client.force_login(user_of(self.brenda))
         page = self.client.get(reverse("listing-new", args=["riverside"]))
         self.assertContains(page, "Olive Offline (no login)")
         self.client.post(
@@ -92,7 +94,7 @@ class PublishingListings(CastTestCase):
 
     def test_applicants_commissioners_and_outsiders_cannot_publish(self):
         for person in (self.dora, self.cora, self.hugo):
-            self.client.force_login(person.user)
+            self.client.force_login(user_of(person))
             response = self.client.post(reverse("listing-new", args=["riverside"]), self.form)
             self.assertEqual(response.status_code, 403, person)
         self.assertFalse(Listing.objects.exists())
@@ -103,7 +105,7 @@ class PublishingListings(CastTestCase):
         self.assertIn(reverse("account_login"), response["Location"])
 
     def test_a_form_with_missing_or_bad_values_shows_errors_and_saves_nothing(self):
-        self.client.force_login(self.alice.user)
+        self.client.force_login(user_of(self.alice))
         response = self.client.post(
             reverse("listing-new", args=["riverside"]),
             {
@@ -120,7 +122,7 @@ class PublishingListings(CastTestCase):
         self.assertFalse(Listing.objects.exists())
 
     def test_an_expiry_in_the_past_is_refused_with_a_form_error(self):
-        self.client.force_login(self.alice.user)
+        self.client.force_login(user_of(self.alice))
         response = self.client.post(
             reverse("listing-new", args=["riverside"]), {**self.form, "expires_on": "2001-01-01"}
         )
@@ -143,6 +145,9 @@ class PublishingListings(CastTestCase):
 
 
 class ChangingListings(CastTestCase):
+    offer: Listing
+    gp_request: Listing
+
     @classmethod
     def setUpTestData(cls):
         super().setUpTestData()
@@ -163,7 +168,7 @@ class ChangingListings(CastTestCase):
             self.dora: 404,
         }
         for person, code in expected.items():
-            self.client.force_login(person.user)
+            self.client.force_login(user_of(person))
             with self.subTest(person=person.display_name):
                 self.assertEqual(
                     self.client.get(reverse("listing-edit", args=[self.offer.pk])).status_code, code
@@ -174,7 +179,7 @@ class ChangingListings(CastTestCase):
                 self.assertEqual(close.status_code, 302 if code == 200 else code)
 
     def test_a_representative_edits_and_closes_the_organisations_listing(self):
-        self.client.force_login(self.alice.user)
+        self.client.force_login(user_of(self.alice))
         response = self.client.post(
             reverse("listing-edit", args=[self.gp_request.pk]),
             {
@@ -199,18 +204,23 @@ class ChangingListings(CastTestCase):
             services.close_listing(listing=self.offer, editor=self.bob)
             renewed = services.renew_listing(listing=self.offer, editor=self.bob)
         self.assertEqual(renewed.state, ListingState.OPEN)
-        self.assertEqual(renewed.expires_on, services.add_months(self.offer.expires_on, 3))
+        self.assertEqual(renewed.expires_on, add_months(self.offer.expires_on, 3))
         with time_machine.travel(datetime.date(2040, 5, 15), tick=False):
             renewed = services.renew_listing(listing=self.offer, editor=self.bob)
         self.assertEqual(renewed.expires_on, datetime.date(2040, 8, 15))
 
     def test_a_non_numeric_or_huge_listing_id_is_a_404_not_a_500(self):
-        self.client.force_login(self.bob.user)
+        self.client.force_login(user_of(self.bob))
         self.assertEqual(self.client.get("/listings/abc/").status_code, 404)
         self.assertEqual(self.client.get("/listings/99999999999999999999999/").status_code, 404)
 
 
 class BrowsingListings(CastTestCase):
+    garden: Listing
+    shopping: Listing
+    closed: Listing
+    elsewhere: Listing
+
     @classmethod
     def setUpTestData(cls):
         super().setUpTestData()
@@ -255,7 +265,7 @@ class BrowsingListings(CastTestCase):
         self.assertEqual(response.status_code, 302)
 
     def test_an_unknown_bank_is_a_404(self):
-        self.client.force_login(self.alice.user)
+        self.client.force_login(user_of(self.alice))
         self.assertEqual(self.client.get(reverse("listings", args=["nowhere"])).status_code, 404)
 
     def test_filters_by_kind_category_keyword_and_area(self):
@@ -279,7 +289,7 @@ class BrowsingListings(CastTestCase):
     def test_a_listing_shows_name_and_area_but_never_email_or_an_unshared_phone(self):
         self.bob.phone = "07700 900123"
         self.bob.save()
-        self.client.force_login(self.alice.user)
+        self.client.force_login(user_of(self.alice))
         for url in (
             reverse("listings", args=["riverside"]),
             reverse("listing-detail", args=[self.garden.pk]),
@@ -287,25 +297,25 @@ class BrowsingListings(CastTestCase):
             response = self.client.get(url)
             self.assertContains(response, "Bob Baker")
             self.assertContains(response, "GL51")
-            self.assertNotContains(response, self.bob.user.email)
+            self.assertNotContains(response, user_of(self.bob).email)
             self.assertNotContains(response, "07700 900123")
 
     def test_the_phone_is_shown_when_the_person_chose_to_share_it(self):
         self.bob.phone = "07700 900123"
         self.bob.share_phone = True
         self.bob.save()
-        self.client.force_login(self.alice.user)
+        self.client.force_login(user_of(self.alice))
         response = self.client.get(reverse("listing-detail", args=[self.garden.pk]))
         self.assertContains(response, "07700 900123")
 
     def test_outsiders_commissioners_and_applicants_get_404_on_a_listing(self):
         for person in (self.hugo, self.cora, self.dora):
-            self.client.force_login(person.user)
+            self.client.force_login(user_of(person))
             response = self.client.get(reverse("listing-detail", args=[self.garden.pk]))
             self.assertEqual(response.status_code, 404, person)
 
     def test_the_browse_page_runs_the_same_number_of_queries_however_many_listings(self):
-        self.client.force_login(self.alice.user)
+        self.client.force_login(user_of(self.alice))
         url = reverse("listings", args=["riverside"])
         self.client.get(url)  # warm up the session
 

@@ -3,6 +3,7 @@ from django.core import mail
 from members import services
 from members.models import Contact, Listing
 from tests.base import CastTestCase
+from tests.support import user_of
 
 from .support import api_client_for, make_listing
 
@@ -17,6 +18,9 @@ NEW = {
 
 
 class ListingsApi(CastTestCase):
+    offer: Listing
+    elsewhere: Listing
+
     @classmethod
     def setUpTestData(cls):
         super().setUpTestData()
@@ -213,8 +217,8 @@ class ListingsApi(CastTestCase):
             )
         self.assertEqual(response.status_code, 201)
         self.assertEqual(response.json()["to"], "Bob Baker")
-        self.assertEqual(mail.outbox[0].to, [self.bob.user.email])
-        self.assertNotIn(self.alice.user.email, mail.outbox[0].body)
+        self.assertEqual(mail.outbox[0].to, [user_of(self.bob).email])
+        self.assertNotIn(user_of(self.alice).email, mail.outbox[0].body)
         self.assertEqual(Contact.objects.get().from_person, self.alice)
 
     def test_bad_replies_are_400(self):

@@ -5,14 +5,22 @@ from django.urls import reverse
 
 from members import services
 from members.matching import matches_for
-from members.models import Contact, ContactKind
+from members.models import Contact, ContactKind, Listing, Person
 from tests.base import CastTestCase
 from tests.factories import make_member
+from tests.support import user_of
 
 from .support import make_capability, make_listing
 
 
 class RankingMatches(CastTestCase):
+    request: Listing
+    gardener: Person
+    wordy: Person
+    neighbour: Person
+    stranger: Person
+    far: Person
+
     @classmethod
     def setUpTestData(cls):
         super().setUpTestData()
@@ -79,6 +87,8 @@ class RankingMatches(CastTestCase):
 
 
 class TheMatchesPage(CastTestCase):
+    request: Listing
+
     @classmethod
     def setUpTestData(cls):
         super().setUpTestData()
@@ -105,20 +115,20 @@ class TheMatchesPage(CastTestCase):
             self.hugo: 404,
         }
         for person, code in expected.items():
-            self.client.force_login(person.user)
+            self.client.force_login(user_of(person))
             self.assertEqual(self.client.get(url).status_code, code, person)
         self.client.logout()
         self.assertEqual(self.client.get(url).status_code, 302)
 
     def test_the_broker_sees_the_ranked_list_with_reasons(self):
-        self.client.force_login(self.brenda.user)
+        self.client.force_login(user_of(self.brenda))
         page = self.client.get(reverse("listing-matches", args=[self.request.pk]))
         self.assertContains(page, "Bob Baker")
         self.assertContains(page, "I do this: I drive")
         self.assertContains(page, "No email: phone them")
 
     def test_introducing_logs_a_contact_and_emails_both_sides_without_addresses(self):
-        self.client.force_login(self.brenda.user)
+        self.client.force_login(user_of(self.brenda))
         with self.captureOnCommitCallbacks(execute=True):
             response = self.client.post(
                 reverse("listing-introduce", args=[self.request.pk, self.bob.pk]),
@@ -133,26 +143,26 @@ class TheMatchesPage(CastTestCase):
         )
         self.assertEqual(
             sorted(m.to[0] for m in mail.outbox),
-            sorted([self.alice.user.email, self.bob.user.email]),
+            sorted([user_of(self.alice).email, user_of(self.bob).email]),
         )
         for email in mail.outbox:
-            other = self.bob if email.to == [self.alice.user.email] else self.alice
+            other = self.bob if email.to == [user_of(self.alice).email] else self.alice
             self.assertIn(other.display_name, email.body)
-            self.assertNotIn(other.user.email, email.body)
-            self.assertNotIn(self.brenda.user.email, email.body)
+            self.assertNotIn(user_of(other).email, email.body)
+            self.assertNotIn(user_of(self.brenda).email, email.body)
             self.assertIn("Bob drives on Thursdays.", email.body)
             self.assertEqual(email.reply_to, [])
         page = self.client.get(reverse("listing-matches", args=[self.request.pk]))
         self.assertContains(page, "Introduced")
 
     def test_introducing_an_offline_member_sends_one_email_and_tells_the_broker_to_phone(self):
-        self.client.force_login(self.brenda.user)
+        self.client.force_login(user_of(self.brenda))
         with self.captureOnCommitCallbacks(execute=True):
             response = self.client.post(
                 reverse("listing-introduce", args=[self.request.pk, self.olive.pk]), follow=True
             )
         self.assertContains(response, "Olive Offline has no email: please phone them.")
-        self.assertEqual([m.to for m in mail.outbox], [[self.alice.user.email]])
+        self.assertEqual([m.to for m in mail.outbox], [[user_of(self.alice).email]])
         self.assertTrue(
             Contact.objects.filter(kind="introduction", from_person=self.olive).exists()
         )
@@ -165,13 +175,13 @@ class TheMatchesPage(CastTestCase):
             self.cora: 404,
             self.hugo: 404,
         }.items():
-            self.client.force_login(person.user)
+            self.client.force_login(user_of(person))
             self.assertEqual(self.client.post(url).status_code, code, person)
         self.assertFalse(Contact.objects.exists())
         self.assertEqual(mail.outbox, [])
 
     def test_introducing_the_requester_or_someone_outside_the_bank_is_refused(self):
-        self.client.force_login(self.brenda.user)
+        self.client.force_login(user_of(self.brenda))
         self.client.post(reverse("listing-introduce", args=[self.request.pk, self.alice.pk]))
         response = self.client.post(
             reverse("listing-introduce", args=[self.request.pk, self.harry.pk])
@@ -182,7 +192,7 @@ class TheMatchesPage(CastTestCase):
     def test_an_offer_or_a_closed_request_cannot_be_introduced(self):
         offer = make_listing(self.riverside, self.bob, "Lifts")
         services.close_listing(listing=self.request, editor=self.alice)
-        self.client.force_login(self.brenda.user)
+        self.client.force_login(user_of(self.brenda))
         for listing in (offer, self.request):
             response = self.client.post(
                 reverse("listing-introduce", args=[listing.pk, self.olive.pk]), follow=True

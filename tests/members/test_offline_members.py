@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
+from typing import Any
 
 from django.urls import reverse
 from django.utils import timezone
@@ -22,12 +23,13 @@ from members import services
 from members.models import Membership, Person
 from tests.base import CastTestCase
 from tests.factories import make_member
+from tests.support import user_of
 
 
 class FindAMemberFromTheDesk(CastTestCase):
     def test_the_desks_search_box_finds_by_what_is_typed(self):
         make_member(self.riverside, "Margaret Dawson", offline=True)
-        self.client.force_login(self.brenda.user)
+        self.client.force_login(user_of(self.brenda))
         desk = self.client.get(reverse("desk", args=["riverside"])).content.decode()
         form = re.search(
             r'<form method="get" action="([^"]+)" role="search">(.*?)</form>', desk, re.S
@@ -46,9 +48,9 @@ class OfflineMembers(CastTestCase):
     def setUp(self) -> None:
         self.today = timezone.localdate()
         self.alice_account = ledger.open_account(time_bank=self.riverside, person=self.alice)
-        self.client.force_login(self.brenda.user)
+        self.client.force_login(user_of(self.brenda))
 
-    def add_margaret(self, **extra) -> object:
+    def add_margaret(self, **extra: Any) -> Any:
         return self.client.post(
             reverse("add-offline-member", args=["riverside"]),
             {
@@ -154,7 +156,7 @@ class OfflineMembers(CastTestCase):
     def test_only_a_broker_of_the_bank_may_set_it(self):
         for person in (self.alice, self.hugo):
             with self.subTest(person=person.display_name):
-                self.client.force_login(person.user)
+                self.client.force_login(user_of(person))
                 response = self.client.post(
                     reverse("member-joined", args=["riverside", self.olive.pk]),
                     {"joined_on": self.today.isoformat()},

@@ -10,11 +10,13 @@ from exchanges import services
 from exchanges.models import CoProduction
 from ledger import services as ledger
 from ledger.templatetags.hours import balance_phrase
+from members.models import Person
 from tests.base import CastTestCase
+from tests.support import user_of
 
 
 class PlainWords(CastTestCase):
-    def pages_with_choices(self) -> list[tuple[object, str]]:
+    def pages_with_choices(self) -> list[tuple[Person, str]]:
         return [
             (self.alice, reverse("listing-new", args=["riverside"])),
             (self.alice, reverse("capabilities", args=["riverside"])),
@@ -45,10 +47,10 @@ class PlainWords(CastTestCase):
                 self.assertNotIn("co-delivery (", text)
 
     def test_a_member_is_not_asked_and_a_broker_is_asked_in_plain_words(self):
-        self.client.force_login(self.alice.user)
+        self.client.force_login(user_of(self.alice))
         form = self.client.get(reverse("record-exchange", args=["riverside"])).context["form"]
         self.assertNotIn("coproduction", form.fields)
-        self.client.force_login(self.brenda.user)
+        self.client.force_login(user_of(self.brenda))
         response = self.client.get(reverse("record-exchange", args=["riverside"]))
         self.assertContains(response, "What was the help part of? (for reports to funders)")
         self.assertContains(response, "Helping to plan how a service works")
@@ -67,7 +69,7 @@ class PlainWords(CastTestCase):
                 coproduction=CoProduction.DESIGN,
             ),
         )
-        self.client.force_login(self.alice.user)
+        self.client.force_login(user_of(self.alice))
         response = self.client.get(reverse("exchange", args=[exchange.pk]))
         self.assertContains(response, "Helping to plan how a service works")
         self.assertNotContains(response, "Co-production")
@@ -83,7 +85,7 @@ class PlainWords(CastTestCase):
             minutes=90,
             details=services.Details(effective_date=timezone.localdate(), description="Lift"),
         )
-        self.client.force_login(self.alice.user)
+        self.client.force_login(user_of(self.alice))
         for url in (
             reverse("home"),
             reverse("dashboard", args=["riverside"]),

@@ -37,13 +37,20 @@ from reports import services as reports
 from reports.commissioning import commissioner_report
 from reports.models import MonthlyReport, Statement
 from tests.factories import make_member, make_user
-from tests.reports.support import KnownMonth, at, eager_tasks
+from tests.reports.support import KnownMonth
+from tests.support import at, eager_tasks, user_of
+from timebank.dates import add_months
 
 OLD_NAME = "Alice Archer"
 
 
 class AliceWithEverything(KnownMonth, TestCase):
     """Month M reported, plus an offer of alice's, bob's reply to it, her skill and a note."""
+
+    ada: Person
+    month_end: date
+    offer: Listing
+    reply: Contact
 
     @classmethod
     def setUpTestData(cls) -> None:
@@ -87,14 +94,14 @@ class AliceWithEverything(KnownMonth, TestCase):
             membership=cls.alice.memberships.get(),
             text="Alice Archer prefers mornings.",
         )
-        with time_machine.travel(at(reports.add_months(cls.m, 1), 6), tick=False), eager_tasks():
+        with time_machine.travel(at(add_months(cls.m, 1), 6), tick=False), eager_tasks():
             reports.build_monthly_report(time_bank=cls.riverside, month=cls.m)
-        cls.month_end = reports.add_months(cls.m, 1) - timedelta(days=1)
+        cls.month_end = add_months(cls.m, 1) - timedelta(days=1)
 
 
 class ExportMyData(AliceWithEverything):
     def download(self, fmt: str):
-        self.client.force_login(self.alice.user)
+        self.client.force_login(user_of(self.alice))
         return self.client.get(reverse("profile-export"), {"format": fmt})
 
     def test_the_json_export_holds_each_kind_of_data_about_the_member(self):
@@ -162,7 +169,7 @@ class ExportMyData(AliceWithEverything):
         self.assertEqual(response.status_code, 302)
 
     def test_the_profile_page_links_to_it(self):
-        self.client.force_login(self.alice.user)
+        self.client.force_login(user_of(self.alice))
         self.assertContains(self.client.get(reverse("profile")), reverse("profile-export"))
 
 
@@ -188,7 +195,7 @@ class ErasePerson(AliceWithEverything):
 
     def erase(self, admin: User | None = None):
         return members.erase_person(
-            person=self.alice, admin=admin or self.ada.user, reason="person_asked"
+            person=self.alice, admin=admin or user_of(self.ada), reason="person_asked"
         )
 
     def test_erasing_a_member_keeps_every_balance_report_and_the_ledger_sound(self):
@@ -241,7 +248,7 @@ class ErasePerson(AliceWithEverything):
 
     def test_a_reason_is_required(self):
         with self.assertRaises(ValidationError):
-            members.erase_person(person=self.alice, admin=self.ada.user, reason="  ")
+            members.erase_person(person=self.alice, admin=user_of(self.ada), reason="  ")
 
     def test_only_an_admin_of_every_bank_or_staff_may_erase(self):
         for someone in (self.bob, self.brenda, self.cora, self.hugo, self.alice):
@@ -260,7 +267,7 @@ class ErasePerson(AliceWithEverything):
 
     def test_an_admin_erases_from_the_member_page_after_confirming(self):
         url = reverse("member-erase", args=["riverside", self.alice.pk])
-        self.client.force_login(self.ada.user)
+        self.client.force_login(user_of(self.ada))
         page = self.client.get(reverse("member-page", args=["riverside", self.alice.pk]))
         self.assertContains(page, url)
         self.assertContains(self.client.get(url), "Erase Alice Archer")
@@ -272,7 +279,7 @@ class ErasePerson(AliceWithEverything):
 
     def test_a_broker_is_refused_and_sees_no_link(self):
         url = reverse("member-erase", args=["riverside", self.alice.pk])
-        self.client.force_login(self.brenda.user)
+        self.client.force_login(user_of(self.brenda))
         page = self.client.get(reverse("member-page", args=["riverside", self.alice.pk]))
         self.assertNotContains(page, url)
         self.assertEqual(self.client.post(url, {"reason": "x"}).status_code, 403)

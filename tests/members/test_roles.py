@@ -10,12 +10,15 @@ from django.urls import reverse
 
 from audit.models import Action, AuditEvent
 from members import services as members
-from members.models import Membership, Role, Status
+from members.models import Membership, Person, Role, Status
 from tests.base import CastTestCase
 from tests.factories import enrol_in_mfa, make_member, make_user
+from tests.support import user_of
 
 
 class ChangeRole(CastTestCase):
+    ada: Person
+
     @classmethod
     def setUpTestData(cls) -> None:
         super().setUpTestData()
@@ -105,7 +108,7 @@ class ChangeRole(CastTestCase):
         )
 
     def test_the_role_page_changes_the_role_for_an_admin(self):
-        self.client.force_login(self.ada.user)
+        self.client.force_login(user_of(self.ada))
         url = reverse("member-role", args=["riverside", self.bob.pk])
         self.assertContains(self.client.get(url), "Change Bob Baker")
         response = self.client.post(url, {"role": "broker"})
@@ -113,7 +116,7 @@ class ChangeRole(CastTestCase):
         self.assertEqual(self.membership(self.bob).role, Role.BROKER)
 
     def test_the_role_page_shows_a_refusal_as_a_form_error(self):
-        self.client.force_login(self.brenda.user)
+        self.client.force_login(user_of(self.brenda))
         url = reverse("member-role", args=["riverside", self.bob.pk])
         response = self.client.post(url, {"role": "admin"})
         self.assertEqual(response.status_code, 200)

@@ -19,9 +19,10 @@ from audit.models import Action, AuditEvent
 from exchanges import services as exchanges
 from members import services as members
 from members import tasks
-from members.models import CheckOutcome, CheckType, Membership, Role, SafeguardingRecord
+from members.models import CheckOutcome, CheckType, Membership, Person, Role, SafeguardingRecord
 from tests.base import CastTestCase
 from tests.factories import make_member
+from tests.support import user_of
 
 TODAY = datetime(2026, 6, 15, 12, tzinfo=timezone.get_default_timezone())
 
@@ -38,6 +39,9 @@ def check(**fields: object) -> members.SafeguardingCheck:
 
 
 class Safeguarding(CastTestCase):
+    ada: Person
+    on_bob: SafeguardingRecord
+
     @classmethod
     def setUpTestData(cls) -> None:
         super().setUpTestData()
@@ -52,13 +56,13 @@ class Safeguarding(CastTestCase):
 
     def test_only_the_safeguarding_lead_sees_a_members_checks(self):
         url = reverse("safeguarding", args=["riverside", self.bob.pk])
-        self.client.force_login(self.ada.user)
+        self.client.force_login(user_of(self.ada))
         page = self.client.get(url)
         self.assertContains(page, "001234567890")
         self.assertContains(page, "DBS enhanced")
         for person in (self.brenda, self.alice, self.bob, self.cora, self.dora, self.hugo):
             with self.subTest(person=person.display_name):
-                self.client.force_login(person.user)
+                self.client.force_login(user_of(person))
                 response = self.client.get(url)
                 self.assertEqual(response.status_code, 403)
                 self.assertNotContains(response, "001234567890", status_code=403)
@@ -68,14 +72,14 @@ class Safeguarding(CastTestCase):
             url = reverse(name, args=[self.on_bob.pk])
             for person in (self.brenda, self.bob, self.cora, self.hugo):
                 with self.subTest(person=person.display_name):
-                    self.client.force_login(person.user)
+                    self.client.force_login(user_of(person))
                     self.assertEqual(self.client.get(url).status_code, 404)
 
     def test_the_member_page_links_to_checks_only_for_the_lead(self):
         url = reverse("member-page", args=["riverside", self.bob.pk])
-        self.client.force_login(self.ada.user)
+        self.client.force_login(user_of(self.ada))
         self.assertContains(self.client.get(url), "References and checks")
-        self.client.force_login(self.brenda.user)
+        self.client.force_login(user_of(self.brenda))
         self.assertNotContains(self.client.get(url), "References and checks")
 
     def test_a_broker_named_lead_sees_them_and_a_commissioner_can_never_be_lead(self):
@@ -85,7 +89,7 @@ class Safeguarding(CastTestCase):
             by=self.ada,
             safeguarding_lead=True,
         )
-        self.client.force_login(self.brenda.user)
+        self.client.force_login(user_of(self.brenda))
         url = reverse("safeguarding", args=["riverside", self.bob.pk])
         self.assertEqual(self.client.get(url).status_code, 200)
         # The database refuses a commissioner as lead; the service never makes one.
@@ -98,7 +102,7 @@ class Safeguarding(CastTestCase):
                 by=self.ada,
                 safeguarding_lead=True,
             )
-        self.client.force_login(self.cora.user)
+        self.client.force_login(user_of(self.cora))
         self.assertEqual(self.client.get(url).status_code, 403)
 
     # --- Services, each audited ------------------------------------------------------------
@@ -161,7 +165,7 @@ class Safeguarding(CastTestCase):
             self.assertIn(field, refused.exception.message_dict)
 
     def test_the_lead_records_a_check_through_the_page_and_bad_input_is_a_form_error(self):
-        self.client.force_login(self.ada.user)
+        self.client.force_login(user_of(self.ada))
         url = reverse("safeguarding", args=["riverside", self.alice.pk])
         response = self.client.post(
             url,
@@ -189,7 +193,7 @@ class Safeguarding(CastTestCase):
         self.assertTrue(response.context["form"].errors)
 
     def test_the_lead_edits_and_deletes_through_the_pages(self):
-        self.client.force_login(self.ada.user)
+        self.client.force_login(user_of(self.ada))
         response = self.client.post(
             reverse("safeguarding-edit", args=[self.on_bob.pk]),
             {
@@ -279,18 +283,18 @@ class Safeguarding(CastTestCase):
     # --- Export and erasure ----------------------------------------------------------------
 
     def test_export_my_data_includes_the_members_own_checks(self):
-        self.client.force_login(self.bob.user)
+        self.client.force_login(user_of(self.bob))
         tables = self.client.get(reverse("profile-export")).json()["tables"]
         self.assertEqual(
             [(c["check_type"], c["reference_number"]) for c in tables["safeguarding_checks"]],
             [("dbs_enhanced", "001234567890")],
         )
-        self.client.force_login(self.alice.user)
+        self.client.force_login(user_of(self.alice))
         tables = self.client.get(reverse("profile-export")).json()["tables"]
         self.assertEqual(tables["safeguarding_checks"], [])
 
     def test_erasure_deletes_the_checks_and_audits_each(self):
-        members.erase_person(person=self.bob, admin=self.ada.user, reason="person_asked")
+        members.erase_person(person=self.bob, admin=user_of(self.ada), reason="person_asked")
         self.assertFalse(SafeguardingRecord.objects.exists())
         event = AuditEvent.objects.get(action=Action.SAFEGUARDING_DELETED)
         self.assertEqual((event.actor, event.time_bank), (self.ada, self.riverside))

@@ -1,77 +1,33 @@
-"""Helpers for the reminder tests: days on the clock, running a job as on a day, a mail
-server that refuses some addresses."""
+"""Helpers for the reminder tests: the cast with accounts, and running a job as on a day."""
 
 from __future__ import annotations
 
-from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager
-from datetime import date, datetime, time, timedelta
-from smtplib import SMTPRecipientsRefused
-from typing import ClassVar
-from zoneinfo import ZoneInfo
+from datetime import date, timedelta
 
 import time_machine
 from django.core import mail
-from django.core.mail.backends import locmem
 from django.utils import timezone
 
 from exchanges import services as exchanges
 from exchanges.models import Exchange
 from ledger import services as ledger
+from ledger.models import Account
 from members.models import Person
 from reminders import services
 from tests.base import CastTestCase
-from timebank.celery import app
-
-LONDON = ZoneInfo("Europe/London")
-
-
-def at(day: date, hour: int = 10, minute: int = 0) -> datetime:
-    """``day`` at ``hour``:``minute`` in the site's time zone."""
-    return datetime.combine(day, time(hour, minute), tzinfo=LONDON)
-
-
-def first_of_next_month(day: date) -> date:
-    return (day.replace(day=1) + timedelta(days=32)).replace(day=1)
+from tests.support import at
 
 
 def next_monday(day: date) -> date:
     return day + timedelta(days=7 - day.weekday())
 
 
-class RefusingBackend(locmem.EmailBackend):
-    """The outside world's mail server: refuses an address ``refusals[address]`` more times
-    (for ever with -1), otherwise delivers to ``mail.outbox``. Counts every attempt."""
-
-    refusals: ClassVar[dict[str, int]] = {}
-    attempts: ClassVar[Counter[str]] = Counter()
-
-    def send_messages(self, messages):  # type: ignore[no-untyped-def]
-        for message in messages:
-            for address in message.to:
-                self.attempts[address] += 1
-                left = self.refusals.get(address, 0)
-                if left:
-                    self.refusals[address] = left - 1
-                    raise SMTPRecipientsRefused({address: (451, b"try again later")})
-        return super().send_messages(messages)
-
-
-@contextmanager
-def celery_eager() -> Iterator[None]:
-    """Run ``.delay()`` in this process, as CELERY_TASK_ALWAYS_EAGER does (Celery reads
-    its settings once, so the app's own setting is switched)."""
-    before = app.conf.task_always_eager
-    app.conf.task_always_eager = True
-    try:
-        yield
-    finally:
-        app.conf.task_always_eager = before
-
-
 class ReminderTestCase(CastTestCase):
     """The cast with accounts in Riverside, and ways to run a job as on a given day."""
+
+    alice_account: Account
+    bob_account: Account
+    olive_account: Account
 
     @classmethod
     def setUpTestData(cls) -> None:

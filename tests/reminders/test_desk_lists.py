@@ -14,8 +14,9 @@ from ledger import services as ledger
 from members.models import LimitRule, Membership
 from reminders.followups import DESK_FIRST, follow_up_list, follow_up_summaries, follow_ups
 from tests.factories import make_member
+from tests.support import at, user_of
 
-from .support import ReminderTestCase, at
+from .support import ReminderTestCase
 
 
 class DeskFollowUpLists(ReminderTestCase):
@@ -40,11 +41,11 @@ class DeskFollowUpLists(ReminderTestCase):
         )
 
     def desk(self):
-        self.client.force_login(self.brenda.user)
+        self.client.force_login(user_of(self.brenda))
         return self.client.get(reverse("desk", args=["riverside"]))
 
     def list_page(self, which: str, page: int | None = None):
-        self.client.force_login(self.brenda.user)
+        self.client.force_login(user_of(self.brenda))
         query = {"page": page} if page else {}
         return self.client.get(reverse("follow-up-list", args=["riverside", which]), query)
 
@@ -110,7 +111,7 @@ class DeskFollowUpLists(ReminderTestCase):
         self.assertEqual(seen, expected)
 
     def test_an_unknown_list_is_not_found(self):
-        self.client.force_login(self.brenda.user)
+        self.client.force_login(user_of(self.brenda))
         url = reverse("follow-up-list", args=["riverside", "nobody"])
         self.assertEqual(self.client.get(url).status_code, 404)
 
@@ -126,7 +127,7 @@ class DeskFollowUpLists(ReminderTestCase):
         Membership.objects.filter(person__in=[people[4], self.bob]).update(
             decided_at=timezone.now() - timedelta(days=800)
         )
-        with time_machine.travel(at(timezone.localdate() - timedelta(days=100)), tick=False):
+        with time_machine.travel(at(timezone.localdate() - timedelta(days=100), 10), tick=False):
             self.help(accounts[4], self.bob_account, minutes=30, days_ago=300)
         self.help(self.bob_account, accounts[4], minutes=60, days_ago=10)
         only_gave = follow_up_list("only-gave", time_bank=self.riverside)
@@ -148,7 +149,7 @@ class DeskFollowUpLists(ReminderTestCase):
         page = self.desk()
         self.assertContains(page, "Member 5</a>: received 1.5 hours")
         # Thirteen months on, all of it is too old for either list.
-        with time_machine.travel(at(timezone.localdate() + timedelta(days=400)), tick=False):
+        with time_machine.travel(at(timezone.localdate() + timedelta(days=400), 10), tick=False):
             self.assertFalse(follow_up_list("only-gave", time_bank=self.riverside).exists())
             self.assertFalse(follow_up_list("only-received", time_bank=self.riverside).exists())
             digest = follow_ups(time_bank=self.riverside)

@@ -12,8 +12,9 @@ from members.models import Listing, Representative
 from reminders import services
 from reminders.models import SentReminder
 from tests.members.support import make_listing
+from tests.support import at, user_of
 
-from .support import ReminderTestCase, at
+from .support import ReminderTestCase
 
 
 class ListingsAboutToExpire(ReminderTestCase):
@@ -38,7 +39,7 @@ class ListingsAboutToExpire(ReminderTestCase):
 
     def test_after_renewing_the_owner_is_told_again_before_the_new_date(self):
         self.days_before(7)
-        with time_machine.travel(at(self.expires - timedelta(days=5)), tick=False):
+        with time_machine.travel(at(self.expires - timedelta(days=5), 10), tick=False):
             renewed = members.renew_listing(listing=self.listing, editor=self.bob)
         self.assertGreater(renewed.expires_on, self.expires)
         self.run_job("expiry", renewed.expires_on - timedelta(days=7))
@@ -79,7 +80,7 @@ class ListingsAboutToExpire(ReminderTestCase):
         )
         self.listing.delete()
         self.run_job("expiry", gp_listing.expires_on - timedelta(days=7))
-        self.assertEqual([m.to[0] for m in mail.outbox], [self.bob.user.email])
+        self.assertEqual([m.to[0] for m in mail.outbox], [user_of(self.bob).email])
 
     def test_an_unsubscribed_owner_is_not_told(self):
         services.update_preferences(person=self.bob, wanted={"listing_expiry": False})
@@ -91,7 +92,7 @@ class ListingsAboutToExpire(ReminderTestCase):
         day = self.expires - timedelta(days=3)
         self.run_job("expiry", day)
         self.assertFalse(SentReminder.objects.filter(person=self.olive).exists())
-        self.assertEqual({m.to[0] for m in mail.outbox}, {self.bob.user.email})
+        self.assertEqual({m.to[0] for m in mail.outbox}, {user_of(self.bob).email})
         self.run_job("digest", day)
         (digest,) = self.mail_to(self.brenda)
         (olive,) = [

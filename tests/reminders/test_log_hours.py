@@ -12,8 +12,10 @@ from members.models import Contact
 from reminders import services
 from reminders.models import SentReminder
 from tests.members.support import make_listing
+from tests.support import at, user_of
+from timebank.dates import first_of_next_month
 
-from .support import ReminderTestCase, at, first_of_next_month
+from .support import ReminderTestCase
 
 
 class LogYourHours(ReminderTestCase):
@@ -25,7 +27,7 @@ class LogYourHours(ReminderTestCase):
         self.listing = make_listing(self.riverside, self.alice, "Help with the garden")
 
     def reply(self, sender, listing=None, day=None) -> Contact:
-        with time_machine.travel(at(day or self.mid_month), tick=False):
+        with time_machine.travel(at(day or self.mid_month, 10), tick=False):
             with self.captureOnCommitCallbacks(execute=True):
                 contact = members.reply_to_listing(
                     listing=listing or self.listing, sender=sender, message="I can help"
@@ -39,7 +41,7 @@ class LogYourHours(ReminderTestCase):
     def test_both_sides_of_a_reply_are_reminded_whenever_the_job_runs(self):
         self.reply(self.bob)
         self.run_job("log_hours", self.mid_month + timedelta(days=1))
-        self.assertEqual(self.reminded(), {self.alice.user.email, self.bob.user.email})
+        self.assertEqual(self.reminded(), {user_of(self.alice).email, user_of(self.bob).email})
         reminder = self.mail_to(self.bob)[0]
         self.assertIn("Alice Archer", reminder.body)
         self.assertIn("/banks/riverside/record/", reminder.body)
@@ -47,7 +49,7 @@ class LogYourHours(ReminderTestCase):
     def test_on_the_first_both_people_put_in_touch_are_reminded_once_with_an_unsubscribe_link(self):
         self.reply(self.bob)
         self.assertEqual(self.run_job("log_hours", self.first, hour=9), 2)
-        self.assertEqual(self.reminded(), {self.alice.user.email, self.bob.user.email})
+        self.assertEqual(self.reminded(), {user_of(self.alice).email, user_of(self.bob).email})
         to_alice = self.mail_to(self.alice)[0]
         self.assertIn("Bob Baker", to_alice.body)
         self.assertIn(to_alice.extra_headers["List-Unsubscribe"].strip("<>"), to_alice.body)
@@ -81,7 +83,7 @@ class LogYourHours(ReminderTestCase):
         self.reply(self.bob)
         mail.outbox.clear()
         self.run_job("log_hours", self.first)
-        self.assertEqual(self.reminded(), {self.alice.user.email, self.bob.user.email})
+        self.assertEqual(self.reminded(), {user_of(self.alice).email, user_of(self.bob).email})
 
     def test_a_declined_exchange_does_not_count_as_logging_the_hours(self):
         self.reply(self.bob)
@@ -89,13 +91,13 @@ class LogYourHours(ReminderTestCase):
         exchanges.decline_exchange(exchange=exchange, person=self.bob, reason="Not me")
         mail.outbox.clear()
         self.run_job("log_hours", self.first)
-        self.assertEqual(self.reminded(), {self.alice.user.email, self.bob.user.email})
+        self.assertEqual(self.reminded(), {user_of(self.alice).email, user_of(self.bob).email})
 
     def test_an_unsubscribed_member_gets_no_log_hours_reminder(self):
         services.update_preferences(person=self.bob, wanted={"log_hours": False})
         self.reply(self.bob)
         self.run_job("log_hours", self.first)
-        self.assertEqual(self.reminded(), {self.alice.user.email})
+        self.assertEqual(self.reminded(), {user_of(self.alice).email})
 
     def test_the_offline_member_gets_no_email_and_their_broker_sees_them_in_the_digest(self):
         olive_listing = make_listing(
@@ -103,7 +105,7 @@ class LogYourHours(ReminderTestCase):
         )
         self.reply(self.bob, listing=olive_listing)
         self.run_job("log_hours", self.first)
-        self.assertEqual(self.reminded(), {self.bob.user.email})
+        self.assertEqual(self.reminded(), {user_of(self.bob).email})
         self.assertFalse(SentReminder.objects.filter(person=self.olive).exists())
 
         self.run_job("digest", self.first)

@@ -27,8 +27,10 @@ from zoneinfo import ZoneInfo
 import time_machine
 
 from exchanges import services as exchanges
+from exchanges.models import Exchange
 from ledger import services as ledger
-from members.models import Category
+from ledger.models import Account
+from members.models import Category, Organisation, Person
 from tests.base import Cast
 from tests.factories import make_member, make_organisation
 
@@ -42,6 +44,9 @@ def frozen() -> time_machine.travel:
 
 
 class KnownQuarter(Cast):
+    people: list[Person]
+    foodbank: Organisation
+
     @classmethod
     def build_quarter(cls) -> None:
         with frozen():
@@ -57,7 +62,7 @@ class KnownQuarter(Cast):
                 slug="gardening", defaults={"name": "Gardening"}
             )
 
-            def help(giver, receiver, minutes, day):  # type: ignore[no-untyped-def]
+            def help(giver: Account, receiver: Account, minutes: int, day: date) -> Exchange:
                 return exchanges.record_exchange(
                     recorded_by=brenda,
                     giver=giver,

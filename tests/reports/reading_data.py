@@ -31,10 +31,12 @@ import time_machine
 
 from exchanges import services as exchanges
 from ledger import services as ledger
-from members.models import Membership
+from ledger.models import Account
+from members.models import Membership, Person
 from reports.models import CommissionerGrant
 from tests.base import Cast
 from tests.factories import enrol_in_mfa, make_member, make_person
+from tests.support import user_of
 
 LONDON = ZoneInfo("Europe/London")
 TODAY = datetime(2026, 10, 15, 12, tzinfo=LONDON)
@@ -53,6 +55,10 @@ def frozen() -> time_machine.travel:
 
 
 class KnownYear(Cast):
+    people: list[Person]
+    hillside_people: list[Person]
+    fiona: Person
+
     @classmethod
     def build_year(cls) -> None:
         with frozen():
@@ -65,7 +71,7 @@ class KnownYear(Cast):
             cls.hillside_people = [make_member(cls.hillside, f"Hillside {i}") for i in range(5)]
             # fiona: a council officer with grants for both banks, to see them combined.
             cls.fiona = make_person("Fiona Funder")
-            enrol_in_mfa(cls.fiona.user)
+            enrol_in_mfa(user_of(cls.fiona))
             for each in (cls.riverside, cls.hillside):
                 CommissionerGrant.objects.create(
                     person=cls.fiona,
@@ -77,7 +83,13 @@ class KnownYear(Cast):
         with at(date(2025, 7, 1)):
             accounts = [ledger.open_account(time_bank=bank, person=p) for p in cls.people]
 
-        def help(giver, receiver, minutes, day, recorder=None):  # type: ignore[no-untyped-def]
+        def help(
+            giver: Account,
+            receiver: Account,
+            minutes: int,
+            day: date,
+            recorder: Person | None = None,
+        ) -> None:
             with at(day):
                 exchanges.record_exchange(
                     recorded_by=recorder or cls.brenda,

@@ -9,52 +9,31 @@ erin, dan (cora is a commissioner, dora an applicant: not counted).
 
 from __future__ import annotations
 
-from contextlib import contextmanager
-from datetime import date, datetime, time, timedelta
-from smtplib import SMTPRecipientsRefused
+from datetime import date, timedelta
 from typing import Any
 
 import time_machine
-from django.core.mail.backends.locmem import EmailBackend
 from django.utils import timezone
 
 from exchanges import services as exchanges
 from ledger import services as ledger
+from ledger.models import Account
 from members.models import Membership, Person
-from reports.services import add_months, first_of
 from tests.base import Cast
 from tests.factories import make_member
-from timebank.celery import app
-
-
-def at(day: date, hour: int = 12) -> datetime:
-    return timezone.make_aware(datetime.combine(day, time(hour)))
-
-
-@contextmanager
-def eager_tasks():
-    """Run Celery tasks in this process at once (tasks queued after commit run then)."""
-    previous = app.conf.task_always_eager
-    app.conf.task_always_eager = True
-    try:
-        yield
-    finally:
-        app.conf.task_always_eager = previous
-
-
-class RefusingBackend(EmailBackend):
-    """The locmem backend, except the mail server refuses anyone at refused.example.org."""
-
-    def send_messages(self, messages: Any) -> int:
-        for message in messages:
-            refused = [to for to in message.to if to.endswith("@refused.example.org")]
-            if refused:
-                raise SMTPRecipientsRefused({to: (550, b"No such user") for to in refused})
-        return super().send_messages(messages)
+from tests.support import at
+from timebank.dates import add_months, first_of
 
 
 class KnownMonth(Cast):
     """The cast plus carl, erin and dan, and month M's help (see the module docstring)."""
+
+    m: date
+    n: date
+    carl: Person
+    erin: Person
+    dan: Person
+    accounts: dict[int, Account]
 
     @classmethod
     def build_month(cls) -> None:

@@ -17,23 +17,25 @@ from exchanges import services as exchanges
 from exchanges.models import Exchange
 from ledger import services as ledger
 from members import services as members
-from members.models import Person, Role
+from members.models import Person, Role, TimeBank
 from reports import services
-from reports.commissioning import SUPPRESSED, commissioner_report
+from reports.commissioning import SUPPRESSED, Report, commissioner_report
 from reports.models import MonthlyReport
 from tests.factories import make_member
+from tests.support import at, eager_tasks, user_of
+from timebank.dates import add_months, last_of
 
-from .support import KnownMonth, at, eager_tasks
+from .support import KnownMonth
 
 
-def build(bank, month):  # type: ignore[no-untyped-def]
+def build(bank: TimeBank, month: date) -> str:
     """Run the monthly job for ``month`` on the 1st of the month after, at 06:00."""
-    with time_machine.travel(at(services.add_months(month, 1), 6), tick=False), eager_tasks():
+    with time_machine.travel(at(add_months(month, 1), 6), tick=False), eager_tasks():
         return services.build_monthly_report(time_bank=bank, month=month)
 
 
 def month_end(month: date) -> date:
-    return services.add_months(month, 1) - timedelta(days=1)
+    return last_of(month)
 
 
 class AClosedMonthThenLateChanges(KnownMonth, TestCase):
@@ -42,6 +44,8 @@ class AClosedMonthThenLateChanges(KnownMonth, TestCase):
     of month N. Then, on the 10th of N: dan's help to erin (30 min) and to carl (15 min),
     both dated in M, are recorded late; bob's 60 min for alice in M is reversed; and olive,
     who said she is a woman, is erased. Month N (no help of its own) is reported after."""
+
+    ada: Person
 
     @classmethod
     def setUpTestData(cls) -> None:
@@ -61,10 +65,10 @@ class AClosedMonthThenLateChanges(KnownMonth, TestCase):
         )
         with time_machine.travel(at(later), tick=False):
             exchanges.reverse_exchange(exchange=mistaken, broker=cls.brenda, reason="Never done")
-            members.erase_person(person=cls.olive, admin=cls.ada.user, reason="person_asked")
+            members.erase_person(person=cls.olive, admin=user_of(cls.ada), reason="person_asked")
         build(cls.riverside, cls.n)
 
-    def report(self, start: date, end: date, threshold: int = 1):  # type: ignore[no-untyped-def]
+    def report(self, start: date, end: date, threshold: int = 1) -> Report:
         return commissioner_report(
             banks=[self.riverside], start=start, end=end, threshold=threshold
         )
@@ -187,7 +191,7 @@ class AClosedMonthThenLateChanges(KnownMonth, TestCase):
         self.assertNotIn("revisions", [t.name for t in report.tables])
 
     def test_the_revisions_reach_every_format_with_their_definition(self):
-        self.client.force_login(self.cora.user)
+        self.client.force_login(user_of(self.cora))
         period = {"start": self.m.isoformat(), "end": month_end(self.m).isoformat()}
         api = self.client.get(reverse("api-report"), {**period, "banks": "riverside"}).json()
         tables = {t["name"]: t for t in api["tables"]}

@@ -10,9 +10,10 @@ from django.test import TestCase
 from django.urls import reverse
 from openpyxl import load_workbook
 
-from members.models import Role
+from members.models import Person, Role
 from reports.models import CommissionerGrant, ReportDownload
 from tests.factories import enrol_in_mfa, make_member, make_person
+from tests.support import PageResponse, user_of
 
 from .commissioning_data import END, START, KnownQuarter, frozen
 
@@ -30,6 +31,10 @@ TABLES = [
 
 
 class CommissionerAccess(KnownQuarter, TestCase):
+    ada: Person
+    fiona: Person
+    gus: Person
+
     @classmethod
     def setUpTestData(cls) -> None:
         cls.build_quarter()
@@ -38,7 +43,7 @@ class CommissionerAccess(KnownQuarter, TestCase):
             # fiona: a council officer with grants for Riverside and Hillside, and no membership.
             cls.fiona = make_person("Fiona Funder")
             # A grant makes her staff: she has two-factor authentication, as she must.
-            enrol_in_mfa(cls.fiona.user)
+            enrol_in_mfa(user_of(cls.fiona))
             for bank in (cls.riverside, cls.hillside):
                 CommissionerGrant.objects.create(
                     person=cls.fiona,
@@ -61,10 +66,12 @@ class CommissionerAccess(KnownQuarter, TestCase):
         traveller.start()
         self.addCleanup(traveller.stop)
 
-    def get(self, who: object, name: str, query: dict[str, str], slug: str = "riverside"):  # type: ignore[no-untyped-def]
+    def get(
+        self, who: Person | None, name: str, query: dict[str, str], slug: str = "riverside"
+    ) -> PageResponse:
         self.client.logout()
         if who is not None:
-            self.client.force_login(who.user)  # type: ignore[attr-defined]
+            self.client.force_login(user_of(who))
         if name == "api-report":
             return self.client.get(reverse(name), {**query, "banks": slug})
         return self.client.get(reverse(name, args=[slug.split(",")[0]]), query)
@@ -170,9 +177,9 @@ class CommissionerAccess(KnownQuarter, TestCase):
 
     def test_the_home_page_links_a_commissioner_and_the_desk_a_broker_to_the_report(self):
         url = reverse("commissioner-report", args=["riverside"])
-        self.client.force_login(self.cora.user)
+        self.client.force_login(user_of(self.cora))
         self.assertContains(self.client.get(reverse("home")), url)
-        self.client.force_login(self.brenda.user)
+        self.client.force_login(user_of(self.brenda))
         self.assertContains(self.client.get(reverse("desk", args=["riverside"])), url)
 
     def test_the_presets_cover_the_month_and_the_quarter_just_ended(self):

@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from collections.abc import Sequence
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -17,10 +18,11 @@ from openpyxl import load_workbook
 
 from reports.commissioning import SUPPRESSED, commissioner_report, equivalent_value, protect
 from reports.models import ValueRate
+from tests.support import user_of
 
 from .commissioning_data import END, START, KnownQuarter, Tables, frozen
 
-PERIOD = {"start": START.isoformat(), "end": END.isoformat()}
+PERIOD: dict[str, Any] = {"start": START.isoformat(), "end": END.isoformat()}
 
 # Every table as the CSV writes it (and the page shows it), with nothing suppressed.
 KNOWN = {
@@ -218,7 +220,7 @@ def expected_sheet_rows(name: str) -> list[list[str]]:
     as numbers, and an empty cell's reason in words."""
     rows = KNOWN[name]
     if name == "trend":
-        return numbers([TREND_HEADERS, *rows[1:]])  # type: ignore[arg-type]
+        return numbers([TREND_HEADERS, *rows[1:]])
     shown = SHOWN[name]
     return numbers(
         [
@@ -227,7 +229,7 @@ def expected_sheet_rows(name: str) -> list[list[str]]:
                 [shown[i][0], *(cell or shown[i][j] for j, cell in enumerate(row[1:], 1))]
                 for i, row in enumerate(rows[1:], 1)
             ),
-        ]  # type: ignore[arg-type]
+        ]
     )
 
 
@@ -253,7 +255,7 @@ def same_number(cell: object) -> str:
         return str(cell)
 
 
-def numbers(rows: list[list[object]]) -> list[list[str]]:
+def numbers(rows: Sequence[Sequence[object]]) -> list[list[str]]:
     return [[same_number(c) for c in row] for row in rows]
 
 
@@ -267,7 +269,7 @@ class KnownTotals(KnownQuarter, TestCase):
         traveller = frozen()
         traveller.start()
         self.addCleanup(traveller.stop)
-        self.client.force_login(self.cora.user)
+        self.client.force_login(user_of(self.cora))
 
     def url(self, name: str) -> str:
         return reverse(name, args=["riverside"])
@@ -435,7 +437,7 @@ class Suppression(KnownQuarter, TestCase):
         )
 
     def test_the_suppressed_cells_reach_the_csv_as_the_word_suppressed(self):
-        self.client.force_login(self.brenda.user)
+        self.client.force_login(user_of(self.brenda))
         response = self.client.get(
             reverse("commissioner-report-csv", args=["riverside"]),
             {**PERIOD, "table": "exchange_mix"},

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import re
+from typing import Any
 
 from django.test import TestCase, override_settings
 from django.urls import reverse
@@ -18,6 +19,7 @@ from audit.models import Action, AuditEvent
 from reports.commissioning import NO_CASH_VALUE, commissioner_report
 from reports.models import ReportDownload
 from reports.reading import read
+from tests.support import PageResponse, user_of
 
 from .commissioning_data import END, START, KnownQuarter, frozen
 from .test_commissioner_figures import SHOWN, SHOWN_TREND_END, SHOWN_VALUE
@@ -58,14 +60,14 @@ def bookmarks(content: bytes) -> list[tuple[str, int]]:
     reader = PdfReader(io.BytesIO(content))
     found: list[tuple[str, int]] = []
 
-    def walk(items: list) -> None:  # type: ignore[type-arg]
+    def walk(items: list[Any]) -> None:
         for item in items:
             if isinstance(item, list):
                 walk(item)
             else:
                 found.append((item.title, reader.get_destination_page_number(item)))
 
-    walk(reader.outline)  # type: ignore[arg-type]
+    walk(reader.outline)
     return found
 
 
@@ -78,7 +80,7 @@ def bars_drawn(content: bytes) -> int:
     reader = PdfReader(io.BytesIO(content))
     return sum(
         page.get_contents().get_data().decode("latin-1").count(BAR_COLOUR) for page in reader.pages
-    )  # type: ignore[union-attr]
+    )
 
 
 class PdfOfTheQuarter(KnownQuarter, TestCase):
@@ -90,9 +92,9 @@ class PdfOfTheQuarter(KnownQuarter, TestCase):
         traveller = frozen()
         traveller.start()
         self.addCleanup(traveller.stop)
-        self.client.force_login(self.cora.user)
+        self.client.force_login(user_of(self.cora))
 
-    def pdf(self, **query: str):  # type: ignore[no-untyped-def]
+    def pdf(self, **query: str) -> PageResponse:
         return self.client.get(
             reverse("commissioner-report-pdf", args=["riverside"]), {**PERIOD, **query}
         )

@@ -22,10 +22,10 @@ from openpyxl import load_workbook
 from members.models import Membership, Status
 from reports import exports
 from reports.models import ExportState, ReportDownload, ReportExport
+from tests.support import PageResponse, eager_tasks, streamed, user_of
 from timebank.celery import app
 
 from .commissioning_data import END, NOW, START, KnownQuarter, frozen
-from .support import eager_tasks
 from .test_commissioner_figures import KNOWN, SHOWN, expected_sheet_rows, sheet_rows
 from .test_commissioner_formats import APPENDIX, pdf_text, table_text
 
@@ -58,9 +58,9 @@ class LargeReports(KnownQuarter, TestCase):
         traveller = frozen()
         traveller.start()
         self.addCleanup(traveller.stop)
-        self.client.force_login(self.cora.user)
+        self.client.force_login(user_of(self.cora))
 
-    def ask(self, format: str, **query: Any):  # type: ignore[no-untyped-def]
+    def ask(self, format: str, **query: Any) -> PageResponse:
         """Ask for a download; the build and the email run (eagerly) after commit."""
         with eager_tasks(), self.captureOnCommitCallbacks(execute=True):
             return self.client.get(
@@ -77,7 +77,7 @@ class LargeReports(KnownQuarter, TestCase):
         response = self.ask("xlsx")
         self.assertEqual(response.status_code, 202)
         self.assertContains(response, "being made in the background", status_code=202)
-        self.assertContains(response, self.cora.user.email, status_code=202)
+        self.assertContains(response, user_of(self.cora).email, status_code=202)
         export = ReportExport.objects.get()
         self.assertEqual(
             (export.user, export.bank_slugs, export.start, export.end, export.format),
@@ -90,7 +90,7 @@ class LargeReports(KnownQuarter, TestCase):
         self.assertFalse(ReportDownload.objects.exists())
 
         email = mail.outbox[0]
-        self.assertEqual(email.to, [self.cora.user.email])
+        self.assertEqual(email.to, [user_of(self.cora).email])
         self.assertEqual(email.subject, "Your commissioner report is ready to download")
         self.assertIn("Riverside Time Bank, from 1 April 2026 to 15 June 2026, as XLSX", email.body)
         self.assertIn("The link works until 22 June 2026", email.body)
@@ -106,7 +106,7 @@ class LargeReports(KnownQuarter, TestCase):
             response["Content-Disposition"],
             'attachment; filename="riverside-report-2026-04-01-2026-06-15.xlsx"',
         )
-        book = load_workbook(io.BytesIO(b"".join(response.streaming_content)))  # type: ignore[attr-defined]
+        book = load_workbook(io.BytesIO(streamed(response)))
         for name in KNOWN:
             with self.subTest(table=name):
                 self.assertEqual(sheet_rows(book, name), expected_sheet_rows(name))
@@ -115,7 +115,7 @@ class LargeReports(KnownQuarter, TestCase):
 
     def test_the_worker_built_pdf_and_csv_hold_the_true_totals(self):
         self.ask("pdf")
-        content = b"".join(self.client.get(self.link()).streaming_content)  # type: ignore[attr-defined]
+        content = streamed(self.client.get(self.link()))
         text = pdf_text(content, after=APPENDIX)
         for name, rows in SHOWN.items():
             with self.subTest(format="pdf", table=name):
@@ -127,8 +127,8 @@ class LargeReports(KnownQuarter, TestCase):
             response["Content-Disposition"],
             'attachment; filename="riverside-report-2026-04-01-2026-06-15-exchange_mix.csv"',
         )
-        content = b"".join(response.streaming_content).decode()  # type: ignore[attr-defined]
-        self.assertEqual(list(csv.reader(io.StringIO(content))), KNOWN["exchange_mix"])
+        text = streamed(response).decode()
+        self.assertEqual(list(csv.reader(io.StringIO(text))), KNOWN["exchange_mix"])
         self.assertEqual(
             sorted(ReportDownload.objects.values_list("format", "table")),
             [("csv", "exchange_mix"), ("pdf", "")],
@@ -139,7 +139,7 @@ class LargeReports(KnownQuarter, TestCase):
         link = self.link()
         for other in (self.brenda, self.alice, self.hugo):
             with self.subTest(person=other.display_name):
-                self.client.force_login(other.user)
+                self.client.force_login(user_of(other))
                 self.assertEqual(self.client.get(link).status_code, 404)
         self.client.logout()
         self.assertEqual(self.client.get(link).status_code, 302)

@@ -10,6 +10,7 @@ import tempfile
 import time
 import uuid
 from email import message_from_string
+from email.message import Message
 from pathlib import Path
 from unittest import skipUnless
 
@@ -18,6 +19,7 @@ from django.urls import reverse
 from openpyxl import load_workbook
 
 from reports.models import ExportState, ReportDownload, ReportExport
+from tests.support import streamed, user_of
 from tests.workers import ON_POSTGRES_AND_REDIS, WHY_SKIPPED, start_worker, stop_workers
 from timebank.celery import app
 
@@ -55,7 +57,7 @@ class LargeReportOnARealWorker(KnownQuarter, TransactionTestCase):
         )
         self.addCleanup(stop_workers, self.worker)
 
-    def emails(self) -> list:  # type: ignore[type-arg]
+    def emails(self) -> list[Message]:
         found = []
         for path in Path(self.mail_dir).iterdir():
             for chunk in path.read_text().split("-" * 79):
@@ -64,7 +66,7 @@ class LargeReportOnARealWorker(KnownQuarter, TransactionTestCase):
         return found
 
     def test_the_worker_builds_the_file_and_emails_a_link_that_serves_it(self):
-        self.client.force_login(self.cora.user)
+        self.client.force_login(user_of(self.cora))
         response = self.client.get(
             reverse("commissioner-report-xlsx", args=["riverside"]),
             {"start": START.isoformat(), "end": END.isoformat()},
@@ -73,7 +75,7 @@ class LargeReportOnARealWorker(KnownQuarter, TransactionTestCase):
         deadline = time.monotonic() + 90
         while not self.emails():
             if self.worker.poll() is not None:
-                self.fail(f"the worker died:\n{self.worker.stdout.read()}")  # type: ignore[union-attr]
+                self.fail(f"the worker died:\n{self.worker.stdout.read()}")
             if time.monotonic() > deadline:
                 self.fail("timed out waiting for the email")
             time.sleep(0.3)
@@ -81,14 +83,16 @@ class LargeReportOnARealWorker(KnownQuarter, TransactionTestCase):
         self.assertEqual(export.state, ExportState.READY)
         self.assertTrue(Path(self.media, export.file.name).is_file())
         (email,) = self.emails()
-        self.assertEqual(email["To"], self.cora.user.email)
-        body = email.get_payload(decode=True).decode()
+        self.assertEqual(email["To"], user_of(self.cora).email)
+        payload = email.get_payload(decode=True)
+        assert isinstance(payload, bytes)
+        body = payload.decode()
         link = next(w for w in body.split() if "/commissioner-reports/" in w)
         self.assertNotIn("34.50", body)
 
         response = self.client.get(link.removeprefix("http://127.0.0.1:8000"))
         self.assertEqual(response.status_code, 200)
-        book = load_workbook(io.BytesIO(b"".join(response.streaming_content)))  # type: ignore[attr-defined]
+        book = load_workbook(io.BytesIO(streamed(response)))
         for name in KNOWN:
             with self.subTest(table=name):
                 self.assertEqual(sheet_rows(book, name), expected_sheet_rows(name))

@@ -15,8 +15,10 @@ from decimal import Decimal
 from django.test import SimpleTestCase, TestCase
 from django.urls import reverse
 
+from members.models import TimeBank
 from reports import reading
-from reports.commissioning import NO_DATA, SMALL, SUPPRESSED, commissioner_report
+from reports.commissioning import NO_DATA, SMALL, SUPPRESSED, Report, commissioner_report
+from tests.support import user_of
 
 from .reading_data import FIRST_QUARTER, QUARTER, KnownYear, VisibleText, frozen, machine_names
 from .test_commissioner_formats import pdf_text
@@ -70,7 +72,9 @@ class Comparisons(KnownYear, TestCase):
         traveller.start()
         self.addCleanup(traveller.stop)
 
-    def report(self, period=QUARTER, banks=None):  # type: ignore[no-untyped-def]
+    def report(
+        self, period: tuple[date, date] = QUARTER, banks: list[TimeBank] | None = None
+    ) -> Report:
         return commissioner_report(banks=banks or [self.riverside], start=period[0], end=period[1])
 
     def test_each_headline_figure_is_beside_the_period_before_and_a_year_before(self) -> None:
@@ -245,7 +249,7 @@ class Comparisons(KnownYear, TestCase):
         )
 
     def test_the_page_puts_the_headline_first_and_shows_the_banks_by_name(self) -> None:
-        self.client.force_login(self.fiona.user)
+        self.client.force_login(user_of(self.fiona))
         page = self.client.get(
             reverse("commissioner-report", args=["riverside"]), {**PERIOD, "with": "hillside"}
         ).content.decode()
@@ -272,7 +276,7 @@ class NoMachineNamesReachAPerson(KnownYear, TestCase):
         traveller = frozen()
         traveller.start()
         self.addCleanup(traveller.stop)
-        self.client.force_login(self.fiona.user)
+        self.client.force_login(user_of(self.fiona))
 
     CASES = {
         "one bank": PERIOD,

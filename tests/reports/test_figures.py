@@ -8,13 +8,15 @@ from django.test import TestCase
 
 from reports import services
 from reports.models import MonthlyReport
+from tests.support import at, eager_tasks
+from timebank.dates import add_months
 
-from .support import KnownMonth, at, eager_tasks
+from .support import KnownMonth
 
 
 def build(bank, month):
     """Run the monthly job for ``month`` on the 1st of the month after, at 06:00."""
-    with time_machine.travel(at(services.add_months(month, 1), 6), tick=False), eager_tasks():
+    with time_machine.travel(at(add_months(month, 1), 6), tick=False), eager_tasks():
         return services.build_monthly_report(time_bank=bank, month=month)
 
 
@@ -50,7 +52,7 @@ class AMonthOfHelp(KnownMonth, TestCase):
         self.assertEqual(figures["trend"][-1], {"month": self.m.isoformat(), "reciprocity": 0.4})
         # Before month M nobody had exchanged: no one active, no measure.
         self.assertEqual({t["reciprocity"] for t in figures["trend"][:-1]}, {None})
-        self.assertEqual(figures["window_start"], services.add_months(self.m, -11).isoformat())
+        self.assertEqual(figures["window_start"], add_months(self.m, -11).isoformat())
 
     def test_it_shows_the_months_new_members_exchanges_and_hours(self):
         build(self.riverside, self.m)
@@ -118,8 +120,6 @@ class ALateExchange(KnownMonth, TestCase):
         self.assertEqual(report.figures["trend"][-2], {"month": m, "reciprocity": 0.3333})
 
     def test_a_revision_is_reported_once_not_again_the_month_after(self):
-        build(self.riverside, services.add_months(self.n, 1))
-        later = MonthlyReport.objects.get(
-            month=services.add_months(self.n, 1), time_bank=self.riverside
-        )
+        build(self.riverside, add_months(self.n, 1))
+        later = MonthlyReport.objects.get(month=add_months(self.n, 1), time_bank=self.riverside)
         self.assertEqual(later.revisions, [])

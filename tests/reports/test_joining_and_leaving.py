@@ -17,8 +17,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from datetime import date, datetime
-from zoneinfo import ZoneInfo
+from datetime import date
 
 import time_machine
 from django.test import TestCase, override_settings
@@ -27,15 +26,16 @@ from openpyxl import load_workbook
 
 from exchanges import services as exchanges
 from ledger import services as ledger
-from members.models import Membership
+from ledger.models import Account
+from members.models import Membership, Person
 from reports import reading
 from reports.commissioning import SUPPRESSED, commissioner_report
 from tests.base import Cast
 from tests.factories import make_member
+from tests.support import at, user_of
 
 from .commissioning_data import END, START, Tables, frozen
 
-LONDON = ZoneInfo("Europe/London")
 PERIOD = {"start": START.isoformat(), "end": END.isoformat()}
 FIGURES = {
     "new_members": "4",
@@ -45,11 +45,9 @@ FIGURES = {
 }
 
 
-def at(day: date) -> datetime:
-    return datetime(day.year, day.month, day.day, 10, tzinfo=LONDON)
-
-
 class JoinersAndLeavers(Cast):
+    n4: Person
+
     @classmethod
     def build_joiners(cls) -> None:
         with frozen():
@@ -59,13 +57,13 @@ class JoinersAndLeavers(Cast):
             new = []
             for i, day in enumerate(approved):
                 person = make_member(bank, f"New Member {i + 1}")
-                Membership.objects.filter(person=person).update(decided_at=at(day))
+                Membership.objects.filter(person=person).update(decided_at=at(day, 10))
                 new.append(person)
             n = [ledger.open_account(time_bank=bank, person=p) for p in new]
             alice = ledger.open_account(time_bank=bank, person=cls.alice)
             bob = ledger.open_account(time_bank=bank, person=cls.bob)
 
-            def help(giver, receiver, day):  # type: ignore[no-untyped-def]
+            def help(giver: Account, receiver: Account, day: date) -> None:
                 exchanges.record_exchange(
                     recorded_by=brenda,
                     giver=giver,
@@ -84,7 +82,7 @@ class JoinersAndLeavers(Cast):
             cls.n4 = new[3]
             for name, day in (("Lena Leaver", date(2026, 5, 1)), ("Earl Early", date(2026, 3, 1))):
                 person = make_member(bank, name)
-                with time_machine.travel(at(day), tick=False):
+                with time_machine.travel(at(day, 10), tick=False):
                     exchanges.leave_time_bank(
                         membership=Membership.objects.get(person=person), by=person
                     )
@@ -100,11 +98,11 @@ class KnownJoinersAndLeavers(JoinersAndLeavers, TestCase):
         traveller = frozen()
         traveller.start()
         self.addCleanup(traveller.stop)
-        self.client.force_login(self.cora.user)
+        self.client.force_login(user_of(self.cora))
 
     def summary(self, start: date = START, end: date = END) -> dict[str, object]:
         report = commissioner_report(banks=[self.riverside], start=start, end=end)
-        return {row[0]: row[1] for row in report.table("summary").rows}  # type: ignore[misc]
+        return {str(row[0]): row[1] for row in report.table("summary").rows}
 
     def test_the_figures_are_the_known_ones(self):
         summary = self.summary()
@@ -129,7 +127,7 @@ class KnownJoinersAndLeavers(JoinersAndLeavers, TestCase):
     def test_every_format_shows_them_and_defines_them(self):
         url = reverse("commissioner-report-csv", args=["riverside"])
         rows = csv.reader(io.StringIO(self.client.get(url, {**PERIOD, "table": "summary"}).text))
-        self.assertLessEqual(FIGURES.items(), dict(rows).items())  # type: ignore[arg-type]
+        self.assertLessEqual(FIGURES.items(), dict(rows).items())
         body = json.loads(
             self.client.get(reverse("api-report"), {**PERIOD, "banks": "riverside"}).content
         )
@@ -146,7 +144,7 @@ class KnownJoinersAndLeavers(JoinersAndLeavers, TestCase):
         defined = {row[0] for row in book["Definitions"].iter_rows(values_only=True)}
         self.assertLessEqual({reading.label(key) for key in FIGURES}, defined)
         page = self.client.get(reverse("commissioner-report", args=["riverside"]), PERIOD)
-        shown = dict(Tables(page.content.decode()).tables["summary"])  # type: ignore[arg-type]
+        shown = dict(Tables(page.content.decode()).tables["summary"])
         self.assertLessEqual(
             {
                 "New members": "4",
@@ -207,7 +205,7 @@ class SixMonthsAreSixCalendarMonths(Cast, TestCase):
         with frozen():
             cls.build_cast()
             person = make_member(cls.riverside, "Nell Newcomer")
-            Membership.objects.filter(person=person).update(decided_at=at(date(2025, 12, 20)))
+            Membership.objects.filter(person=person).update(decided_at=at(date(2025, 12, 20), 10))
             exchanges.record_exchange(
                 recorded_by=cls.brenda,
                 giver=ledger.open_account(time_bank=cls.riverside, person=cls.bob),
@@ -219,6 +217,6 @@ class SixMonthsAreSixCalendarMonths(Cast, TestCase):
     def test_a_first_exchange_five_and_a_half_months_on_counts(self):
         with frozen():
             report = commissioner_report(banks=[self.riverside], start=date(2025, 12, 1), end=END)
-        summary = {row[0]: row[1] for row in report.table("summary").rows}  # type: ignore[misc]
+        summary = {row[0]: row[1] for row in report.table("summary").rows}
         self.assertEqual(summary["new_members"], 1)
         self.assertEqual(str(summary["retention_6_months_share"]), "1.0000")

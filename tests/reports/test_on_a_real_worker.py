@@ -12,6 +12,7 @@ from unittest import skipUnless
 from django.test import TransactionTestCase
 
 from reports.models import MonthlyReport, Statement
+from tests.support import user_of
 from tests.workers import ON_POSTGRES_AND_REDIS, WHY_SKIPPED, start_worker, stop_workers
 from timebank.celery import app
 
@@ -65,7 +66,7 @@ class MonthlyReportOnRealWorkers(KnownMonth, TransactionTestCase):
             for bank in (self.riverside, self.hillside)
             for _ in range(2)
         ]
-        online = sorted(p.user.email for p in (self.alice, self.bob, self.carl, self.erin))
+        online = sorted(user_of(p).email for p in (self.alice, self.bob, self.carl, self.erin))
         self.wait_for(
             lambda: MonthlyReport.objects.filter(month=self.m, state="done").count() == 2,
             "both reports",

@@ -12,11 +12,14 @@ from django.urls import reverse
 from reports import services
 from reports.models import MonthlyReport, Statement
 from reports.views import CSV_HEADERS
+from tests.support import at, user_of
 
-from .support import KnownMonth, at
+from .support import KnownMonth
 
 
 class Pages(KnownMonth, TestCase):
+    month: str
+
     @classmethod
     def setUpTestData(cls) -> None:
         cls.build_month()
@@ -43,7 +46,7 @@ class Pages(KnownMonth, TestCase):
         self.assertEqual(len(mail.outbox), sent)
 
     def test_a_broker_sees_the_list_of_months_and_one_report(self):
-        self.client.force_login(self.brenda.user)
+        self.client.force_login(user_of(self.brenda))
         listing = self.client.get(reverse("report-list", args=["riverside"]))
         self.assertContains(listing, reverse("report-detail", args=["riverside", self.month]))
         with self.assertNumQueries(5):
@@ -52,12 +55,12 @@ class Pages(KnownMonth, TestCase):
         self.assertContains(page, "Carl Carpenter")
 
     def test_the_desk_links_to_the_reports(self):
-        self.client.force_login(self.brenda.user)
+        self.client.force_login(user_of(self.brenda))
         desk = self.client.get(reverse("desk", args=["riverside"]))
         self.assertContains(desk, reverse("report-list", args=["riverside"]))
 
     def test_the_csv_has_stable_snake_case_headers_and_iso_dates(self):
-        self.client.force_login(self.brenda.user)
+        self.client.force_login(user_of(self.brenda))
         response = self.client.get(reverse("report-csv", args=["riverside", self.month]))
         rows = list(csv.reader(io.StringIO(response.content.decode())))
         self.assertEqual(rows[0], CSV_HEADERS)
@@ -71,16 +74,16 @@ class Pages(KnownMonth, TestCase):
 
     def test_members_and_other_brokers_cannot_see_a_report(self):
         for person, status in ((self.alice, 403), (self.hugo, 403), (self.cora, 403)):
-            self.client.force_login(person.user)
+            self.client.force_login(user_of(person))
             response = self.client.get(reverse("report-detail", args=["riverside", self.month]))
             self.assertEqual(response.status_code, status, person)
 
     def test_a_member_sees_their_own_statement_and_nobody_elses(self):
-        self.client.force_login(self.carl.user)
+        self.client.force_login(user_of(self.carl))
         page = self.client.get(reverse("member-statement", args=["riverside", self.month]))
         self.assertContains(page, "You have hours to spend")
         self.assertContains(page, "Erin Elder")
-        self.client.force_login(self.brenda.user)  # no statement of her own that month
+        self.client.force_login(user_of(self.brenda))  # no statement of her own that month
         response = self.client.get(reverse("member-statement", args=["riverside", self.month]))
         self.assertEqual(response.status_code, 404)
 

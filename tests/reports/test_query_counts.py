@@ -9,8 +9,9 @@ from ledger import services as ledger
 from members.models import Membership
 from reports import services
 from tests.factories import make_member
+from tests.support import at
 
-from .support import KnownMonth, at
+from .support import KnownMonth
 
 # Members, help totals, closing balances, partners, heartbeat, insert, statements to email.
 QUERIES_PER_BATCH = 7
@@ -23,6 +24,8 @@ JOB_QUERIES = 3 + 2 + 3 + 12 * 4 + 1 + 1 + 4 + 5 + 3
 
 
 class QueryCounts(KnownMonth, TestCase):
+    first: int
+
     @classmethod
     def setUpTestData(cls) -> None:
         cls.build_month()

@@ -13,6 +13,7 @@ from openpyxl import load_workbook
 
 from reports import commissioning, formats
 from tests.base import CastTestCase
+from tests.support import user_of
 
 
 def marked(message: str) -> str:
@@ -21,7 +22,7 @@ def marked(message: str) -> str:
 
 class TheReportCodeMarksItsMessages(CastTestCase):
     def test_the_page_translates_its_presets_and_its_words(self) -> None:
-        self.client.force_login(self.cora.user)
+        self.client.force_login(user_of(self.cora))
         with mock.patch("reports.views._", marked), mock.patch("reports.reading._", marked):
             response = self.client.get(reverse("commissioner-report", args=["riverside"]))
         self.assertEqual(response.status_code, 200)
@@ -36,7 +37,7 @@ class TheReportCodeMarksItsMessages(CastTestCase):
                 self.assertContains(response, f"&lt;&lt;{message}&gt;&gt;")
 
     def test_a_rate_that_is_not_a_number_is_refused_in_the_persons_language(self) -> None:
-        self.client.force_login(self.cora.user)
+        self.client.force_login(user_of(self.cora))
         with mock.patch("reports.views._", marked):
             response = self.client.get(
                 reverse("commissioner-report-csv", args=["riverside"]), {"low": "cheap"}

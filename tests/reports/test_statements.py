@@ -7,17 +7,23 @@ import time_machine
 from django.core import mail
 from django.test import TestCase, override_settings
 
-from members.models import ListingState, Membership
+from members.models import Listing, ListingState, Membership
 from reminders.services import preference_for
 from reports import services
 from reports.models import MonthlyReport, Nudge, Statement
 from tests.factories import make_member
 from tests.members.support import make_listing
+from tests.support import REFUSING_MAIL_SERVER, at, eager_tasks, user_of
 
-from .support import KnownMonth, at, eager_tasks
+from .support import KnownMonth
 
 
 class Statements(KnownMonth, TestCase):
+    near: Listing
+    far: Listing
+    request: Listing
+    newest: Listing
+
     @classmethod
     def setUpTestData(cls) -> None:
         cls.build_month()
@@ -75,16 +81,16 @@ class Statements(KnownMonth, TestCase):
         erin = self.statement(self.erin)
         self.assertEqual(erin.nudge, Nudge.HELP)
         self.assertEqual([s["title"] for s in erin.suggestions], ["Shopping"])
-        body = next(m for m in mail.outbox if m.to == [self.erin.user.email]).body
+        body = next(m for m in mail.outbox if m.to == [user_of(self.erin).email]).body
         self.assertIn("Here are requests you could help with", body)
         self.assertIn(f"/listings/{self.request.pk}/", body)
 
     def test_each_online_member_with_a_statement_is_emailed_with_an_unsubscribe_link(self):
         self.run_job()
         emailed = sorted(m.to[0] for m in mail.outbox)
-        expected = sorted(p.user.email for p in (self.alice, self.bob, self.carl, self.erin))
+        expected = sorted(user_of(p).email for p in (self.alice, self.bob, self.carl, self.erin))
         self.assertEqual(emailed, expected)
-        carl = next(m for m in mail.outbox if m.to == [self.carl.user.email])
+        carl = next(m for m in mail.outbox if m.to == [user_of(self.carl).email])
         self.assertIn("You have hours to spend: here are offers near you", carl.body)
         self.assertIn("/email/unsubscribe/", carl.body)
         self.assertIn("List-Unsubscribe", carl.extra_headers)
@@ -100,7 +106,7 @@ class Statements(KnownMonth, TestCase):
         preference.statement = False
         preference.save()
         self.run_job()
-        self.assertNotIn([self.bob.user.email], [m.to for m in mail.outbox])
+        self.assertNotIn([user_of(self.bob).email], [m.to for m in mail.outbox])
         self.assertIsNone(self.statement(self.bob).emailed_at)
         self.assertEqual(len(mail.outbox), 3)
 
@@ -116,16 +122,16 @@ class Statements(KnownMonth, TestCase):
         self.assertEqual(Statement.objects.filter(month=self.m).count(), 5)
         self.assertEqual(len(mail.outbox), 4)
 
-    @override_settings(EMAIL_BACKEND="tests.reports.support.RefusingBackend")
+    @override_settings(EMAIL_BACKEND=REFUSING_MAIL_SERVER)
     def test_a_refused_email_does_not_stop_the_others_and_is_sent_on_a_later_run(self):
-        self.carl.user.email = "carl@refused.example.org"
-        self.carl.user.save(update_fields=["email"])
+        user_of(self.carl).email = "carl@refused.example.org"
+        user_of(self.carl).save(update_fields=["email"])
         self.run_job()
         self.assertEqual(len(mail.outbox), 3)
         self.assertIsNone(self.statement(self.carl).emailed_at)
         # The mail server takes it again: the next run sends only the one left.
-        self.carl.user.email = "carl@example.org"
-        self.carl.user.save(update_fields=["email"])
+        user_of(self.carl).email = "carl@example.org"
+        user_of(self.carl).save(update_fields=["email"])
         self.run_job()
         self.assertEqual(len(mail.outbox), 4)
         self.assertIsNotNone(self.statement(self.carl).emailed_at)

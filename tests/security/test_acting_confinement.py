@@ -12,21 +12,33 @@ from django.utils import timezone
 from exchanges import services as exchanges
 from exchanges.models import Exchange, State
 from ledger import services as ledger
+from ledger.models import Account
 from members.models import (
     Capability,
     Category,
     ContactPreference,
     Listing,
     Membership,
+    Person,
     Role,
     Status,
 )
 from tests.base import CastTestCase
 from tests.factories import make_member
+from tests.support import user_of
 
 
 class HettyInTwoBanks(CastTestCase):
     """hetty belongs to Riverside and Hillside; brenda, Riverside's broker, acts for her."""
+
+    hetty: Person
+    hal: Person
+    hetty_riverside: Account
+    hetty_hillside: Account
+    hal_account: Account
+    completed: Exchange
+    unconfirmed: Exchange
+    capability: Capability
 
     @classmethod
     def setUpTestData(cls) -> None:
@@ -70,7 +82,7 @@ class HettyInTwoBanks(CastTestCase):
 
 class ActingStaysInItsBank(HettyInTwoBanks):
     def setUp(self) -> None:
-        self.client.force_login(self.brenda.user)
+        self.client.force_login(user_of(self.brenda))
         started = self.client.post(reverse("acting-start", args=["riverside", self.hetty.pk]))
         self.assertEqual(started.status_code, 302)
 

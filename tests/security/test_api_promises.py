@@ -6,6 +6,7 @@ a database that cannot be reached is a 503 to retry, not a 500."""
 from __future__ import annotations
 
 import re
+from typing import Any
 from unittest import mock
 
 from django.db import OperationalError
@@ -14,16 +15,17 @@ from django.urls import reverse
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from members.models import Listing, ListingState, Membership, Status
+from members.models import Listing, ListingState, Membership, Person, Status
 from tests.base import CastTestCase
 from tests.members.support import make_listing
+from tests.support import user_of
 from timebank.api import NOT_ONLY_SPACES
 
 ATTACK = {"role": "admin", "is_staff": True}
 
 
 class UnknownFieldsAreRefusedOnEveryWrite(CastTestCase):
-    def client_for(self, person) -> APIClient:  # type: ignore[no-untyped-def]
+    def client_for(self, person: Person) -> APIClient:
         client = APIClient()
         client.force_authenticate(person.user)
         return client
@@ -136,7 +138,7 @@ class InputTheDatabaseCannotStore(CastTestCase):
         olive = ledger.open_account(time_bank=self.riverside, person=self.olive)
         bob = ledger.open_account(time_bank=self.riverside, person=self.bob)
         listing = make_listing(self.riverside, self.brenda, "Lifts")
-        writes = [
+        writes: list[tuple[str, str, dict[str, Any]]] = [
             (
                 "post",
                 "/api/exchanges/",
@@ -178,7 +180,7 @@ class InputTheDatabaseCannotStore(CastTestCase):
         from ledger import services as ledger
 
         bob = ledger.open_account(time_bank=self.riverside, person=self.bob)
-        self.client.force_login(self.alice.user)
+        self.client.force_login(user_of(self.alice))
         response = self.client.post(
             reverse("record-exchange", args=["riverside"]),
             {
@@ -219,7 +221,7 @@ class ADatabaseThatCannotBeReached(CastTestCase):
 
     def test_a_page_answers_503_with_retry_after(self):
         client = Client(raise_request_exception=False)
-        client.force_login(self.bob.user)
+        client.force_login(user_of(self.bob))
         with mock.patch(
             "exchanges.views.hour_totals", side_effect=OperationalError("server closed")
         ):

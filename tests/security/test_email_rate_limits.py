@@ -16,21 +16,25 @@ from rest_framework.test import APIClient
 from exchanges import services as exchanges
 from exchanges.models import Exchange
 from ledger import services as ledger
+from ledger.models import Account
 from members import ratelimits, services
-from members.models import Contact, ContactKind
+from members.models import Contact, ContactKind, Listing, Person
 from members.ratelimits import RateLimited
 from tests.base import CastTestCase
 from tests.factories import make_member
 from tests.members.support import make_listing
+from tests.support import user_of
 
 
-def api_for(person) -> APIClient:  # type: ignore[no-untyped-def]
+def api_for(person: Person) -> APIClient:
     client = APIClient()
     client.force_authenticate(person.user)
     return client
 
 
 class Replies(CastTestCase):
+    offer: Listing
+
     @classmethod
     def setUpTestData(cls) -> None:
         super().setUpTestData()
@@ -59,7 +63,7 @@ class Replies(CastTestCase):
         self.assertEqual(response.status_code, 429, response.content)
         self.assertEqual(response.json()["code"], "RateLimited")
         self.assertEqual(response["Retry-After"], "3600")
-        self.client.force_login(self.alice.user)
+        self.client.force_login(user_of(self.alice))
         page = self.client.post(
             reverse("listing-detail", args=[self.offer.pk]), {"message": "Hello"}, follow=True
         )
@@ -92,6 +96,9 @@ class Introductions(CastTestCase):
 
 
 class RecordedExchanges(CastTestCase):
+    alice_account: Account
+    bob_account: Account
+
     @classmethod
     def setUpTestData(cls) -> None:
         super().setUpTestData()

@@ -17,10 +17,11 @@ from django.urls import reverse
 from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
-from members.models import Role, User
+from members.models import Person, Role, User
 from reports.models import CommissionerGrant
 from tests.base import CastTestCase
 from tests.factories import PASSWORD, enrol_in_mfa, make_member, make_person, make_user, totp_code
+from tests.support import user_of
 
 ACTIVATE = reverse("mfa_activate_totp")
 AUTHENTICATE = reverse("mfa_authenticate")
@@ -31,6 +32,9 @@ def month() -> str:
 
 
 class StaffWithoutTwoFactor(CastTestCase):
+    bella: Person
+    staff_pages: list[str]
+
     @classmethod
     def setUpTestData(cls) -> None:
         super().setUpTestData()
@@ -58,30 +62,30 @@ class StaffWithoutTwoFactor(CastTestCase):
     def test_an_unenrolled_broker_is_sent_to_set_up_an_authenticator_from_every_staff_page(self):
         for url in self.staff_pages:
             with self.subTest(url=url):
-                self.assert_sent_to_set_up(self.bella.user, url)
+                self.assert_sent_to_set_up(user_of(self.bella), url)
 
     def test_the_set_up_page_says_why_in_plain_english(self):
-        self.client.force_login(self.bella.user)
+        self.client.force_login(user_of(self.bella))
         response = self.client.get(reverse("desk", args=["riverside"]), follow=True)
         # allauth asks for the password again before adding an authenticator; the
         # explanation is shown on whichever page comes first.
         self.assertContains(response, "please set up an authenticator app on your phone")
 
     def test_an_unenrolled_broker_gets_403_with_a_clear_message_from_the_api(self):
-        token = Token.objects.create(user=self.bella.user)
+        token = Token.objects.create(user=user_of(self.bella))
         for url in (reverse("api-me"), reverse("exchange-list"), reverse("application-list")):
             with self.subTest(url=url, by="token"):
                 response = self.client.get(url, HTTP_AUTHORIZATION=f"Token {token.key}")
                 self.assertEqual(response.status_code, 403)
                 self.assertIn("authenticator app", response.json()["detail"])
             with self.subTest(url=url, by="session"):
-                self.client.force_login(self.bella.user)
+                self.client.force_login(user_of(self.bella))
                 response = self.client.get(url)
                 self.assertEqual(response.status_code, 403)
                 self.assertEqual(response.json()["code"], "mfa_required")
 
     def test_account_pages_sign_out_static_and_health_stay_open(self):
-        self.client.force_login(self.bella.user)
+        self.client.force_login(user_of(self.bella))
         self.assertEqual(self.client.get(reverse("health")).status_code, 200)
         # allauth's set-up page (or its password check first) is not redirected to itself.
         self.assertNotEqual(self.client.get(ACTIVATE).get("Location"), ACTIVATE)
@@ -90,18 +94,18 @@ class StaffWithoutTwoFactor(CastTestCase):
         self.assertNotIn("_auth_user_id", self.client.session)
 
     def test_after_enrolling_the_pages_open(self):
-        enrol_in_mfa(self.bella.user)
-        self.client.force_login(self.bella.user)
+        enrol_in_mfa(user_of(self.bella))
+        self.client.force_login(user_of(self.bella))
         for url in self.staff_pages:
             with self.subTest(url=url):
                 self.assertEqual(self.client.get(url).status_code, 200)
-        token = Token.objects.create(user=self.bella.user)
+        token = Token.objects.create(user=user_of(self.bella))
         response = self.client.get(reverse("api-me"), HTTP_AUTHORIZATION=f"Token {token.key}")
         self.assertEqual(response.status_code, 200)
 
     def test_recovery_codes_alone_are_not_a_second_factor(self):
         RecoveryCodes.activate(self.bella.user)
-        self.assert_sent_to_set_up(self.bella.user, reverse("desk", args=["riverside"]))
+        self.assert_sent_to_set_up(user_of(self.bella), reverse("desk", args=["riverside"]))
 
     def test_admins_commissioners_grant_holders_and_site_staff_must_enrol_too(self):
         ada = make_member(self.riverside, "Ada Admin", role=Role.ADMIN, mfa=False)
@@ -129,7 +133,7 @@ class StaffWithoutTwoFactor(CastTestCase):
             starts_on=timezone.localdate() - timedelta(days=400),
             ends_on=timezone.localdate() - timedelta(days=35),
         )
-        self.client.force_login(gus.user)
+        self.client.force_login(user_of(gus))
         self.assertEqual(self.client.get(reverse("home")).status_code, 200)
 
     def test_members_and_applicants_are_not_forced(self):
@@ -138,11 +142,15 @@ class StaffWithoutTwoFactor(CastTestCase):
             (self.dora, reverse("home")),
         ):
             with self.subTest(person=person.display_name):
-                self.client.force_login(person.user)
+                self.client.force_login(user_of(person))
                 self.assertEqual(self.client.get(url).status_code, 200)
 
 
 class SigningInAsksForTheCode(CastTestCase):
+    secret: str
+    email: str
+    desk: str
+
     @classmethod
     def setUpTestData(cls) -> None:
         super().setUpTestData()
@@ -201,7 +209,7 @@ class SigningInAsksForTheCode(CastTestCase):
         self.assertContains(self.client.post(AUTHENTICATE, {"code": code}), "Incorrect code")
 
     def test_a_member_who_opts_in_is_asked_for_the_code_too(self):
-        secret = enrol_in_mfa(self.alice.user)
+        secret = enrol_in_mfa(user_of(self.alice))
         response = self.client.post(
             reverse("account_login"), {"login": "alice.archer@example.org", "password": PASSWORD}
         )
@@ -211,6 +219,9 @@ class SigningInAsksForTheCode(CastTestCase):
 
 
 class AdminSignInGoesThroughAllauth(CastTestCase):
+    root: User
+    secret: str
+
     @classmethod
     def setUpTestData(cls) -> None:
         super().setUpTestData()
@@ -251,7 +262,7 @@ class AdminSignInGoesThroughAllauth(CastTestCase):
         self.assertEqual(self.client.get("/admin/").status_code, 200)
 
     def test_a_signed_in_member_who_is_not_staff_is_refused_not_looped(self):
-        self.client.force_login(self.alice.user)
+        self.client.force_login(user_of(self.alice))
         self.assertEqual(self.client.get("/admin/login/?next=/admin/").status_code, 403)
 
     def test_an_outside_next_address_is_ignored(self):
@@ -262,6 +273,8 @@ class AdminSignInGoesThroughAllauth(CastTestCase):
 class SettingUpTwoFactorAsABrowserDoes(CastTestCase):
     """Problem 1 of issue 22: a broker sets up her authenticator app in a real browser, which
     asks for /favicon.ico by itself and may load the set-up page more than once."""
+
+    bella: Person
 
     @classmethod
     def setUpTestData(cls) -> None:
@@ -322,15 +335,15 @@ class SettingUpTwoFactorAsABrowserDoes(CastTestCase):
         self.assertEqual(self.client.get("/favicon.ico").status_code, 200)
         for person in (self.alice, self.bella):
             with self.subTest(person=person.display_name):
-                self.client.force_login(person.user)
+                self.client.force_login(user_of(person))
                 response = self.client.get("/favicon.ico")
                 self.assertEqual(response.status_code, 200)
                 self.assertIn("icon", response["Content-Type"])
-        self.client.force_login(self.alice.user)
+        self.client.force_login(user_of(self.alice))
         self.assertContains(self.client.get(reverse("home")), 'rel="icon"')
 
     def test_what_unenrolled_staff_may_load_is_decided_by_the_page_not_its_address(self):
-        self.client.force_login(self.bella.user)
+        self.client.force_login(user_of(self.bella))
         # allauth's pages, wherever they are: open.
         for name in ("account_email", "account_change_password", "mfa_index"):
             with self.subTest(page=name):
@@ -345,7 +358,7 @@ class SettingUpTwoFactorAsABrowserDoes(CastTestCase):
                     self.assertRedirects(response, ACTIVATE, fetch_redirect_response=False)
 
     def test_what_the_browser_fetches_by_itself_is_refused_not_sent_to_the_set_up(self):
-        self.client.force_login(self.bella.user)
+        self.client.force_login(user_of(self.bella))
         response = self.client.get(
             reverse("desk", args=["riverside"]), headers={"Sec-Fetch-Dest": "image"}
         )

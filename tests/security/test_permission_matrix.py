@@ -17,8 +17,10 @@ Roles (columns, in this order):
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date, timedelta
+from typing import Any
 
 from django.db import transaction
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
@@ -29,8 +31,10 @@ from exchanges import services as exchanges
 from exchanges.models import Exchange
 from imports.models import ImportRun
 from ledger import services as ledger
+from ledger.models import Account
 from members import services as members
 from members.models import (
+    Capability,
     CapabilityLevel,
     Category,
     CheckOutcome,
@@ -38,12 +42,15 @@ from members.models import (
     Listing,
     ListingKind,
     Membership,
+    Person,
     Role,
+    SafeguardingRecord,
 )
 from reminders.services import preference_for
 from reports.models import ReportExport
 from tests.base import CastTestCase
 from tests.factories import make_member
+from tests.support import user_of
 
 ROLES = ["anon", "dora", "bob", "alice", "brenda", "ada", "cora", "hugo"]
 
@@ -170,7 +177,7 @@ def rolled_back():
 def url_patterns() -> dict[str, str]:
     """Every named URL pattern of the project, outside the packages listed in OUTSIDE."""
 
-    def walk(patterns, prefix=""):  # type: ignore[no-untyped-def]
+    def walk(patterns: list[Any], prefix: str = "") -> Iterator[tuple[str, str | None]]:
         for pattern in patterns:
             if isinstance(pattern, URLResolver):
                 yield from walk(pattern.url_patterns, prefix + str(pattern.pattern))
@@ -186,6 +193,17 @@ def url_patterns() -> dict[str, str]:
 
 
 class PermissionMatrix(CastTestCase):
+    ada: Person
+    token: str
+    tokens: dict[str, str]
+    check: SafeguardingRecord
+    exchange: Exchange
+    listing: Listing
+    request_listing: Listing
+    capability: Capability
+    export: ReportExport
+    import_run: ImportRun
+
     @classmethod
     def setUpTestData(cls) -> None:
         super().setUpTestData()
@@ -439,9 +457,24 @@ ACTING_MATRIX: dict[str, tuple[tuple[str, ...], int, int]] = {
 
 
 class ActingAcrossBanks(CastTestCase):
+    hetty: Person
+    bodies: dict[str, dict[str, Any]]
+    queries: dict[str, dict[str, Any]]
+    hal: Person
+    owen: Person
+    hetty_hillside: Account
+    hal_account: Account
+    exchange: Exchange
+    listing: Listing
+    request_listing: Listing
+    capability: Capability
+    check: SafeguardingRecord
+    import_run: ImportRun
+    export: ReportExport
+
     @classmethod
     def setUpTestData(cls) -> None:
-        from members.models import ContactPreference, SafeguardingRecord, Status
+        from members.models import ContactPreference, Status
 
         super().setUpTestData()
         # hetty: in both banks, with a login, helped through her broker; brenda acts for her.
@@ -571,7 +604,7 @@ class ActingAcrossBanks(CastTestCase):
         return [values[name] for name in names]
 
     def act_for_hetty(self) -> None:
-        self.client.force_login(self.brenda.user)
+        self.client.force_login(user_of(self.brenda))
         started = self.client.post(reverse("acting-start", args=["riverside", self.hetty.pk]))
         self.assertEqual(started.status_code, 302)
 

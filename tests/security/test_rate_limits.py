@@ -14,6 +14,7 @@ from django.urls import reverse
 
 from tests.base import CastTestCase
 from tests.factories import PASSWORD
+from tests.support import PageResponse
 
 TOO_MANY = "Too many failed login attempts"
 # allauth's per-address limit on failed sign-ins, from settings ("10/m/ip,5/5m/key").
@@ -25,7 +26,7 @@ class FailedSignInsBehindAProxy(CastTestCase):
     def setUp(self) -> None:
         cache.clear()
 
-    def sign_in(self, email: str, password: str, forwarded_for: str):  # type: ignore[no-untyped-def]
+    def sign_in(self, email: str, password: str, forwarded_for: str) -> PageResponse:
         self.client.logout()
         return self.client.post(
             reverse("account_login"),

@@ -136,17 +136,19 @@ class Command(BaseCommand):
                 self.stdout.write(f"would create: {line}")
             self.stdout.write("dry run: no problems; nothing was written.")
             return
-        if invite_on is not None and invite_on <= timezone.localdate() and result.run:
+        run = result.run
+        assert run is not None  # a real import keeps its run
+        if invite_on is not None and invite_on <= timezone.localdate():
             # Sent from here, without waiting for a worker (each is claimed once, so the
             # worker's copy of the job finds nothing left to send).
-            sent = services.send_invitations(run_id=result.run.pk)
+            sent = services.send_invitations(run_id=run.pk)
             self.stdout.write(f"invitations to set a password sent: {sent}")
         reconciliation = result.reconciliation or {}
         self.stdout.write(
             f"imported into {bank.slug}: bank sums to {format_hours(reconciliation.get('bank_sum', 0))}, "
             f"{reconciliation.get('mismatches', 0)} declared balance(s) differ, "
             f"{len(reconciliation.get('widened_limits', []))} limit(s) widened; "
-            f"reconciliation at /imports/{result.run.token}/"  # type: ignore[union-attr]
+            f"reconciliation at /imports/{run.token}/"
         )
 
     def _invite_on(self, when: str) -> date | None:
