@@ -12,7 +12,9 @@ process per version (alternating, so both see the same machine) that makes ``--r
 requests of each page through Django's test client, in process, on the page-speed bench's
 kept database (``--database``, ``timebank_pagespeed``) and Redis database 3 (``--redis``): the
 dashboard, the statement and the desk (``--pages``). Prints the fastest, the median and the
-95th percentile per page and version over all rounds, and the load average around each round.
+95th percentile per page and version over all rounds, the median CPU time of the Django
+process per request (what the page costs it whatever the machine's load; PostgreSQL's share
+is not in it), and the load average at each round.
 
 The database is the one this tree migrated: an index the change adds is there for both
 versions (drop it by hand between rounds to time it too). Exit status 1 if a page fails.
@@ -79,12 +81,13 @@ def child(root: str, requests: int, var_dir: str) -> None:
         for _ in range(5):
             if client.get(path).status_code != 200:
                 raise SystemExit(f"{path}: not 200")
-        times = []
+        times, cpu = [], []
         for _ in range(requests):
-            started = time.perf_counter()
+            started, cpu_started = time.perf_counter(), time.process_time()
             client.get(path)
             times.append((time.perf_counter() - started) * 1000)
-        print(json.dumps({"page": name, "ms": times}), flush=True)
+            cpu.append((time.process_time() - cpu_started) * 1000)
+        print(json.dumps({"page": name, "ms": times, "cpu": cpu}), flush=True)
 
 
 def p95(values: list[float]) -> float:
@@ -126,6 +129,9 @@ def main() -> int:
         )
         trees = {args.against: other, f"{head} (this tree)": str(ROOT)}
         found: dict[tuple[str, str], list[float]] = {}
+        # This process's CPU time per request: what the page costs Django, whatever the load
+        # (PostgreSQL's share is not in it).
+        cpu: dict[tuple[str, str], list[float]] = {}
         loads = []
         try:
             for _ in range(args.rounds):
@@ -143,6 +149,7 @@ def main() -> int:
                     for line in out.stdout.splitlines():
                         row = json.loads(line)
                         found.setdefault((row["page"], label), []).extend(row["ms"])
+                        cpu.setdefault((row["page"], label), []).extend(row["cpu"])
         finally:
             subprocess.run(["git", "worktree", "remove", "--force", other], cwd=ROOT)
 
@@ -155,7 +162,7 @@ def main() -> int:
     for page in dict.fromkeys(page for page, _label in found):
         cells = [
             f"{min(found[page, label]):.1f} / {statistics.median(found[page, label]):.1f} / "
-            f"{p95(found[page, label]):.1f}"
+            f"{p95(found[page, label]):.1f} ({statistics.median(cpu[page, label]):.1f})"
             for label in trees
         ]
         print(f"| {page} | " + " | ".join(cells) + " |")
