@@ -157,7 +157,11 @@ def main() -> int:
         f"{args.rounds} rounds of {args.requests} requests per page and version, in process; "
         f"load average (1 min) at each round: {', '.join(f'{x:.1f}' for x in loads)}\n"
     )
-    print("| page | " + " | ".join(f"{label}: fastest / median / p95 ms" for label in trees) + " |")
+    print(
+        "| page | "
+        + " | ".join(f"{label}: fastest / median / p95 ms (CPU median)" for label in trees)
+        + " |"
+    )
     print("|---|" + "---|" * len(trees))
     for page in dict.fromkeys(page for page, _label in found):
         cells = [
