@@ -306,16 +306,17 @@ class DeskQueues:
 # longest waiting for the other party, the latest recorded past a limit. A broker works
 # through them from the top; the rest are a click away (the desk with ``?all=1``).
 DESK_TO_APPROVE = 10
-# And of the applications waiting, the oldest (the applications' page has them all).
-DESK_APPLICATIONS = 10
 DESK_LONG_UNCONFIRMED = 10
 DESK_FLAGGED = 10
+# And of the applications waiting, the oldest (the applications' page has them all).
+DESK_APPLICATIONS = 10
 
 
 def first_with_total(rows: QuerySet, first: int | None) -> tuple[list, int]:
     """The first ``first`` of ``rows`` (all of them with None), rows of one time bank, and how
     many there are in all, in one query: each row carries the count as an uncorrelated
-    subquery, which PostgreSQL runs once, on the queue's index, before reading the rows."""
+    subquery, which the database runs once (on the queue's index) before reading the rows. A
+    window (``COUNT(*) OVER ()``) would join every row of the queue first."""
     size = rows.order_by().values("time_bank").annotate(n=Count("pk")).values("n")
     found = list(rows.annotate(queue_total=Subquery(size))[:first])
     return found, found[0].queue_total if found else 0
