@@ -4,12 +4,17 @@ apart cannot tell a 10 % change from the weather).
 
     .venv/bin/python bench/page_speed.py --keep-database      # once: the data
     .venv/bin/python bench/page_ab.py --against fb18e70 [--rounds 2] [--requests 40]
+        [--pages dashboard,statement,desk] [--database timebank_pagespeed]
+        [--redis redis://127.0.0.1:6379/3]
 
 Checks ``--against`` out into a temporary git worktree, then for each round runs one child
 process per version (alternating, so both see the same machine) that makes ``--requests``
 requests of each page through Django's test client, in process, on the page-speed bench's
-kept database ``timebank_pagespeed`` and Redis database 3: the dashboard, the statement and
-the desk. Prints the fastest and the median per page and version over all rounds.
+kept database (``--database``, ``timebank_pagespeed``) and Redis database 3 (``--redis``): the
+dashboard, the statement and the desk (``--pages``). Prints the fastest, the median and the
+95th percentile per page and version over all rounds, the median CPU time of the Django
+process per request (what the page costs it whatever the machine's load; PostgreSQL's share
+is not in it), and the load average at each round.
 
 The database is the one this tree migrated: an index the change adds is there for both
 versions (drop it by hand between rounds to time it too). Exit status 1 if a page fails.
@@ -19,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import statistics
 import subprocess
@@ -36,8 +42,8 @@ def child(root: str, requests: int, var_dir: str) -> None:
     os.chdir(root)
     os.environ.update(
         {
-            "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/timebank_pagespeed",
-            "REDIS_URL": "redis://127.0.0.1:6379/3",
+            "DATABASE_URL": os.environ["PAGE_AB_DATABASE_URL"],
+            "REDIS_URL": os.environ["PAGE_AB_REDIS_URL"],
             "DJANGO_SETTINGS_MODULE": "timebank.settings",
             "DEBUG": "false",
             "SECRET_KEY": "page-ab-bench-" + "x" * 40,
@@ -70,15 +76,24 @@ def child(root: str, requests: int, var_dir: str) -> None:
         "desk": (broker, reverse("desk", args=[slug])),
     }
     for name, (client, path) in pages.items():
+        if name not in os.environ["PAGE_AB_PAGES"].split(","):
+            continue
         for _ in range(5):
             if client.get(path).status_code != 200:
                 raise SystemExit(f"{path}: not 200")
-        times = []
+        times, cpu = [], []
         for _ in range(requests):
-            started = time.perf_counter()
+            started, cpu_started = time.perf_counter(), time.process_time()
             client.get(path)
             times.append((time.perf_counter() - started) * 1000)
-        print(json.dumps({"page": name, "ms": times}), flush=True)
+            cpu.append((time.process_time() - cpu_started) * 1000)
+        print(json.dumps({"page": name, "ms": times, "cpu": cpu}), flush=True)
+
+
+def p95(values: list[float]) -> float:
+    """Nearest-rank 95th percentile."""
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(len(ordered) * 0.95) - 1)]
 
 
 def main() -> int:
@@ -86,8 +101,16 @@ def main() -> int:
     parser.add_argument("--against", help="the other version (a git revision)")
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--requests", type=int, default=40)
+    parser.add_argument("--pages", default="dashboard,statement,desk")
+    parser.add_argument("--database", default="timebank_pagespeed")
+    parser.add_argument("--redis", default="redis://127.0.0.1:6379/3")
     parser.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    os.environ.setdefault(
+        "PAGE_AB_DATABASE_URL", f"postgres://postgres@127.0.0.1:5432/{args.database}"
+    )
+    os.environ.setdefault("PAGE_AB_REDIS_URL", args.redis)
+    os.environ.setdefault("PAGE_AB_PAGES", args.pages)
     if args.child:
         child(args.child[0], int(args.child[1]), args.child[2])
         return 0
@@ -106,8 +129,13 @@ def main() -> int:
         )
         trees = {args.against: other, f"{head} (this tree)": str(ROOT)}
         found: dict[tuple[str, str], list[float]] = {}
+        # This process's CPU time per request: what the page costs Django, whatever the load
+        # (PostgreSQL's share is not in it).
+        cpu: dict[tuple[str, str], list[float]] = {}
+        loads = []
         try:
             for _ in range(args.rounds):
+                loads.append(os.getloadavg()[0])
                 for label, tree in trees.items():
                     out = subprocess.run(
                         [sys.executable, __file__, "--child", tree]
@@ -121,15 +149,24 @@ def main() -> int:
                     for line in out.stdout.splitlines():
                         row = json.loads(line)
                         found.setdefault((row["page"], label), []).extend(row["ms"])
+                        cpu.setdefault((row["page"], label), []).extend(row["cpu"])
         finally:
             subprocess.run(["git", "worktree", "remove", "--force", other], cwd=ROOT)
 
-    print(f"{args.rounds} rounds of {args.requests} requests per page and version, in process\n")
-    print("| page | " + " | ".join(f"{label}: fastest / median ms" for label in trees) + " |")
+    print(
+        f"{args.rounds} rounds of {args.requests} requests per page and version, in process; "
+        f"load average (1 min) at each round: {', '.join(f'{x:.1f}' for x in loads)}\n"
+    )
+    print(
+        "| page | "
+        + " | ".join(f"{label}: fastest / median / p95 ms (CPU median)" for label in trees)
+        + " |"
+    )
     print("|---|" + "---|" * len(trees))
     for page in dict.fromkeys(page for page, _label in found):
         cells = [
-            f"{min(found[page, label]):.1f} / {statistics.median(found[page, label]):.1f}"
+            f"{min(found[page, label]):.1f} / {statistics.median(found[page, label]):.1f} / "
+            f"{p95(found[page, label]):.1f} ({statistics.median(cpu[page, label]):.1f})"
             for label in trees
         ]
         print(f"| {page} | " + " | ".join(cells) + " |")

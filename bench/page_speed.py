@@ -1,13 +1,16 @@
 """Server time of the member dashboard, statement and broker desk with a large history.
 
     .venv/bin/python bench/page_speed.py [--short] [--members 10000] [--exchanges 60000]
-        [--long-history 5000] [--seconds 10] [--keep-database]
+        [--long-history 5000] [--seconds 10] [--keep-database] [--reuse] [--pages desk]
+        [--database timebank_pagespeed] [--redis redis://127.0.0.1:6379/2]
 
-1. Creates (and drops) the PostgreSQL database ``timebank_pagespeed`` at 127.0.0.1:5432 (user
-   ``postgres``), migrates it and fills it with ``bench.monthly_reports.generate`` (a bank of
+1. Creates (and drops) the PostgreSQL database ``--database`` (``timebank_pagespeed``) at
+   127.0.0.1:5432 (user ``postgres``), migrates it and fills it with ``bench.monthly_reports.generate`` (a bank of
    10,000 members with a year of exchanges), then adds one long-standing member with 5,000
    exchanges over five years, a broker, 30 applications waiting, 15 exchanges to approve and
-   10 waiting ten days for confirmation, and checks the ledger.
+   10 waiting ten days for confirmation, and checks the ledger. With ``--reuse``, measures the
+   database a run with ``--keep-database`` left instead (migrated first, so an index added
+   since is there), without generating anything.
 2. Starts gunicorn (``timebank.wsgi``, 2 workers, ``DEBUG=false``, Redis as in production) on
    a free loopback port, with an access log of path, status and request time in microseconds
    (``%(D)s``: the time the worker spent on the request, i.e. server time). Nothing on these
@@ -65,16 +68,27 @@ ENV = {
 }
 
 
+def use_database(name: str, redis_url: str) -> None:
+    """Another database and Redis database than the defaults (several people benchmarking on
+    one machine)."""
+    global DB
+    DB = name
+    ENV["DATABASE_URL"] = f"{SERVER}/{DB}"
+    ENV["REDIS_URL"] = redis_url
+
+
 def drop_database() -> None:
     with psycopg.connect(f"{SERVER}/postgres", autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{DB}" WITH (FORCE)')
 
 
-def setup_django(var_dir: str) -> None:
-    """A fresh database; static files collected into ``var_dir`` as a deployment does."""
-    drop_database()
-    with psycopg.connect(f"{SERVER}/postgres", autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{DB}"')
+def setup_django(var_dir: str, *, reuse: bool = False) -> None:
+    """A fresh database (or the kept one, with ``reuse``); static files collected into
+    ``var_dir`` as a deployment does."""
+    if not reuse:
+        drop_database()
+        with psycopg.connect(f"{SERVER}/postgres", autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{DB}"')
     ENV["VAR_DIR"] = var_dir
     os.environ.update(ENV)
     os.environ.pop("EMAIL_URL", None)
@@ -433,7 +447,16 @@ def main() -> int:
     parser.add_argument("--long-history", type=int)
     parser.add_argument("--seconds", type=int)
     parser.add_argument("--keep-database", action="store_true")
+    parser.add_argument(
+        "--reuse", action="store_true", help="measure the kept database; generate nothing"
+    )
+    parser.add_argument(
+        "--pages", default="dashboard,statement,later,desk", help="which pages, comma-separated"
+    )
+    parser.add_argument("--database", default=DB)
+    parser.add_argument("--redis", default=ENV["REDIS_URL"])
     args = parser.parse_args()
+    use_database(args.database, args.redis)
     defaults = (1000, 6000, 500, 3) if args.short else (10_000, 60_000, 5000, 10)
     members, exchanges, long_history, seconds = (
         given if given is not None else default
@@ -445,41 +468,54 @@ def main() -> int:
         raise SystemExit("wrk is missing: apt-get install -y wrk")
 
     var_dir = tempfile.TemporaryDirectory()
-    setup_django(var_dir.name)
+    setup_django(var_dir.name, reuse=args.reuse)
     from django.db import connection
 
     from ledger.services import verify_ledger
+    from members.models import Membership, TimeBank, User
     from reports.services import month_just_ended
 
-    started = time.perf_counter()
-    bank = generate(members, exchanges, month_just_ended())
-    member, broker = add_long_history(bank, long_history)
-    add_queue(bank)
-    violations = verify_ledger()
-    if violations:
-        print("ledger NOT sound:", *violations[:10], sep="\n  ")
-        return 1
-    connection.close()
-    with psycopg.connect(f"{SERVER}/{DB}", autocommit=True) as conn:
-        conn.execute("VACUUM ANALYZE")
-    print(
-        f"generated {members} members, {exchanges} exchanges, and one member with "
-        f"{long_history} over five years in {time.perf_counter() - started:.1f} s; "
-        "verify_ledger: ok"
-    )
+    if args.reuse:
+        bank = TimeBank.objects.order_by("pk").first()
+        member = User.objects.get(email="longstanding@bench.example.org")
+        broker = User.objects.get(email="broker@bench.example.org")
+        print(f"reusing {DB}: {Membership.objects.filter(time_bank=bank).count()} memberships")
+    else:
+        started = time.perf_counter()
+        bank = generate(members, exchanges, month_just_ended())
+        member, broker = add_long_history(bank, long_history)
+        add_queue(bank)
+        violations = verify_ledger()
+        if violations:
+            print("ledger NOT sound:", *violations[:10], sep="\n  ")
+            return 1
+        connection.close()
+        with psycopg.connect(f"{SERVER}/{DB}", autocommit=True) as conn:
+            conn.execute("VACUUM ANALYZE")
+        print(
+            f"generated {members} members, {exchanges} exchanges, and one member with "
+            f"{long_history} over five years in {time.perf_counter() - started:.1f} s; "
+            "verify_ledger: ok"
+        )
     print(machine())
 
     slug = bank.slug
-    pages = [
-        ("member dashboard", f"/banks/{slug}/", member),
-        ("statement (12 months), first page", f"/banks/{slug}/statement/", member),
-        (
+    every_page = {
+        "dashboard": ("member dashboard", f"/banks/{slug}/", member),
+        "statement": ("statement (12 months), first page", f"/banks/{slug}/statement/", member),
+        "later": (
             "statement, a later page",
             f"/banks/{slug}/statement/?after={later_page_cursor(member)}",
             member,
         ),
-        ("broker desk", f"/banks/{slug}/desk/", broker),
-    ]
+        "desk": ("broker desk", f"/banks/{slug}/desk/", broker),
+    }
+    unknown = set(args.pages.split(",")) - set(every_page)
+    if unknown:
+        parser.error(
+            f"--pages: no page {', '.join(sorted(unknown))} (one of {', '.join(every_page)})"
+        )
+    pages = [every_page[key] for key in every_page if key in args.pages.split(",")]
     results = []
     port = free_port()
     access_log = Path(var_dir.name) / "access.log"
@@ -515,7 +551,7 @@ def main() -> int:
 
     connection.close()
     var_dir.cleanup()
-    if not args.keep_database:
+    if not (args.keep_database or args.reuse):
         drop_database()
     return 1 if any(r["failed"] or not r["requests"] for _n, _p, r in results) else 0
 

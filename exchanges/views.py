@@ -37,7 +37,12 @@ from members.models import (
     Status,
     TimeBank,
 )
-from reminders.followups import desk_queues, follow_up_summaries
+from reminders.followups import (
+    DESK_APPLICATIONS,
+    desk_queues,
+    first_with_total,
+    follow_up_summaries,
+)
 from timebank import spreadsheets
 
 from . import rules, services, words
@@ -659,16 +664,28 @@ def _statement_csv(
 
 @login_required
 def desk(request: HttpRequest, slug: str) -> HttpResponse:
-    """The broker's desk: everything waiting for a broker, each row actionable in one click."""
+    """The broker's desk: everything waiting for a broker, each row actionable in one click.
+    Each queue shows its oldest few and its size (``?all=1``: every exchange waiting), each
+    follow-up list its first few; the applications' own page has them all. A fixed number of
+    queries, however large the bank and its queues."""
     bank, broker = get_bank_for_broker(request.user, slug)
     pot = ledger.community_pot(time_bank=bank)
-    queues = desk_queues(time_bank=bank)
+    everything = request.GET.get("all") == "1"
+    queues = (
+        desk_queues(time_bank=bank, to_approve=None, long_unconfirmed=None)
+        if everything
+        else desk_queues(time_bank=bank)
+    )
+    applications, applications_total = first_with_total(
+        Membership.objects.filter(time_bank=bank).awaiting_decision().select_related("person"),
+        DESK_APPLICATIONS,
+    )
     context = {
         "bank": bank,
         "pot": pot,
-        "applications": Membership.objects.filter(time_bank=bank)
-        .awaiting_decision()
-        .select_related("person"),
+        "applications": applications,
+        "applications_total": applications_total,
+        "queues": queues,
         "to_approve": queues.to_approve,
         "long_unconfirmed": queues.long_unconfirmed,
         "flagged_exchanges": queues.flagged,

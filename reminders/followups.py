@@ -292,38 +292,71 @@ def follow_up_summaries(
 
 @dataclass(frozen=True)
 class DeskQueues:
+    """The desk's exchange queues, each its first rows (all of them when the desk is asked
+    for everything) and, for the two a broker works through, the exact size."""
+
     to_approve: list[Exchange]
+    to_approve_total: int
     long_unconfirmed: list[Exchange]
+    long_unconfirmed_total: int
     flagged: list[Exchange]
 
 
-# How many of the exchanges recorded past a limit the desk shows (the latest).
+# How many of each exchange queue the desk shows: the oldest waiting for a broker, the
+# longest waiting for the other party, the latest recorded past a limit. A broker works
+# through them from the top; the rest are a click away (the desk with ``?all=1``).
+DESK_TO_APPROVE = 10
+DESK_LONG_UNCONFIRMED = 10
 DESK_FLAGGED = 10
+# And of the applications waiting, the oldest (the applications' page has them all).
+DESK_APPLICATIONS = 10
+
+
+def first_with_total(rows: QuerySet, first: int | None) -> tuple[list, int]:
+    """The first ``first`` of ``rows`` (all of them with None), rows of one time bank, and how
+    many there are in all, in one query: each row carries the count as an uncorrelated
+    subquery, which the database runs once (on the queue's index) before reading the rows. A
+    window (``COUNT(*) OVER ()``) would join every row of the queue first."""
+    size = rows.order_by().values("time_bank").annotate(n=Count("pk")).values("n")
+    found = list(rows.annotate(queue_total=Subquery(size))[:first])
+    return found, found[0].queue_total if found else 0
 
 
 def desk_queues(
-    *, time_bank: TimeBank, now: datetime | None = None, flagged: int = DESK_FLAGGED
+    *,
+    time_bank: TimeBank,
+    now: datetime | None = None,
+    to_approve: int | None = DESK_TO_APPROVE,
+    long_unconfirmed: int | None = DESK_LONG_UNCONFIRMED,
+    flagged: int = DESK_FLAGGED,
 ) -> DeskQueues:
-    """The desk's three exchange queues: every exchange waiting for a broker, those waiting
-    ``LONG_WAIT`` or more for the other party, and the latest ``flagged`` recorded past a
-    limit. Three queries."""
+    """The desk's three exchange queues: the oldest ``to_approve`` exchanges waiting for a
+    broker, the ``long_unconfirmed`` that have waited longest (``LONG_WAIT`` or more) for the
+    other party, each with the size of the whole queue (None: all of them), and the latest
+    ``flagged`` recorded past a limit. Three queries, however long the queues are."""
     since = (now or timezone.now()) - LONG_WAIT
     in_bank = Exchange.objects.filter(time_bank=time_bank)
     # Each queue joins only what its rows show: on a warm page, planning the joins costs more
     # than running them.
+    approvals, approvals_total = first_with_total(
+        in_bank.awaiting_broker().select_related(
+            "recorded_by",
+            "giver__person",
+            "giver__organisation",
+            "receiver__person",
+            "receiver__organisation",
+        ),
+        to_approve,
+    )
+    waiting, waiting_total = first_with_total(
+        in_bank.unconfirmed_since(since).select_related("awaiting_confirmation_from"),
+        long_unconfirmed,
+    )
     return DeskQueues(
-        to_approve=list(
-            in_bank.awaiting_broker().select_related(
-                "recorded_by",
-                "giver__person",
-                "giver__organisation",
-                "receiver__person",
-                "receiver__organisation",
-            )
-        ),
-        long_unconfirmed=list(
-            in_bank.unconfirmed_since(since).select_related("awaiting_confirmation_from")
-        ),
+        to_approve=approvals,
+        to_approve_total=approvals_total,
+        long_unconfirmed=waiting,
+        long_unconfirmed_total=waiting_total,
         flagged=list(
             in_bank.filter(flagged_over_limit=True)
             .order_by("-recorded_at")
