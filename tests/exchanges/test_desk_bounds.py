@@ -2,6 +2,8 @@
 rest, so the page costs the same however long the queues grow; ``?all=1`` shows every exchange
 waiting, and the applications' own page has every application."""
 
+from __future__ import annotations
+
 from datetime import timedelta
 
 from django.db import connection
@@ -12,6 +14,7 @@ from django.utils import timezone
 from exchanges import services
 from exchanges.models import Exchange
 from ledger import services as ledger
+from ledger.models import Account
 from members.models import ApprovalRule, Status
 from reminders.followups import DESK_APPLICATIONS, DESK_LONG_UNCONFIRMED, DESK_TO_APPROVE
 from tests.base import CastTestCase
@@ -19,6 +22,9 @@ from tests.factories import make_member
 
 
 class TheDeskShowsTheOldestFewOfEachQueue(CastTestCase):
+    alice_account: Account
+    bob_account: Account
+
     @classmethod
     def setUpTestData(cls) -> None:
         super().setUpTestData()
