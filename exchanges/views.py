@@ -356,6 +356,8 @@ def grant(request: HttpRequest, slug: str) -> HttpResponse:
 @login_required
 def exchange_detail(request: HttpRequest, pk: int) -> HttpResponse:
     exchange = get_exchange_for(request.user, pk)
+    if exchange.between_banks:
+        return redirect("interbank-exchange", pk=exchange.pk)
     person = person_for(request.user)
     entries = Entry.objects.filter(journal_id=exchange.journal_id).select_related(
         "account__person", "account__organisation"
@@ -379,6 +381,9 @@ def exchange_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 def _decide(request: HttpRequest, pk: int, action: str) -> HttpResponse:
     exchange = get_exchange_for(request.user, pk, write=True)
+    if exchange.between_banks:
+        # Decided with its other half, on its own page.
+        return redirect("interbank-exchange", pk=exchange.pk)
     person = person_for(request.user)
     # Confirm and approve have nothing to fill in, but their form is validated too: a refusal
     # (a double click finds it already decided) is added to it as an error.
