@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -128,6 +128,11 @@ def link_change(request: HttpRequest, pk: int) -> HttpResponse:
     except ValidationError as error:
         for message in error.messages:
             messages.error(request, message)
+        return redirect("interbank-links", slug=back.slug)
+    except PermissionDenied as error:
+        # An administrator of the other bank (resuming what it suspended, accepting its own
+        # proposal): said on the page, nothing changed.
+        messages.error(request, str(error))
         return redirect("interbank-links", slug=back.slug)
     cancelled = done[1] if isinstance(done, tuple) else 0
     said = {
