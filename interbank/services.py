@@ -20,7 +20,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from datetime import timedelta
+from datetime import date, datetime, time, timedelta
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
@@ -909,3 +909,51 @@ def _cancel_open(link: Link, *, by: Person | None, reason: str, expired: bool = 
             emails.exchange_cancelled(half)
         cancelled += 1
     return cancelled
+
+
+def expire_pending(*, today: date | None = None) -> int:
+    """Release the holds of exchanges across banks that nobody decided in time: the shorter of
+    the two banks' ``pending_expiry_days``, counted from when it was recorded. Both halves
+    expire in the ledger and are declined with the reason; the members are told after commit.
+    Each in its own transaction, claimed under the halves' locks: safe to run twice. The
+    daily task ``interbank.tasks.expire_pending`` and ``manage.py expire_pending_between_banks``
+    call it. Returns how many exchanges it released."""
+    now = timezone.now()
+    if today is not None:
+        now = datetime.combine(today, time.max, tzinfo=timezone.get_current_timezone())
+    released = 0
+    waiting = CrossBankExchange.objects.filter(giving__state__in=OPEN).select_related(
+        "giving__time_bank", "receiving__time_bank"
+    )
+    for cross in waiting.order_by("pk"):
+        days = min(
+            cross.giving.time_bank.pending_expiry_days,
+            cross.receiving.time_bank.pending_expiry_days,
+        )
+        if cross.giving.recorded_at >= now - timedelta(days=days):
+            continue
+        reason = gettext(
+            "Nobody decided it within %(days)s days, so it was cancelled and the hours held "
+            "for it were released."
+        ) % {"days": days}
+        with transaction.atomic():
+            giving, receiving = _lock_pair(cross)
+            if not giving.is_open:
+                continue
+            _lock_accounts([giving.giver, giving.receiver, receiving.giver, receiving.receiver])
+            for half in (giving, receiving):
+                ledger.expire_pending(journal=half.journal)
+                half.state = State.DECLINED
+                half.declined_by, half.declined_at, half.decline_reason = None, now, reason
+            _save([giving, receiving], ["state", "declined_by", "declined_at", "decline_reason"])
+            for half in (giving, receiving):
+                audit.record(
+                    action=Action.EXCHANGE_EXPIRED,
+                    actor=None,
+                    time_bank=half.time_bank,
+                    obj=half,
+                    details={"cancelled": "expired"},
+                )
+                emails.exchange_cancelled(half)
+        released += 1
+    return released

@@ -183,3 +183,39 @@ class CrossBankExchanges(LinkedBanks, CastTestCase):
         self.assertEqual(self.balance(self.alice_account), -60)
         self.assertEqual(self.balance(self.the_link.partner_mirror), -60)
         self.assertEqual(ledger.verify_ledger(), [])
+
+
+class HoldsNobodyDecides(LinkedBanks, CastTestCase):
+    @classmethod
+    def setUpTestData(cls) -> None:
+        super().setUpTestData()
+        cls.build_linked()
+        cls.link()
+
+    def test_a_hold_nobody_decides_expires_in_both_banks_and_runs_daily(self):
+        from datetime import timedelta
+
+        from django.core.management import call_command
+        from django.utils import timezone
+
+        from timebank.celery import app
+
+        cross = services.record_between_banks(
+            recorded_by=self.alice,
+            own=self.alice_account,
+            other=self.hal_account,
+            gave=True,
+            minutes=60,
+            details=details(),
+        )
+        self.assertEqual(services.expire_pending(), 0)
+        later = timezone.localdate() + timedelta(days=100)
+        call_command("expire_pending_between_banks", "--today", later.isoformat(), stdout=None)
+        for half in (cross.giving, cross.receiving):
+            half.refresh_from_db()
+            self.assertEqual(half.state, State.DECLINED)
+            self.assertEqual(Journal.objects.get(pk=half.journal_id).state, "expired")
+        self.assertEqual(services.expire_pending(today=later), 0)
+        self.assertEqual(ledger.verify_ledger(), [])
+        tasks = {entry["task"] for entry in app.conf.beat_schedule.values()}
+        self.assertIn("interbank.tasks.expire_pending", tasks)
