@@ -228,6 +228,10 @@ def _check_parties(time_bank: TimeBank, accounts: Sequence[Account], effective_d
         raise ValidationError(
             gettext("Hours reach the community pot by donation and leave it by a broker's grant.")
         )
+    if any(a.kind in (AccountKind.MIRROR, AccountKind.MIGRATION) for a in accounts):
+        raise ValidationError(
+            gettext("Hours reach another time bank only in an exchange with one of its members.")
+        )
     if len({a.pk for a in accounts}) != len(accounts):
         raise ValidationError(
             gettext("Someone appears twice: a person cannot exchange with themselves.")

@@ -219,3 +219,28 @@ class HoldsNobodyDecides(LinkedBanks, CastTestCase):
         self.assertEqual(ledger.verify_ledger(), [])
         tasks = {entry["task"] for entry in app.conf.beat_schedule.values()}
         self.assertIn("interbank.tasks.expire_pending", tasks)
+
+
+class MirrorsAreNoParty(LinkedBanks, CastTestCase):
+    @classmethod
+    def setUpTestData(cls) -> None:
+        super().setUpTestData()
+        cls.build_linked()
+        cls.the_link = cls.link()
+
+    def test_a_bank_exchange_with_the_mirror_itself_is_refused(self):
+        from django.core.exceptions import ValidationError
+
+        mirror = Account.objects.get(pk=self.the_link.proposer_mirror_id)
+        with self.assertRaises(ValidationError):
+            exchange_services.record_exchange(
+                recorded_by=self.alice,
+                giver=self.alice_account,
+                receiver=mirror,
+                minutes=60,
+                details=details(),
+            )
+        with self.assertRaises(ValidationError):
+            exchange_services.donate_hours(
+                recorded_by=self.alice, donor=self.alice_account, to_account=mirror, minutes=60
+            )
