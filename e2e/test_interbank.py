@@ -24,7 +24,7 @@ def trade_row(site: Site, slug: str, other: str) -> list[str]:
     today = date.today()
     start = (today - timedelta(days=30)).isoformat()
     page = site.goto(f"/banks/{slug}/commissioner-report/?start={start}&end={today.isoformat()}")
-    section = page.locator("#section-between_banks")
+    section = page.locator("section#section-between_banks")
     expect(section.get_by_role("heading", level=2)).to_have_text("Exchanges with other time banks")
     row = section.locator("tbody tr", has_text=other)
     expect(row).to_have_count(1)
@@ -87,7 +87,7 @@ def test_alice_helps_max_of_millbrook_he_confirms_and_both_banks_show_it(site) -
 
     # Both banks' commissioner reports: 1.5 hours more out of Riverside, into Millbrook.
     after = trade_row(cora, "riverside", "Millbrook Time Bank")
-    assert after[1:] == ["7", "7.5", "6", "6", "−1.5"], after
+    assert after[1:] == ["7", "7.5", "6", "6", "-1.5"], after
     cora.screenshot("interbank-07-riverside-commissioner-report")
     colin = site()
     colin.sign_in(email("Colin County"))

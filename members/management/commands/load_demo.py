@@ -158,8 +158,7 @@ class Command(BaseCommand):
                 f"  member:       {_email('Alice Archer')}\n"
                 f"  commissioner: {_email('Cora Council')}\n"
                 f"  linked bank:  Millbrook: {_email('Max Miller')} (member), "
-                f"{_email('Mina Mills')} (admin), {_email('Colin County')} (commissioner); "
-                f"Riverside's admin {_email('Ada Admin')}\n"
+                f"{_email('Mina Mills')} (admin), {_email('Colin County')} (commissioner)\n"
                 f"  site admin:   admin@demo.timebank.localhost"
             )
         )
@@ -427,7 +426,7 @@ class Command(BaseCommand):
 
     def _neighbour(self, riverside: TimeBank, members: list[Person]) -> None:
         """Millbrook, a neighbouring time bank linked with Riverside (``interbank``): its
-        administrator Mina proposed the link and Riverside's administrator Ada accepted it,
+        administrator Mina proposed the link and Riverside's administrator Brenda accepted it,
         each with a trust limit of 20 hours, each sharing members' names (Millbrook its offers
         too). A few weeks of exchanges each way; Colin reads Millbrook's commissioner reports."""
         from exchanges.services import Details
@@ -461,7 +460,9 @@ class Command(BaseCommand):
             joined(p, bank, role)
             return p
 
-        ada = person("Ada Admin", "GL50", "Chair of Riverside Time Bank.", Role.ADMIN, riverside)
+        # Brenda also administers Riverside (still its one broker): she accepted the link.
+        brenda = Person.objects.get(display_name="Brenda Broker")
+        brenda.memberships.filter(time_bank=riverside).update(role=Role.ADMIN)
         mina = person("Mina Mills", "GL54", "Coordinator of Millbrook.", Role.ADMIN, millbrook)
         neighbours = [
             person("Max Miller", "GL54", "Fences, gates and sheds.", Role.MEMBER, millbrook),
@@ -488,7 +489,7 @@ class Command(BaseCommand):
             trust_limit_minutes=20 * 60,
             shares="offers",
         )
-        interbank.accept_link(link=link, by=ada, trust_limit_minutes=20 * 60, shares="members")
+        interbank.accept_link(link=link, by=brenda, trust_limit_minutes=20 * 60, shares="members")
         mill_accounts = [ledger.open_account(time_bank=millbrook, person=p) for p in neighbours]
         river_accounts = [
             ledger.open_account(time_bank=riverside, person=p) for p in members[3:9] if p.user_id
