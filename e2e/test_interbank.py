@@ -66,6 +66,9 @@ def test_alice_helps_max_of_millbrook_he_confirms_and_both_banks_show_it(site) -
     page = max_.goto("/")
     item = page.locator(".waiting-for-you .exchange-item", has_text=description)
     expect(item).to_contain_text("Alice Archer says: “I helped you for 1.5 hours")
+    expect(item.get_by_role("button")).to_contain_text(
+        "Yes, Alice Archer (Riverside Time Bank) helped me for 1.5 hours"
+    )
     max_.screenshot("interbank-03-max-asked")
     with max_.navigates():
         item.get_by_role("button").click()

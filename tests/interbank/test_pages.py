@@ -99,6 +99,9 @@ class AcrossOnThePages(LinkedBanks, CastTestCase):
         self.assertEqual(CrossBankExchange.objects.count(), 1)
         # Hal's own dashboard lists it; its page (and the old confirm URL) lead to his half.
         self.client.force_login(self.hal.user)
+        home = self.client.get(reverse("dashboard", args=["hillside"]))
+        self.assertContains(home, "Alice Archer says:")
+        self.assertContains(home, "Yes, Alice Archer (Riverside Time Bank) helped me for 1.5 hours")
         page = self.client.get(reverse("exchange", args=[cross.receiving_id]))
         self.assertRedirects(page, reverse("interbank-exchange", args=[cross.receiving_id]))
         page = self.client.get(reverse("interbank-exchange", args=[cross.receiving_id]))
