@@ -13,7 +13,7 @@ from datetime import date, timedelta
 import pytest
 from playwright.sync_api import expect
 
-from .conftest import Site, email
+from .conftest import SCREENSHOTS, Site, email
 
 pytestmark = pytest.mark.e2e
 
@@ -29,7 +29,9 @@ def trade_row(site: Site, slug: str, other: str) -> list[str]:
     row = section.locator("tbody tr", has_text=other)
     expect(row).to_have_count(1)
     section.scroll_into_view_if_needed()
-    return row.locator("th, td").all_inner_texts()
+    texts = row.locator("th, td").all_inner_texts()
+    section.screenshot(path=str(SCREENSHOTS / f"interbank-{slug}-report-section-{texts[1]}.png"))
+    return texts
 
 
 def test_alice_helps_max_of_millbrook_he_confirms_and_both_banks_show_it(site) -> None:
