@@ -1353,10 +1353,11 @@ def between_banks_section(report: Report) -> Section:
         "and received from them (hours in). The balance of trade is the hours in less the "
         "hours out: below zero, these members gave more than they received."
     )
+    # The table's own note (each exchange counts in its bank's figures too) is shown with it.
     return Section(
         "between_banks",
         _("Exchanges with other time banks"),
-        [words, table.note],
+        [words],
         tables=[show_table(table, report.threshold)],
     )
 
