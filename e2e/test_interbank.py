@@ -1,21 +1,66 @@
 """Exchanges between linked time banks, in a real Chromium: Alice (Riverside) records help she
 gave Max of Millbrook, the neighbouring bank the demo links; Max confirms with one tap; both
 statements name the other bank, and both banks' commissioner reports count it among their
-exchanges with other time banks (the demo's six each way, and this one).
+exchanges with other time banks (six each way recorded and confirmed first, through the
+services, so that the figures are above the suppression threshold; and this one).
 
 Screenshots: e2e-artifacts/screenshots/interbank-<step>-{360,1280}.png."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import uuid
 from datetime import date, timedelta
 
 import pytest
 from playwright.sync_api import expect
 
-from .conftest import SCREENSHOTS, Site, email
+from .conftest import ADMIN_URL, DB_NAME, ROOT, SCREENSHOTS, Site, email
 
 pytestmark = pytest.mark.e2e
+
+# Six exchanges each way over the last three weeks, each recorded by the member who gave and
+# confirmed by the other, between six Riverside members and Millbrook's three.
+SEED = """
+from datetime import timedelta
+from django.utils import timezone
+from exchanges.services import Details
+from interbank import services
+from ledger import services as ledger
+from members.models import Person, TimeBank
+river, mill = TimeBank.objects.get(slug="riverside"), TimeBank.objects.get(slug="millbrook")
+def members(bank, skip=()):
+    return list(Person.objects.filter(memberships__time_bank=bank, memberships__role="member",
+        memberships__status="approved", user__isnull=False).exclude(display_name__in=skip)
+        .order_by("pk"))
+ours = members(river, ("Alice Archer", "Bob Baker", "Chidi Okafor"))[:6]
+theirs = members(mill)
+today = timezone.localdate()
+for n, person in enumerate(ours):
+    other = theirs[n % len(theirs)]
+    mine = ledger.open_account(time_bank=river, person=person)
+    yours = ledger.open_account(time_bank=mill, person=other)
+    for recorder, own, account, asked in ((person, mine, yours, other), (other, yours, mine, person)):
+        cross = services.record_between_banks(recorded_by=recorder, own=own, other=account,
+            gave=True, minutes=60, idempotency_key=f"e2e-trade-{n}-{own.pk}",
+            details=Details(effective_date=today - timedelta(days=2 + 3 * n),
+                            description="Helped a neighbour"))
+        services.confirm(cross=cross, person=asked)
+"""
+
+
+@pytest.fixture(scope="module")
+def trade_history(server_url: str) -> None:
+    env = {"DATABASE_URL": f"{ADMIN_URL.rsplit('/', 1)[0]}/{DB_NAME}", "DEBUG": "true"}
+    subprocess.run(
+        [sys.executable, str(ROOT / "manage.py"), "shell", "-c", SEED],
+        env={**os.environ, **env},
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+    )
 
 
 def trade_row(site: Site, slug: str, other: str) -> list[str]:
@@ -34,7 +79,9 @@ def trade_row(site: Site, slug: str, other: str) -> list[str]:
     return texts
 
 
-def test_alice_helps_max_of_millbrook_he_confirms_and_both_banks_show_it(site) -> None:
+def test_alice_helps_max_of_millbrook_he_confirms_and_both_banks_show_it(
+    site, trade_history
+) -> None:
     description = f"Mended the garden gate {uuid.uuid4().hex[:6]}"
     cora = site()
     cora.sign_in(email("Cora Council"))
