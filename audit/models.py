@@ -59,6 +59,14 @@ class Action(models.TextChoices):
     # Moving a time bank in and out (imports/): the import with its reconciliation figures.
     BANK_IMPORTED = "bank.imported", _("Time bank imported")
     BANK_EXPORTED = "bank.exported", _("Time bank exported")
+    # Links between time banks (interbank/): their life and terms.
+    LINK_PROPOSED = "link.proposed", _("Link to another time bank proposed")
+    LINK_ACCEPTED = "link.accepted", _("Link to another time bank accepted")
+    LINK_DECLINED = "link.declined", _("Link to another time bank declined")
+    LINK_SUSPENDED = "link.suspended", _("Link to another time bank suspended")
+    LINK_RESUMED = "link.resumed", _("Link to another time bank resumed")
+    LINK_ENDED = "link.ended", _("Link to another time bank ended")
+    LINK_TERMS_CHANGED = "link.terms_changed", _("Trust limit or sharing changed")
 
 
 class AuditEventQuerySet(models.QuerySet["AuditEvent"]):

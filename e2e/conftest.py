@@ -64,7 +64,7 @@ BLOCKING_IMPACTS = {"serious", "critical"}
 # kept here); Cora's is given through allauth's own API, with a secret the suite knows.
 TOTP_SECRETS = {
     name: base64.b32encode(hashlib.sha1(f"e2e {name}".encode()).digest()).decode()
-    for name in ("Cora Council",)
+    for name in ("Cora Council", "Colin County")
 }
 TOTP_PERIOD = 30
 ENROL = """
@@ -79,7 +79,7 @@ for email, secret in {secrets!r}.items():
 
 
 # Staff of the demo: they must use two-factor authentication.
-STAFF = ("Brenda Broker", "Cora Council")
+STAFF = ("Brenda Broker", "Cora Council", "Colin County")
 
 
 def email(name: str) -> str:

@@ -259,6 +259,9 @@ class Exchange(models.Model):
     reverse_reason = models.CharField(max_length=500, blank=True)
     # Posted although it took an account past the bank's limit (the bank's "flag" rule).
     flagged_over_limit = models.BooleanField(default=False)
+    # One half of an exchange with a member of a linked time bank (``interbank``): decided
+    # there, with its other half, never by the services here.
+    between_banks = models.BooleanField(default=False, editable=False)
 
     objects = ExchangeQuerySet.as_manager()
 

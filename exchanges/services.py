@@ -230,6 +230,10 @@ def _check_parties(time_bank: TimeBank, accounts: Sequence[Account], effective_d
         raise ValidationError(
             gettext("Hours reach the community pot by donation and leave it by a broker's grant.")
         )
+    if any(a.kind in (AccountKind.MIRROR, AccountKind.MIGRATION) for a in accounts):
+        raise ValidationError(
+            gettext("Hours reach another time bank only in an exchange with one of its members.")
+        )
     if len({a.pk for a in accounts}) != len(accounts):
         raise ValidationError(
             gettext("Someone appears twice: a person cannot exchange with themselves.")
@@ -288,6 +292,12 @@ def _needs_approval(time_bank: TimeBank, accounts: Sequence[Account], largest_mi
             pk__in=members, version__lt=time_bank.approval_first_exchanges
         ).exists()
     return False
+
+
+def approval_needed(time_bank: TimeBank, account: Account, minutes: int) -> bool:
+    """Whether ``time_bank``'s approval rule asks a broker to approve an exchange of
+    ``minutes`` by ``account`` (``interbank`` asks it of each bank for its own half)."""
+    return _needs_approval(time_bank, [account], minutes)
 
 
 def _past_soft_limit(time_bank: TimeBank, account: Account, minutes: int) -> bool:
@@ -809,6 +819,15 @@ def _made_before(
     return True
 
 
+def _refuse_if_between_banks(locked: Exchange) -> None:
+    """Half of an exchange with a linked time bank is decided with its other half, by
+    ``interbank.services``: never here on its own."""
+    if locked.between_banks:
+        raise PermissionDenied(
+            gettext("This exchange is with a member of another time bank: decide it on its page.")
+        )
+
+
 def _refuse_if_decided(locked: Exchange, *, still_open: set[str]) -> None:
     if locked.state not in still_open:
         raise AlreadyDecided(locked.state, locked.get_state_display().lower())
@@ -855,6 +874,7 @@ def confirm_exchange(
     Then, if a broker must approve, it waits for them; otherwise the hours move now.
     """
     locked = _lock(exchange)
+    _refuse_if_between_banks(locked)
     key = caller_key(person, idempotency_key) if person is not None and idempotency_key else None
     if person is not None and _made_before(
         locked, action=DecisionAction.CONFIRM, person=person, key=key
@@ -889,6 +909,7 @@ def approve_exchange(
     """A broker approves: the hours move. Approving an unconfirmed exchange also confirms it
     on the other party's behalf (for instance after a phone call with an offline member)."""
     locked = _lock(exchange)
+    _refuse_if_between_banks(locked)
     key = caller_key(broker, idempotency_key) if idempotency_key else None
     if _made_before(locked, action=DecisionAction.APPROVE, person=broker, key=key):
         return locked
@@ -922,6 +943,7 @@ def decline_exchange(
             {"reason": gettext("Please give a reason: both people will read it.")}
         )
     locked = _lock(exchange)
+    _refuse_if_between_banks(locked)
     key = caller_key(person, idempotency_key) if idempotency_key else None
     if _made_before(locked, action=DecisionAction.DECLINE, person=person, key=key, reason=reason):
         return locked
@@ -957,6 +979,7 @@ def reverse_exchange(
             {"reason": gettext("Please give a reason: it stays on both statements.")}
         )
     locked = _lock(exchange)
+    _refuse_if_between_banks(locked)
     key = caller_key(broker, idempotency_key) if idempotency_key else None
     if _made_before(locked, action=DecisionAction.REVERSE, person=broker, key=key, reason=reason):
         return locked
@@ -1053,7 +1076,7 @@ def confirm_overdue_exchanges(*, today: date | None = None) -> int:
     today = today or timezone.localdate()
     done = 0
     for exchange_id in Exchange.objects.filter(
-        state=State.UNCONFIRMED, confirm_by__lt=today
+        state=State.UNCONFIRMED, confirm_by__lt=today, between_banks=False
     ).values_list("pk", flat=True):
         try:
             confirm_exchange(exchange=Exchange(pk=exchange_id), person=None)
@@ -1107,6 +1130,7 @@ def _cancel_debits_of(membership: Membership, *, by: Person, reason: str) -> int
             journal__entries__account__person_id=membership.person_id,
             journal__entries__account__time_bank_id=membership.time_bank_id,
             journal__entries__amount_minutes__lt=0,
+            between_banks=False,  # cancelled with their other half: ``interbank.services``
         )
         .order_by("pk")
         .values_list("pk", flat=True)
@@ -1237,6 +1261,7 @@ def expire_pending(*, today: date | None = None) -> int:
             time_bank=bank,
             state__in=[State.UNCONFIRMED, State.AWAITING_APPROVAL],
             recorded_at__lt=cutoff,
+            between_banks=False,  # expired with their other half: ``interbank.services``
         )
         for exchange_id in stale.order_by("pk").values_list("pk", flat=True):
             with transaction.atomic():

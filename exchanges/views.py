@@ -376,6 +376,8 @@ def grant(request: HttpRequest, slug: str) -> HttpResponse:
 @login_required
 def exchange_detail(request: HttpRequest, pk: int) -> HttpResponse:
     exchange = get_exchange_for(request.user, pk)
+    if exchange.between_banks:
+        return redirect("interbank-exchange", pk=exchange.pk)
     person = person_for(request.user)
     entries = Entry.objects.filter(journal_id=exchange.journal_id).select_related(
         "account__person", "account__organisation"
@@ -399,6 +401,9 @@ def exchange_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 def _decide(request: HttpRequest, pk: int, action: str) -> HttpResponse:
     exchange = get_exchange_for(request.user, pk, write=True)
+    if exchange.between_banks:
+        # Decided with its other half, on its own page.
+        return redirect("interbank-exchange", pk=exchange.pk)
     person = person_for(request.user)
     if person is None:  # get_exchange_for found none for a user without a profile already
         raise Http404(_("No such exchange."))

@@ -150,6 +150,16 @@ def yes_label(exchange: Exchange, viewer: Person) -> str:
         "giver": _name(exchange.giver),
         "receiver": _name(exchange.receiver),
     }
+    if exchange.between_banks:
+        # Half of an exchange with a linked bank: the other side is that bank's mirror
+        # account, and whoever is asked to confirm is asked about what its member recorded.
+        for side in ("giver", "receiver"):
+            account = getattr(exchange, side)
+            if account is not None and account.kind == AccountKind.MIRROR:
+                values[side] = gettext("%(name)s (%(bank)s)") % {
+                    "name": exchange.recorded_by.display_name,
+                    "bank": account.holder_name,
+                }
     if _is(exchange.receiver, viewer):
         return gettext("Yes, %(giver)s helped me for %(hours)s on %(day)s") % values
     if _is(exchange.giver, viewer):

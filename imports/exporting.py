@@ -90,15 +90,20 @@ def bank_files(time_bank: TimeBank) -> dict[str, str]:
     accounts: dict[int, str] = {}
     balances: dict[str, int] = {}
     migration = None
-    for pk, kind, person, organisation, posted in Account.objects.filter(
+    for pk, kind, person, organisation, posted, partner in Account.objects.filter(
         time_bank=time_bank
-    ).values_list("pk", "kind", "person_id", "organisation_id", "posted_minutes"):
+    ).values_list(
+        "pk", "kind", "person_id", "organisation_id", "posted_minutes", "partner_bank__slug"
+    ):
         if kind == AccountKind.MEMBER:
             accounts[pk] = person_id(person)
         elif kind == AccountKind.ORGANISATION:
             accounts[pk] = organisation_id(organisation)
         elif kind == AccountKind.POT:
             accounts[pk] = POT
+        elif kind == AccountKind.MIRROR:
+            # The other side of exchanges with a linked time bank (``interbank``).
+            accounts[pk] = f"linked-bank-{partner}"
         else:
             migration = pk
         if pk in accounts:

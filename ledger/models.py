@@ -22,6 +22,14 @@ Accounts
   bank still sums to zero; only ``services.migration_account`` opens it.)
 - A member account has a person and no organisation, an organisation account the reverse, the
   pot and the migration account neither: check ``account_owner_matches_kind``.
+- A mirror account (``interbank``) stands for one linked time bank in another: it has that
+  bank as ``partner_bank`` (never its own), and there is one per partner per bank: checks
+  ``account_owner_matches_kind``, ``account_partner_only_on_mirror``, unique
+  ``account_one_mirror_per_partner``. Its credit limit is the bank's trust limit towards the
+  partner. The mirror of A for B and the mirror of B for A are equal and opposite (posted, and
+  holds out of one = holds into the other), as the two halves of a cross-bank exchange move
+  together in one transaction: on PostgreSQL the deferred constraint trigger
+  ``ledger_mirrors_opposite`` (migration 0006) at commit, and ``ledger_verify`` on both.
 - The credit limit is stored resolved on the account (copied from the time bank's
   ``default_credit_limit_minutes`` when the account is opened; later policy changes are
   applied by a broker per account). ``NULL`` means no lower limit (the community pot).
@@ -143,10 +151,12 @@ class AccountKind(models.TextChoices):
     ORGANISATION = "organisation", _("Organisation")
     POT = "pot", _("Community pot")
     MIGRATION = "migration", _("Migration account (opening balances)")
+    # One per linked time bank (``interbank``): the other side of every exchange with it.
+    MIRROR = "mirror", _("Another time bank (mirror account)")
 
 
 # Accounts no person or organisation holds: never a party to an exchange, never on the desk.
-SYSTEM_KINDS = (AccountKind.POT, AccountKind.MIGRATION)
+SYSTEM_KINDS = (AccountKind.POT, AccountKind.MIGRATION, AccountKind.MIRROR)
 
 
 class AccountQuerySet(InBankQuerySet["Account"]):
@@ -183,6 +193,10 @@ class Account(models.Model):
     # Number of posted entries; the last one carries account_version == version.
     version = models.BigIntegerField(default=0, editable=False)
     opened_at = models.DateTimeField(default=timezone.now, editable=False)
+    # A mirror account's linked time bank: it stands for that bank here (``interbank``).
+    partner_bank = models.ForeignKey(
+        TimeBank, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
 
     objects = AccountQuerySet.as_manager()
 
@@ -210,8 +224,25 @@ class Account(models.Model):
             models.CheckConstraint(
                 condition=Q(kind="member", person__isnull=False, organisation__isnull=True)
                 | Q(kind="organisation", person__isnull=True, organisation__isnull=False)
-                | Q(kind__in=["pot", "migration"], person__isnull=True, organisation__isnull=True),
+                | Q(kind__in=["pot", "migration"], person__isnull=True, organisation__isnull=True)
+                | Q(
+                    kind="mirror",
+                    person__isnull=True,
+                    organisation__isnull=True,
+                    partner_bank__isnull=False,
+                ),
                 name="account_owner_matches_kind",
+            ),
+            models.CheckConstraint(
+                condition=Q(kind="mirror", partner_bank__isnull=False)
+                & ~Q(partner_bank=F("time_bank"))
+                | ~Q(kind="mirror") & Q(partner_bank__isnull=True),
+                name="account_partner_only_on_mirror",
+            ),
+            models.UniqueConstraint(
+                fields=["time_bank", "partner_bank"],
+                condition=Q(kind="mirror"),
+                name="account_one_mirror_per_partner",
             ),
             models.CheckConstraint(
                 condition=Q(credit_limit_minutes__isnull=True) | Q(credit_limit_minutes__lte=0),
@@ -252,6 +283,8 @@ class Account(models.Model):
             return self.organisation.name
         if self.kind == AccountKind.MIGRATION:
             return gettext("Migration account (opening balances)")
+        if self.kind == AccountKind.MIRROR and self.partner_bank is not None:
+            return self.partner_bank.name
         return gettext("Community pot")
 
     @property

@@ -829,6 +829,22 @@ def migration_account(*, time_bank: TimeBank) -> Account:
     return account
 
 
+def mirror_account(*, time_bank: TimeBank, partner_bank: TimeBank) -> Account:
+    """Return ``time_bank``'s mirror account for ``partner_bank``, opening it if needed: the
+    other side, in this bank, of every exchange with the partner's members (``interbank``).
+    Opened with a credit limit of zero: nothing moves until the bank sets its trust limit
+    (``set_limits``). Safe to call twice."""
+    if time_bank.pk == partner_bank.pk:
+        raise ValueError("a time bank has no mirror account for itself")
+    account, _ = Account.objects.get_or_create(
+        time_bank=time_bank,
+        kind=AccountKind.MIRROR,
+        partner_bank=partner_bank,
+        defaults={"credit_limit_minutes": 0, "max_balance_minutes": None},
+    )
+    return account
+
+
 def open_accounts(
     *, time_bank: TimeBank, person_ids: Sequence[int] = (), organisation_ids: Sequence[int] = ()
 ) -> tuple[dict[int, Account], dict[int, Account]]:

@@ -320,6 +320,35 @@ def _crossing_banks(bank: int | None) -> list[str]:
     ]
 
 
+def _mirrors_not_opposite(bank: int | None) -> list[str]:
+    """Each mirror account (bank A's for partner B) against its twin (B's for A): equal and
+    opposite, holds out of one equal to holds into the other. A mirror whose twin is missing
+    must be empty. The two halves of a cross-bank exchange always move together."""
+    rows = _rows(
+        f"""
+        SELECT a.id, a.time_bank_id, a.partner_bank_id, a.posted_minutes,
+               a.pending_out_minutes, a.pending_in_minutes,
+               b.id, COALESCE(b.posted_minutes, 0), COALESCE(b.pending_out_minutes, 0),
+               COALESCE(b.pending_in_minutes, 0)
+          FROM {A} a
+          LEFT JOIN {A} b ON b.kind = 'mirror' AND b.time_bank_id = a.partner_bank_id
+                         AND b.partner_bank_id = a.time_bank_id
+         WHERE a.kind = 'mirror' AND {{bank}}
+           AND (a.posted_minutes + COALESCE(b.posted_minutes, 0) <> 0
+                OR a.pending_out_minutes <> COALESCE(b.pending_in_minutes, 0)
+                OR a.pending_in_minutes <> COALESCE(b.pending_out_minutes, 0))
+        """,
+        bank,
+        bank="(a.time_bank_id = %s OR a.partner_bank_id = %s)",
+    )
+    return [
+        f"mirror account {aid} (bank {tb} for bank {partner}): {posted} minutes, holds out "
+        f"{out} / in {into}; its twin {bid or 'is missing'}: {twin_posted} minutes, holds out "
+        f"{twin_out} / in {twin_in}: not equal and opposite"
+        for aid, tb, partner, posted, out, into, bid, twin_posted, twin_out, twin_in in rows
+    ]
+
+
 CHECKS: list[Callable[[int | None], list[str]]] = [
     _journals_unbalanced,
     _banks_unbalanced,
@@ -329,6 +358,7 @@ CHECKS: list[Callable[[int | None], list[str]]] = [
     _entries_disagree_with_state,
     _reversals_broken,
     _crossing_banks,
+    _mirrors_not_opposite,
 ]
 
 

@@ -569,6 +569,7 @@ def commissioner_report(
         value_table(scope, summary, help.given_minutes, low_rate, high_rate),
         trend_table(scope, help.people),
         *demographic_tables(scope, hide_total=summary.value("active_individuals") == SUPPRESSED),
+        between_banks_table(scope),
     ]
     periods = [(start, end), *comparison_periods(start, end)]
     reported = reported_months(scope.ids, periods)
@@ -616,6 +617,63 @@ def summary_table(scope: Scope, help: Help) -> Table:
     else:
         table.blanks[("median_days_to_first_exchange", "value")] = NONE_EXCHANGED_YET
     return table
+
+
+def between_banks_table(scope: Scope) -> Table:
+    """10. Exchanges with other time banks (``interbank``): for each linked bank outside the
+    report, the completed exchanges dated in the period in which the report's members gave
+    help to its members (hours out) and received help from them (hours in), and the balance
+    of trade (in minus out). From the legs on the mirror accounts: one query. The banks' own
+    figures are left whole: each half of such an exchange counts in its own bank's tables as
+    its member's help, as any other. Small counts are withheld with their hours, and then
+    the balance."""
+    t = scope.t
+    legs = (
+        Entry.objects.filter(
+            journal__exchange__time_bank_id__in=scope.ids,
+            journal__exchange__state=State.COMPLETED,
+            journal__exchange__effective_date__gte=scope.start,
+            journal__exchange__effective_date__lte=scope.end,
+            account__kind=AccountKind.MIRROR,
+        )
+        .exclude(account__partner_bank_id__in=scope.ids)
+        .order_by()
+        .values("account__partner_bank__name")
+        .annotate(
+            given=Count("pk", filter=Q(amount_minutes__lt=0)),
+            given_minutes=Sum("amount_minutes", filter=Q(amount_minutes__lt=0)),
+            received=Count("pk", filter=Q(amount_minutes__gt=0)),
+            received_minutes=Sum("amount_minutes", filter=Q(amount_minutes__gt=0)),
+        )
+        .order_by("account__partner_bank__name")
+    )
+    rows: list[list[Cell]] = []
+    for row in legs:
+        out = _count_and_hours("", row["given"], -(row["given_minutes"] or 0), t)[1:]
+        into = _count_and_hours("", row["received"], row["received_minutes"] or 0, t)[1:]
+        balance: Cell = (
+            hours((row["received_minutes"] or 0) + (row["given_minutes"] or 0))
+            if not any(isinstance(cell, Withheld) for cell in out + into)
+            else Withheld(FEW_BEHIND)
+        )
+        rows.append([row["account__partner_bank__name"], *out, *into, balance])
+    return Table(
+        "between_banks",
+        gettext("Exchanges with other time banks"),
+        [
+            "linked_bank",
+            "exchanges_given",
+            "hours_given",
+            "exchanges_received",
+            "hours_received",
+            "balance_of_trade",
+        ],
+        rows,
+        note=gettext(
+            "Help between the members of this report and members of linked time banks. Each "
+            "is counted in its own bank's figures above too."
+        ),
+    )
 
 
 def movements_table(scope: Scope) -> Table:

@@ -67,6 +67,12 @@ LABELS = {
     # Measures
     "hours_exchanged": gettext_lazy("Hours of help exchanged"),
     "exchanges": gettext_lazy("Exchanges"),
+    "linked_bank": gettext_lazy("Linked time bank"),
+    "exchanges_given": gettext_lazy("Exchanges: help given"),
+    "hours_given": gettext_lazy("Hours out (given)"),
+    "exchanges_received": gettext_lazy("Exchanges: help received"),
+    "hours_received": gettext_lazy("Hours in (received)"),
+    "balance_of_trade": gettext_lazy("Balance of trade (hours)"),
     "group_sessions": gettext_lazy("Group exchanges"),
     "members_at_period_end": gettext_lazy("Members at the end of the period"),
     "new_members": gettext_lazy("New members"),
@@ -1340,6 +1346,25 @@ def by_bank_section(report: Report) -> Section | None:
     return Section("by_bank", _("Each time bank"), [words], tables=[shown])
 
 
+def between_banks_section(report: Report) -> Section:
+    table = report.table("between_banks")
+    if not table.rows:
+        words = _("No exchanges with members of other time banks in this period.")
+        return Section("between_banks", _("Exchanges with other time banks"), [words])
+    words = _(
+        "Help given by the members of this report to members of linked time banks (hours out) "
+        "and received from them (hours in). The balance of trade is the hours in less the "
+        "hours out: below zero, these members gave more than they received."
+    )
+    # The table's own note (each exchange counts in its bank's figures too) is shown with it.
+    return Section(
+        "between_banks",
+        _("Exchanges with other time banks"),
+        [words],
+        tables=[show_table(table, report.threshold)],
+    )
+
+
 def revisions_section(report: Report) -> Section | None:
     if "revisions" not in {t.name for t in report.tables}:
         return None
@@ -1368,6 +1393,7 @@ SECTIONS: list[Callable[[Report], Section | None]] = [
     members_section,
     demographics_section,
     movements_section,
+    between_banks_section,
     by_bank_section,
     revisions_section,
 ]

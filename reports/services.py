@@ -175,6 +175,41 @@ def headline(*, time_bank_id: int, month: date) -> dict[str, Any]:
     }
 
 
+def trade_with_linked_banks(*, time_bank_id: int, month: date) -> list[dict[str, Any]]:
+    """For each linked time bank (``interbank``), the month's completed help between this
+    bank's members and its members: hours given (out), received (in) and the balance of trade
+    (in minus out), in minutes, by the bank's name. From the legs on the mirror accounts
+    (a negative leg: a member here gave). One query."""
+    window = Window.of(month)
+    rows = (
+        Entry.objects.filter(
+            account__time_bank_id=time_bank_id,
+            account__kind=AccountKind.MIRROR,
+            journal__exchange__state=State.COMPLETED,
+            journal__exchange__effective_date__gte=window.month,
+            journal__exchange__effective_date__lt=window.end,
+        )
+        .order_by()
+        .values("account__partner_bank__name")
+        .annotate(
+            exchanges=Count("pk"),
+            out=Sum("amount_minutes", filter=Q(amount_minutes__lt=0)),
+            into=Sum("amount_minutes", filter=Q(amount_minutes__gt=0)),
+        )
+        .order_by("account__partner_bank__name")
+    )
+    return [
+        {
+            "bank": row["account__partner_bank__name"],
+            "exchanges": row["exchanges"],
+            "given_minutes": -(row["out"] or 0),
+            "received_minutes": row["into"] or 0,
+            "balance_minutes": (row["into"] or 0) + (row["out"] or 0),
+        }
+        for row in rows
+    ]
+
+
 @dataclass(frozen=True)
 class Band:
     key: str
@@ -575,6 +610,7 @@ def _finish(report: MonthlyReport) -> bool:
     figures["balance_bands"] = balance_bands(
         time_bank_id=bank_id, month=month, members=figures["members"]
     )
+    figures["between_banks"] = trade_with_linked_banks(time_bank_id=bank_id, month=month)
     # The 11 months before, as they stand now: also what revisions compare against.
     earlier = {
         add_months(month, -n): headline(time_bank_id=bank_id, month=add_months(month, -n))

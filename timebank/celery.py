@@ -58,6 +58,11 @@ app.conf.beat_schedule = {
         "task": "exchanges.tasks.expire_pending",
         "schedule": crontab(hour=2, minute=30),
     },
+    # manage.py expire_pending_between_banks (the same, for exchanges across linked banks)
+    "interbank-expire-pending-daily": {
+        "task": "interbank.tasks.expire_pending",
+        "schedule": crontab(hour=2, minute=35),
+    },
     # manage.py delete_expired_safeguarding
     "safeguarding-retention-daily": {
         "task": "members.tasks.delete_expired_safeguarding_records",

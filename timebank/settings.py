@@ -148,6 +148,7 @@ INSTALLED_APPS = [
     "members",
     "ledger",
     "exchanges",
+    "interbank",
     "reminders",
     "reports",
     "audit",

@@ -106,6 +106,7 @@ urlpatterns = [
     path("health/", health, name="health"),
     path("", include("members.urls")),
     path("", include("exchanges.urls")),
+    path("", include("interbank.urls")),
     path("", include("reminders.urls")),
     path("", include("reports.urls")),
     path("", include("audit.urls")),

@@ -50,7 +50,8 @@ def main(slug: str) -> None:
             balances[people.get(person, f"m{person}")] = posted
         elif organisation:
             balances[organisations.get(organisation, f"o{organisation}")] = posted
-        else:
+        elif kind != "mirror":
+            # A mirror account stands for a linked bank (interbank), which no export carries.
             balances[kind] = posted
     first = Exchange.objects.filter(time_bank=bank).aggregate(first=Min("effective_date"))["first"]
     reports = {}

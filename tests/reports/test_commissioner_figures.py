@@ -337,6 +337,7 @@ class KnownTotals(KnownQuarter, TestCase):
                 "Disability",
                 "Unpaid carers",
                 "Area",
+                "Exchanges with other time banks",
                 "Definitions",
             ],
         )
@@ -369,10 +370,10 @@ class KnownTotals(KnownQuarter, TestCase):
         self.assertEqual([row[-1] for row in value["rows"]], ["276.00", "438.50"])
 
     def test_the_figures_take_a_fixed_number_of_queries(self):
-        # 10 for the figures, one grouped query for the five demographic tables, and three
+        # 10 for the figures, one for exchanges with other time banks, one grouped query for the five demographic tables, and three
         # for the comparisons' figures of the three periods (a period of whole months adds
         # one for the months' snapshots).
-        with self.assertNumQueries(14):
+        with self.assertNumQueries(15):
             commissioner_report(banks=[self.riverside], start=START, end=END)
 
 

@@ -17,10 +17,10 @@ from .support import KnownMonth
 QUERIES_PER_BATCH = 7
 # Everything but the full batches: the claim (savepoint, insert, release), the two listing
 # pools, the empty last batch (3), the figures: headline (4 queries) for the month and its 11
-# predecessors, balance bands, the earlier reports, the four lists, the commissioner report's
-# snapshot of the month (4 figures, 1 for the demographic tables), and the final conditional
-# update in its savepoint (3).
-JOB_QUERIES = 3 + 2 + 3 + 12 * 4 + 1 + 1 + 4 + 5 + 3
+# predecessors, balance bands, the trade with linked banks, the earlier reports, the four
+# lists, the commissioner report's snapshot of the month (4 figures, 1 for the demographic
+# tables), and the final conditional update in its savepoint (3).
+JOB_QUERIES = 3 + 2 + 3 + 12 * 4 + 1 + 1 + 1 + 4 + 5 + 3
 
 
 class QueryCounts(KnownMonth, TestCase):

@@ -30,6 +30,8 @@ from rest_framework.authtoken.models import Token
 from exchanges import services as exchanges
 from exchanges.models import Exchange
 from imports.models import ImportRun
+from interbank import services as interbank
+from interbank.models import Link
 from ledger import services as ledger
 from ledger.models import Account
 from members import services as members
@@ -151,10 +153,20 @@ MATRIX: dict[str, tuple[tuple[str, ...], str, str]] = {
     "bank-export": (("slug",), "302 403 403 403 403 200 403 403", "302 405 405 405 405 405 405 405"),
     "import-run": (("import",), "302 404 404 404 404 200 404 404", "302 404 404 404 404 302 404 404"),
     "import-reconciliation": (("import",), "302 404 404 404 404 200 404 404", "302 405 405 405 405 405 405 405"),
+    # Links between time banks (interbank/): admins manage their bank's; members of a linked
+    # bank see and record; an exchange across is seen by its members and its bank's brokers.
+    "interbank-links": (("slug",), "302 403 403 403 403 200 403 403", "302 403 403 403 403 200 403 403"),
+    "interbank-link-change": (("link",), "302 405 405 405 405 405 405 405", "302 404 404 404 404 302 404 404"),
+    "interbank-neighbours": (("slug",), "302 403 200 200 200 200 403 403", "302 403 200 200 200 200 403 403"),
+    "interbank-record": (("slug",), "302 403 200 200 200 200 403 403", "302 403 200 200 200 200 403 403"),
+    "interbank-exchange": (("cross",), "302 404 200 404 200 200 404 404", "302 404 200 404 200 200 404 404"),
 }
 # fmt: on
 # Web POSTs send a reason; erasure's is a code.
-WEB_BODIES = {"member-erase": {"reason": "person_asked"}}
+WEB_BODIES = {
+    "member-erase": {"reason": "person_asked"},
+    "interbank-link-change": {"change": "terms", "trust_limit": "10", "shares": "members"},
+}
 API_BODIES = {
     "application-decline": {"reason": "Checked"},
     "exchange-decline": {"reason": "Checked"},
@@ -270,10 +282,38 @@ class PermissionMatrix(CastTestCase):
             state="done",
             finished_at=timezone.now(),
         )
+        # A link between Riverside and Hillside (hilda administers Hillside), and bob's help
+        # to hal of Hillside waiting for hal: the Riverside half is the one probed.
+        hilda = make_member(cls.hillside, "Hilda Admin", role=Role.ADMIN)
+        hal = make_member(cls.hillside, "Hal Hillside")
+        cls.link = interbank.accept_link(
+            link=interbank.propose_link(
+                by=cls.ada,
+                time_bank=cls.riverside,
+                partner=cls.hillside,
+                trust_limit_minutes=600,
+                shares="members",
+            ),
+            by=hilda,
+            trust_limit_minutes=600,
+            shares="members",
+        )
+        cls.cross = interbank.record_between_banks(
+            recorded_by=cls.bob,
+            own=bob,
+            other=ledger.open_account(time_bank=cls.hillside, person=hal),
+            gave=True,
+            minutes=60,
+            details=exchanges.Details(
+                effective_date=timezone.localdate() - timedelta(days=1), description="Bike"
+            ),
+        )
 
     def arguments(self, names: tuple[str, ...]) -> list[object]:
         values = {
             "slug": "riverside",
+            "link": self.link.pk,
+            "cross": self.cross.giving_id,
             "exchange": self.exchange.pk,
             "listing": self.listing.pk,
             "request": self.request_listing.pk,
@@ -452,6 +492,11 @@ ACTING_MATRIX: dict[str, tuple[tuple[str, ...], int, int]] = {
     "bank-export": (("slug",), 403, 403),
     "import-run": (("import",), 404, 404),
     "import-reconciliation": (("import",), 404, 405),
+    "interbank-links": (("slug",), 403, 403),
+    "interbank-link-change": (("link",), 405, 404),
+    "interbank-neighbours": (("slug",), 403, 403),
+    "interbank-record": (("slug",), 403, 403),
+    "interbank-exchange": (("exchange",), 404, 404),
 }
 # fmt: on
 
@@ -539,6 +584,10 @@ class ActingAcrossBanks(CastTestCase):
             state="done",
             finished_at=timezone.now(),
         )
+        # A link Hillside proposed to Riverside: nothing an acting broker may change.
+        cls.link = Link.objects.create(
+            proposer=cls.hillside, partner=cls.riverside, status="proposed", proposed_by=cls.hugo
+        )
         cls.export = ReportExport.objects.create(
             user=cls.cora.user,
             bank_slugs="hillside",
@@ -586,6 +635,7 @@ class ActingAcrossBanks(CastTestCase):
     def arguments(self, names: tuple[str, ...]) -> list[object]:
         values = {
             "slug": "hillside",
+            "link": self.link.pk,
             "exchange": self.exchange.pk,
             "listing": self.listing.pk,
             "request": self.request_listing.pk,

@@ -157,6 +157,8 @@ class Command(BaseCommand):
                 f"  broker:       {_email('Brenda Broker')}\n"
                 f"  member:       {_email('Alice Archer')}\n"
                 f"  commissioner: {_email('Cora Council')}\n"
+                f"  linked bank:  Millbrook: {_email('Max Miller')} (member), "
+                f"{_email('Mina Mills')} (admin), {_email('Colin County')} (commissioner)\n"
                 f"  site admin:   admin@demo.timebank.localhost"
             )
         )
@@ -266,6 +268,7 @@ class Command(BaseCommand):
         ledger.community_pot(time_bank=bank)
 
         self._activity(rng, bank, brenda, members, gp, centre)
+        self._neighbour(bank, members)
 
     def _activity(
         self,
@@ -420,3 +423,70 @@ class Command(BaseCommand):
             ),
             idempotency_key="demo-for-approval",
         )
+
+    def _neighbour(self, riverside: TimeBank, members: list[Person]) -> None:
+        """Millbrook, a neighbouring time bank linked with Riverside (``interbank``): its
+        administrator Mina proposed the link and Riverside's administrator Brenda accepted it,
+        each with a trust limit of 20 hours, each sharing members' names (Millbrook its offers
+        too); Colin reads Millbrook's commissioner reports. No exchanges across yet: a bank that
+        traded with a linked bank cannot be exported and imported elsewhere whole (its
+        partner stays behind), and the demo must round-trip (``tests/imports``)."""
+        from interbank import services as interbank
+        from members.models import Category
+
+        now = timezone.now()
+        millbrook = TimeBank.objects.create(
+            name="Millbrook Time Bank",
+            slug="millbrook",
+            area="Millbrook village",
+            description="The village next to Riverside, an hour for an hour.",
+            contact_email="mina@millbrook-timebank.localhost",
+        )
+
+        def joined(person: Person, bank: TimeBank, role: str) -> None:
+            person.memberships.create(
+                time_bank=bank,
+                role=role,
+                status=Status.APPROVED,
+                applied_at=now - timedelta(days=200),
+                decided_at=now - timedelta(days=200),
+                agreed_code_of_conduct_at=now - timedelta(days=200),
+            )
+
+        def person(name: str, area: str, bio: str, role: str, bank: TimeBank) -> Person:
+            p = Person.objects.create(
+                user=_user(_email(name)), display_name=name, area=area, bio=bio
+            )
+            joined(p, bank, role)
+            return p
+
+        # Brenda also administers Riverside (still its one broker): she accepted the link.
+        brenda = Person.objects.get(display_name="Brenda Broker")
+        brenda.memberships.filter(time_bank=riverside).update(role=Role.ADMIN)
+        mina = person("Mina Mills", "GL54", "Coordinator of Millbrook.", Role.ADMIN, millbrook)
+        neighbours = [
+            person("Max Miller", "GL54", "Fences, gates and sheds.", Role.MEMBER, millbrook),
+            person("Nora North", "GL54", "Knitting and company.", Role.MEMBER, millbrook),
+            person("Omar Osei", "GL54", "Lifts to the hospital.", Role.MEMBER, millbrook),
+        ]
+        person(
+            "Colin County", "", "Commissioning officer for Millbrook.", Role.COMMISSIONER, millbrook
+        )
+        services.publish_listing(
+            author=neighbours[0],
+            time_bank=millbrook,
+            details=services.ListingDetails(
+                kind="offer",
+                category=Category.objects.get(slug="diy-and-repairs"),
+                title="Mending fences and gates",
+                area="GL54",
+            ),
+        )
+        link = interbank.propose_link(
+            by=mina,
+            time_bank=millbrook,
+            partner=riverside,
+            trust_limit_minutes=20 * 60,
+            shares="offers",
+        )
+        interbank.accept_link(link=link, by=brenda, trust_limit_minutes=20 * 60, shares="members")
