@@ -373,9 +373,9 @@ class Details:
 
     effective_date: date | None
     description: str
-    category: object | None = None  # members.Category
+    category: object | None = None  # listings.Category
     coproduction: str = CoProduction.DELIVERY
-    listing: object | None = None  # members.Listing
+    listing: object | None = None  # listings.Listing
 
     def sent(self) -> list[object]:
         """What the caller said, for the request's fingerprint."""

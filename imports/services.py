@@ -52,11 +52,11 @@ from ledger import bulk
 from ledger import services as ledger
 from ledger.exceptions import LedgerError
 from ledger.models import Account, format_hours
+from listings.models import Listing, ListingState
+from listings.services import add_months
 from members.emails import send
 from members.models import (
     ContactPreference,
-    Listing,
-    ListingState,
     Membership,
     Note,
     Organisation,
@@ -66,7 +66,6 @@ from members.models import (
     TimeBank,
     User,
 )
-from members.services import add_months
 
 from . import adapters, checking
 from .checking import EXCHANGE_KEY, OPENING_KEY, Plan

@@ -24,7 +24,9 @@ from django.template import TemplateDoesNotExist
 from django.template.loader import get_template, render_to_string
 from django.urls import reverse
 
-from .models import Contact, Membership, Person
+from listings.models import Contact
+
+from .models import Membership, Person
 
 
 def after_commit(task: Task, *args: Any) -> None:

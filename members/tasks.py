@@ -10,8 +10,9 @@ from celery import shared_task
 from django.core.mail import EmailMultiAlternatives
 from django.db import InterfaceError, OperationalError
 
-from members import emails, services
-from members.models import Contact, Membership, Person
+from listings.models import Contact
+from members import emails
+from members.models import Membership, Person
 
 logger = logging.getLogger(__name__)
 
@@ -60,16 +61,6 @@ def send_contact_email(name: str, contact_id: int, person_id: int) -> bool:
     if contact is None or recipient is None:
         return False
     return emails.send_about_contact(name, contact, recipient)
-
-
-@shared_task(name="members.tasks.delete_expired_safeguarding_records")
-def delete_expired_safeguarding_records() -> int:
-    """Daily: delete safeguarding checks past their bank's retention period, each audited.
-    Safe to run twice; ``manage.py delete_expired_safeguarding`` does the same by hand.
-    Returns how many it deleted."""
-    deleted = services.delete_expired_safeguarding_records()
-    logger.info("safeguarding retention: %d check(s) deleted", deleted)
-    return deleted
 
 
 @shared_task(name="members.tasks.send_prepared_email", **EMAIL_RETRIES)

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from django.contrib import admin
 
-from .models import CommissionerGrant, ReportDownload, ValueRate
+from members.models import CommissionerGrant
+
+from .models import ReportDownload, ValueRate
 
 
 @admin.register(ValueRate)

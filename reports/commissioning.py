@@ -65,9 +65,9 @@ from audit import services as audit
 from audit.models import Action
 from exchanges.models import CoProduction, Exchange, Kind, State
 from ledger.models import Account, AccountKind, Entry
+from listings.services import add_months as add_calendar_months
 from members.access import person_for
 from members.models import TRADING_ROLES, AgeBand, Gender, Membership, Status, TimeBank, YesNo
-from members.services import add_months as add_calendar_months
 
 from .models import MonthlyReport, ReportDownload, ReportState, ValueRate
 from .services import add_months, first_of

@@ -9,16 +9,17 @@ from django.utils import timezone
 
 from exchanges.models import Exchange
 from ledger import services as ledger
-from members import services as member_services
-from members.models import Category, ContactPreference, ListingKind
+from listings import services as listings
+from listings.models import Category, ListingKind
+from members.models import ContactPreference
 from tests.base import CastTestCase
 
 
 def publish(person, bank, kind: str, title: str):  # type: ignore[no-untyped-def]
-    return member_services.publish_listing(
+    return listings.publish_listing(
         author=person,
         time_bank=bank,
-        details=member_services.ListingDetails(
+        details=listings.ListingDetails(
             kind=kind, category=Category.objects.order_by("pk").first(), title=title
         ),
     )

@@ -5,8 +5,7 @@ from django.urls import reverse
 from members.models import Note
 from tests.base import CastTestCase
 from tests.factories import make_member
-
-from .support import make_capability, make_listing
+from tests.listings.support import make_capability, make_listing
 
 
 class MemberSearch(CastTestCase):

@@ -11,7 +11,7 @@ from django.test import override_settings
 
 from reminders import services, tasks
 from reminders.models import SentReminder
-from tests.members.support import make_listing
+from tests.listings.support import make_listing
 
 from .support import RefusingBackend, ReminderTestCase, at, celery_eager
 

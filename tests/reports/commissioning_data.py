@@ -28,7 +28,7 @@ import time_machine
 
 from exchanges import services as exchanges
 from ledger import services as ledger
-from members.models import Category
+from listings.models import Category
 from tests.base import Cast
 from tests.factories import make_member, make_organisation
 

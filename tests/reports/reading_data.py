@@ -31,8 +31,7 @@ import time_machine
 
 from exchanges import services as exchanges
 from ledger import services as ledger
-from members.models import Membership
-from reports.models import CommissionerGrant
+from members.models import CommissionerGrant, Membership
 from tests.base import Cast
 from tests.factories import enrol_in_mfa, make_member, make_person
 

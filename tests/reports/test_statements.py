@@ -7,12 +7,13 @@ import time_machine
 from django.core import mail
 from django.test import TestCase, override_settings
 
-from members.models import ListingState, Membership
+from listings.models import ListingState
+from members.models import Membership
 from reminders.services import preference_for
 from reports import services
 from reports.models import MonthlyReport, Nudge, Statement
 from tests.factories import make_member
-from tests.members.support import make_listing
+from tests.listings.support import make_listing
 
 from .support import KnownMonth, at, eager_tasks
 

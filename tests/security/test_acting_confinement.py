@@ -12,15 +12,8 @@ from django.utils import timezone
 from exchanges import services as exchanges
 from exchanges.models import Exchange, State
 from ledger import services as ledger
-from members.models import (
-    Capability,
-    Category,
-    ContactPreference,
-    Listing,
-    Membership,
-    Role,
-    Status,
-)
+from listings.models import Capability, Category, Listing
+from members.models import ContactPreference, Membership, Role, Status
 from tests.base import CastTestCase
 from tests.factories import make_member
 

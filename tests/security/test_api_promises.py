@@ -13,9 +13,10 @@ from django.urls import reverse
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from members.models import Listing, ListingState, Membership, Status
+from listings.models import Listing, ListingState
+from members.models import Membership, Status
 from tests.base import CastTestCase
-from tests.members.support import make_listing
+from tests.listings.support import make_listing
 
 ATTACK = {"role": "admin", "is_staff": True}
 

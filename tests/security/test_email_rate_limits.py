@@ -16,12 +16,13 @@ from rest_framework.test import APIClient
 from exchanges import services as exchanges
 from exchanges.models import Exchange
 from ledger import services as ledger
-from members import ratelimits, services
-from members.models import Contact, ContactKind
+from listings import services as listings
+from listings.models import Contact, ContactKind
+from members import ratelimits
 from members.ratelimits import RateLimited
 from tests.base import CastTestCase
 from tests.factories import make_member
-from tests.members.support import make_listing
+from tests.listings.support import make_listing
 
 
 def api_for(person) -> APIClient:  # type: ignore[no-untyped-def]
@@ -37,7 +38,7 @@ class Replies(CastTestCase):
         cls.offer = make_listing(cls.riverside, cls.bob, "Computer help")
 
     def reply(self) -> Contact:
-        return services.reply_to_listing(listing=self.offer, sender=self.alice, message="Hello")
+        return listings.reply_to_listing(listing=self.offer, sender=self.alice, message="Hello")
 
     def test_a_member_past_the_hourly_limit_of_replies_is_refused_and_nobody_is_emailed(self):
         for _ in range(ratelimits.REPLIES_PER_HOUR):
@@ -75,7 +76,7 @@ class Replies(CastTestCase):
         for _ in range(ratelimits.REPLIES_PER_HOUR):
             self.reply()
         carl = make_member(self.riverside, "Carl Carter")
-        services.reply_to_listing(listing=self.offer, sender=carl, message="Me too")
+        listings.reply_to_listing(listing=self.offer, sender=carl, message="Me too")
 
 
 class Introductions(CastTestCase):
@@ -86,9 +87,9 @@ class Introductions(CastTestCase):
             for n in range(ratelimits.INTRODUCTIONS_PER_HOUR + 1)
         ]
         for helper in helpers[:-1]:
-            services.introduce(broker=self.brenda, listing=request, helper=helper)
+            listings.introduce(broker=self.brenda, listing=request, helper=helper)
         with self.assertRaises(RateLimited):
-            services.introduce(broker=self.brenda, listing=request, helper=helpers[-1])
+            listings.introduce(broker=self.brenda, listing=request, helper=helpers[-1])
 
 
 class RecordedExchanges(CastTestCase):
