@@ -140,7 +140,7 @@ SELECT
       percentile_cont(0.5) WITHIN GROUP (ORDER BY greatest(first - day, 0))
           FILTER (WHERE first IS NOT NULL),
       count(*) FILTER (WHERE first IS NOT NULL),
-      -- Six calendar months on, clamped to a shorter month's end (members.services.add_months).
+      -- Six calendar months on, clamped to a shorter month's end (listings.services.add_months).
       count(*) FILTER (WHERE first <= day + interval '6 months'),
       count(*))
      FROM firsts),

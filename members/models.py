@@ -179,7 +179,7 @@ class TimeBank(models.Model):
         _("offers and requests last (months)"), default=3
     )
     # Safeguarding checks are kept this long after the check lapses or the member leaves
-    # (members.services.safeguarding_records_past_retention); DBS guidance: about 6 months.
+    # (safeguarding.services.safeguarding_records_past_retention); DBS guidance: about 6 months.
     safeguarding_retention_months = models.PositiveSmallIntegerField(
         _("keep safeguarding checks for (months) after they lapse or the member leaves"),
         default=6,
