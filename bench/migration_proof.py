@@ -262,7 +262,9 @@ def prove(backend: str, url: str, database, old: str) -> list[str]:  # type: ign
         run([PYTHON, "manage.py", "load_demo"], cwd=old_tree, env=env)
         print(
             "  "
-            + run([PYTHON, "manage.py", "shell", "-v", "0", "-c", LOG_ENTRY], cwd=old_tree, env=env).strip()
+            + run(
+                [PYTHON, "manage.py", "shell", "-v", "0", "-c", LOG_ENTRY], cwd=old_tree, env=env
+            ).strip()
         )
         print("  " + run([PYTHON, "manage.py", "ledger_verify"], cwd=old_tree, env=env).strip())
         before = database.snapshot()
@@ -281,7 +283,9 @@ def prove(backend: str, url: str, database, old: str) -> list[str]:  # type: ign
         run([PYTHON, "manage.py", "makemigrations", "--check", "--dry-run"], cwd=ROOT, env=env)
         print(
             "  "
-            + run([PYTHON, "manage.py", "shell", "-v", "0", "-c", CHECK_LOG_ENTRY], cwd=ROOT, env=env).strip()
+            + run(
+                [PYTHON, "manage.py", "shell", "-v", "0", "-c", CHECK_LOG_ENTRY], cwd=ROOT, env=env
+            ).strip()
         )
 
     # Every table, every row.

@@ -18,7 +18,7 @@ from django.utils.translation import gettext as _
 
 from audit import services as audit
 from audit.models import Action
-from members import emails, ratelimits
+from members import ratelimits
 from members.access import is_broker, is_trading_member
 from members.models import (
     Membership,
@@ -28,6 +28,7 @@ from members.models import (
     TimeBank,
 )
 
+from . import emails
 from .access import may_edit_listing
 from .models import Capability, Category, Contact, ContactKind, Listing, ListingState
 
