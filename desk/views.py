@@ -7,13 +7,9 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
-from exchanges.forms import (
-    ReasonForm,
-)
+from exchanges.forms import ReasonForm
 from ledger import services as ledger
-from members.access import (
-    get_bank_for_broker,
-)
+from members.access import get_bank_for_broker
 from members.forms import MemberSearchForm
 from members.models import Membership
 

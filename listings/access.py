@@ -8,12 +8,7 @@ from django.http import Http404
 from django.utils.translation import gettext as _
 
 from members.access import get_bank_for_member, is_broker, person_for
-from members.models import (
-    TRADING_ROLES,
-    Membership,
-    Person,
-    Status,
-)
+from members.models import TRADING_ROLES, Membership, Person, Status
 
 from .models import Capability, Listing
 

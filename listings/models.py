@@ -19,14 +19,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from members.models import (
-    TRADING_ROLES,
-    InBankQuerySet,
-    Membership,
-    Organisation,
-    Person,
-    TimeBank,
-)
+from members.models import TRADING_ROLES, InBankQuerySet, Membership, Organisation, Person, TimeBank
 
 if TYPE_CHECKING:
     from django.db.models import QuerySet

@@ -20,13 +20,7 @@ from audit import services as audit
 from audit.models import Action
 from members import ratelimits
 from members.access import is_broker, is_trading_member
-from members.models import (
-    Membership,
-    Organisation,
-    Person,
-    Status,
-    TimeBank,
-)
+from members.models import Membership, Organisation, Person, Status, TimeBank
 
 from . import emails
 from .access import may_edit_listing

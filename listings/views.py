@@ -15,11 +15,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
-from members.access import (
-    get_bank_for_member,
-    is_broker,
-    person_for,
-)
+from members.access import get_bank_for_member, is_broker, person_for
 from members.models import (
     TRADING_ROLES,
     ContactPreference,

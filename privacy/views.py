@@ -12,14 +12,9 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
-from members.access import (
-    get_member_for_admin,
-    person_for,
-)
+from members.access import get_member_for_admin, person_for
 
-from .forms import (
-    EraseForm,
-)
+from .forms import EraseForm
 from .services import erase_person, export_person_data, export_zip
 
 

@@ -8,11 +8,7 @@ from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext as _
 
 from members.access import confine_to_acting_bank, is_safeguarding_lead, person_for
-from members.models import (
-    Membership,
-    Person,
-    TimeBank,
-)
+from members.models import Membership, Person, TimeBank
 
 from .models import SafeguardingRecord
 

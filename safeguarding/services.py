@@ -18,15 +18,8 @@ from django.utils.translation import gettext as _
 from audit import services as audit
 from audit.models import Action
 from listings.services import add_months
-from members.access import (
-    is_safeguarding_lead,
-)
-from members.models import (
-    Membership,
-    Person,
-    Status,
-    TimeBank,
-)
+from members.access import is_safeguarding_lead
+from members.models import Membership, Person, Status, TimeBank
 
 from .models import CheckOutcome, CheckType, SafeguardingRecord
 
