@@ -6,12 +6,12 @@ import django.utils.timezone
 from django.db import migrations, models
 
 
-def rename_content_types(apps, schema_editor, old, new, models):
+def rename_content_types(apps, schema_editor, old, new, names):
     """Admin log entries and permissions point at content types: renaming them (not making
     new ones) keeps both. In a new database there are none yet (they are made after migrate)."""
     ContentType = apps.get_model("contenttypes", "ContentType")
     db = schema_editor.connection.alias
-    for model in models:
+    for model in names:
         if ContentType.objects.using(db).filter(app_label=new, model=model).exists():
             continue
         ContentType.objects.using(db).filter(app_label=old, model=model).update(app_label=new)
