@@ -11,6 +11,7 @@ ForeignKey) are not imports and are not read here.
 from __future__ import annotations
 
 import ast
+import tempfile
 from pathlib import Path
 
 from django.test import SimpleTestCase
@@ -197,19 +198,22 @@ class LayersTest(SimpleTestCase):
         cycles = _cycles(graph)
         self.assertEqual(cycles, [], "import cycles:\n" + "\n".join(" -> ".join(c) for c in cycles))
 
-    def test_it_sees_an_upward_import_inside_a_function(self) -> None:
-        # The checker itself: a lazy import is still an import.
-        source = "def f():\n    from exchanges import services\n"
-        path = ROOT / "tests" / "_layers_probe.py"
-        tree_imports = []
-        try:
+    def test_it_sees_an_upward_import_inside_a_function_or_under_type_checking(self) -> None:
+        # The checker itself: a lazy import, or one only for type hints, is still an import.
+        source = (
+            "from typing import TYPE_CHECKING\n"
+            "if TYPE_CHECKING:\n"
+            "    from reports.models import MonthlyReport\n"
+            "def f():\n"
+            "    from exchanges import services\n"
+        )
+        with tempfile.TemporaryDirectory() as folder:
+            path = Path(folder) / "probe.py"
             path.write_text(source)
-            tree_imports = imports_of("ledger.probe", path, {"exchanges.services", "ledger"})
-        finally:
-            path.unlink(missing_ok=True)
+            found = imports_of("ledger.probe", path, {"exchanges.services", "reports.models"})
         self.assertEqual(
-            [(i.target, i.line, i.top_level) for i in tree_imports],
-            [("exchanges.services", 2, False)],
+            [(i.target, i.line, i.top_level) for i in found],
+            [("reports.models", 3, False), ("exchanges.services", 5, False)],
         )
 
 
