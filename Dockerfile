@@ -13,6 +13,11 @@ COPY exchanges exchanges
 COPY reminders reminders
 COPY reports reports
 COPY audit audit
+COPY listings listings
+COPY safeguarding safeguarding
+COPY desk desk
+COPY privacy privacy
+COPY imports imports
 COPY templates templates
 RUN make install EXTRAS= PYTHON=python3.11 \
  && DEBUG=false SECRET_KEY=build-only ALLOWED_HOSTS=localhost .venv/bin/python manage.py collectstatic --noinput

@@ -490,7 +490,7 @@ def _load(*, exchanges: int, years: int, seed: int, today: date) -> None:
     from django.conf import settings
     from django.db import connection, transaction
 
-    from members.models import Category
+    from listings.models import Category
 
     window = years * 365
     with transaction.atomic(), connection.cursor() as cursor:

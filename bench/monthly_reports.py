@@ -53,7 +53,8 @@ def generate(members: int, exchanges: int, month: date, seed: int = 5) -> object
 
     from exchanges.models import Exchange, Kind, State
     from ledger.models import Account, AccountKind, Entry, Journal
-    from members.models import Category, Listing, Membership, Person, Status, TimeBank, User
+    from listings.models import Category, Listing
+    from members.models import Membership, Person, Status, TimeBank, User
     from timebank.dates import add_months
 
     rng = random.Random(seed)

@@ -50,8 +50,10 @@ from rest_framework.views import APIView
 
 from ledger import services as ledger
 from ledger.models import Account, AccountKind, Entry, format_hours
-from members.access import get_bank_for_member, get_listing_for, person_for
-from members.models import Category, Person, TimeBank
+from listings.access import get_listing_for
+from listings.models import Category
+from members.access import get_bank_for_member, person_for
+from members.models import Person, TimeBank
 from timebank.api import (
     ID_PATTERN,
     RATE_LIMITED,

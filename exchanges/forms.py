@@ -10,7 +10,8 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from ledger.models import Account, AccountKind
-from members.models import Category, Listing, Status, TimeBank
+from listings.models import Category, Listing
+from members.models import Status, TimeBank
 
 from .models import COPRODUCTION_IN_WORDS, CoProduction
 from .services import Details

@@ -201,10 +201,10 @@ class Exchange(models.Model):
     effective_date = models.DateField(_("date the help happened"))
     description = models.CharField(_("what the help was"), max_length=200)
     category = models.ForeignKey(
-        "members.Category", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+        "listings.Category", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
     listing = models.ForeignKey(
-        "members.Listing",
+        "listings.Listing",
         on_delete=models.SET_NULL,
         null=True,
         blank=True,

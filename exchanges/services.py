@@ -35,14 +35,13 @@ from ledger.exceptions import (
     MaximumBalanceReached,
 )
 from ledger.models import Account, AccountKind, Entry, Journal, JournalState, format_hours
+from listings.models import Category, Listing
 from members import ratelimits
 from members.access import is_broker
 from members.models import (
     ApprovalRule,
-    Category,
     GroupRemainderRule,
     LimitRule,
-    Listing,
     Membership,
     Person,
     Status,

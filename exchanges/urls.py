@@ -10,7 +10,6 @@ urlpatterns = [
     path("banks/<slug:slug>/donate/", views.donate, name="donate"),
     path("banks/<slug:slug>/grant/", views.grant, name="grant"),
     path("banks/<slug:slug>/statement/", views.statement, name="statement"),
-    path("banks/<slug:slug>/desk/", views.desk, name="desk"),
     # On the broker's member page: leaving cancels the exchanges that would debit the member.
     path(
         "banks/<slug:slug>/members/<int:person_id>/leave/",

@@ -25,9 +25,9 @@ from django.utils.translation import ngettext
 from exchanges.models import CoProduction
 from ledger.models import Account, Journal, format_hours
 from ledger.services import HistoricalJournal, history_fingerprint
+from listings.models import Category
 from members.models import (
     AgeBand,
-    Category,
     GroupRemainderRule,
     Membership,
     Organisation,

@@ -20,7 +20,8 @@ from django.utils import timezone
 
 from exchanges.models import Exchange, Kind, State
 from ledger.models import Account, AccountKind, Entry
-from members.models import Listing, Membership, Note, Organisation, Representative, Status, TimeBank
+from listings.models import Listing
+from members.models import Membership, Note, Organisation, Representative, Status, TimeBank
 
 from .checking import EXCHANGE_KEY
 from .formats import COLUMNS, POT, escape_cell

@@ -23,7 +23,8 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from members.models import Listing, Organisation, Person, TimeBank
+from listings.models import Listing
+from members.models import Organisation, Person, TimeBank
 
 
 class Source(models.TextChoices):

@@ -52,11 +52,10 @@ from ledger import bulk
 from ledger import services as ledger
 from ledger.exceptions import LedgerError
 from ledger.models import Account, format_hours
+from listings.models import Listing, ListingState
 from members.emails import send
 from members.models import (
     ContactPreference,
-    Listing,
-    ListingState,
     Membership,
     Note,
     Organisation,

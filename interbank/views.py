@@ -19,7 +19,8 @@ from exchanges.models import State
 from ledger import services as ledger
 from ledger.exceptions import LedgerError
 from members.access import get_bank_for_member, is_broker, person_for
-from members.models import TRADING_ROLES, Listing, Person, Status, TimeBank
+from listings.models import Listing
+from members.models import TRADING_ROLES, Person, Status, TimeBank
 
 from . import services
 from .access import get_bank_for_admin, get_cross_for, get_link_for_admin

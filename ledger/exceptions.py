@@ -9,7 +9,10 @@ from django.utils.translation import gettext as _
 
 
 class LedgerError(Exception):
-    """Base of every ledger refusal. ``str(error)`` is a plain-English sentence."""
+    """Base of every ledger refusal. ``str(error)`` is a plain-English sentence; the API
+    answers with ``http_status`` (``timebank.api.exception_handler``)."""
+
+    http_status = 409
 
     def __init__(self, message: str) -> None:
         super().__init__(message)

@@ -78,7 +78,7 @@ back along an account's versions; reversals mirror their originals and are never
 entries and journals belong to the same time bank.
 
 A journal's description and decision reason are what people typed, and immutable: erasure
-(``members.privacy``) rewrites every other text column, never these.
+(``privacy.services``) rewrites every other text column, never these.
 """
 
 from __future__ import annotations

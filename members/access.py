@@ -22,13 +22,10 @@ from django.utils.translation import gettext as _
 from .models import (
     BROKER_ROLES,
     TRADING_ROLES,
-    Capability,
     ContactPreference,
-    Listing,
     Membership,
     Person,
     Role,
-    SafeguardingRecord,
     Status,
     TimeBank,
 )
@@ -136,35 +133,6 @@ def get_bank_for_member(user: object, slug: str) -> tuple[TimeBank, Person, Memb
     return bank, person, membership
 
 
-def may_edit_listing(person: Person | None, listing: Listing) -> bool:
-    """The owner, a representative of the owning organisation, or a broker of the bank."""
-    if person is None:
-        return False
-    if listing.person_id is not None and listing.person_id == person.pk:
-        return True
-    if (
-        listing.organisation_id is not None
-        and listing.organisation.representatives.filter(pk=person.pk).exists()  # type: ignore[union-attr]
-    ):
-        return True
-    return is_broker(person, listing.time_bank_id)
-
-
-def get_listing_for(user: object, pk: int, *, write: bool = False) -> Listing:
-    """An offer or request in one of the caller's time banks.
-
-    Outside them (another bank, an applicant, a commissioner) it is 404. With ``write``,
-    only its owner, a representative of the owning organisation or a broker of the bank
-    passes; other members get 403.
-    """
-    listing = Listing.objects.visible_to(user).with_owner().filter(pk=pk).first()
-    if listing is None:
-        raise Http404(_("No such offer or request."))
-    if write and not may_edit_listing(person_for(user), listing):
-        raise PermissionDenied(_("Only the person who published this can change it."))
-    return listing
-
-
 def get_member_for_broker(user: object, slug: str, person_id: int) -> tuple[Membership, Person]:
     """A person's membership of the bank ``slug`` and the broker's person, for its brokers.
 
@@ -208,49 +176,6 @@ def get_member_for_admin(user: object, slug: str, person_id: int) -> Membership:
     return membership
 
 
-def get_capabilities_owner_for(
-    user: object, slug: str, person_id: int | None = None
-) -> tuple[Membership, Person]:
-    """Whose capabilities the caller may edit in the bank ``slug``, and the caller's person.
-
-    Without ``person_id``: the caller's own (they must trade there). With it: a member's,
-    for a broker of that bank (or the member themself).
-    """
-    bank, me, membership = get_bank_for_member(user, slug)
-    if person_id is None or person_id == me.pk:
-        return membership, me
-    if not membership.is_broker:
-        raise PermissionDenied(
-            _("Only a broker of this time bank can edit another member's skills.")
-        )
-    other = (
-        Membership.objects.filter(
-            time_bank=bank, person_id=person_id, status=Status.APPROVED, role__in=TRADING_ROLES
-        )
-        .select_related("person", "time_bank")
-        .first()
-    )
-    if other is None:
-        raise Http404(_("No such member."))
-    return other, me
-
-
-def get_capability_for(user: object, pk: int, *, write: bool = False) -> Capability:
-    """A capability: its own member and the bank's brokers may see and change it; others 404."""
-    capability = (
-        Capability.objects.reachable_by(user)
-        .select_related("person", "time_bank", "category")
-        .filter(pk=pk)
-        .first()
-    )
-    me = person_for(user)
-    if capability is None or me is None:
-        raise Http404(_("No such entry."))
-    if capability.person_id != me.pk and not is_broker(me, capability.time_bank_id):
-        raise Http404(_("No such entry."))
-    return capability
-
-
 # --- Acting for a member ---------------------------------------------------------------------
 
 
@@ -273,7 +198,7 @@ def may_be_acted_for(membership: Membership) -> bool:
     grant in force, staff or superuser, or two-factor sign-in (which acting would skip)."""
     from allauth.mfa.models import Authenticator
 
-    from reports.models import CommissionerGrant
+    from members.models import CommissionerGrant
 
     person = membership.person
     if not (
@@ -360,43 +285,3 @@ def is_safeguarding_lead(person: Person | None, time_bank: TimeBank | int) -> bo
         role__in=BROKER_ROLES,
         safeguarding_lead=True,
     ).exists()
-
-
-def get_safeguarding_member_for(
-    user: object, slug: str, person_id: int
-) -> tuple[Membership, Person]:
-    """A person's membership of ``slug`` and the caller's person, for the bank's safeguarding
-    leads only. Everyone else (brokers who are not the lead, admins, commissioners, members)
-    gets 403; a person not in the bank is 404."""
-    bank = get_object_or_404(TimeBank, slug=slug)
-    confine_to_acting_bank(user, bank)
-    me = person_for(user)
-    if not is_safeguarding_lead(me, bank):
-        raise PermissionDenied(_("Only the safeguarding lead of this time bank can see this."))
-    assert me is not None
-    membership = (
-        Membership.objects.filter(time_bank=bank, person_id=person_id)
-        .select_related("person", "time_bank")
-        .first()
-    )
-    if membership is None:
-        raise Http404(_("No such member."))
-    return membership, me
-
-
-def get_safeguarding_record_for(
-    user: object, pk: int, *, write: bool = False
-) -> tuple[SafeguardingRecord, Person]:
-    """A safeguarding check and the caller's person, for its bank's safeguarding leads; to
-    anyone else it does not exist (404). Every lead who can see it may change it."""
-    me = person_for(user)
-    record = (
-        SafeguardingRecord.objects.reachable_by(user)
-        .select_related("time_bank", "person", "recorded_by")
-        .filter(pk=pk)
-        .first()
-    )
-    if record is None or not is_safeguarding_lead(me, record.time_bank_id):
-        raise Http404(_("No such record."))
-    assert me is not None
-    return record, me

@@ -5,7 +5,5 @@ from . import api
 
 router = SimpleRouter()
 router.register("applications", api.ApplicationViewSet, basename="application")
-router.register("listings", api.ListingViewSet, basename="api-listing")
-router.register("categories", api.CategoryViewSet, basename="api-category")
 
 urlpatterns = [path("me/", api.MeView.as_view(), name="api-me"), *router.urls]

@@ -1,12 +1,12 @@
-"""Emails about memberships, replies and introductions, and the two ways every email of the
-platform leaves: ``send`` renders and sends one now (a worker's task calls it), and
-``after_commit`` queues a task once the caller's transaction commits.
+"""Emails about memberships (replies and introductions: ``listings.emails``), and the two
+ways every email of the platform leaves: ``send`` renders and sends one now (a worker's task
+calls it), and ``after_commit`` queues a task once the caller's transaction commits.
 
 A service never sends mail itself: it calls the functions below inside its transaction,
-which queue one task per recipient (``members.tasks``) for after the commit. The worker
-sends it and retries with back-off while the mail server refuses, so a mail server that is
-down never fails, or turns into an error, a write that was saved. Offline members (no
-login) get none.
+which queue one task per recipient (``members.tasks``, ``listings.tasks``) for after the
+commit. The worker sends it and retries with back-off while the mail server refuses, so a
+mail server that is down never fails, or turns into an error, a write that was saved.
+Offline members (no login) get none.
 
 Every email comes from the site's own address (DEFAULT_FROM_EMAIL) with no Reply-To: a
 member's email address is never shown to another member.
@@ -22,9 +22,8 @@ from django.core.mail import EmailMultiAlternatives
 from django.db import transaction
 from django.template import TemplateDoesNotExist
 from django.template.loader import get_template, render_to_string
-from django.urls import reverse
 
-from .models import Contact, Membership, Person
+from .models import Membership, Person
 
 
 def after_commit(task: Task, *args: Any) -> None:
@@ -70,7 +69,7 @@ def send(name: str, *, to: str, context: dict, unsubscribe: str | None = None) -
     message.send()
 
 
-def _address(person: Person | None) -> str | None:
+def address_of(person: Person | None) -> str | None:
     user = person.user if person is not None else None
     return user.email if user is not None and user.email else None
 
@@ -90,58 +89,13 @@ def application_declined(membership: Membership) -> None:
     after_commit(send_membership_email, "application-declined", membership.pk)
 
 
-def _recipients(contact: Contact) -> list[Person]:
-    """The person written to, or every representative of the organisation written to."""
-    if contact.to_person is not None:
-        return [contact.to_person]
-    if contact.to_organisation is not None:
-        return list(contact.to_organisation.representatives.all())
-    return []
-
-
-def listing_reply(contact: Contact) -> None:
-    """Tell the owner of a listing (or the person answered) that someone wrote to them."""
-    from .tasks import send_contact_email
-
-    for person in _recipients(contact):
-        if person.user_id is not None:
-            after_commit(send_contact_email, "listing-reply", contact.pk, person.pk)
-
-
-def introduction(contact: Contact) -> None:
-    """Tell both sides of a broker's introduction about each other, by display name only."""
-    from .tasks import send_contact_email
-
-    helper = contact.from_person
-    if helper is not None and helper.user_id is not None:
-        after_commit(send_contact_email, "introduction-helper", contact.pk, helper.pk)
-    for person in _recipients(contact):
-        if person.user_id is not None:
-            after_commit(send_contact_email, "introduction-requester", contact.pk, person.pk)
-
-
 # --- Sent by the worker --------------------------------------------------------------------------
 
 
 def send_about_membership(name: str, membership: Membership) -> bool:
     """Send the applicant the email ``name`` about their application. Returns whether one went."""
-    to = _address(membership.person)
+    to = address_of(membership.person)
     if not to:
         return False
     send(name, to=to, context={"membership": membership})
-    return True
-
-
-def send_about_contact(name: str, contact: Contact, recipient: Person) -> bool:
-    """Send ``recipient`` the email ``name`` about a reply or an introduction."""
-    to = _address(recipient)
-    listing = contact.listing
-    if not to or listing is None:
-        return False
-    link = settings.SITE_URL + reverse("listing-detail", args=[listing.pk])
-    send(
-        name,
-        to=to,
-        context={"contact": contact, "listing": listing, "recipient": recipient, "link": link},
-    )
     return True

@@ -5,20 +5,8 @@ from typing import Any
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from .models import (
-    Capability,
-    Category,
-    CheckOutcome,
-    CheckType,
-    ErasureReason,
-    Listing,
-    ListingKind,
-    Person,
-    Role,
-    SafeguardingRecord,
-    Status,
-)
-from .services import ListingDetails, Profile, Referees, SafeguardingCheck
+from .models import Person, Role, Status
+from .services import Profile, Referees
 
 DEMOGRAPHICS = ["age_band", "gender", "disability", "carer"]
 WHY_WE_ASK = _(
@@ -112,13 +100,6 @@ class DeclineForm(forms.Form):
     )
 
 
-class EraseForm(forms.Form):
-    # A reason code, not free text: the audit trail keeps it, and must hold nothing about them.
-    reason = forms.ChoiceField(
-        label=_("Why"), choices=ErasureReason.choices, widget=forms.RadioSelect
-    )
-
-
 class LeaveForm(forms.Form):
     reason = forms.CharField(
         label=_("Why they left (optional, for brokers only)"),
@@ -179,107 +160,6 @@ class OfflineMemberForm(ProfileForm):
         return any(self[name].errors for name in DEMOGRAPHICS if name in self.fields)
 
 
-# --- Offers and requests ---------------------------------------------------------------------
-
-
-class ListingForm(forms.ModelForm):
-    """An offer or request. ``owners`` lists who the author may publish for, as
-    ("person:<id>" or "organisation:<id>", label) pairs; the first is the default."""
-
-    # Left empty, it is for the author.
-    owner = forms.ChoiceField(label=_("Who is this for?"), required=False)
-
-    class Meta:
-        model = Listing
-        fields = ["kind", "category", "title", "description", "area", "availability", "expires_on"]
-        widgets = {
-            "kind": forms.RadioSelect,
-            "description": forms.Textarea(attrs={"rows": 4}),
-            "expires_on": forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
-        }
-        labels = {"kind": _("Are you offering help or asking for help?")}
-
-    def __init__(
-        self, *args: object, owners: list[tuple[str, str]] | None = None, **kwargs: object
-    ) -> None:
-        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
-        # Offer or request: two radio buttons, without the model form's empty "---------" one.
-        self.fields["kind"].choices = ListingKind.choices
-        self.fields["expires_on"].required = False
-        self.fields["expires_on"].help_text = _("Leave empty for the usual time.")
-        self.fields["category"].empty_label = _("Choose a category")
-        if owners and len(owners) > 1:
-            self.fields["owner"].choices = owners
-            self.fields["owner"].initial = owners[0][0]
-            self.order_fields(["owner"])
-        else:
-            del self.fields["owner"]
-
-    def details(self) -> ListingDetails:
-        data = self.cleaned_data
-        return ListingDetails(
-            kind=data["kind"],
-            category=data["category"],
-            title=data["title"],
-            description=data["description"],
-            area=data["area"],
-            availability=data["availability"],
-            expires_on=data["expires_on"],
-        )
-
-
-class ListingSearchForm(forms.Form):
-    """Browse filters; every one optional, bad values just show an error."""
-
-    q = forms.CharField(label=_("Words to look for"), required=False, max_length=100)
-    kind = forms.ChoiceField(
-        label=_("Offers or requests"),
-        required=False,
-        choices=[("", _("Both")), *ListingKind.choices],
-    )
-    category = forms.ModelChoiceField(
-        label=_("Category"),
-        required=False,
-        queryset=Category.objects.all(),
-        to_field_name="slug",
-        empty_label=_("Any category"),
-    )
-    area = forms.CharField(label=_("Area"), required=False, max_length=40)
-
-
-class ReplyForm(forms.Form):
-    message = forms.CharField(
-        label=_("Your message"),
-        max_length=2000,
-        widget=forms.Textarea(attrs={"rows": 4}),
-        help_text=_("Say who you are and when you could help. Your email address is not shown."),
-    )
-
-
-class AnswerForm(ReplyForm):
-    to_person = forms.IntegerField(widget=forms.HiddenInput)
-
-
-class CapabilityForm(forms.ModelForm):
-    class Meta:
-        model = Capability
-        fields = ["category", "description", "level"]
-        widgets = {"level": forms.RadioSelect}
-
-    def __init__(self, *args: object, **kwargs: object) -> None:
-        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
-        self.fields["category"].empty_label = _("Choose a kind of help")
-
-
-class IntroduceForm(forms.Form):
-    message = forms.CharField(
-        label=_("A word to both of them (optional)"),
-        required=False,
-        max_length=1000,
-        widget=forms.Textarea(attrs={"rows": 2}),
-    )
-
-
 class MemberSearchForm(forms.Form):
     name = forms.CharField(label=_("Name"), required=False, max_length=80)
     area = forms.CharField(label=_("Area"), required=False, max_length=40)
@@ -305,24 +185,3 @@ class RoleForm(forms.Form):
         label=_("Safeguarding lead (sees references and checks; brokers and admins only)"),
         required=False,
     )
-
-
-class SafeguardingForm(forms.ModelForm):
-    """A reference or check: its type, number, dates and outcome. Never what it said."""
-
-    class Meta:
-        model = SafeguardingRecord
-        fields = ["check_type", "reference_number", "checked_on", "expires_on", "outcome"]
-        widgets = {
-            "checked_on": forms.DateInput(attrs={"type": "date"}),
-            "expires_on": forms.DateInput(attrs={"type": "date"}),
-            "outcome": forms.RadioSelect,
-        }
-
-    def __init__(self, *args: object, **kwargs: object) -> None:
-        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
-        self.fields["check_type"].choices = CheckType.choices
-        self.fields["outcome"].choices = CheckOutcome.choices
-
-    def check(self) -> SafeguardingCheck:
-        return SafeguardingCheck(**{name: self.cleaned_data[name] for name in self.Meta.fields})

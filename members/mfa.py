@@ -62,7 +62,7 @@ def explanation() -> str:
 
 def with_second_factor_flags(users: QuerySet[User]) -> QuerySet[User]:
     """``users`` annotated with what ``needs_second_factor`` reads, so it costs no query."""
-    from reports.models import CommissionerGrant
+    from members.models import CommissionerGrant
 
     return users.annotate(
         mfa_staff_role=Exists(

@@ -1,4 +1,4 @@
-"""Time banks, people, memberships and organisations.
+"""Users, time banks, people, memberships, organisations, notes and commissioner grants.
 
 What holds, and what enforces it:
 - A person belongs to a time bank at most once (unique constraint on membership).
@@ -7,17 +7,14 @@ What holds, and what enforces it:
 - A membership has left exactly when it records when it left (check constraint
   ``membership_left_has_time``: status "left" if and only if ``left_at`` is set).
 - A user has at most one person (one-to-one).
-- A listing (offer or request) belongs to exactly one owner: a person or an organisation
-  (check constraint ``listing_has_one_owner``).
-- A contact (reply, introduction) goes to exactly one recipient, a person or an organisation
-  (check constraint ``contact_has_one_recipient``).
-- A category's slug is unique; a capability's level is one of three (check constraint).
 - A person's age band, gender, disability and carer answers are blank or one of their choices
   (check constraints ``person_*_valid``).
 - Only a broker or admin can be a bank's safeguarding lead (check constraint
   ``membership_safeguarding_lead_is_staff``).
-- A safeguarding check has a known type and outcome, and expires no earlier than it was
-  made (check constraints); it holds no certificate content, only its reference number.
+- A commissioner grant ends on or after it starts (check constraint).
+
+Offers, requests, contacts and capabilities live in ``listings``; safeguarding checks in
+``safeguarding``.
 """
 
 from __future__ import annotations
@@ -28,7 +25,7 @@ from typing import TYPE_CHECKING, Self, TypeVar
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser, BaseUserManager
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -182,7 +179,7 @@ class TimeBank(models.Model):
         _("offers and requests last (months)"), default=3
     )
     # Safeguarding checks are kept this long after the check lapses or the member leaves
-    # (members.services.safeguarding_records_past_retention); DBS guidance: about 6 months.
+    # (safeguarding.services.safeguarding_records_past_retention); DBS guidance: about 6 months.
     safeguarding_retention_months = models.PositiveSmallIntegerField(
         _("keep safeguarding checks for (months) after they lapse or the member leaves"),
         default=6,
@@ -485,7 +482,7 @@ class Membership(models.Model):
         ]
         indexes = [
             models.Index(fields=["time_bank", "status"]),
-            # The desk's follow-up lists (reminders.followups): counted from this index alone
+            # The desk's follow-up lists (desk.followups): counted from this index alone
             # (PostgreSQL), without reading the wide membership rows; "new" found by its dates.
             models.Index(
                 fields=["time_bank", "decided_at"],
@@ -553,225 +550,10 @@ class Representative(models.Model):
         return f"{self.person} for {self.organisation}"
 
 
-# --- Offers and requests -----------------------------------------------------------------------
-
 # Roles that take part in exchanges and so may see offers and requests. Commissioners see
 # aggregates only, never member-level listings.
 TRADING_ROLES = (Role.MEMBER, Role.BROKER, Role.ADMIN)
 BROKER_ROLES = (Role.BROKER, Role.ADMIN)
-
-
-class Category(models.Model):
-    """A kind of help (gardening, lifts); shared by every time bank and managed in the admin."""
-
-    name = models.CharField(_("name"), max_length=60, unique=True)
-    slug = models.SlugField(_("short name for web addresses"), max_length=60, unique=True)
-
-    class Meta:
-        ordering = ["name"]
-        verbose_name_plural = _("categories")
-
-    def __str__(self) -> str:
-        return self.name
-
-
-class ListingKind(models.TextChoices):
-    OFFER = "offer", _("Offer of help")
-    REQUEST = "request", _("Request for help")
-
-
-class ListingState(models.TextChoices):
-    OPEN = "open", _("Open")
-    CLOSED = "closed", _("Closed")
-
-
-class ListingQuerySet(InBankQuerySet["Listing"]):
-    def open(self) -> QuerySet[Listing]:
-        """Open and not past their expiry date."""
-        return self.filter(state=ListingState.OPEN, expires_on__gte=timezone.localdate())
-
-    def open_offers(self) -> QuerySet[Listing]:
-        return self.open().filter(kind=ListingKind.OFFER)
-
-    def open_requests(self) -> QuerySet[Listing]:
-        return self.open().filter(kind=ListingKind.REQUEST)
-
-    def visible_to(self, user: object) -> QuerySet[Listing]:
-        """Listings in the time banks where ``user`` is an approved member, broker or admin."""
-        banks = (
-            Membership.objects.for_user(user)
-            .approved()
-            .filter(role__in=TRADING_ROLES)
-            .values("time_bank")
-        )
-        return self.reachable_by(user).filter(time_bank__in=banks)
-
-    def owned_by(self, person: Person) -> QuerySet[Listing]:
-        """Listings of ``person`` and of the organisations they represent."""
-        return self.filter(Q(person=person) | Q(organisation__representatives=person)).distinct()
-
-    def search(self, words: str) -> QuerySet[Listing]:
-        """Listings whose title or description contains every word in ``words``."""
-        found = self
-        for word in words.split():
-            found = found.filter(Q(title__icontains=word) | Q(description__icontains=word))
-        return found
-
-    def with_owner(self) -> QuerySet[Listing]:
-        """Load what a list shows (owner, organisation, category) in the same query."""
-        return self.select_related("person", "organisation", "category", "time_bank")
-
-
-class Listing(models.Model):
-    """An offer of help or a request for help, by a member or an organisation."""
-
-    time_bank = models.ForeignKey(TimeBank, on_delete=models.PROTECT, related_name="listings")
-    kind = models.CharField(_("offer or request"), max_length=10, choices=ListingKind.choices)
-    person = models.ForeignKey(
-        Person, on_delete=models.PROTECT, null=True, blank=True, related_name="listings"
-    )
-    organisation = models.ForeignKey(
-        Organisation, on_delete=models.PROTECT, null=True, blank=True, related_name="listings"
-    )
-    category = models.ForeignKey(
-        Category, on_delete=models.PROTECT, related_name="listings", verbose_name=_("category")
-    )
-    title = models.CharField(
-        _("title"), max_length=100, help_text=_("For example: Help with the garden.")
-    )
-    description = models.TextField(_("more about it"), blank=True, max_length=2000)
-    area = models.CharField(
-        _("area"),
-        max_length=40,
-        blank=True,
-        help_text=_("For example a postcode district such as GL50."),
-    )
-    availability = models.CharField(
-        _("when"), max_length=120, blank=True, help_text=_("For example: weekday mornings.")
-    )
-    expires_on = models.DateField(_("show until"))
-    state = models.CharField(max_length=10, choices=ListingState.choices, default=ListingState.OPEN)
-    # Who typed it: the owner, a representative, or a broker publishing for an offline member.
-    created_by = models.ForeignKey(Person, on_delete=models.PROTECT, related_name="+")
-    created_at = models.DateTimeField(default=timezone.now, editable=False)
-    closed_at = models.DateTimeField(null=True, blank=True)
-
-    objects = ListingQuerySet.as_manager()
-
-    class Meta:
-        ordering = ["-created_at", "-pk"]
-        constraints = [
-            models.CheckConstraint(
-                condition=(Q(person__isnull=False) & Q(organisation__isnull=True))
-                | (Q(person__isnull=True) & Q(organisation__isnull=False)),
-                name="listing_has_one_owner",
-            ),
-            models.CheckConstraint(
-                condition=Q(kind__in=["offer", "request"]), name="listing_kind_valid"
-            ),
-            models.CheckConstraint(
-                condition=Q(state__in=["open", "closed"]), name="listing_state_valid"
-            ),
-        ]
-        indexes = [models.Index(fields=["time_bank", "state", "kind", "expires_on"])]
-
-    def __str__(self) -> str:
-        return f"{self.get_kind_display()}: {self.title}"
-
-    @property
-    def owner_name(self) -> str:
-        return self.person.display_name if self.person else self.organisation.name  # type: ignore[union-attr]
-
-    @property
-    def owner_area(self) -> str:
-        return self.area or (self.person.area if self.person else self.organisation.area)  # type: ignore[union-attr]
-
-    @property
-    def is_open(self) -> bool:
-        return self.state == ListingState.OPEN and self.expires_on >= timezone.localdate()
-
-
-class ContactKind(models.TextChoices):
-    REPLY = "reply", _("Reply to a listing")
-    INTRODUCTION = "introduction", _("Introduction by a broker")
-    ACCEPTED = "accepted", _("Offer or request accepted")
-
-
-class Contact(models.Model):
-    """Two members put in touch: a reply to a listing, or a broker's introduction.
-
-    The monthly "log your hours" reminder reads these rows. ``message`` is kept so the
-    owner (or the broker of an offline owner) can read it on the listing page.
-    """
-
-    time_bank = models.ForeignKey(TimeBank, on_delete=models.PROTECT, related_name="contacts")
-    kind = models.CharField(max_length=20, choices=ContactKind.choices)
-    listing = models.ForeignKey(
-        Listing, on_delete=models.PROTECT, null=True, blank=True, related_name="contacts"
-    )
-    from_person = models.ForeignKey(Person, on_delete=models.PROTECT, related_name="+")
-    to_person = models.ForeignKey(
-        Person, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
-    )
-    to_organisation = models.ForeignKey(
-        Organisation, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
-    )
-    message = models.TextField(blank=True, max_length=2000)
-    made_by = models.ForeignKey(Person, on_delete=models.PROTECT, related_name="+")
-    created_at = models.DateTimeField(default=timezone.now, editable=False)
-
-    class Meta:
-        ordering = ["-created_at", "-pk"]
-        constraints = [
-            models.CheckConstraint(
-                condition=(Q(to_person__isnull=False) & Q(to_organisation__isnull=True))
-                | (Q(to_person__isnull=True) & Q(to_organisation__isnull=False)),
-                name="contact_has_one_recipient",
-            ),
-        ]
-        indexes = [models.Index(fields=["time_bank", "created_at"])]
-
-    def __str__(self) -> str:
-        return f"{self.get_kind_display()} from {self.from_person_id} ({self.created_at:%Y-%m-%d})"
-
-
-class CapabilityLevel(models.TextChoices):
-    DOES = "does", _("I do this")
-    WITH_ENCOURAGEMENT = "encouragement", _("I could with encouragement")
-    WILL_SHARE = "share", _("I'm willing to share or teach this")
-
-
-class Capability(models.Model):
-    """What a member can do, from the Needs and Capabilities assessment, in one time bank."""
-
-    person = models.ForeignKey(Person, on_delete=models.CASCADE, related_name="capabilities")
-    time_bank = models.ForeignKey(TimeBank, on_delete=models.CASCADE, related_name="capabilities")
-    category = models.ForeignKey(
-        Category, on_delete=models.PROTECT, related_name="+", verbose_name=_("category")
-    )
-    description = models.CharField(
-        _("what, in your words"), max_length=200, help_text=_("For example: pruning, hedges.")
-    )
-    level = models.CharField(
-        _("how"), max_length=20, choices=CapabilityLevel.choices, default=CapabilityLevel.DOES
-    )
-    created_at = models.DateTimeField(default=timezone.now, editable=False)
-
-    objects = InBankQuerySet["Capability"].as_manager()
-
-    class Meta:
-        ordering = ["category__name", "pk"]
-        verbose_name_plural = _("capabilities")
-        constraints = [
-            models.CheckConstraint(
-                condition=Q(level__in=["does", "encouragement", "share"]),
-                name="capability_level_valid",
-            ),
-        ]
-        indexes = [models.Index(fields=["time_bank", "person"])]
-
-    def __str__(self) -> str:
-        return f"{self.category}: {self.description}"
 
 
 class Note(models.Model):
@@ -791,80 +573,44 @@ class Note(models.Model):
         return f"Note about {self.person_id} ({self.created_at:%Y-%m-%d})"
 
 
-# --- Safeguarding ------------------------------------------------------------------------------
+class CommissionerGrantQuerySet(models.QuerySet["CommissionerGrant"]):
+    def in_force(self, on: datetime.date | None = None) -> models.QuerySet[CommissionerGrant]:
+        """Grants that cover the day ``on`` (default today)."""
+        on = on or timezone.localdate()
+        return self.filter(starts_on__lte=on).filter(Q(ends_on__isnull=True) | Q(ends_on__gte=on))
 
 
-class CheckType(models.TextChoices):
-    REFERENCE = "reference", _("Reference")
-    ID_CHECK = "id", _("ID check")
-    DBS_BASIC = "dbs_basic", _("DBS basic")
-    DBS_STANDARD = "dbs_standard", _("DBS standard")
-    DBS_ENHANCED = "dbs_enhanced", _("DBS enhanced")
-    PVG = "pvg", _("PVG (Scotland)")
+class CommissionerGrant(models.Model):
+    """Read access to one time bank's aggregate reports, for a period, given by its admin.
 
-
-class CheckOutcome(models.TextChoices):
-    CLEAR = "clear", _("Clear")
-    CONCERNS = "concerns", _("Concerns noted")
-
-
-class SafeguardingRecord(models.Model):
-    """A reference or check made on a member: its type, reference number, dates and outcome.
-
-    Metadata only: never the certificate's content or a copy, and no free text about what it
-    said. Seen only by the bank's safeguarding leads; deleted by the retention job
-    (``members.services.delete_expired_safeguarding_records``).
+    A council that funds six time banks holds six grants; it need not be a member of any.
+    (An approved commissioner membership of a bank also gives access while it lasts: see
+    ``reports.access``; the model lives here because ``members.access`` reads it.) A grant never gives access to anything about a single member.
     """
 
-    time_bank = models.ForeignKey(TimeBank, on_delete=models.PROTECT, related_name="+")
-    person = models.ForeignKey(Person, on_delete=models.PROTECT, related_name="+")
-    check_type = models.CharField(_("type of check"), max_length=20, choices=CheckType.choices)
-    reference_number = models.CharField(
-        _("reference or certificate number"),
-        max_length=40,
-        blank=True,
-        help_text=_("The number only. Do not write what the certificate says."),
+    person = models.ForeignKey(Person, on_delete=models.PROTECT, related_name="commissioner_grants")
+    time_bank = models.ForeignKey(
+        TimeBank, on_delete=models.PROTECT, related_name="commissioner_grants"
     )
-    checked_on = models.DateField(_("date of the check"))
-    expires_on = models.DateField(
-        _("renew or review by"),
-        null=True,
-        blank=True,
-        help_text=_("Leave empty if it does not expire."),
+    starts_on = models.DateField(_("access from"))
+    ends_on = models.DateField(_("access until (included)"), null=True, blank=True)
+    granted_by = models.ForeignKey(
+        Person, on_delete=models.PROTECT, related_name="+", null=True, blank=True
     )
-    outcome = models.CharField(_("outcome"), max_length=10, choices=CheckOutcome.choices)
-    recorded_by = models.ForeignKey(Person, on_delete=models.PROTECT, related_name="+")
-    recorded_at = models.DateTimeField(default=timezone.now, editable=False)
-    updated_at = models.DateTimeField(default=timezone.now)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
 
-    objects = InBankQuerySet["SafeguardingRecord"].as_manager()
+    objects = CommissionerGrantQuerySet.as_manager()
 
     class Meta:
-        ordering = ["-checked_on", "-pk"]
+        # Moved from reports (state only): the table keeps its name.
+        db_table = "reports_commissionergrant"
+        ordering = ["time_bank", "-starts_on"]
         constraints = [
             models.CheckConstraint(
-                condition=Q(
-                    check_type__in=[
-                        "reference",
-                        "id",
-                        "dbs_basic",
-                        "dbs_standard",
-                        "dbs_enhanced",
-                        "pvg",
-                    ]
-                ),
-                name="safeguarding_check_type_valid",
-            ),
-            models.CheckConstraint(
-                condition=Q(outcome__in=["clear", "concerns"]),
-                name="safeguarding_outcome_valid",
-            ),
-            models.CheckConstraint(
-                condition=Q(expires_on__isnull=True) | Q(expires_on__gte=models.F("checked_on")),
-                name="safeguarding_expires_after_check",
+                condition=Q(ends_on__isnull=True) | Q(ends_on__gte=F("starts_on")),
+                name="commissioner_grant_ends_after_start",
             ),
         ]
-        indexes = [models.Index(fields=["time_bank", "person"])]
 
     def __str__(self) -> str:
-        return f"{self.get_check_type_display()} for {self.person_id} ({self.checked_on})"
+        return f"{self.person} may see {self.time_bank} from {self.starts_on}"

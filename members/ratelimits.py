@@ -28,8 +28,9 @@ EXCHANGES_PER_HOUR_BROKER = 300
 
 class RateLimited(ValidationError):
     """Too many in the last hour. A ``ValidationError``, so a form shows it like any refusal;
-    the API answers 429 with ``Retry-After``."""
+    the API answers ``http_status`` 429 with ``Retry-After`` (``timebank.api``)."""
 
+    http_status = 429
     retry_after = int(WINDOW.total_seconds())
 
 

@@ -1,6 +1,7 @@
-"""Every write in the members domain: applying, deciding applications, offline members, the
-bank's credit policy, offers and requests, replies and introductions, capabilities and broker
-notes. (Leaving and suspension void exchanges, so they live a layer up:
+"""Every write in the members domain: profiles, applying, deciding applications, offline
+members, the bank's credit policy, broker notes, acting for a member and roles. (Offers and
+requests live in ``listings.services``, safeguarding checks in ``safeguarding.services``.)
+(Leaving and suspension void exchanges, so they live a layer up:
 ``exchanges.services.leave_time_bank`` and ``suspend_membership``.)
 
 Each function is atomic; its emails are queued for the worker, which sends them after the
@@ -9,13 +10,12 @@ transaction commits (``members.emails``).
 
 from __future__ import annotations
 
-import calendar
 import datetime
 from dataclasses import dataclass, replace
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Q, QuerySet
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
@@ -26,38 +26,23 @@ from ledger import services as ledger
 from ledger.exceptions import LimitsBelowBalance
 from ledger.models import Account, AccountKind, Entry, JournalState
 
-from . import emails, ratelimits
+from . import emails
 from .access import (
     Acting,
     is_broker,
-    is_safeguarding_lead,
-    is_trading_member,
     may_be_acted_for,
-    may_edit_listing,
 )
 from .models import (
     BROKER_ROLES,
-    Capability,
-    Category,
-    CheckOutcome,
-    CheckType,
-    Contact,
-    ContactKind,
     LimitRule,
-    Listing,
-    ListingState,
     Membership,
     Note,
-    Organisation,
     Person,
     Role,
-    SafeguardingRecord,
     Status,
     TimeBank,
     User,
 )
-from .privacy import erase_person as erase_person
-from .privacy import export_person_data as export_person_data
 
 
 @dataclass(frozen=True)
@@ -365,336 +350,7 @@ def set_joined_on(*, membership: Membership, joined_on: datetime.date, by: Perso
     return locked
 
 
-# --- Offers and requests ---------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ListingDetails:
-    """What a member writes in an offer or request."""
-
-    kind: str
-    category: Category
-    title: str
-    description: str = ""
-    area: str = ""
-    availability: str = ""
-    expires_on: datetime.date | None = None
-
-
-def add_months(day: datetime.date, months: int) -> datetime.date:
-    """``day`` plus ``months`` calendar months, clamped to the end of a shorter month."""
-    month_index = day.month - 1 + months
-    year, month = day.year + month_index // 12, month_index % 12 + 1
-    return day.replace(
-        year=year, month=month, day=min(day.day, calendar.monthrange(year, month)[1])
-    )
-
-
-def default_expiry(time_bank: TimeBank) -> datetime.date:
-    return add_months(timezone.localdate(), time_bank.listing_months)
-
-
-def _check_expiry(time_bank: TimeBank, expires_on: datetime.date) -> None:
-    today = timezone.localdate()
-    if expires_on < today:
-        raise ValidationError({"expires_on": _("Please choose a date from today onwards.")})
-    # A year is the longest a listing may run before someone checks it is still wanted.
-    if expires_on > add_months(today, max(12, time_bank.listing_months)):
-        raise ValidationError({"expires_on": _("Please choose a date within a year.")})
-
-
-def _apply_details(listing: Listing, details: ListingDetails) -> None:
-    for field in ("kind", "category", "title", "description", "area", "availability"):
-        setattr(listing, field, getattr(details, field))
-    listing.title = listing.title.strip()
-    if details.expires_on is not None:
-        _check_expiry(listing.time_bank, details.expires_on)
-        listing.expires_on = details.expires_on
-    listing.full_clean(exclude=["time_bank", "person", "organisation", "created_by", "category"])
-
-
-@transaction.atomic
-def publish_listing(
-    *,
-    author: Person,
-    time_bank: TimeBank,
-    details: ListingDetails,
-    for_person: Person | None = None,
-    for_organisation: Organisation | None = None,
-) -> Listing:
-    """Publish an offer or request.
-
-    The owner is ``for_organisation`` (author must represent it, or broker the bank),
-    else ``for_person`` (the author, or any approved member when the author is a broker of
-    the bank, e.g. for an offline member), else the author. The expiry defaults to today
-    plus the bank's ``listing_months``. Raises PermissionDenied or ValidationError.
-    """
-    if not is_trading_member(author, time_bank):
-        raise PermissionDenied(_("Only members of this time bank can publish offers and requests."))
-    if for_organisation is not None:
-        if for_organisation.time_bank_id != time_bank.pk:
-            raise ValidationError(
-                {"organisation": _("That organisation is not in this time bank.")}
-            )
-        represents = for_organisation.representatives.filter(pk=author.pk).exists()
-        if not represents and not is_broker(author, time_bank):
-            raise PermissionDenied(_("Only its representatives can publish for an organisation."))
-        for_person = None
-    else:
-        for_person = for_person or author
-        if for_person.pk != author.pk:
-            if not is_broker(author, time_bank):
-                raise PermissionDenied(_("Only a broker can publish for another member."))
-            if not is_trading_member(for_person, time_bank):
-                raise ValidationError(
-                    {"person": _("That person is not a member of this time bank.")}
-                )
-    listing = Listing(
-        time_bank=time_bank,
-        person=for_person,
-        organisation=for_organisation,
-        created_by=author,
-        expires_on=default_expiry(time_bank),
-    )
-    _apply_details(listing, details)
-    listing.save()
-    audit.record_if_acting(
-        action=Action.LISTING_PUBLISHED, actor=author, time_bank=time_bank, obj=listing
-    )
-    return listing
-
-
-def _lock_listing_for(listing: Listing, editor: Person) -> Listing:
-    """Lock the listing row and check ``editor`` may change it (caller is atomic)."""
-    locked = (
-        Listing.objects.select_for_update(of=("self",))
-        .select_related("time_bank", "person", "organisation")
-        .get(pk=listing.pk)
-    )
-    if not may_edit_listing(editor, locked):
-        raise PermissionDenied(_("Only the person who published this can change it."))
-    return locked
-
-
-@transaction.atomic
-def update_listing(*, listing: Listing, editor: Person, details: ListingDetails) -> Listing:
-    """The owner, a representative or a broker edits an offer or request (open or closed)."""
-    locked = _lock_listing_for(listing, editor)
-    _apply_details(locked, details)
-    locked.save(
-        update_fields=[
-            "kind",
-            "category",
-            "title",
-            "description",
-            "area",
-            "availability",
-            "expires_on",
-        ]
-    )
-    audit.record_if_acting(
-        action=Action.LISTING_UPDATED, actor=editor, time_bank=locked.time_bank, obj=locked
-    )
-    return locked
-
-
-@transaction.atomic
-def renew_listing(*, listing: Listing, editor: Person) -> Listing:
-    """Show it for another ``listing_months`` months from today (or from its expiry, if later),
-    and reopen it if it was closed."""
-    locked = _lock_listing_for(listing, editor)
-    start = max(timezone.localdate(), locked.expires_on)
-    locked.expires_on = add_months(start, locked.time_bank.listing_months)
-    locked.state = ListingState.OPEN
-    locked.closed_at = None
-    locked.save(update_fields=["expires_on", "state", "closed_at"])
-    audit.record_if_acting(
-        action=Action.LISTING_UPDATED,
-        actor=editor,
-        time_bank=locked.time_bank,
-        obj=locked,
-        details={"change": "renewed"},
-    )
-    return locked
-
-
-@transaction.atomic
-def close_listing(*, listing: Listing, editor: Person) -> Listing:
-    """Take an offer or request down. Closing a closed one changes nothing."""
-    locked = _lock_listing_for(listing, editor)
-    if locked.state != ListingState.CLOSED:
-        locked.state = ListingState.CLOSED
-        locked.closed_at = timezone.now()
-        locked.save(update_fields=["state", "closed_at"])
-        audit.record_if_acting(
-            action=Action.LISTING_UPDATED,
-            actor=editor,
-            time_bank=locked.time_bank,
-            obj=locked,
-            details={"change": "closed"},
-        )
-    return locked
-
-
-@transaction.atomic
-def reply_to_listing(
-    *, listing: Listing, sender: Person, message: str, to_person: Person | None = None
-) -> Contact:
-    """A member answers an offer or request through the site; addresses stay private.
-
-    1. Checks the sender trades in the listing's bank and the listing is open.
-    2. Without ``to_person``, the message goes to the listing's owner (the person, or the
-       organisation's representatives). The owner (or a representative, or a broker) may
-       answer someone who wrote to them about this listing by giving ``to_person``.
-    3. Refuses (``RateLimited``) a sender who wrote ``REPLIES_PER_HOUR`` replies in the last hour.
-    4. Records a Contact of kind "reply" and, after commit, emails the recipient(s) with the
-       sender's display name and a link to the site. Offline recipients get no email; their
-       broker reads the message on the listing page.
-    """
-    message = message.strip()
-    if not message:
-        raise ValidationError({"message": _("Please write a message.")})
-    if not is_trading_member(sender, listing.time_bank_id):
-        raise PermissionDenied(_("Only members of this time bank can reply."))
-    to_organisation = None
-    if to_person is None:
-        if not listing.is_open:
-            raise ValidationError(_("This offer or request is closed."))
-        if may_edit_listing(sender, listing) and not is_broker(sender, listing.time_bank_id):
-            raise ValidationError(_("This is your own offer or request."))
-        if listing.person_id == sender.pk:
-            raise ValidationError(_("This is your own offer or request."))
-        to_person, to_organisation = listing.person, listing.organisation
-    else:
-        if not may_edit_listing(sender, listing):
-            raise PermissionDenied(_("Only the person who published this can answer replies."))
-        wrote_before = Contact.objects.filter(listing=listing, from_person=to_person).exists()
-        if not wrote_before:
-            raise ValidationError({"to_person": _("You can answer only people who wrote to you.")})
-    ratelimits.at_most(
-        Contact.objects.filter(
-            made_by=sender,
-            kind=ContactKind.REPLY,
-            created_at__gte=timezone.now() - ratelimits.WINDOW,
-        ),
-        most=ratelimits.REPLIES_PER_HOUR,
-    )
-    contact = Contact.objects.create(
-        time_bank=listing.time_bank,
-        kind=ContactKind.REPLY,
-        listing=listing,
-        from_person=sender,
-        to_person=to_person,
-        to_organisation=to_organisation,
-        message=message,
-        made_by=sender,
-    )
-    audit.record_if_acting(
-        action=Action.LISTING_REPLIED,
-        actor=sender,
-        time_bank=listing.time_bank,
-        obj=contact,
-        details={"listing": listing.pk},
-    )
-    emails.listing_reply(contact)
-    return contact
-
-
-@transaction.atomic
-def introduce(*, broker: Person, listing: Listing, helper: Person, message: str = "") -> Contact:
-    """A broker puts the person behind an open request in touch with a member who could help.
-
-    1. Checks the broker brokers the listing's bank, the listing is an open request and the
-       helper is an approved member there (not the requester).
-    2. Records a Contact of kind "introduction" from the helper to the requester, made by
-       the broker.
-    3. After commit, emails both sides (display names and the site link only). Offline
-       people get no email: the page tells the broker to phone them.
-    """
-    if not is_broker(broker, listing.time_bank_id):
-        raise PermissionDenied(_("Only a broker of this time bank can introduce members."))
-    if listing.kind != "request" or not listing.is_open:
-        raise ValidationError(_("Only an open request can be matched."))
-    if not is_trading_member(helper, listing.time_bank_id):
-        raise ValidationError({"helper": _("That person is not a member of this time bank.")})
-    if listing.person_id == helper.pk:
-        raise ValidationError({"helper": _("That is the person who asked.")})
-    ratelimits.at_most(
-        Contact.objects.filter(
-            made_by=broker,
-            kind=ContactKind.INTRODUCTION,
-            created_at__gte=timezone.now() - ratelimits.WINDOW,
-        ),
-        most=ratelimits.INTRODUCTIONS_PER_HOUR,
-    )
-    contact = Contact.objects.create(
-        time_bank=listing.time_bank,
-        kind=ContactKind.INTRODUCTION,
-        listing=listing,
-        from_person=helper,
-        to_person=listing.person,
-        to_organisation=listing.organisation,
-        message=message.strip(),
-        made_by=broker,
-    )
-    emails.introduction(contact)
-    return contact
-
-
-# --- Capabilities and notes ------------------------------------------------------------------
-
-
-def _check_may_edit_capabilities(editor: Person, membership: Membership) -> None:
-    if membership.status != Status.APPROVED:
-        raise ValidationError(_("Only approved members have skills on their profile."))
-    if editor.pk != membership.person_id and not is_broker(editor, membership.time_bank_id):
-        raise PermissionDenied(
-            _("Only a broker of this time bank can edit another member's skills.")
-        )
-
-
-@transaction.atomic
-def add_capability(
-    *, editor: Person, membership: Membership, category: Category, description: str, level: str
-) -> Capability:
-    """Add what a member does, could do with encouragement, or would share, to their profile
-    in one time bank. The member themself or a broker of that bank may do it."""
-    _check_may_edit_capabilities(editor, membership)
-    capability = Capability(
-        person_id=membership.person_id,
-        time_bank_id=membership.time_bank_id,
-        category=category,
-        description=description.strip(),
-        level=level,
-    )
-    capability.full_clean(exclude=["person", "time_bank", "category"])
-    capability.save()
-    audit.record_if_acting(
-        action=Action.PROFILE_UPDATED,
-        actor=editor,
-        time_bank=membership.time_bank,
-        obj=capability,
-        details={"change": "capability_added"},
-    )
-    return capability
-
-
-@transaction.atomic
-def remove_capability(*, editor: Person, capability: Capability) -> None:
-    membership = Membership.objects.get(
-        person_id=capability.person_id, time_bank_id=capability.time_bank_id
-    )
-    if editor.pk != capability.person_id and not is_broker(editor, membership.time_bank_id):
-        raise PermissionDenied(
-            _("Only a broker of this time bank can edit another member's skills.")
-        )
-    audit.record_if_acting(
-        action=Action.PROFILE_UPDATED,
-        actor=editor,
-        time_bank=membership.time_bank,
-        details={"change": "capability_removed", "capability": capability.pk},
-    )
-    capability.delete()
+# --- Notes --------------------------------------------------------------------------------------
 
 
 @transaction.atomic
@@ -875,154 +531,3 @@ def change_role(
         },
     )
     return target
-
-
-# --- Safeguarding checks --------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class SafeguardingCheck:
-    """What a safeguarding lead records about a check: no certificate content."""
-
-    check_type: str
-    checked_on: datetime.date
-    outcome: str
-    reference_number: str = ""
-    expires_on: datetime.date | None = None
-
-
-def _apply_check(record: SafeguardingRecord, check: SafeguardingCheck) -> None:
-    if check.check_type not in CheckType.values:
-        raise ValidationError({"check_type": _("Choose one of the types of check listed.")})
-    if check.outcome not in CheckOutcome.values:
-        raise ValidationError({"outcome": _("Choose one of the outcomes listed.")})
-    if check.checked_on > timezone.localdate():
-        raise ValidationError({"checked_on": _("The date of the check cannot be in the future.")})
-    if check.expires_on is not None and check.expires_on < check.checked_on:
-        raise ValidationError(
-            {"expires_on": _("The renewal date must be on or after the date of the check.")}
-        )
-    for field, value in vars(check).items():
-        setattr(record, field, value.strip() if isinstance(value, str) else value)
-    record.full_clean(exclude=["time_bank", "person", "recorded_by"])
-
-
-def _check_lead(by: Person, time_bank_id: int) -> None:
-    if not is_safeguarding_lead(by, time_bank_id):
-        raise PermissionDenied(_("Only the safeguarding lead of this time bank can do that."))
-
-
-def _safeguarding_details(check: SafeguardingRecord, **more: object) -> dict:
-    return {"person": check.person_id, "check_type": check.check_type, **more}
-
-
-@transaction.atomic
-def record_safeguarding_check(
-    *, membership: Membership, by: Person, check: SafeguardingCheck
-) -> SafeguardingRecord:
-    """The bank's safeguarding lead records a reference or check made on a member of the
-    bank (applicants included). Audited as ``safeguarding.recorded`` (ids and type only)."""
-    _check_lead(by, membership.time_bank_id)
-    record = SafeguardingRecord(
-        time_bank_id=membership.time_bank_id, person_id=membership.person_id, recorded_by=by
-    )
-    _apply_check(record, check)
-    record.save()
-    audit.record(
-        action=Action.SAFEGUARDING_RECORDED,
-        actor=by,
-        time_bank=membership.time_bank,
-        obj=record,
-        details=_safeguarding_details(record),
-    )
-    return record
-
-
-@transaction.atomic
-def update_safeguarding_check(
-    *, record: SafeguardingRecord, by: Person, check: SafeguardingCheck
-) -> SafeguardingRecord:
-    """The safeguarding lead corrects or renews a check. Audited as ``safeguarding.updated``."""
-    _check_lead(by, record.time_bank_id)
-    locked = SafeguardingRecord.objects.select_for_update().get(pk=record.pk)
-    _apply_check(locked, check)
-    locked.updated_at = timezone.now()
-    locked.save()
-    audit.record(
-        action=Action.SAFEGUARDING_UPDATED,
-        actor=by,
-        time_bank=record.time_bank,
-        obj=locked,
-        details=_safeguarding_details(locked),
-    )
-    return locked
-
-
-def _delete_check(record: SafeguardingRecord, *, by: Person | None, reason: str) -> None:
-    """Delete one check and audit it (caller is atomic and holds the row lock)."""
-    details = _safeguarding_details(record, record=record.pk, reason=reason)
-    bank = TimeBank.objects.get(pk=record.time_bank_id)
-    record.delete()
-    audit.record(action=Action.SAFEGUARDING_DELETED, actor=by, time_bank=bank, details=details)
-
-
-@transaction.atomic
-def delete_safeguarding_check(*, record: SafeguardingRecord, by: Person) -> None:
-    """The safeguarding lead deletes a check. Audited as ``safeguarding.deleted``."""
-    _check_lead(by, record.time_bank_id)
-    locked = SafeguardingRecord.objects.select_for_update().filter(pk=record.pk).first()
-    if locked is not None:
-        _delete_check(locked, by=by, reason="deleted")
-
-
-def _past_retention(time_bank: TimeBank, today: datetime.date) -> QuerySet[SafeguardingRecord]:
-    """The bank's checks whose retention period has passed on ``today`` (the rule below)."""
-    cutoff = add_months(today, -time_bank.safeguarding_retention_months)
-    ended = Membership.objects.filter(time_bank=time_bank).filter(
-        Q(status=Status.LEFT, left_at__date__lte=cutoff)
-        | Q(status=Status.DECLINED, decided_at__date__lte=cutoff)
-    )
-    return SafeguardingRecord.objects.filter(time_bank=time_bank).filter(
-        Q(expires_on__lte=cutoff) | Q(person__in=ended.values("person"))
-    )
-
-
-def safeguarding_records_past_retention(
-    *, today: datetime.date | None = None
-) -> list[SafeguardingRecord]:
-    """Checks whose retention period has passed, in every time bank.
-
-    The rule: a check is kept while it is in force and its member belongs to the bank, then
-    for the bank's ``safeguarding_retention_months`` (6 by default, after the DBS code of
-    practice's "no more than about six months after the decision"). It is due for deletion
-    that many months after the earlier of its renewal date and the day the member left (or
-    was declined).
-    """
-    today = today or timezone.localdate()
-    due: list[SafeguardingRecord] = []
-    for bank in TimeBank.objects.order_by("pk"):
-        due += _past_retention(bank, today).select_related("time_bank")
-    return due
-
-
-def delete_expired_safeguarding_records(*, today: datetime.date | None = None) -> int:
-    """The retention job: delete every check past retention, each in its own transaction,
-    audited as ``safeguarding.deleted`` by the system (no actor). Safe to run twice: a
-    check already deleted is skipped, and so is one renewed (or whose member came back)
-    since the list was made: the rule is checked again under the row's lock. Returns how
-    many it deleted."""
-    today = today or timezone.localdate()
-    deleted = 0
-    for record in safeguarding_records_past_retention(today=today):
-        with transaction.atomic():
-            locked = (
-                _past_retention(record.time_bank, today)
-                .select_for_update(of=("self",))
-                .filter(pk=record.pk)
-                .first()
-            )
-            if locked is None:
-                continue
-            _delete_check(locked, by=None, reason="retention")
-            deleted += 1
-    return deleted

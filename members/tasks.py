@@ -10,8 +10,8 @@ from celery import shared_task
 from django.core.mail import EmailMultiAlternatives
 from django.db import InterfaceError, OperationalError
 
-from members import emails, services
-from members.models import Contact, Membership, Person
+from members import emails
+from members.models import Membership
 
 logger = logging.getLogger(__name__)
 
@@ -40,36 +40,6 @@ def send_membership_email(name: str, membership_id: int) -> bool:
     if membership is None:
         return False
     return emails.send_about_membership(name, membership)
-
-
-@shared_task(name="members.tasks.send_contact_email", **EMAIL_RETRIES)
-def send_contact_email(name: str, contact_id: int, person_id: int) -> bool:
-    """Send one recipient of a reply or an introduction the email ``name``."""
-    contact = (
-        Contact.objects.select_related(
-            "listing__time_bank",
-            "listing__person",
-            "listing__organisation",
-            "from_person",
-            "made_by",
-        )
-        .filter(pk=contact_id)
-        .first()
-    )
-    recipient = Person.objects.select_related("user").filter(pk=person_id).first()
-    if contact is None or recipient is None:
-        return False
-    return emails.send_about_contact(name, contact, recipient)
-
-
-@shared_task(name="members.tasks.delete_expired_safeguarding_records")
-def delete_expired_safeguarding_records() -> int:
-    """Daily: delete safeguarding checks past their bank's retention period, each audited.
-    Safe to run twice; ``manage.py delete_expired_safeguarding`` does the same by hand.
-    Returns how many it deleted."""
-    deleted = services.delete_expired_safeguarding_records()
-    logger.info("safeguarding retention: %d check(s) deleted", deleted)
-    return deleted
 
 
 @shared_task(name="members.tasks.send_prepared_email", **EMAIL_RETRIES)

@@ -17,12 +17,14 @@ from django.db.models import Q, QuerySet
 from django.urls import reverse
 from django.utils import timezone
 
+from desk.followups import start_of
 from exchanges.models import Exchange, State
 from exchanges.services import confirm_overdue_exchanges
+from listings.models import Contact, Listing
 from members.emails import send
-from members.models import BROKER_ROLES, Contact, Listing, Membership, Person, Representative
+from members.models import BROKER_ROLES, Membership, Person, Representative
+from reminders.recipients import digest, listings_expiring, log_hours_due, log_hours_window
 
-from .followups import digest, listings_expiring, log_hours_due, log_hours_window, start_of
 from .models import EmailPreference, Kind, SentReminder
 
 _M = TypeVar("_M", bound=models.Model)

@@ -10,10 +10,10 @@ from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
+from desk.followups import LISTS, follow_up_list
 from members.access import get_bank_for_broker, person_for
 
 from . import services
-from .followups import LISTS, follow_up_list
 from .models import EmailPreference, Kind
 
 

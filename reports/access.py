@@ -20,9 +20,9 @@ from django.http import Http404
 from django.utils.translation import gettext
 
 from members.access import get_bank_for_broker, get_bank_for_member, person_for
-from members.models import BROKER_ROLES, Membership, Role, Status, TimeBank
+from members.models import BROKER_ROLES, CommissionerGrant, Membership, Role, Status, TimeBank
 
-from .models import CommissionerGrant, MonthlyReport, ReportExport, ReportState, Statement
+from .models import MonthlyReport, ReportExport, ReportState, Statement
 from .services import parse_month
 
 

@@ -7,7 +7,9 @@ from typing import Any
 from django.contrib import admin
 from django.http import HttpRequest
 
-from .models import CommissionerGrant, ReportDownload, ValueRate
+from members.models import CommissionerGrant
+
+from .models import ReportDownload, ValueRate
 
 
 @admin.register(ValueRate)

@@ -16,7 +16,7 @@ What holds, and what enforces it:
 - One statement per membership and month: unique ``statement_once_per_member_and_month``;
   statements are inserted with ``ON CONFLICT DO NOTHING``, so a retried build skips the
   batches already written.
-- A commissioner grant ends on or after it starts; a value rate is positive; a report
+- A value rate is positive; a report
   download's format is csv, xlsx, json or pdf: checks. Every download writes a ``ReportDownload``
   (in the view that serves it, before the response).
 - A statement is emailed at most once: the send claims it by the conditional update
@@ -26,11 +26,11 @@ What holds, and what enforces it:
 from __future__ import annotations
 
 import uuid
-from datetime import date, timedelta
+from datetime import timedelta
 
 from django.conf import settings
 from django.db import models
-from django.db.models import F, Q
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -144,49 +144,6 @@ class Statement(models.Model):
 
 
 # --- Commissioner reports -----------------------------------------------------------------------
-
-
-class CommissionerGrantQuerySet(models.QuerySet["CommissionerGrant"]):
-    def in_force(self, on: date | None = None) -> models.QuerySet[CommissionerGrant]:
-        """Grants that cover the day ``on`` (default today)."""
-        on = on or timezone.localdate()
-        return self.filter(starts_on__lte=on).filter(Q(ends_on__isnull=True) | Q(ends_on__gte=on))
-
-
-class CommissionerGrant(models.Model):
-    """Read access to one time bank's aggregate reports, for a period, given by its admin.
-
-    A council that funds six time banks holds six grants; it need not be a member of any.
-    (An approved commissioner membership of a bank also gives access while it lasts: see
-    ``reports.access``.) A grant never gives access to anything about a single member.
-    """
-
-    person = models.ForeignKey(
-        "members.Person", on_delete=models.PROTECT, related_name="commissioner_grants"
-    )
-    time_bank = models.ForeignKey(
-        TimeBank, on_delete=models.PROTECT, related_name="commissioner_grants"
-    )
-    starts_on = models.DateField(_("access from"))
-    ends_on = models.DateField(_("access until (included)"), null=True, blank=True)
-    granted_by = models.ForeignKey(
-        "members.Person", on_delete=models.PROTECT, related_name="+", null=True, blank=True
-    )
-    created_at = models.DateTimeField(default=timezone.now, editable=False)
-
-    objects = CommissionerGrantQuerySet.as_manager()
-
-    class Meta:
-        ordering = ["time_bank", "-starts_on"]
-        constraints = [
-            models.CheckConstraint(
-                condition=Q(ends_on__isnull=True) | Q(ends_on__gte=F("starts_on")),
-                name="commissioner_grant_ends_after_start",
-            ),
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.person} may see {self.time_bank} from {self.starts_on}"
 
 
 class ValueRate(models.Model):

@@ -25,7 +25,8 @@ from django.utils import timezone
 
 from exchanges.models import Exchange, Kind, State
 from ledger.models import Account, AccountKind, Entry
-from members.models import TRADING_ROLES, Listing, Membership, Status, TimeBank
+from listings.models import Listing
+from members.models import TRADING_ROLES, Membership, Status, TimeBank
 from reminders.models import Kind as EmailKind
 from reminders.services import may_email, unsubscribe_url
 from timebank.dates import add_months, first_of

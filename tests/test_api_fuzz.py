@@ -60,8 +60,9 @@ from schemathesis.core.result import Ok
 from exchanges import services as exchange_services
 from exchanges.api import HoursField
 from ledger import services as ledger
-from members import services as member_services
-from members.models import Category, Listing, Person
+from listings import services as listings_services
+from listings.models import Category, Listing
+from members.models import Person
 from tests.base import Cast
 from tests.factories import make_member
 from timebank.wsgi import application
@@ -229,10 +230,10 @@ def _build_world() -> World:
     accounts["hugo"] = ledger.open_account(time_bank=hillside, person=cast.hugo)
 
     def listing(owner: Person, bank, kind: str, slug: str, **owner_kwargs) -> Listing:
-        return member_services.publish_listing(
+        return listings_services.publish_listing(
             author=owner,
             time_bank=bank,
-            details=member_services.ListingDetails(
+            details=listings_services.ListingDetails(
                 kind=kind, category=Category.objects.get(slug=slug), title=f"A {kind} of {slug}"
             ),
             **owner_kwargs,
@@ -245,9 +246,9 @@ def _build_world() -> World:
         listing(cast.hugo, hillside, "offer", "gardening"),
     ]
     closed = listing(cast.bob, riverside, "offer", "computers-and-phones")
-    member_services.close_listing(listing=closed, editor=cast.bob)
+    listings_services.close_listing(listing=closed, editor=cast.bob)
     listings.append(closed)
-    member_services.reply_to_listing(
+    listings_services.reply_to_listing(
         listing=listings[0], sender=cast.bob, message="I could help on Saturday."
     )
 

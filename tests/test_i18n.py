@@ -46,8 +46,9 @@ from exchanges import services as exchange_services
 from exchanges.models import Exchange
 from ledger import services as ledger
 from ledger.models import Account
-from members import services as member_services
-from members.models import ApprovalRule, Category, LimitRule, Listing, ListingKind, Person
+from listings import services as listings
+from listings.models import Category, Listing, ListingKind
+from members.models import ApprovalRule, LimitRule, Person
 from reports.models import Nudge, Statement
 from tests.base import CastTestCase
 from tests.factories import make_user
@@ -171,10 +172,10 @@ class PagesUnderAPseudoLocale(CastTestCase):
         cls.riverside.save(update_fields=["contact_email"])
         cls.alice_account = ledger.open_account(time_bank=cls.riverside, person=cls.alice)
         cls.bob_account = ledger.open_account(time_bank=cls.riverside, person=cls.bob)
-        cls.listing = member_services.publish_listing(
+        cls.listing = listings.publish_listing(
             author=cls.bob,
             time_bank=cls.riverside,
-            details=member_services.ListingDetails(
+            details=listings.ListingDetails(
                 kind=ListingKind.REQUEST,
                 category=Category.objects.order_by("pk").first(),
                 title="Lift to the surgery",
@@ -351,7 +352,7 @@ class PagesUnderAPseudoLocale(CastTestCase):
         self.assertEqual(untranslated_words(f"<body>{escape(email.body)}</body>"), [])
 
     def test_the_desk_answer_in_place_is_translated(self) -> None:
-        # What the desk's script swaps in for the card (members/static/timebank/desk.js).
+        # What the desk's script swaps in for the card (desk/static/timebank/desk.js).
         waiting = Exchange.objects.get(description="Lift to the surgery")
         answer = self.client_for(self.brenda).post(
             reverse("approve-exchange", args=[waiting.pk]), HTTP_X_REQUESTED_WITH="in-place"

@@ -18,21 +18,28 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from ledger.exceptions import LedgerError
-from members.ratelimits import RateLimited
-
 # Ids in API paths: digits, at most 18 (a bigint). Anything else matches no URL, so it is a 404
 # (JSON, see ``timebank.urls``) before any view reads it.
 ID_PATTERN = r"[0-9]{1,18}"
 
 
 def exception_handler(exc: Exception, context: dict) -> Response | None:
-    if isinstance(exc, RateLimited):
-        return Response(
-            {"detail": " ".join(exc.messages), "code": "RateLimited"},
-            status=status.HTTP_429_TOO_MANY_REQUESTS,
-            headers={"Retry-After": str(exc.retry_after)},
-        )
+    # A domain refusal says its own HTTP status (``http_status``: the ledger's and exchanges'
+    # errors, 409; a rate limit, 429 with ``retry_after``). Read by duck typing, so this
+    # module imports no app and sits below all of them (CONTRIBUTING.md).
+    http_status = getattr(exc, "http_status", None)
+    if http_status is not None:
+        messages = getattr(exc, "messages", None)
+        data = {
+            "detail": " ".join(messages) if messages is not None else str(exc),
+            "code": type(exc).__name__,
+        }
+        # An exchange already decided says what it is now.
+        if getattr(exc, "exchange_state", None):
+            data["state"] = exc.exchange_state  # type: ignore[attr-defined]
+        retry_after = getattr(exc, "retry_after", None)
+        headers = {"Retry-After": str(retry_after)} if retry_after is not None else None
+        return Response(data, status=http_status, headers=headers)
     if isinstance(exc, DjangoValidationError):
         data: dict[str, Any]
         if hasattr(exc, "error_dict"):
@@ -43,12 +50,6 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
         else:
             data = {"detail": " ".join(exc.messages)}
         return Response(data, status=status.HTTP_400_BAD_REQUEST)
-    if isinstance(exc, LedgerError):
-        data = {"detail": str(exc), "code": type(exc).__name__}
-        # An exchange already decided says what it is now.
-        if state := getattr(exc, "exchange_state", None):
-            data["state"] = state
-        return Response(data, status=getattr(exc, "http_status", 409))
     return drf_exception_handler(exc, context)
 
 

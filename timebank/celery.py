@@ -65,7 +65,7 @@ app.conf.beat_schedule = {
     },
     # manage.py delete_expired_safeguarding
     "safeguarding-retention-daily": {
-        "task": "members.tasks.delete_expired_safeguarding_records",
+        "task": "safeguarding.tasks.delete_expired_safeguarding_records",
         "schedule": crontab(hour=2, minute=45),
     },
     # manage.py monthly_reports (one reports.tasks.build_monthly_report per time bank)

@@ -145,14 +145,21 @@ INSTALLED_APPS = [
     "allauth.account",
     "allauth.mfa",
     "csp",
+    # The project's apps, lowest layer first (CONTRIBUTING.md).
+    "audit",
     "members",
     "ledger",
+    "listings",
+    "safeguarding",
     "exchanges",
+    "desk",
     "interbank",
     "reminders",
     "reports",
-    "audit",
+    "privacy",
     "imports",
+    # The wiring, last: only for its management command (load_demo, which reaches every app).
+    "timebank",
 ]
 
 MIDDLEWARE = [

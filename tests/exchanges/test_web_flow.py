@@ -160,7 +160,7 @@ class RecordConfirmApprove(CastTestCase):
 
 
 class DecidingInPlaceOnTheDesk(CastTestCase):
-    """The desk's script (members/static/timebank/desk.js) posts the same forms with
+    """The desk's script (desk/static/timebank/desk.js) posts the same forms with
     ``X-Requested-With: in-place`` and swaps the card for the answer; anything but 200 makes it
     post the form the plain way."""
 

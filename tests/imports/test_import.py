@@ -21,7 +21,8 @@ from imports.exporting import bank_files
 from imports.models import Invitation
 from ledger import services as ledger
 from ledger.models import Account, AccountKind
-from members.models import Listing, Membership, Person, Role, Status, TimeBank
+from listings.models import Listing
+from members.models import Membership, Person, Role, Status, TimeBank
 from reports import services as reports
 from reports.models import MonthlyReport
 from tests.base import CastTestCase

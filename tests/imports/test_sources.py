@@ -17,7 +17,8 @@ from imports import adapters
 from imports.models import ExternalRecord, Invitation
 from ledger import services as ledger
 from ledger.models import Account, AccountKind
-from members.models import Listing, ListingKind, Membership, Organisation, Person, Role, TimeBank
+from listings.models import Listing, ListingKind
+from members.models import Membership, Organisation, Person, Role, TimeBank
 from tests.factories import make_bank, make_member
 from tests.support import user_of
 

@@ -12,18 +12,9 @@ from audit.models import Action, AuditEvent
 from exchanges import services as exchanges
 from exchanges.models import Exchange, State
 from ledger import services as ledger
-from members import services as members
-from members.models import (
-    Capability,
-    Category,
-    Contact,
-    ContactPreference,
-    Listing,
-    ListingKind,
-    Membership,
-    Person,
-    Role,
-)
+from listings import services as listings
+from listings.models import Capability, Category, Contact, Listing, ListingKind
+from members.models import ContactPreference, Membership, Person, Role
 from tests.base import CastTestCase
 from tests.factories import make_member
 from tests.support import user_of
@@ -40,10 +31,10 @@ class ActingFor(CastTestCase):
     def setUpTestData(cls) -> None:
         super().setUpTestData()
         cls.gardening = Category.objects.get(slug="gardening")
-        cls.bob_offer = members.publish_listing(
+        cls.bob_offer = listings.publish_listing(
             author=cls.bob,
             time_bank=cls.riverside,
-            details=members.ListingDetails(
+            details=listings.ListingDetails(
                 kind=ListingKind.OFFER, category=cls.gardening, title="Lawn mowing"
             ),
         )

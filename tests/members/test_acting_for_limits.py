@@ -10,17 +10,9 @@ from typing import Any
 from django.urls import reverse
 from django.utils import timezone
 
-from members import services as members
-from members.models import (
-    Category,
-    ContactPreference,
-    ListingKind,
-    Membership,
-    Person,
-    Role,
-    Status,
-)
-from reports.models import CommissionerGrant
+from listings import services as listings
+from listings.models import Category, ListingKind
+from members.models import CommissionerGrant, ContactPreference, Membership, Person, Role, Status
 from tests.base import CastTestCase
 from tests.factories import enrol_in_mfa, make_member
 from tests.support import user_of
@@ -120,10 +112,10 @@ class ActingLimits(CastTestCase):
         self.assertEqual(self.client.get(reverse("dashboard", args=["riverside"])).status_code, 200)
 
     def test_only_the_acting_banks_membership_and_listings_are_hers(self):
-        hillside_offer = members.publish_listing(
+        hillside_offer = listings.publish_listing(
             author=self.hugo,
             time_bank=self.hillside,
-            details=members.ListingDetails(
+            details=listings.ListingDetails(
                 kind=ListingKind.OFFER, category=self.gardening, title="Hillside hedges"
             ),
         )
@@ -199,10 +191,10 @@ class ListingAndReplyInput(CastTestCase):
                 self.assertNotIn("owner", response.context["form"].initial)
 
     def test_a_reply_names_the_phone_only_if_the_member_shares_it(self):
-        offer = members.publish_listing(
+        offer = listings.publish_listing(
             author=self.bob,
             time_bank=self.riverside,
-            details=members.ListingDetails(
+            details=listings.ListingDetails(
                 kind=ListingKind.OFFER,
                 category=Category.objects.get(slug="gardening"),
                 title="Lawn mowing",

@@ -5,9 +5,8 @@ from django.urls import reverse
 from members.models import Note
 from tests.base import CastTestCase
 from tests.factories import make_member
+from tests.listings.support import make_capability, make_listing
 from tests.support import user_of
-
-from .support import make_capability, make_listing
 
 
 class MemberSearch(CastTestCase):

@@ -13,8 +13,8 @@ from django.db import IntegrityError, transaction
 from django.test import TestCase
 from django.urls import reverse
 
-from members import services as members
 from members.models import Person, Role
+from privacy import services as privacy
 from reports.commissioning import SUPPRESSED, Report, commissioner_report
 from tests.base import CastTestCase
 from tests.factories import enrol_in_mfa, make_member, make_user
@@ -133,7 +133,7 @@ class OnlyTheMemberSeesTheirAnswers(CastTestCase):
         self.assertEqual(export[0]["age_band"], "")
 
     def test_erasure_wipes_them(self):
-        members.erase_person(person=self.alice, admin=user_of(self.ada), reason="person_asked")
+        privacy.erase_person(person=self.alice, admin=user_of(self.ada), reason="person_asked")
         self.alice.refresh_from_db()
         self.assertEqual({k: getattr(self.alice, k) for k in ANSWERS}, dict.fromkeys(ANSWERS, ""))
 

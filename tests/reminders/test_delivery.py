@@ -11,7 +11,7 @@ from django.test import override_settings
 
 from reminders import services, tasks
 from reminders.models import SentReminder
-from tests.members.support import make_listing
+from tests.listings.support import make_listing
 from tests.support import REFUSING_MAIL_SERVER, RefusingBackend, at, eager_tasks, user_of
 
 from .support import ReminderTestCase

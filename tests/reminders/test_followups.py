@@ -7,10 +7,11 @@ from datetime import timedelta
 import time_machine
 from django.utils import timezone
 
+from desk.followups import follow_ups
 from exchanges import services as exchanges
 from ledger import services as ledger
 from members.models import LimitRule, Membership, Role
-from reminders.followups import digest, follow_ups
+from reminders.recipients import digest
 from tests.factories import make_bank, make_member
 from tests.support import at, user_of
 

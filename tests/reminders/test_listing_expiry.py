@@ -7,11 +7,12 @@ from datetime import timedelta
 import time_machine
 from django.core import mail
 
-from members import services as members
-from members.models import Listing, Representative
+from listings import services as listings
+from listings.models import Listing
+from members.models import Representative
 from reminders import services
 from reminders.models import SentReminder
-from tests.members.support import make_listing
+from tests.listings.support import make_listing
 from tests.support import at, user_of
 
 from .support import ReminderTestCase
@@ -40,7 +41,7 @@ class ListingsAboutToExpire(ReminderTestCase):
     def test_after_renewing_the_owner_is_told_again_before_the_new_date(self):
         self.days_before(7)
         with time_machine.travel(at(self.expires - timedelta(days=5), 10), tick=False):
-            renewed = members.renew_listing(listing=self.listing, editor=self.bob)
+            renewed = listings.renew_listing(listing=self.listing, editor=self.bob)
         self.assertGreater(renewed.expires_on, self.expires)
         self.run_job("expiry", renewed.expires_on - timedelta(days=7))
         self.assertEqual(len(self.mail_to(self.bob)), 2)
@@ -53,7 +54,7 @@ class ListingsAboutToExpire(ReminderTestCase):
         )
 
     def test_a_closed_listing_gets_no_reminder(self):
-        members.close_listing(listing=self.listing, editor=self.bob)
+        listings.close_listing(listing=self.listing, editor=self.bob)
         self.assertEqual(self.days_before(7), 0)
 
     def test_the_representatives_of_an_organisation_are_told_about_its_listing(self):

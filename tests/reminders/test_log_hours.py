@@ -7,11 +7,11 @@ import time_machine
 from django.core import mail
 
 from exchanges import services as exchanges
-from members import services as members
-from members.models import Contact
+from listings import services as listings
+from listings.models import Contact
 from reminders import services
 from reminders.models import SentReminder
-from tests.members.support import make_listing
+from tests.listings.support import make_listing
 from tests.support import at, user_of
 from timebank.dates import first_of_next_month
 
@@ -29,7 +29,7 @@ class LogYourHours(ReminderTestCase):
     def reply(self, sender, listing=None, day=None) -> Contact:
         with time_machine.travel(at(day or self.mid_month, 10), tick=False):
             with self.captureOnCommitCallbacks(execute=True):
-                contact = members.reply_to_listing(
+                contact = listings.reply_to_listing(
                     listing=listing or self.listing, sender=sender, message="I can help"
                 )
         mail.outbox.clear()  # the reply itself

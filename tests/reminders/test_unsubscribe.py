@@ -7,7 +7,7 @@ from django.core import mail
 from django.test import Client
 
 from reminders.models import EmailPreference
-from tests.members.support import make_listing
+from tests.listings.support import make_listing
 
 from .support import ReminderTestCase
 

@@ -30,7 +30,8 @@ from exchanges import services as exchanges
 from exchanges.models import Exchange
 from ledger import services as ledger
 from ledger.models import Account
-from members.models import Category, Organisation, Person
+from listings.models import Category
+from members.models import Organisation, Person
 from tests.base import Cast
 from tests.factories import make_member, make_organisation
 

@@ -32,8 +32,7 @@ import time_machine
 from exchanges import services as exchanges
 from ledger import services as ledger
 from ledger.models import Account
-from members.models import Membership, Person
-from reports.models import CommissionerGrant
+from members.models import CommissionerGrant, Membership, Person
 from tests.base import Cast
 from tests.factories import enrol_in_mfa, make_member, make_person
 from tests.support import user_of

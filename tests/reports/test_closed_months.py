@@ -16,8 +16,8 @@ from django.urls import reverse
 from exchanges import services as exchanges
 from exchanges.models import Exchange
 from ledger import services as ledger
-from members import services as members
 from members.models import Person, Role, TimeBank
+from privacy import services as privacy
 from reports import services
 from reports.commissioning import SUPPRESSED, Report, commissioner_report
 from reports.models import MonthlyReport
@@ -65,7 +65,7 @@ class AClosedMonthThenLateChanges(KnownMonth, TestCase):
         )
         with time_machine.travel(at(later), tick=False):
             exchanges.reverse_exchange(exchange=mistaken, broker=cls.brenda, reason="Never done")
-            members.erase_person(person=cls.olive, admin=user_of(cls.ada), reason="person_asked")
+            privacy.erase_person(person=cls.olive, admin=user_of(cls.ada), reason="person_asked")
         build(cls.riverside, cls.n)
 
     def report(self, start: date, end: date, threshold: int = 1) -> Report:

@@ -10,8 +10,8 @@ from django.test import TestCase
 from django.urls import reverse
 from openpyxl import load_workbook
 
-from members.models import Person, Role
-from reports.models import CommissionerGrant, ReportDownload
+from members.models import CommissionerGrant, Person, Role
+from reports.models import ReportDownload
 from tests.factories import enrol_in_mfa, make_member, make_person
 from tests.support import PageResponse, user_of
 

@@ -7,12 +7,13 @@ import time_machine
 from django.core import mail
 from django.test import TestCase, override_settings
 
-from members.models import Listing, ListingState, Membership
+from listings.models import Listing, ListingState
+from members.models import Membership
 from reminders.services import preference_for
 from reports import services
 from reports.models import MonthlyReport, Nudge, Statement
 from tests.factories import make_member
-from tests.members.support import make_listing
+from tests.listings.support import make_listing
 from tests.support import REFUSING_MAIL_SERVER, at, eager_tasks, user_of
 
 from .support import KnownMonth

@@ -13,16 +13,8 @@ from exchanges import services as exchanges
 from exchanges.models import Exchange, State
 from ledger import services as ledger
 from ledger.models import Account
-from members.models import (
-    Capability,
-    Category,
-    ContactPreference,
-    Listing,
-    Membership,
-    Person,
-    Role,
-    Status,
-)
+from listings.models import Capability, Category, Listing
+from members.models import ContactPreference, Membership, Person, Role, Status
 from tests.base import CastTestCase
 from tests.factories import make_member
 from tests.support import user_of

@@ -15,9 +15,10 @@ from django.urls import reverse
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from members.models import Listing, ListingState, Membership, Person, Status
+from listings.models import Listing, ListingState
+from members.models import Membership, Person, Status
 from tests.base import CastTestCase
-from tests.members.support import make_listing
+from tests.listings.support import make_listing
 from tests.support import user_of
 from timebank.api import NOT_ONLY_SPACES
 

@@ -17,9 +17,10 @@ from openpyxl import load_workbook
 
 from exchanges import services as exchanges
 from ledger import services as ledger
-from members.models import Category, Person
+from listings.models import Category
+from members.models import Person
 from tests.base import CastTestCase
-from tests.members.support import make_listing
+from tests.listings.support import make_listing
 from tests.reports.commissioning_data import END, START, KnownQuarter, frozen
 from tests.reports.support import KnownMonth
 from tests.support import at, user_of

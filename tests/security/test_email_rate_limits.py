@@ -17,12 +17,14 @@ from exchanges import services as exchanges
 from exchanges.models import Exchange
 from ledger import services as ledger
 from ledger.models import Account
-from members import ratelimits, services
-from members.models import Contact, ContactKind, Listing, Person
+from listings import services as listings
+from listings.models import Contact, ContactKind, Listing
+from members import ratelimits
+from members.models import Person
 from members.ratelimits import RateLimited
 from tests.base import CastTestCase
 from tests.factories import make_member
-from tests.members.support import make_listing
+from tests.listings.support import make_listing
 from tests.support import user_of
 
 
@@ -41,7 +43,7 @@ class Replies(CastTestCase):
         cls.offer = make_listing(cls.riverside, cls.bob, "Computer help")
 
     def reply(self) -> Contact:
-        return services.reply_to_listing(listing=self.offer, sender=self.alice, message="Hello")
+        return listings.reply_to_listing(listing=self.offer, sender=self.alice, message="Hello")
 
     def test_a_member_past_the_hourly_limit_of_replies_is_refused_and_nobody_is_emailed(self):
         for _ in range(ratelimits.REPLIES_PER_HOUR):
@@ -79,7 +81,7 @@ class Replies(CastTestCase):
         for _ in range(ratelimits.REPLIES_PER_HOUR):
             self.reply()
         carl = make_member(self.riverside, "Carl Carter")
-        services.reply_to_listing(listing=self.offer, sender=carl, message="Me too")
+        listings.reply_to_listing(listing=self.offer, sender=carl, message="Me too")
 
 
 class Introductions(CastTestCase):
@@ -90,9 +92,9 @@ class Introductions(CastTestCase):
             for n in range(ratelimits.INTRODUCTIONS_PER_HOUR + 1)
         ]
         for helper in helpers[:-1]:
-            services.introduce(broker=self.brenda, listing=request, helper=helper)
+            listings.introduce(broker=self.brenda, listing=request, helper=helper)
         with self.assertRaises(RateLimited):
-            services.introduce(broker=self.brenda, listing=request, helper=helpers[-1])
+            listings.introduce(broker=self.brenda, listing=request, helper=helpers[-1])
 
 
 class RecordedExchanges(CastTestCase):

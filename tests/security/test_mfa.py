@@ -17,8 +17,7 @@ from django.urls import reverse
 from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
-from members.models import Person, Role, User
-from reports.models import CommissionerGrant
+from members.models import CommissionerGrant, Person, Role, User
 from tests.base import CastTestCase
 from tests.factories import PASSWORD, enrol_in_mfa, make_member, make_person, make_user, totp_code
 from tests.support import user_of

@@ -34,22 +34,13 @@ from interbank import services as interbank
 from interbank.models import Link
 from ledger import services as ledger
 from ledger.models import Account
-from members import services as members
-from members.models import (
-    Capability,
-    CapabilityLevel,
-    Category,
-    CheckOutcome,
-    CheckType,
-    Listing,
-    ListingKind,
-    Membership,
-    Person,
-    Role,
-    SafeguardingRecord,
-)
+from listings import services as listings_services
+from listings.models import Capability, CapabilityLevel, Category, Listing, ListingKind
+from members.models import Membership, Person, Role
 from reminders.services import preference_for
 from reports.models import ReportExport
+from safeguarding import services as safeguarding
+from safeguarding.models import CheckOutcome, CheckType, SafeguardingRecord
 from tests.base import CastTestCase
 from tests.factories import make_member
 from tests.support import user_of
@@ -221,10 +212,10 @@ class PermissionMatrix(CastTestCase):
         super().setUpTestData()
         cls.ada = make_member(cls.riverside, "Ada Admin", role=Role.ADMIN)
         Membership.objects.filter(person=cls.ada).update(safeguarding_lead=True)
-        cls.check = members.record_safeguarding_check(
+        cls.check = safeguarding.record_safeguarding_check(
             membership=cls.bob.memberships.get(),
             by=cls.ada,
-            check=members.SafeguardingCheck(
+            check=safeguarding.SafeguardingCheck(
                 check_type=CheckType.REFERENCE,
                 checked_on=timezone.localdate(),
                 outcome=CheckOutcome.CLEAR,
@@ -242,21 +233,21 @@ class PermissionMatrix(CastTestCase):
             ),
         )
         category = Category.objects.get(slug="gardening")
-        cls.listing = members.publish_listing(
+        cls.listing = listings_services.publish_listing(
             author=cls.bob,
             time_bank=cls.riverside,
-            details=members.ListingDetails(
+            details=listings_services.ListingDetails(
                 kind=ListingKind.OFFER, category=category, title="Gardening"
             ),
         )
-        cls.request_listing = members.publish_listing(
+        cls.request_listing = listings_services.publish_listing(
             author=cls.bob,
             time_bank=cls.riverside,
-            details=members.ListingDetails(
+            details=listings_services.ListingDetails(
                 kind=ListingKind.REQUEST, category=category, title="Hedge cutting"
             ),
         )
-        cls.capability = members.add_capability(
+        cls.capability = listings_services.add_capability(
             editor=cls.bob,
             membership=cls.bob.memberships.get(),
             category=category,
@@ -520,6 +511,7 @@ class ActingAcrossBanks(CastTestCase):
     @classmethod
     def setUpTestData(cls) -> None:
         from members.models import ContactPreference, Status
+        from safeguarding.models import SafeguardingRecord
 
         super().setUpTestData()
         # hetty: in both banks, with a login, helped through her broker; brenda acts for her.
@@ -547,21 +539,21 @@ class ActingAcrossBanks(CastTestCase):
             ),
         )
         category = Category.objects.get(slug="gardening")
-        cls.listing = members.publish_listing(
+        cls.listing = listings_services.publish_listing(
             author=cls.hetty,
             time_bank=cls.hillside,
-            details=members.ListingDetails(
+            details=listings_services.ListingDetails(
                 kind=ListingKind.OFFER, category=category, title="Roses"
             ),
         )
-        cls.request_listing = members.publish_listing(
+        cls.request_listing = listings_services.publish_listing(
             author=cls.hal,
             time_bank=cls.hillside,
-            details=members.ListingDetails(
+            details=listings_services.ListingDetails(
                 kind=ListingKind.REQUEST, category=category, title="Hedge"
             ),
         )
-        cls.capability = members.add_capability(
+        cls.capability = listings_services.add_capability(
             editor=cls.hetty,
             membership=cls.hetty.memberships.get(time_bank=cls.hillside),
             category=category,
