@@ -15,6 +15,7 @@ COPY reports reports
 COPY audit audit
 COPY listings listings
 COPY safeguarding safeguarding
+COPY interbank interbank
 COPY desk desk
 COPY privacy privacy
 COPY imports imports
