@@ -29,6 +29,7 @@ from django.utils.translation import gettext_lazy
 from exchanges.models import HELP, Exchange, State
 from ledger.models import SYSTEM_KINDS, Account, AccountKind, Entry
 from members.models import Membership, Person, Role, TimeBank
+from timebank.dates import add_months
 
 # A new member is followed up between these ages (days since approval) if they have not
 # exchanged yet; after INACTIVE_MONTHS without an exchange anyone is.
@@ -43,19 +44,6 @@ LONG_WAIT = timedelta(days=7)
 def start_of(day: date) -> datetime:
     """Midnight at the start of ``day`` in the site's time zone."""
     return timezone.make_aware(datetime.combine(day, time.min))
-
-
-def months_before(day: date, months: int) -> date:
-    """The same day ``months`` calendar months earlier (the month's last day if shorter)."""
-    month_index = day.year * 12 + day.month - 1 - months
-    year, month = divmod(month_index, 12)
-    month += 1
-    for candidate in (day.day, 30, 29, 28):
-        try:
-            return date(year, month, candidate)
-        except ValueError:
-            continue
-    raise AssertionError("unreachable")
 
 
 def _members(time_bank: TimeBank) -> QuerySet[Membership]:
@@ -118,8 +106,8 @@ def _windows(today: date) -> dict[str, object]:
     return {
         "new_from": start_of(today - timedelta(days=NEW_MEMBER_UNTIL_DAYS) + timedelta(days=1)),
         "new_until": start_of(today - timedelta(days=NEW_MEMBER_FROM_DAYS) + timedelta(days=1)),
-        "inactive_since": months_before(today, INACTIVE_MONTHS),
-        "year_ago": months_before(today, RECIPROCITY_MONTHS),
+        "inactive_since": add_months(today, -INACTIVE_MONTHS),
+        "year_ago": add_months(today, -RECIPROCITY_MONTHS),
     }
 
 
@@ -209,7 +197,7 @@ def follow_ups(*, time_bank: TimeBank, today: date | None = None) -> FollowUps:
 # --- One list at a time: the desk's counts and first few, and the full list pages ------------------
 
 # The follow-up lists by the name in their page's address, with their headings.
-LISTS: dict[str, str] = {
+LISTS = {
     "new": gettext_lazy("New, with no exchange after a month"),
     "inactive": gettext_lazy("No exchange for six months"),
     "only-gave": gettext_lazy("Only gave help this year"),

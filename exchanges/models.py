@@ -137,10 +137,8 @@ class ExchangeQuerySet(InBankQuerySet["Exchange"]):
         person = person_for(user)
         if person is None:
             return self.none()
-        # TEMPORARY: members/ types MembershipQuerySet's methods as returning a plain
-        # QuerySet; mypy flags this comment as unused once they return Self.
         theirs = Membership.objects.for_user(user)
-        brokered = theirs.approved().filter(role__in=BROKER_ROLES)  # type: ignore[attr-defined]
+        brokered = theirs.approved().filter(role__in=BROKER_ROLES)
         mine = Account.objects.held_by(person)
         return (
             self.reachable_by(user)

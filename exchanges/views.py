@@ -68,12 +68,7 @@ def _own_account(bank: TimeBank, person: Person) -> Account:
 def _open_listings(person: Person, bank: TimeBank) -> QuerySet[Listing]:
     # TEMPORARY: members/ types ListingQuerySet's methods as returning a plain QuerySet;
     # mypy flags this comment as unused once they return Self.
-    return (
-        Listing.objects.owned_by(person)
-        .open()  # type: ignore[attr-defined]
-        .filter(time_bank=bank)
-        .select_related("category")
-    )
+    return Listing.objects.owned_by(person).open().filter(time_bank=bank).select_related("category")
 
 
 def _attempt(

@@ -18,8 +18,8 @@ from exchanges.exceptions import AlreadyDecided
 from exchanges.models import State
 from ledger import services as ledger
 from ledger.exceptions import LedgerError
-from members.access import get_bank_for_member, is_broker, person_for
 from listings.models import Listing
+from members.access import get_bank_for_member, is_broker, person_for
 from members.models import TRADING_ROLES, Person, Status, TimeBank
 
 from . import services

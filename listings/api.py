@@ -52,7 +52,9 @@ class OwnerSerializer(serializers.Serializer):
 class ListingSerializer(serializers.ModelSerializer):
     """An offer or request as members see it: the owner's name and area, never their email."""
 
-    time_bank = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    time_bank: serializers.SlugRelatedField = serializers.SlugRelatedField(
+        slug_field="slug", read_only=True
+    )
     category = CategorySerializer(read_only=True)
     owner = serializers.SerializerMethodField()
     is_open = serializers.BooleanField(read_only=True)
@@ -259,7 +261,7 @@ class ListingViewSet(
         data = filters.validated_data
         if data["mine"]:
             me = person_for(self.request.user)
-            listings = listings.owned_by(me) if me else listings.none()  # type: ignore[arg-type]
+            listings = listings.owned_by(me) if me else listings.none()
         else:
             listings = listings.open()
         if "time_bank" in data:

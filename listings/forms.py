@@ -29,12 +29,15 @@ class ListingForm(forms.ModelForm):
     ) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
         # Offer or request: two radio buttons, without the model form's empty "---------" one.
-        self.fields["kind"].choices = ListingKind.choices
+        kind, category, owner = (self.fields[n] for n in ("kind", "category", "owner"))
+        assert isinstance(kind, forms.ChoiceField) and isinstance(owner, forms.ChoiceField)
+        assert isinstance(category, forms.ModelChoiceField)
+        kind.choices = ListingKind.choices
         self.fields["expires_on"].required = False
         self.fields["expires_on"].help_text = _("Leave empty for the usual time.")
-        self.fields["category"].empty_label = _("Choose a category")
+        category.empty_label = _("Choose a category")
         if owners and len(owners) > 1:
-            self.fields["owner"].choices = owners
+            owner.choices = owners
             self.fields["owner"].initial = owners[0][0]
             self.order_fields(["owner"])
         else:
@@ -93,7 +96,9 @@ class CapabilityForm(forms.ModelForm):
 
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
-        self.fields["category"].empty_label = _("Choose a kind of help")
+        category = self.fields["category"]
+        assert isinstance(category, forms.ModelChoiceField)
+        category.empty_label = _("Choose a kind of help")
 
 
 class IntroduceForm(forms.Form):

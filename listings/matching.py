@@ -67,7 +67,7 @@ def matches_for(request: Listing, *, limit: int = 30) -> list[Match]:
         for m in Membership.objects.filter(
             time_bank=bank, status=Status.APPROVED, role__in=TRADING_ROLES
         )
-        .exclude(person_id=request.person_id)
+        .exclude(person_id=request.person_id or 0)
         .select_related("person")
     }
     # Whole-bank reads, filtered to the candidates below: no per-member query, no long IN list.

@@ -12,7 +12,7 @@ What holds, and what enforces it:
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Self
 
 from django.db import models
 from django.db.models import Q
@@ -22,7 +22,7 @@ from django.utils.translation import gettext_lazy as _
 from members.models import TRADING_ROLES, InBankQuerySet, Membership, Organisation, Person, TimeBank
 
 if TYPE_CHECKING:
-    from django.db.models import QuerySet
+    pass
 
 
 class Category(models.Model):
@@ -51,17 +51,17 @@ class ListingState(models.TextChoices):
 
 
 class ListingQuerySet(InBankQuerySet["Listing"]):
-    def open(self) -> QuerySet[Listing]:
+    def open(self) -> Self:
         """Open and not past their expiry date."""
         return self.filter(state=ListingState.OPEN, expires_on__gte=timezone.localdate())
 
-    def open_offers(self) -> QuerySet[Listing]:
+    def open_offers(self) -> Self:
         return self.open().filter(kind=ListingKind.OFFER)
 
-    def open_requests(self) -> QuerySet[Listing]:
+    def open_requests(self) -> Self:
         return self.open().filter(kind=ListingKind.REQUEST)
 
-    def visible_to(self, user: object) -> QuerySet[Listing]:
+    def visible_to(self, user: object) -> Self:
         """Listings in the time banks where ``user`` is an approved member, broker or admin."""
         banks = (
             Membership.objects.for_user(user)
@@ -71,18 +71,18 @@ class ListingQuerySet(InBankQuerySet["Listing"]):
         )
         return self.reachable_by(user).filter(time_bank__in=banks)
 
-    def owned_by(self, person: Person) -> QuerySet[Listing]:
+    def owned_by(self, person: Person) -> Self:
         """Listings of ``person`` and of the organisations they represent."""
         return self.filter(Q(person=person) | Q(organisation__representatives=person)).distinct()
 
-    def search(self, words: str) -> QuerySet[Listing]:
+    def search(self, words: str) -> Self:
         """Listings whose title or description contains every word in ``words``."""
         found = self
         for word in words.split():
             found = found.filter(Q(title__icontains=word) | Q(description__icontains=word))
         return found
 
-    def with_owner(self) -> QuerySet[Listing]:
+    def with_owner(self) -> Self:
         """Load what a list shows (owner, organisation, category) in the same query."""
         return self.select_related("person", "organisation", "category", "time_bank")
 

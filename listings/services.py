@@ -7,7 +7,6 @@ transaction commits (``members.emails``).
 
 from __future__ import annotations
 
-import calendar
 import datetime
 from dataclasses import dataclass
 
@@ -21,6 +20,7 @@ from audit.models import Action
 from members import ratelimits
 from members.access import is_broker, is_trading_member
 from members.models import Membership, Organisation, Person, Status, TimeBank
+from timebank.dates import add_months
 
 from . import emails
 from .access import may_edit_listing
@@ -40,15 +40,6 @@ class ListingDetails:
     area: str = ""
     availability: str = ""
     expires_on: datetime.date | None = None
-
-
-def add_months(day: datetime.date, months: int) -> datetime.date:
-    """``day`` plus ``months`` calendar months, clamped to the end of a shorter month."""
-    month_index = day.month - 1 + months
-    year, month = day.year + month_index // 12, month_index % 12 + 1
-    return day.replace(
-        year=year, month=month, day=min(day.day, calendar.monthrange(year, month)[1])
-    )
 
 
 def default_expiry(time_bank: TimeBank) -> datetime.date:

@@ -15,7 +15,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
-from members.access import get_bank_for_member, is_broker, person_for
+from members.access import get_bank_for_member, is_broker, person_for, person_required
 from members.models import (
     TRADING_ROLES,
     ContactPreference,
@@ -233,7 +233,7 @@ def edit_listing(request: HttpRequest, pk: int) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         try:
             services.update_listing(
-                listing=listing, editor=person_for(request.user), details=form.details()
+                listing=listing, editor=person_required(request.user), details=form.details()
             )
         except ValidationError as error:
             form.add_error(None, error)
@@ -251,7 +251,7 @@ def edit_listing(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def renew_listing(request: HttpRequest, pk: int) -> HttpResponse:
     listing = get_listing_for(request.user, pk, write=True)
-    renewed = services.renew_listing(listing=listing, editor=person_for(request.user))
+    renewed = services.renew_listing(listing=listing, editor=person_required(request.user))
     messages.success(
         request,
         _("Renewed. It now shows until %(date)s.")
@@ -264,7 +264,7 @@ def renew_listing(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def close_listing(request: HttpRequest, pk: int) -> HttpResponse:
     listing = get_listing_for(request.user, pk, write=True)
-    services.close_listing(listing=listing, editor=person_for(request.user))
+    services.close_listing(listing=listing, editor=person_required(request.user))
     messages.success(request, _("Closed. Members no longer see it."))
     return redirect("listing-detail", pk=listing.pk)
 

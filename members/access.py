@@ -28,6 +28,7 @@ from .models import (
     Role,
     Status,
     TimeBank,
+    User,
 )
 
 
@@ -41,6 +42,22 @@ def person_for(user: object) -> Person | None:
     if acting_for is not None:
         return acting_for
     return own_person_for(user)
+
+
+def person_required(user: object) -> Person:
+    """``person_for`` where a view needs someone: refused (403) for a user with no profile."""
+    person = person_for(user)
+    if person is None:
+        raise PermissionDenied(_("Please make your profile first."))
+    return person
+
+
+def signed_in(user: object) -> User:
+    """The signed-in user of a view that needs one (``login_required``, the API's
+    ``IsAuthenticated``): anyone else is refused (403)."""
+    if not isinstance(user, User) or not user.is_authenticated:
+        raise PermissionDenied(_("Please sign in."))
+    return user
 
 
 def own_person_for(user: object) -> Person | None:

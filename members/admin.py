@@ -9,6 +9,7 @@ from audit import services as audit
 from audit.models import Action
 
 from . import services
+from .access import signed_in
 from .models import Membership, Note, Organisation, Person, Representative, TimeBank, User
 
 
@@ -44,7 +45,7 @@ class TimeBankAdmin(admin.ModelAdmin):
             super().save_model(request, obj, form, change)
             if change and set(CREDIT_POLICY) & set(form.changed_data):
                 services.apply_credit_policy(
-                    time_bank=obj, by=Person.objects.filter(user=request.user).first()
+                    time_bank=obj, by=Person.objects.filter(user=signed_in(request.user)).first()
                 )
 
 
@@ -88,11 +89,11 @@ class MembershipAdmin(admin.ModelAdmin):
 
     def save_model(self, request: HttpRequest, obj: Membership, form: object, change: bool) -> None:
         with transaction.atomic():
-            super().save_model(request, obj, form, change)  # type: ignore[arg-type]
+            super().save_model(request, obj, form, change)
             if not change:
                 audit.record(
                     action=Action.MEMBERSHIP_ROLE_CHANGED,
-                    actor=Person.objects.filter(user=request.user).first(),
+                    actor=Person.objects.filter(user=signed_in(request.user)).first(),
                     time_bank=obj.time_bank,
                     obj=obj,
                     details={

@@ -7,6 +7,7 @@ fields in a request body are refused with 400, so a typo never passes silently."
 from __future__ import annotations
 
 from django.core.exceptions import PermissionDenied
+from django.db.models import QuerySet
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import (
     OpenApiExample,
@@ -25,7 +26,7 @@ from timebank.api import (
 )
 
 from . import services
-from .access import get_application_for, person_for
+from .access import get_application_for, person_for, signed_in
 from .models import Membership, Person, TimeBank
 
 
@@ -87,7 +88,7 @@ class MeView(APIView):
     def get(self, request: Request) -> Response:
         memberships = Membership.objects.for_user(request.user).select_related("time_bank")
         data = {
-            "email": request.user.email,
+            "email": signed_in(request.user).email,
             "person": person_for(request.user),
             "memberships": memberships,
         }
@@ -100,7 +101,7 @@ class ApplicationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, views
     serializer_class = ApplicationSerializer
     lookup_value_regex = ID_PATTERN
 
-    def get_queryset(self):  # type: ignore[no-untyped-def]
+    def get_queryset(self) -> QuerySet[Membership]:
         return (
             Membership.objects.brokered_by(self.request.user)
             .awaiting_decision()

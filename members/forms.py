@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.utils.translation import gettext_lazy as _
@@ -57,9 +57,10 @@ class ProfileForm(forms.ModelForm):
             return
         for name in DEMOGRAPHICS:
             field = self.fields[name]
+            assert isinstance(field, forms.ChoiceField)
             field.required = False
             # The blank choice reads as what it means: leaving the question unanswered.
-            field.choices = [("", _("Leave unanswered")), *field.choices[1:]]
+            field.choices = [("", _("Leave unanswered")), *cast(list, field.choices)[1:]]
         self.fields[DEMOGRAPHICS[0]].help_text = WHY_WE_ASK
 
     def profile(self) -> Profile:
@@ -81,7 +82,7 @@ class ApplicationForm(ProfileForm):
     )
 
     def clean(self) -> dict:
-        data = super().clean()
+        data = super().clean() or {}
         first = (data.get("referee_1_name") or "").strip().lower()
         second = (data.get("referee_2_name") or "").strip().lower()
         if first and first == second:

@@ -88,7 +88,7 @@ def needs_second_factor(user: object) -> bool:
     if not hasattr(user, "mfa_enrolled"):
         user = with_second_factor_flags(User.objects.filter(pk=user.pk)).get()  # type: ignore[attr-defined]
     staff = user.is_staff or user.is_superuser or user.mfa_staff_role or user.mfa_grant  # type: ignore[attr-defined]
-    return bool(staff and not user.mfa_enrolled)  # type: ignore[attr-defined]
+    return bool(staff and not user.mfa_enrolled)
 
 
 class LoadsSecondFactorFlags:

@@ -50,8 +50,10 @@ class ActingForMiddleware:
             messages.warning(request, _("You are no longer acting for that member."))
             return self.get_response(request)
         request.acting = acting  # type: ignore[attr-defined]
-        request.user.acting_for = acting.member  # type: ignore[union-attr]
-        request.user.acting_bank_id = acting.time_bank.pk  # type: ignore[union-attr]
+        # Set on this request's user only, read by ``members.access.person_for`` and the
+        # querysets' ``reachable_by``: not fields of the model, so the stubs do not know them.
+        request.user.acting_for = acting.member  # type: ignore[attr-defined]
+        request.user.acting_bank_id = acting.time_bank.pk  # type: ignore[attr-defined]
         with audit.acting_for(
             broker=acting.broker, member=acting.member, time_bank=acting.time_bank
         ):

@@ -20,7 +20,7 @@ Offers, requests, contacts and capabilities live in ``listings``; safeguarding c
 from __future__ import annotations
 
 import datetime
-from typing import TYPE_CHECKING, Self, TypeVar
+from typing import TYPE_CHECKING, ClassVar, Self, TypeVar
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser, BaseUserManager
@@ -30,7 +30,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 if TYPE_CHECKING:
-    from django.db.models import QuerySet
+    pass
 
 
 # --- The tenant rule ------------------------------------------------------------------------------
@@ -89,9 +89,10 @@ class User(AbstractUser):
     email = models.EmailField(_("email address"), unique=True)
 
     USERNAME_FIELD = "email"
-    REQUIRED_FIELDS: list[str] = []
+    REQUIRED_FIELDS: ClassVar[list[str]] = []
 
-    objects = UserManager()  # type: ignore[misc]
+    # Our manager makes users by email (no username): not the stubs' UserManager[User].
+    objects = UserManager()  # type: ignore[assignment, misc]
 
     def __str__(self) -> str:
         return self.email
@@ -382,13 +383,13 @@ class ErasureReason(models.TextChoices):
 
 
 class MembershipQuerySet(InBankQuerySet["Membership"]):
-    def approved(self) -> QuerySet[Membership]:
+    def approved(self) -> Self:
         return self.filter(status=Status.APPROVED)
 
-    def awaiting_decision(self) -> QuerySet[Membership]:
+    def awaiting_decision(self) -> Self:
         return self.filter(status=Status.APPLIED).order_by("applied_at")
 
-    def for_user(self, user: object) -> QuerySet[Membership]:
+    def for_user(self, user: object) -> Self:
         """The memberships of the signed-in person, or of the member a broker is acting for
         (``user.acting_for``, set by ``members.middleware.ActingForMiddleware``). While acting,
         only the membership of the bank acted in (``user.acting_bank_id``): the member's other
@@ -400,7 +401,7 @@ class MembershipQuerySet(InBankQuerySet["Membership"]):
             return self.reachable_by(user).filter(person=acting_for)
         return self.filter(person__user=user)
 
-    def brokered_by(self, user: object) -> QuerySet[Membership]:
+    def brokered_by(self, user: object) -> Self:
         """Memberships in the time banks where ``user`` is an approved broker or admin."""
         banks = (
             Membership.objects.for_user(user)
@@ -515,7 +516,7 @@ class Organisation(models.Model):
     kind = models.CharField(_("kind of organisation"), max_length=60, blank=True)
     description = models.TextField(_("what the organisation does"), blank=True, max_length=2000)
     area = models.CharField(_("area"), max_length=40, blank=True)
-    representatives = models.ManyToManyField(
+    representatives: models.ManyToManyField[Person, Representative] = models.ManyToManyField(
         Person, through="Representative", related_name="organisations"
     )
     created_at = models.DateTimeField(default=timezone.now, editable=False)
@@ -574,7 +575,7 @@ class Note(models.Model):
 
 
 class CommissionerGrantQuerySet(models.QuerySet["CommissionerGrant"]):
-    def in_force(self, on: datetime.date | None = None) -> models.QuerySet[CommissionerGrant]:
+    def in_force(self, on: datetime.date | None = None) -> Self:
         """Grants that cover the day ``on`` (default today)."""
         on = on or timezone.localdate()
         return self.filter(starts_on__lte=on).filter(Q(ends_on__isnull=True) | Q(ends_on__gte=on))

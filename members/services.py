@@ -402,8 +402,9 @@ def stop_acting(*, acting: Acting) -> None:
 def stop_acting_automatically(*, broker: Person, held: dict) -> None:
     """Record that acting stopped because the broker may no longer act for the member held
     in their session (they lost the role, or the member left or changed)."""
-    bank = TimeBank.objects.filter(pk=_int_or_none(held.get("bank"))).first()
-    member = Person.objects.filter(pk=_int_or_none(held.get("person"))).first()
+    bank_id, member_id = _int_or_none(held.get("bank")), _int_or_none(held.get("person"))
+    bank = TimeBank.objects.filter(pk=bank_id).first() if bank_id is not None else None
+    member = Person.objects.filter(pk=member_id).first() if member_id is not None else None
     audit.record(
         action=Action.ACTING_STOPPED,
         actor=broker,

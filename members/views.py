@@ -23,6 +23,8 @@ from .access import (
     is_safeguarding_lead,
     may_be_acted_for,
     person_for,
+    person_required,
+    signed_in,
 )
 from .forms import (
     ApplicationForm,
@@ -68,7 +70,7 @@ def edit_profile(request: HttpRequest) -> HttpResponse:
             )
             return redirect("dashboard", slug=acting.time_bank.slug)
     elif request.method == "POST" and form.is_valid():
-        services.update_profile(user=request.user, profile=form.profile())
+        services.update_profile(user=signed_in(request.user), profile=form.profile())
         messages.success(request, _("Your profile is saved."))
         return redirect("home")
     return render(request, "members/profile.html", {"form": form})
@@ -104,7 +106,7 @@ def apply(request: HttpRequest, slug: str) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         try:
             services.apply_to_bank(
-                user=request.user,
+                user=signed_in(request.user),
                 time_bank=bank,
                 profile=form.profile(),
                 referees=form.referees(),
@@ -141,7 +143,7 @@ def application_queue(request: HttpRequest, slug: str) -> HttpResponse:
 @require_POST
 def approve_application(request: HttpRequest, pk: int) -> HttpResponse:
     application = get_application_for(request.user, pk, write=True)
-    broker = person_for(request.user)
+    broker = person_required(request.user)
     try:
         services.approve_membership(membership=application, broker=broker)
     except ValidationError as error:
@@ -161,7 +163,7 @@ def decline_application(request: HttpRequest, pk: int) -> HttpResponse:
         try:
             services.decline_membership(
                 membership=application,
-                broker=person_for(request.user),
+                broker=person_required(request.user),
                 reason=form.cleaned_data["reason"],
             )
         except ValidationError as error:

@@ -44,6 +44,7 @@ from django.utils.translation import gettext as _
 from audit import services as audit
 from audit.models import Action, AuditEvent
 from exchanges.models import Exchange
+from imports.models import ExternalRecord
 from ledger.models import Account, Entry
 from listings.models import Capability, Contact, Listing
 from members.models import ErasureReason, Membership, Note, Person, Role, Status, TimeBank, User
@@ -169,6 +170,8 @@ EXPORT_COLUMNS: dict[str, list[str]] = {
         "recorded_by",
         "recorded_at",
     ],
+    # The ids another platform knew them by, kept from a bank's import (``imports``).
+    "imported_as": ["time_bank", "file", "external_id", "imported_on"],
     "audit_events": [
         "id",
         "created_at",
@@ -444,6 +447,20 @@ def _gather(person: Person) -> dict[str, Any]:
                 .order_by("pk")
             ],
         ),
+        "imported_as": _rows(
+            "imported_as",
+            [
+                {
+                    "time_bank": r.time_bank.name,
+                    "file": r.file,
+                    "external_id": r.external_id,
+                    "imported_on": _iso(r.import_run.created_at),
+                }
+                for r in ExternalRecord.objects.filter(person=person)
+                .select_related("time_bank", "import_run")
+                .order_by("pk")
+            ],
+        ),
         "audit_events": _rows(
             "audit_events",
             [
@@ -675,7 +692,9 @@ def erase_person(*, person: Person, admin: User, reason: str) -> Person:
        column of any table others wrote (a referee, a note about someone else, a message),
        but the append-only ledger journals and audit trail.
     6. Records ``person.erased`` in each of their banks: who (by id) and the reason code.
-    Accounts, journals, entries, exchanges, memberships and report figures are not touched.
+    Accounts, journals, entries, exchanges, memberships and report figures are not touched,
+    nor the id another platform knew them by (``imports.ExternalRecord``, in their export):
+    it names no one here, and it is what stops a re-import of the old file bringing them back.
     """
     if reason not in ErasureReason.values:
         raise ValidationError({"reason": _("Choose one of the reasons listed.")})

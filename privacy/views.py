@@ -12,7 +12,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
-from members.access import get_member_for_admin, person_for
+from members.access import get_member_for_admin, person_for, signed_in
 
 from .forms import EraseForm
 from .services import erase_person, export_person_data, export_zip
@@ -47,7 +47,9 @@ def erase_member(request: HttpRequest, slug: str, person_id: int) -> HttpRespons
     if request.method == "POST" and form.is_valid():
         try:
             person = erase_person(
-                person=membership.person, admin=request.user, reason=form.cleaned_data["reason"]
+                person=membership.person,
+                admin=signed_in(request.user),
+                reason=form.cleaned_data["reason"],
             )
         except ValidationError as error:
             form.add_error(None, error)

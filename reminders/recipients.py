@@ -11,11 +11,12 @@ from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
-from desk.followups import LONG_WAIT, FollowUps, follow_ups, months_before, start_of
+from desk.followups import LONG_WAIT, FollowUps, follow_ups, start_of
 from exchanges.models import Exchange, State
 from ledger.models import SYSTEM_KINDS, Account
 from listings.models import Contact, Listing, ListingState
 from members.models import TRADING_ROLES, Membership, Person, TimeBank
+from timebank.dates import add_months
 
 # Listings expiring within this many days are reminded about.
 EXPIRY_NOTICE_DAYS = 7
@@ -24,7 +25,7 @@ EXPIRY_NOTICE_DAYS = 7
 def log_hours_window(today: date) -> tuple[datetime, datetime]:
     """Contacts made from the first of last month until the end of ``today`` count, so a
     monthly run on the 1st reminds about each contact once."""
-    first_of_last_month = months_before(today.replace(day=1), 1)
+    first_of_last_month = add_months(today.replace(day=1), -1)
     return start_of(first_of_last_month), start_of(today + timedelta(days=1))
 
 
@@ -115,7 +116,7 @@ def digest(*, time_bank: TimeBank, today: date | None = None) -> Digest:
         .select_related("person")
     ):
         assert listing.person is not None
-        offline.setdefault(listing.person_id, (listing.person, []))[1].append(
+        offline.setdefault(listing.person.pk, (listing.person, []))[1].append(
             _('"%(title)s" stops showing after %(date)s')
             % {"title": listing.title, "date": date_format(listing.expires_on, "MONTH_DAY_FORMAT")}
         )

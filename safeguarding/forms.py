@@ -20,8 +20,10 @@ class SafeguardingForm(forms.ModelForm):
 
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
-        self.fields["check_type"].choices = CheckType.choices
-        self.fields["outcome"].choices = CheckOutcome.choices
+        for name, choices in (("check_type", CheckType.choices), ("outcome", CheckOutcome.choices)):
+            field = self.fields[name]
+            assert isinstance(field, forms.ChoiceField)
+            field.choices = choices
 
     def check(self) -> SafeguardingCheck:
         return SafeguardingCheck(**{name: self.cleaned_data[name] for name in self.Meta.fields})

@@ -17,9 +17,9 @@ from django.utils.translation import gettext as _
 
 from audit import services as audit
 from audit.models import Action
-from listings.services import add_months
 from members.access import is_safeguarding_lead
 from members.models import Membership, Person, Status, TimeBank
+from timebank.dates import add_months
 
 from .models import CheckOutcome, CheckType, SafeguardingRecord
 

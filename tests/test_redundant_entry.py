@@ -12,12 +12,12 @@ from ledger import services as ledger
 from ledger.models import Account
 from listings import services as listings
 from listings.models import Category, Listing, ListingKind
-from members.models import ContactPreference
+from members.models import ContactPreference, Person, TimeBank
 from tests.base import CastTestCase
 from tests.support import PageResponse, user_of
 
 
-def publish(person, bank, kind: str, title: str):  # type: ignore[no-untyped-def]
+def publish(person: Person, bank: TimeBank, kind: str, title: str) -> Listing:
     return listings.publish_listing(
         author=person,
         time_bank=bank,

@@ -30,16 +30,16 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
     http_status = getattr(exc, "http_status", None)
     if http_status is not None:
         messages = getattr(exc, "messages", None)
-        data = {
+        refusal = {
             "detail": " ".join(messages) if messages is not None else str(exc),
             "code": type(exc).__name__,
         }
         # An exchange already decided says what it is now.
-        if getattr(exc, "exchange_state", None):
-            data["state"] = exc.exchange_state  # type: ignore[attr-defined]
+        if state := getattr(exc, "exchange_state", None):
+            refusal["state"] = state
         retry_after = getattr(exc, "retry_after", None)
         headers = {"Retry-After": str(retry_after)} if retry_after is not None else None
-        return Response(data, status=http_status, headers=headers)
+        return Response(refusal, status=http_status, headers=headers)
     if isinstance(exc, DjangoValidationError):
         data: dict[str, Any]
         if hasattr(exc, "error_dict"):

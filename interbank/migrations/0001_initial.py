@@ -12,7 +12,7 @@ class Migration(migrations.Migration):
     initial = True
 
     dependencies = [
-        ('exchanges', '0006_between_banks'),
+        ('exchanges', '0007_between_banks'),
         ('ledger', '0006_mirror_accounts'),
         ('members', '0013_pending_expiry'),
     ]

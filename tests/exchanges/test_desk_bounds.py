@@ -11,12 +11,12 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
+from desk.followups import DESK_APPLICATIONS, DESK_LONG_UNCONFIRMED, DESK_TO_APPROVE
 from exchanges import services
 from exchanges.models import Exchange
 from ledger import services as ledger
 from ledger.models import Account
 from members.models import ApprovalRule, Status
-from reminders.followups import DESK_APPLICATIONS, DESK_LONG_UNCONFIRMED, DESK_TO_APPROVE
 from tests.base import CastTestCase
 from tests.factories import make_member
 

@@ -23,6 +23,7 @@ from ledger import services as ledger
 from ledger.models import Account, AccountKind
 from listings.models import Listing
 from members.models import Membership, Person, Role, Status, TimeBank
+from privacy.services import erase_person, export_person_data
 from reports import services as reports
 from reports.models import MonthlyReport
 from tests.base import CastTestCase
@@ -133,6 +134,22 @@ class ImportingIntoARunningBank(CastTestCase):
         self.assertIn("103,-150,", exported["opening_balances.csv"])
         self.assertIn("e3,", exported["exchanges.csv"])
         self.assertIn("104,,,,The Lunch Club", exported["members.csv"])
+
+    def test_an_imported_members_old_id_is_in_their_export_and_a_reimport_never_brings_them_back(
+        self,
+    ):
+        imported(bank_files_in(), self.riverside, self.ada)
+        jo = Person.objects.get(display_name="Jo Bloggs")
+        [row] = export_person_data(person=jo)["tables"]["imported_as"]
+        self.assertEqual(
+            (row["time_bank"], row["file"], row["external_id"]),
+            (self.riverside.name, "members", "101"),
+        )
+        erase_person(person=jo, admin=user_of(self.ada), reason="person_asked")
+        people = Person.objects.count()
+        imported(bank_files_in(), self.riverside, self.ada)
+        self.assertEqual(Person.objects.count(), people)
+        self.assertFalse(Person.objects.filter(display_name="Jo Bloggs").exists())
 
     def test_importing_the_same_files_again_changes_nothing(self):
         imported(bank_files_in(), self.riverside, self.ada)

@@ -31,7 +31,7 @@ from exchanges import services as exchanges
 from exchanges.models import Exchange
 from imports.models import ImportRun
 from interbank import services as interbank
-from interbank.models import Link
+from interbank.models import CrossBankExchange, Link
 from ledger import services as ledger
 from ledger.models import Account
 from listings import services as listings_services
@@ -197,6 +197,8 @@ def url_patterns() -> dict[str, str]:
 
 class PermissionMatrix(CastTestCase):
     ada: Person
+    link: Link
+    cross: CrossBankExchange
     token: str
     tokens: dict[str, str]
     check: SafeguardingRecord
@@ -494,6 +496,7 @@ ACTING_MATRIX: dict[str, tuple[tuple[str, ...], int, int]] = {
 
 class ActingAcrossBanks(CastTestCase):
     hetty: Person
+    link: Link
     bodies: dict[str, dict[str, Any]]
     queries: dict[str, dict[str, Any]]
     hal: Person

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import random
 from datetime import timedelta
+from typing import TypedDict
 
 from allauth.account.models import EmailAddress
 from django.contrib.auth.hashers import make_password
@@ -59,7 +60,14 @@ DISABILITY = ["no", "yes", "no", "no", "yes", "prefer_not_to_say", "no"]
 CARER = ["no", "no", "yes", "no", "yes", "no", "prefer_not_to_say"]
 
 
-def demo_answers(i: int) -> dict[str, str]:
+class MonitoringAnswers(TypedDict, total=False):
+    age_band: str
+    gender: str
+    disability: str
+    carer: str
+
+
+def demo_answers(i: int) -> MonitoringAnswers:
     """Member ``i``'s monitoring answers: none for every fifth member, as in real life."""
     if i % 5 == 4:
         return {}
@@ -434,7 +442,7 @@ class Command(BaseCommand):
         traded with a linked bank cannot be exported and imported elsewhere whole (its
         partner stays behind), and the demo must round-trip (``tests/imports``)."""
         from interbank import services as interbank
-        from members.models import Category
+        from listings.models import Category
 
         now = timezone.now()
         millbrook = TimeBank.objects.create(
@@ -474,10 +482,10 @@ class Command(BaseCommand):
         person(
             "Colin County", "", "Commissioning officer for Millbrook.", Role.COMMISSIONER, millbrook
         )
-        services.publish_listing(
+        listings.publish_listing(
             author=neighbours[0],
             time_bank=millbrook,
-            details=services.ListingDetails(
+            details=listings.ListingDetails(
                 kind="offer",
                 category=Category.objects.get(slug="diy-and-repairs"),
                 title="Mending fences and gates",

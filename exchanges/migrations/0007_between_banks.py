@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('exchanges', '0005_decision'),
+        ('exchanges', '0006_listing_moved'),
     ]
 
     operations = [
