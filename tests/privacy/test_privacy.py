@@ -145,7 +145,8 @@ class ExportMyData(AliceWithEverything):
             reader = csv.DictReader(io.StringIO(archive.read(f"{table}.csv").decode()))
             self.assertEqual(reader.fieldnames, columns)
             rows = list(reader)
-            self.assertTrue(rows, f"{table} is empty")
+            if table != "imported_as":  # Alice was never imported: tests/imports/test_import.py
+                self.assertTrue(rows, f"{table} is empty")
         entries = list(csv.DictReader(io.StringIO(archive.read("entries.csv").decode())))
         self.assertEqual([int(e["minutes"]) for e in entries], [120, -60, 60])
         self.assertEqual([date.fromisoformat(e["date"]).month for e in entries], [self.m.month] * 3)
