@@ -45,12 +45,12 @@ def get_link_for_admin(user: object, pk: int) -> tuple[Link, Person]:
         if person is not None
         else None
     )
-    if link is None:
+    if link is None or person is None:
         raise Http404(_("No such link."))
     bank_id = getattr(user, "acting_bank_id", None)
     if bank_id is not None and bank_id not in {link.proposer_id, link.partner_id}:
         raise Http404(_("No such link."))
-    return link, person  # type: ignore[return-value]
+    return link, person
 
 
 def get_cross_for(user: object, pk: int) -> tuple[CrossBankExchange, Exchange]:

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import uuid
 from decimal import Decimal
+from typing import Any
 
 from django import forms
 from django.utils import timezone
@@ -16,7 +17,7 @@ from .models import Sharing
 class TrustField(forms.DecimalField):
     """A trust limit in whole or quarter hours, cleaned to minutes."""
 
-    def __init__(self, **kwargs: object) -> None:
+    def __init__(self, **kwargs: Any) -> None:
         kwargs.setdefault("label", _("Trust limit (hours)"))
         kwargs.setdefault(
             "help_text",
@@ -30,13 +31,13 @@ class TrustField(forms.DecimalField):
             max_value=Decimal("10000"),
             max_digits=7,
             decimal_places=2,
-            **kwargs,  # type: ignore[arg-type]
+            **kwargs,
         )
 
-    def clean(self, value: object) -> int:  # type: ignore[override]
+    def clean(self, value: Any) -> int | None:
         hours = super().clean(value)
         if hours is None:
-            return None  # type: ignore[return-value]
+            return None
         minutes = hours * 60
         if minutes % 15:
             raise forms.ValidationError(_("Use quarter hours: for example 10, 12.5 or 20.25."))
@@ -58,9 +59,11 @@ class ProposeForm(TermsForm):
         TimeBank.objects.none(), label=_("Time bank"), empty_label=_("Choose a time bank")
     )
 
-    def __init__(self, *args: object, bank: TimeBank, **kwargs: object) -> None:
-        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
-        self.fields["partner"].queryset = TimeBank.objects.exclude(pk=bank.pk).order_by("name")
+    def __init__(self, *args: Any, bank: TimeBank, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        partner = self.fields["partner"]
+        assert isinstance(partner, forms.ModelChoiceField)
+        partner.queryset = TimeBank.objects.exclude(pk=bank.pk).order_by("name")
         self.order_fields(["partner", "trust_limit", "shares"])
 
 
@@ -72,8 +75,9 @@ class ChangeForm(forms.Form):
     trust_limit = TrustField(required=False)
     shares = forms.ChoiceField(choices=Sharing.choices, required=False)
 
-    def clean(self) -> dict:
-        data = super().clean()
+    def clean(self) -> dict[str, Any]:
+        super().clean()
+        data = self.cleaned_data
         if data.get("change") in {"accept", "terms"}:
             if data.get("trust_limit") is None:
                 self.add_error("trust_limit", _("Give your trust limit in hours."))
@@ -95,13 +99,15 @@ class CrossRecordForm(DetailsForm):
     minutes = HoursField()
 
     def __init__(
-        self, *args: object, bank: TimeBank, people: list[tuple[str, str]], **kwargs: object
+        self, *args: Any, bank: TimeBank, people: list[tuple[str, str]], **kwargs: Any
     ) -> None:
         kwargs.setdefault("initial", {})
-        kwargs["initial"].setdefault("effective_date", timezone.localdate())  # type: ignore[index]
-        kwargs["initial"].setdefault("idempotency_key", uuid.uuid4().hex)  # type: ignore[index]
-        super().__init__(*args, bank=bank, **kwargs)  # type: ignore[arg-type]
-        self.fields["other"].choices = [("", _("Choose a member"))] + people
+        kwargs["initial"].setdefault("effective_date", timezone.localdate())
+        kwargs["initial"].setdefault("idempotency_key", uuid.uuid4().hex)
+        super().__init__(*args, bank=bank, **kwargs)
+        other = self.fields["other"]
+        assert isinstance(other, forms.ChoiceField)
+        other.choices = [("", _("Choose a member")), *people]
         self.order_fields(
             ["direction", "other", "effective_date", "minutes", "description", "category"]
         )

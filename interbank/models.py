@@ -70,7 +70,7 @@ class Sharing(models.TextChoices):
     OFFERS = "offers", _("Members' names and their offers")
 
 
-SHARING_ORDER = [Sharing.NOTHING, Sharing.MEMBERS, Sharing.OFFERS]
+SHARING_ORDER: list[str] = [Sharing.NOTHING, Sharing.MEMBERS, Sharing.OFFERS]
 
 
 class LinkQuerySet(models.QuerySet["Link"]):

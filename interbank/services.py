@@ -21,6 +21,7 @@ import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date, datetime, time, timedelta
+from typing import TypedDict
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
@@ -355,20 +356,22 @@ def _lock_accounts(accounts: Sequence[Account]) -> None:
     list(Account.objects.select_for_update().filter(pk__in=ids).order_by("pk").values("pk"))
 
 
-def _check_member(account: Account, effective_date: object) -> None:
+def _check_member(account: Account, effective_date: date) -> None:
     joined = (
         Membership.objects.filter(
             time_bank_id=account.time_bank_id, person_id=account.person_id, status=Status.APPROVED
         )
         .only("decided_at", "joined_on")
         .first()
+        if account.person_id is not None
+        else None
     )
     if account.kind != AccountKind.MEMBER or joined is None:
         raise ValidationError(
             gettext("%(name)s is not an approved member of %(bank)s.")
             % {"name": account.holder_name, "bank": account.time_bank.name}
         )
-    if joined.joined is not None and effective_date < joined.joined:  # type: ignore[operator]
+    if joined.joined is not None and effective_date < joined.joined:
         raise ValidationError(
             {
                 "effective_date": gettext("%(name)s joined later: the help cannot be earlier.")
@@ -403,8 +406,22 @@ def reference(account: Account) -> str:
 
 def _asked(person_account: Account) -> Person | None:
     """Who confirms for ``person_account``: its member, if they sign in."""
+    if person_account.person_id is None:
+        return None
     person = Person.objects.filter(pk=person_account.person_id, user__isnull=False).first()
     return person
+
+
+class _JournalDetails(TypedDict):
+    """What both journals of an exchange across banks say alike (``ledger.post_journal``)."""
+
+    idempotency_key: str
+    fingerprint: str
+    effective_date: date
+    recorded_by: Person
+    description: str
+    category: str
+    pending: bool
 
 
 @transaction.atomic
@@ -505,7 +522,7 @@ def record_between_banks(
         else State.COMPLETED
     )
     journal_key = f"interbank-{transaction_id}"
-    common = {
+    common: _JournalDetails = {
         "idempotency_key": journal_key,
         "fingerprint": fingerprint,
         "effective_date": effective_date,
@@ -659,8 +676,19 @@ def _refuse_if_decided(half: Exchange, still_open: Sequence[str]) -> None:
         raise AlreadyDecided(half.state, half.get_state_display().lower())
 
 
+def ends(half: Exchange) -> tuple[Account, Account]:
+    """The giver's and the receiver's account of a half of an exchange across banks. Every
+    half has both (its journal has two legs); a half without is a broken row, not a refusal."""
+    giver, receiver = half.giver, half.receiver
+    if giver is None or receiver is None:
+        raise ValueError(
+            f"exchange {half.pk} has no giver or receiver: no half of one across banks"
+        )
+    return giver, receiver
+
+
 def _parties(giving: Exchange, receiving: Exchange) -> frozenset[int]:
-    return frozenset(p for p in (giving.giver.person_id, receiving.receiver.person_id) if p)
+    return frozenset(p for p in (ends(giving)[0].person_id, ends(receiving)[1].person_id) if p)
 
 
 def _recorded_hand(half: Exchange) -> frozenset[int]:
@@ -679,7 +707,7 @@ def _save(halves: Sequence[Exchange], fields: list[str]) -> None:
 
 def _complete(giving: Exchange, receiving: Exchange, decided_by: Person | None) -> None:
     """Post both journals (caller holds the halves' locks; the accounts are locked here)."""
-    _lock_accounts([giving.giver, giving.receiver, receiving.giver, receiving.receiver])
+    _lock_accounts([*ends(giving), *ends(receiving)])
     for half in (giving, receiving):
         ledger.post_pending(journal=half.journal, decided_by=decided_by)
         half.state = State.COMPLETED
@@ -687,7 +715,7 @@ def _complete(giving: Exchange, receiving: Exchange, decided_by: Person | None) 
 
 
 def _void(giving: Exchange, receiving: Exchange, *, by: Person | None, reason: str) -> None:
-    _lock_accounts([giving.giver, giving.receiver, receiving.giver, receiving.receiver])
+    _lock_accounts([*ends(giving), *ends(receiving)])
     now = timezone.now()
     for half in (giving, receiving):
         ledger.void_pending(journal=half.journal, decided_by=by, reason=reason)
@@ -704,7 +732,7 @@ def confirm(
     giving, receiving = _lock_pair(cross)
     asked_half = (
         receiving
-        if giving.awaiting_confirmation_from_id == receiving.receiver.person_id
+        if giving.awaiting_confirmation_from_id == ends(receiving)[1].person_id
         else giving
     )
     key = exchanges.caller_key(person, idempotency_key) if idempotency_key else None
@@ -804,7 +832,7 @@ def decline(
     own_half = (
         brokered[0]
         if brokered
-        else (receiving if receiving.receiver.person_id == person.pk else giving)
+        else (receiving if ends(receiving)[1].person_id == person.pk else giving)
     )
     key = exchanges.caller_key(person, idempotency_key) if idempotency_key else None
     if _made_before(own_half, action=DecisionAction.DECLINE, person=person, key=key, reason=reason):
@@ -860,7 +888,7 @@ def reverse(
         raise ValidationError(
             gettext("Only a completed exchange can be reversed: decline this one instead.")
         )
-    _lock_accounts([giving.giver, giving.receiver, receiving.giver, receiving.receiver])
+    _lock_accounts([*ends(giving), *ends(receiving)])
     now = timezone.now()
     with _limits_explained(broker):
         for half in (giving, receiving):
@@ -940,7 +968,7 @@ def expire_pending(*, today: date | None = None) -> int:
             giving, receiving = _lock_pair(cross)
             if not giving.is_open:
                 continue
-            _lock_accounts([giving.giver, giving.receiver, receiving.giver, receiving.receiver])
+            _lock_accounts([*ends(giving), *ends(receiving)])
             for half in (giving, receiving):
                 ledger.expire_pending(journal=half.journal)
                 half.state = State.DECLINED

@@ -4,7 +4,9 @@ what linked banks share, record help across, and decide it on the exchange's pag
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TypeVar
 
+from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -27,19 +29,21 @@ from .access import get_bank_for_admin, get_cross_for, get_link_for_admin
 from .forms import ChangeForm, CrossRecordForm, ProposeForm, ReasonForm, TermsForm
 from .models import SHARING_ORDER, Link, LinkStatus, Sharing
 
+T = TypeVar("T")
 
-def _attempt(form: object, action: Callable[[], object]) -> object | None:
+
+def _attempt(form: forms.BaseForm, action: Callable[[], T]) -> T | None:
     """Run a service call; a refusal a person can act on becomes a form error."""
     try:
         return action()
     except ValidationError as error:
         if hasattr(error, "error_dict"):
             for field, errors in error.error_dict.items():
-                form.add_error(field if field in form.fields else None, errors)  # type: ignore[attr-defined]
+                form.add_error(field if field in form.fields else None, errors)
         else:
-            form.add_error(None, error)  # type: ignore[attr-defined]
+            form.add_error(None, error)
     except LedgerError as error:
-        form.add_error(None, str(error))  # type: ignore[attr-defined]
+        form.add_error(None, str(error))
     return None
 
 
@@ -108,7 +112,7 @@ def link_change(request: HttpRequest, pk: int) -> HttpResponse:
     if not form.is_valid():
         for errors in form.errors.values():
             for error in errors:
-                messages.error(request, error)
+                messages.error(request, str(error))
         return redirect("interbank-links", slug=back.slug)
     data = form.cleaned_data
     change = data["change"]
@@ -251,12 +255,13 @@ def record(request: HttpRequest, slug: str) -> HttpResponse:
             ),
         )
         if cross is not None:
-            half = cross.half_in(bank)  # type: ignore[attr-defined]
+            half = cross.half_in(bank)
+            assert half is not None  # one half of what was just recorded is in the recorder's bank
+            asked = half.awaiting_confirmation_from
             messages.success(
                 request,
-                _("Recorded. %(name)s is asked to confirm it.")
-                % {"name": half.awaiting_confirmation_from.display_name}
-                if half.state == State.UNCONFIRMED
+                _("Recorded. %(name)s is asked to confirm it.") % {"name": asked.display_name}
+                if half.state == State.UNCONFIRMED and asked is not None
                 else _("Recorded: %(state)s.") % {"state": half.get_state_display().lower()},
             )
             return redirect("interbank-exchange", pk=half.pk)
@@ -303,8 +308,8 @@ def exchange(request: HttpRequest, pk: int) -> HttpResponse:
     context = {
         "cross": cross,
         "half": half,
-        "giver": giving.giver.person,
-        "receiver": receiving.receiver.person,
+        "giver": services.ends(giving)[0].person,
+        "receiver": services.ends(receiving)[1].person,
         "giving_bank": giving.time_bank,
         "receiving_bank": receiving.time_bank,
         "own_bank": own_bank,

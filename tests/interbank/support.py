@@ -10,13 +10,29 @@ from exchanges.services import Details
 from interbank import services
 from interbank.models import Link, Sharing
 from ledger import services as ledger
-from members.models import Role
+from ledger.models import Account
+from members.models import Person, Role, TimeBank
 from tests.factories import make_member
 
 
 class LinkedBanks:
     """Mixin over the cast (``tests.base.Cast``): ada administers Riverside, hilda Hillside;
     hal and hetty are members of Hillside. ``link()`` proposes and accepts a link."""
+
+    # From the cast (tests.base.Cast), which the test class also mixes in.
+    riverside: TimeBank
+    hillside: TimeBank
+    alice: Person
+    bob: Person
+    # Made by build_linked().
+    ada: Person
+    hilda: Person
+    hal: Person
+    hetty: Person
+    alice_account: Account
+    bob_account: Account
+    hal_account: Account
+    hetty_account: Account
 
     @classmethod
     def build_linked(cls) -> None:

@@ -9,6 +9,7 @@ from exchanges import services as exchange_services
 from exchanges.exceptions import AlreadyDecided, PastLimit
 from exchanges.models import Exchange, State
 from interbank import services
+from interbank.models import Link
 from ledger import services as ledger
 from ledger.exceptions import IdempotencyConflict
 from ledger.models import Account, Entry, Journal
@@ -19,6 +20,8 @@ from .support import LinkedBanks, details
 
 
 class CrossBankExchanges(LinkedBanks, CastTestCase):
+    the_link: Link
+
     @classmethod
     def setUpTestData(cls) -> None:
         super().setUpTestData()
@@ -222,6 +225,8 @@ class HoldsNobodyDecides(LinkedBanks, CastTestCase):
 
 
 class MirrorsAreNoParty(LinkedBanks, CastTestCase):
+    the_link: Link
+
     @classmethod
     def setUpTestData(cls) -> None:
         super().setUpTestData()

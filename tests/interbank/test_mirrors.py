@@ -8,6 +8,7 @@ from unittest import skipUnless
 
 from django.db import DatabaseError, connection, transaction
 
+from interbank.models import Link
 from ledger import services as ledger
 from tests.base import CastTestCase
 
@@ -15,6 +16,8 @@ from .support import LinkedBanks
 
 
 class MirrorsOpposite(LinkedBanks, CastTestCase):
+    the_link: Link
+
     @classmethod
     def setUpTestData(cls) -> None:
         super().setUpTestData()

@@ -65,13 +65,15 @@ class LinkPages(LinkedBanks, CastTestCase):
 
 
 class AcrossOnThePages(LinkedBanks, CastTestCase):
+    the_link: Link
+
     @classmethod
     def setUpTestData(cls) -> None:
         super().setUpTestData()
         cls.build_linked()
         cls.the_link = cls.link()
 
-    def record(self, **data: str):  # type: ignore[no-untyped-def]
+    def record(self, **data: str):
         self.client.force_login(self.alice.user)
         body = {
             "direction": "gave",

@@ -4,6 +4,7 @@ statements naming the other bank."""
 
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal
 
 from django.urls import reverse
@@ -21,6 +22,8 @@ from .support import LinkedBanks, details
 
 
 class TradeInReports(LinkedBanks, CastTestCase):
+    today: date
+
     @classmethod
     def setUpTestData(cls) -> None:
         super().setUpTestData()
@@ -43,7 +46,7 @@ class TradeInReports(LinkedBanks, CastTestCase):
             services.confirm(cross=cross, person=asked)
         cls.today = timezone.localdate()
 
-    def report(self, bank):  # type: ignore[no-untyped-def]
+    def report(self, bank):
         start = self.today.replace(day=1)
         return commissioner_report(banks=[bank], start=start, end=self.today, threshold=1)
 
