@@ -306,7 +306,13 @@ class Site:
                 .filter(t => !t.closest('[role=region][tabindex="0"][aria-label], [role=region][tabindex="0"][aria-labelledby]'))
                 .filter(t => t.getBoundingClientRect().right > document.documentElement.clientWidth + 1
                              || (t.parentElement.scrollWidth > t.parentElement.clientWidth + 1))
-                .map(t => (t.querySelector('caption, th') || t).textContent.trim().slice(0, 40))"""
+                .map(t => {
+                    const edge = t.parentElement.getBoundingClientRect().right;
+                    const wide = [...t.querySelectorAll('th, td')]
+                        .find(c => c.getBoundingClientRect().right > edge + 1);
+                    const name = (t.querySelector('caption, th') || t).textContent.trim().slice(0, 40);
+                    return wide ? `${name} (widest: "${wide.textContent.trim().slice(0, 60)}")` : name;
+                })"""
         )
         if cut:
             pytest.fail(f"{page.url}: tables cut off at {viewport} px: {cut}", pytrace=False)
