@@ -488,14 +488,14 @@ def test_careful_clients_get_honest_answers_while_workers_die_and_the_database_r
                 journals = cluster.query(
                     "SELECT count(*) FROM ledger_journal j JOIN exchanges_exchange e "
                     "ON e.journal_id = j.id WHERE e.id = %s AND j.idempotency_key LIKE %s",
-                    (exchange, f"api-%-{request.key}"),
+                    (exchange, f"caller-%:{request.key}"),
                 )
                 assert journals == [(1,)], request.name
             else:
                 decisions = cluster.query(
                     "SELECT count(*) FROM exchanges_decision WHERE exchange_id = %s "
                     "AND idempotency_key LIKE %s",
-                    (exchange, f"api-%-{request.key}"),
+                    (exchange, f"caller-%:{request.key}"),
                 )
                 assert decisions == [(1,)], request.name
             expected[exchange] = request.answer_body["state"]
