@@ -215,6 +215,26 @@ SELECT
 """
 
 
+# The trade with linked banks outside the report (``between_banks``): the legs on the mirror
+# accounts of completed exchanges dated in the period, per partner bank.
+BETWEEN_BANKS_SQL = """
+SELECT p.name,
+       count(*) FILTER (WHERE e.amount_minutes < 0),
+       coalesce(-sum(e.amount_minutes) FILTER (WHERE e.amount_minutes < 0), 0),
+       count(*) FILTER (WHERE e.amount_minutes > 0),
+       coalesce(sum(e.amount_minutes) FILTER (WHERE e.amount_minutes > 0), 0)
+  FROM ledger_entry e
+  JOIN ledger_account a ON a.id = e.account_id
+  JOIN members_timebank p ON p.id = a.partner_bank_id
+  JOIN exchanges_exchange x ON x.journal_id = e.journal_id
+ WHERE a.kind = 'mirror' AND NOT (a.partner_bank_id = ANY(%(banks)s))
+   AND x.time_bank_id = ANY(%(banks)s) AND x.state = 'completed'
+   AND x.effective_date BETWEEN %(start)s AND %(end)s
+ GROUP BY p.name
+ ORDER BY p.name
+"""
+
+
 def sql_params(bank_ids: list[int], start: date, end: date) -> dict[str, Any]:
     from django.conf import settings
 
@@ -366,6 +386,19 @@ def sql_tables(bank_ids: list[int], start: date, end: date) -> dict[str, list[li
         ]
         for n, month in enumerate(add_months(first, k) for k in range(12))
     ]
+    with connection.cursor() as cursor:
+        cursor.execute(BETWEEN_BANKS_SQL, params)
+        tables["between_banks"] = [
+            [
+                name,
+                given,
+                hours(given_minutes),
+                received,
+                hours(received_minutes),
+                hours(received_minutes - given_minutes),
+            ]
+            for name, given, given_minutes, received, received_minutes in cursor.fetchall()
+        ]
     # The report's own folding of small areas and its total rows, on the SQL's counts.
     counts = {dimension: answers or {} for dimension, answers in demographics.items()}
     for table in _demographic_tables(counts, 1, "", hide_total=False):

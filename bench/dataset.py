@@ -422,7 +422,7 @@ LOAD = [
         (time_bank_id, kind, journal_id, state, minutes, effective_date, description,
          category_id, coproduction, giver_id, receiver_id, recorded_by_id, recorded_at,
          needs_approval, declined_by_id, declined_at, decline_reason, reversal_id,
-         reversed_by_id, reversed_at, reverse_reason, flagged_over_limit)
+         reversed_by_id, reversed_at, reverse_reason, flagged_over_limit, between_banks)
     SELECT e.bank, e.kind, e.jid, e.state, e.minutes, e.day,
            CASE e.kind WHEN 'donation' THEN 'Donation' WHEN 'grant' THEN 'Grant from the pot'
                 ELSE 'Help' END,
@@ -436,7 +436,7 @@ LOAD = [
            CASE WHEN e.state = 'reversed'
                 THEN e.recorded_at + (e.reversal_day - e.day + 1) * interval '1 day' END,
            CASE WHEN e.state = 'reversed' THEN 'Recorded twice' ELSE '' END,
-           false
+           false, false
       FROM bench_ex e ORDER BY e.jid
     """,
     # Running balance and version per account, in posting order, as the posting code writes.
